@@ -1,0 +1,47 @@
+"""The wording: jinja2 mrkdwn fragments rendered with every value escaped for Slack.
+
+Values pass through `escape_mrkdwn` on output (`&`, `<`, `>`), so no typed text can become
+a mention, a special ping or a disguised link. Markup the bot makes itself (`<!date^…>`,
+`<@U…>`) is wrapped in `SlackMarkup` to pass unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+
+class SlackMarkup(str):
+    """Text that is already valid mrkdwn made by the bot; never escaped again."""
+
+
+def escape_mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _finalize(value: Any) -> str:
+    if isinstance(value, SlackMarkup):
+        return value
+    return escape_mrkdwn("" if value is None else str(value))
+
+
+ENV = Environment(
+    loader=PackageLoader("templates", "."),
+    undefined=StrictUndefined,
+    finalize=_finalize,
+    autoescape=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
+
+
+def render(name: str, **values: Any) -> str:
+    """Renders `templates/<name>.j2`; the result is mrkdwn, stripped of outer blank lines."""
+    return ENV.get_template(f"{name}.j2").render(**values).strip()
+
+
+def user_mention(user_id: str) -> SlackMarkup:
+    safe = "".join(ch for ch in user_id if ch.isalnum())
+    return SlackMarkup(f"<@{safe}>")

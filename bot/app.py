@@ -1,0 +1,76 @@
+"""Builds the Bolt app: settings, a Web API client, the database and a clock in; AsyncApp out.
+
+The shell, the tests, `serve` and `socket` all build it here, with different clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.settings import Settings
+from handlers import deadline, desk, modals, talks, truce, watch
+from handlers.errors import handle_listener_error
+from handlers.runtime import Runtime
+from storage.db import Database
+
+SHELL_SIGNING_SECRET = "parley-shell-local-only"
+
+
+def build_client(settings: Settings, *, token: str | None = None) -> AsyncWebClient:
+    """The Web API client: `SLACK_API_URL`, retrying 429s and dropped connections."""
+    return AsyncWebClient(
+        token=token or settings.bot_token,
+        base_url=settings.api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def build_app(
+    *,
+    settings: Settings,
+    client: AsyncWebClient,
+    db: Database,
+    clock: Clock,
+    verify_requests: bool = True,
+    logger: logging.Logger | None = None,
+) -> AsyncApp:
+    """One AsyncApp with every listener; `verify_requests=False` only for the local shell."""
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.signing_secret or SHELL_SIGNING_SECRET,
+        request_verification_enabled=verify_requests,
+        logger=logger or logging.getLogger("parley.bolt"),
+    )
+    runtime = Runtime(settings=settings, db=db, clock=clock)
+
+    async def attach_runtime(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:
+        context["parley"] = runtime
+        return await next()
+
+    app.use(attach_runtime)
+    for surface in (truce, deadline, talks, watch, desk, modals):
+        surface.register(app)
+    app.error(handle_listener_error)
+    app_state: dict[str, Any] = {"runtime": runtime}
+    app.__dict__["parley"] = app_state
+    return app
+
+
+def runtime_of_app(app: AsyncApp) -> Runtime:
+    runtime = app.__dict__["parley"]["runtime"]
+    assert isinstance(runtime, Runtime)
+    return runtime

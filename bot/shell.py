@@ -1,0 +1,362 @@
+"""`parley shell`: a local console that is a small Slack client.
+
+It sends Slack-shaped requests into the same AsyncApp that Slack would reach, and renders
+what the app sends to the Web API (a local stand-in on loopback): messages as text, modals
+as prompts, buttons as numbered choices. Works piped (`printf '/truce\\n' | parley shell`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TextIO
+from urllib.parse import urlencode
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.app import build_app, build_client
+from bot.clock import Clock
+from bot.settings import Settings
+from bot.standin import RecordedCall, SlackStandIn, message_text
+from storage.db import Database
+
+USER_ID = "ULOCALADMIN"
+CHANNEL_ID = "CLOCALDESK"
+TEAM_ID = "T0LOCAL"
+PROMPT = "parley> "
+COMMANDS = ("/truce", "/deadline", "/talks", "/watch", "/desk")
+INTRO = (
+    "Parley shell — you are {user} (an admin) in #desk. Type /desk help, /truce, /deadline, "
+    "/talks, /watch. A number clicks the button with that number; 'quit' leaves."
+)
+
+
+@dataclass
+class Button:
+    label: str
+    action_id: str
+    value: str
+    block_id: str
+    channel: str
+    message_ts: str | None
+
+
+@dataclass
+class ShellState:
+    buttons: list[Button] = field(default_factory=list)
+    pending_views: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Shell:
+    """Drives the app with typed lines; `read_line` returns None at end of input."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        out: TextIO = sys.stdout,
+        read_line: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.settings = replace(settings, admins=settings.admins | {USER_ID})
+        self.db = db
+        self.clock = clock
+        self.out = out
+        self._read_line = read_line or _stdin_line
+        self.state = ShellState()
+        self.standin = SlackStandIn(
+            strict=False,
+            on_call=self._on_call,
+            users={
+                USER_ID: {
+                    "id": USER_ID,
+                    "name": "you",
+                    "real_name": "You",
+                    "tz": self.settings.timezone,
+                    "is_bot": False,
+                }
+            },
+        )
+        self.app: AsyncApp | None = None
+
+    async def start(self) -> None:
+        await self.standin.start()
+        settings = replace(self.settings, api_url=self.standin.api_url)
+        client = build_client(settings, token="xoxb-parley-shell")
+        self.app = build_app(
+            settings=settings, client=client, db=self.db, clock=self.clock, verify_requests=False
+        )
+
+    async def stop(self) -> None:
+        await self.standin.stop()
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def read(self, prompt: str) -> str | None:
+        return await asyncio.to_thread(self._read_line, prompt)
+
+    # ---- what the app sends out ------------------------------------------------------------
+
+    async def _on_call(self, call: RecordedCall) -> None:
+        if call.method in ("chat.postMessage", "chat.postEphemeral", "chat.update", "response_url"):
+            if call.args.get("delete_original"):
+                return
+            answer = call.response if isinstance(call.response, dict) else {}
+            ts = answer.get("ts")
+            channel = str(call.args.get("channel") or CHANNEL_ID)
+            self.show_message(call.args, channel=channel, ts=ts)
+        elif call.method in ("views.open", "views.push", "views.update"):
+            view = call.args.get("view")
+            if isinstance(view, dict):
+                answer = call.response if isinstance(call.response, dict) else {}
+                view_id = (answer.get("view") or {}).get("id")
+                self.state.pending_views.append({**view, "id": view_id or "V0SHELL"})
+
+    def show_message(self, payload: dict[str, Any], *, channel: str, ts: str | None) -> None:
+        self.say(message_text(payload))
+        for block in payload.get("blocks") or []:
+            elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
+            if isinstance(block.get("accessory"), dict):
+                elements.append(block["accessory"])
+            for element in elements:
+                if element.get("type") != "button":
+                    continue
+                number = len(self.state.buttons) + 1
+                label = str((element.get("text") or {}).get("text") or "button")
+                self.state.buttons.append(
+                    Button(
+                        label,
+                        str(element.get("action_id")),
+                        str(element.get("value") or ""),
+                        str(block.get("block_id") or ""),
+                        channel,
+                        ts,
+                    )
+                )
+                self.say(f"  ({number}) {label}")
+        self.say()
+
+    # ---- what the user does ------------------------------------------------------------------
+
+    async def dispatch(self, body: str, content_type: str) -> tuple[int, str]:
+        assert self.app is not None
+        request = AsyncBoltRequest(
+            body=body,
+            headers={
+                "content-type": [content_type],
+                "x-slack-request-timestamp": [str(int(time.time()))],
+            },
+        )
+        response = await self.app.async_dispatch(request)
+        return response.status, response.body
+
+    async def command(self, line: str) -> None:
+        name, _, text = line.strip().partition(" ")
+        if name not in COMMANDS:
+            self.say(f"Unknown command {name!r}. Commands: {', '.join(COMMANDS)}.")
+            return
+        self.state.buttons = []
+        form = {
+            "token": "shell",
+            "team_id": TEAM_ID,
+            "team_domain": "parley-local",
+            "channel_id": CHANNEL_ID,
+            "channel_name": "desk",
+            "user_id": USER_ID,
+            "user_name": "you",
+            "command": name,
+            "text": text.strip(),
+            "api_app_id": "A0PARLEY",
+            "is_enterprise_install": "false",
+            "response_url": self.standin.response_url(channel=CHANNEL_ID),
+            "trigger_id": f"shell.{uuid.uuid4().hex}",
+        }
+        status, body = await self.dispatch(urlencode(form), "application/x-www-form-urlencoded")
+        self.show_ack(status, body)
+        await self.fill_pending_views()
+
+    def show_ack(self, status: int, body: str) -> None:
+        if status != 200:
+            self.say(f"(the app answered HTTP {status}: {body})")
+            return
+        if not body:
+            return
+        try:
+            payload = json.loads(body)
+        except json.JSONDecodeError:
+            self.say(body + "\n")
+            return
+        if isinstance(payload, dict):
+            self.show_message(payload, channel=CHANNEL_ID, ts=None)
+
+    async def click(self, number: int) -> None:
+        if not 1 <= number <= len(self.state.buttons):
+            self.say(f"There is no button ({number}).")
+            return
+        button = self.state.buttons[number - 1]
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID, "domain": "parley-local"},
+            "user": {"id": USER_ID, "username": "you", "team_id": TEAM_ID},
+            "api_app_id": "A0PARLEY",
+            "trigger_id": f"shell.{uuid.uuid4().hex}",
+            "channel": {"id": button.channel, "name": "desk"},
+            "container": {
+                "type": "message",
+                "channel_id": button.channel,
+                "message_ts": button.message_ts or "0",
+                "is_ephemeral": True,
+            },
+            "response_url": self.standin.response_url(channel=button.channel),
+            "actions": [
+                {
+                    "action_id": button.action_id,
+                    "block_id": button.block_id,
+                    "value": button.value,
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": button.label},
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        status, body = await self.dispatch(
+            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        )
+        if status != 200:
+            self.say(f"(the app answered HTTP {status}: {body})")
+        await self.fill_pending_views()
+
+    # ---- modals as prompts -------------------------------------------------------------------
+
+    async def fill_pending_views(self) -> None:
+        while self.state.pending_views:
+            view = self.state.pending_views.pop(0)
+            await self.fill_view(view)
+
+    async def fill_view(self, view: dict[str, Any]) -> None:
+        title = str((view.get("title") or {}).get("text") or "Form")
+        self.say(f"── {title} ── (press Enter to keep a [default]; type /cancel to give up)")
+        for block in view.get("blocks") or []:
+            if block.get("type") == "context":
+                self.say(message_text({"blocks": [block]}))
+        inputs = [b for b in view.get("blocks") or [] if b.get("type") == "input"]
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        ask = inputs
+        while True:
+            for block in ask:
+                answer = await self.prompt_input(block, errors.get(str(block.get("block_id"))))
+                if answer is None:
+                    self.say("Form cancelled; nothing was saved.\n")
+                    return
+                values[str(block["block_id"])] = answer
+            payload = {
+                "type": "view_submission",
+                "team": {"id": TEAM_ID, "domain": "parley-local"},
+                "user": {"id": USER_ID, "username": "you", "team_id": TEAM_ID},
+                "api_app_id": "A0PARLEY",
+                "trigger_id": f"shell.{uuid.uuid4().hex}",
+                "view": {**view, "state": {"values": values}},
+            }
+            status, body = await self.dispatch(
+                urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+            )
+            reply = json.loads(body) if body.strip().startswith("{") else {}
+            if status == 200 and reply.get("response_action") == "errors":
+                errors = {str(k): str(v) for k, v in (reply.get("errors") or {}).items()}
+                ask = [b for b in inputs if str(b.get("block_id")) in errors] or inputs
+                self.say("The form has errors:")
+                continue
+            if status != 200:
+                self.say(f"(the app answered HTTP {status}: {body})")
+            self.say()
+            return
+
+    async def prompt_input(self, block: dict[str, Any], error: str | None) -> dict[str, Any] | None:
+        label = str((block.get("label") or {}).get("text") or block.get("block_id"))
+        element = block.get("element") or {}
+        hint = (block.get("hint") or {}).get("text")
+        optional = " (optional)" if block.get("optional") else ""
+        if error:
+            self.say(f"  ! {label}: {error}")
+        action_id = str(element.get("action_id") or "value")
+        kind = element.get("type")
+        if kind in ("static_select", "multi_static_select"):
+            options = element.get("options") or []
+            initial = (element.get("initial_option") or {}).get("value")
+            self.say(f"{label}{optional}:")
+            for i, option in enumerate(options, 1):
+                mark = "*" if option.get("value") == initial else " "
+                self.say(f"  {mark}{i}. {option['text']['text']}")
+            while True:
+                line = await self.read(
+                    "  choose (number"
+                    + ("s, comma-separated" if kind == "multi_static_select" else "")
+                    + "): "
+                )
+                if line is None or line.strip() == "/cancel":
+                    return None
+                picks = [p.strip() for p in line.split(",") if p.strip()]
+                if not picks:
+                    chosen = [o for o in options if o.get("value") == initial]
+                elif all(p.isdigit() and 1 <= int(p) <= len(options) for p in picks):
+                    chosen = [options[int(p) - 1] for p in picks]
+                else:
+                    self.say(f"  Type a number from 1 to {len(options)}.")
+                    continue
+                if kind == "multi_static_select":
+                    return {action_id: {"type": kind, "selected_options": chosen}}
+                return {action_id: {"type": kind, "selected_option": chosen[0] if chosen else None}}
+        initial_text = element.get("initial_value")
+        if hint:
+            self.say(f"  ({hint})")
+        shown = f" [{initial_text}]" if initial_text else ""
+        line = await self.read(f"{label}{optional}{shown}: ")
+        if line is None or line.strip() == "/cancel":
+            return None
+        value = line.strip() or initial_text or None
+        if element.get("multiline") and value:
+            value = value.replace("\\n", "\n")
+        return {action_id: {"type": "plain_text_input", "value": value}}
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.say(INTRO.format(user=USER_ID))
+        while True:
+            line = await self.read(PROMPT)
+            if line is None:
+                break
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line in ("quit", "exit"):
+                break
+            if line.isdigit():
+                await self.click(int(line))
+            elif line.startswith("/"):
+                await self.command(line)
+            else:
+                self.say("Type a slash command (e.g. /truce), a button number, or quit.")
+
+
+def _stdin_line(prompt: str) -> str | None:
+    if sys.stdin.isatty():
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+    line = sys.stdin.readline()
+    if not line:
+        return None
+    sys.stdout.write(prompt + line if line.endswith("\n") else prompt + line + "\n")
+    return line.rstrip("\n")

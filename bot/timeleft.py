@@ -1,0 +1,142 @@
+"""How long until a deadline, and how to show a deadline's time (SPEC §3 countdowns).
+
+Decisions (pinned by ``tests/bot/test_timeleft.py``):
+
+* Days, hours and minutes are elapsed time (``due - now``), not wall-calendar differences:
+  across a DST change "1 day" is always 24 real hours. Seconds are dropped (floored), so a
+  countdown never claims more time than is left.
+* Business days are the Monday-to-Friday local dates *strictly after* today's local date,
+  up to and *including* the due date's local date, both taken in the given zone (the
+  deadline's own). Due on Tuesday, asked on the Tuesday before: Wed, Thu, Fri, Mon, Tue = 5.
+  Due later today: 0. Public holidays are not known and not skipped. A past deadline has 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+__all__ = ["TimeLeft", "describe_time_left", "format_local", "slack_date", "time_left"]
+
+NAIVE_DATETIME = "{name} must be timezone-aware (got {value!r})"
+DUE_NOW = "due now"
+UNDER_A_MINUTE_LEFT = "under a minute left"
+PASSED_JUST_NOW = "passed just now"
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_SLACK_DATE_FORMAT = "{date_short_pretty} {time}"
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    """The gap between now and a due instant, split the way a countdown shows it."""
+
+    total: timedelta  # due - now (negative when past)
+    days: int  # whole days of abs(total)
+    hours: int  # remaining whole hours (0-23)
+    minutes: int  # remaining whole minutes (0-59)
+    business_days: int  # see the module docstring
+    past: bool
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    """A naive datetime would silently mean the host's zone: refuse it instead."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(NAIVE_DATETIME.format(name=name, value=value))
+
+
+def _weekdays_after(start: date, end: date) -> int:
+    """Mon-Fri dates d with start < d <= end (0 when end <= start)."""
+    if end <= start:
+        return 0
+    span = (end - start).days
+    full_weeks, rest = divmod(span, 7)
+    count = full_weeks * 5
+    for step in range(1, rest + 1):
+        if (start + timedelta(days=step)).weekday() < 5:
+            count += 1
+    return count
+
+
+def time_left(due: datetime, *, now: datetime, zone: str) -> TimeLeft:
+    """Elapsed-time countdown; business days counted on local dates in `zone`."""
+    _require_aware("due", due)
+    _require_aware("now", now)
+    tz = ZoneInfo(zone)
+    # In UTC: two datetimes sharing one ZoneInfo subtract as wall times, ignoring DST.
+    total = due.astimezone(UTC) - now.astimezone(UTC)
+    remaining = abs(total)
+    hours, rest = divmod(remaining.seconds, 3600)
+    past = total < timedelta(0)
+    business = 0 if past else _weekdays_after(now.astimezone(tz).date(), due.astimezone(tz).date())
+    return TimeLeft(
+        total=total,
+        days=remaining.days,
+        hours=hours,
+        minutes=rest // 60,
+        business_days=business,
+        past=past,
+    )
+
+
+def _plural(amount: int, unit: str) -> str:
+    return f"{amount} {unit}" if amount == 1 else f"{amount} {unit}s"
+
+
+def _span(left: TimeLeft) -> str:
+    """``13 days 19 hours`` from a day up; ``5 h 30 min`` below, as in the countdown posts."""
+    if left.days:
+        parts = [_plural(left.days, "day")]
+        if left.hours:
+            parts.append(_plural(left.hours, "hour"))
+        return " ".join(parts)
+    parts = []
+    if left.hours:
+        parts.append(f"{left.hours} h")
+    if left.minutes:
+        parts.append(f"{left.minutes} min")
+    return " ".join(parts)
+
+
+def describe_time_left(left: TimeLeft) -> str:
+    """One short phrase for countdowns and answers.
+
+    ``13 days 19 hours left (10 business days)``, ``5 h 30 min left``,
+    ``passed 2 days 3 hours ago``, ``due now``.
+    """
+    if left.total == timedelta(0):
+        return DUE_NOW
+    span = _span(left)
+    if left.past:
+        return f"passed {span} ago" if span else PASSED_JUST_NOW
+    if not span:
+        return UNDER_A_MINUTE_LEFT
+    if left.days:
+        return f"{span} left ({_plural(left.business_days, 'business day')})"
+    return f"{span} left"
+
+
+def format_local(instant: datetime, zone: str) -> str:
+    """``Tue 12 Aug 2025 00:01 EDT``: fixed English names, so the host locale can't change it."""
+    _require_aware("instant", instant)
+    local = instant.astimezone(ZoneInfo(zone))
+    return (
+        f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
+        f"{local:%H:%M} {local.tzname()}"
+    )
+
+
+def _escape_fallback(text: str) -> str:
+    """Slack mrkdwn escaping, plus the token's own separators ('|' ends it, '^' splits it)."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = escaped.replace("|", "/").replace("^", " ")
+    return " ".join(escaped.split())  # no newline may end up inside the token
+
+
+def slack_date(instant: datetime, fallback: str) -> str:
+    """``<!date^…>`` token: Slack shows the instant in each reader's own zone (SPEC §1)."""
+    _require_aware("instant", instant)
+    stamp = int(instant.astimezone(UTC).timestamp())
+    return f"<!date^{stamp}^{_SLACK_DATE_FORMAT}|{_escape_fallback(fallback)}>"

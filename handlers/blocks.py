@@ -1,0 +1,90 @@
+"""Block Kit structure built with slack_sdk's models, kept within Slack's limits.
+
+User-visible mrkdwn is always `verbatim` so Slack's automatic parsing cannot turn typed
+text into a ping; the text itself is escaped by `templates`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+MESSAGE_BLOCKS = 50
+VIEW_BLOCKS = 100
+SECTION_TEXT = 3000
+HEADER_TEXT = 150
+BUTTON_TEXT = 75
+FALLBACK_TEXT = 3000
+
+
+def clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def mrkdwn(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=clip(text, SECTION_TEXT) or " ", verbatim=True)
+
+
+def section(text: str, *, accessory: ButtonElement | None = None) -> SectionBlock:
+    return SectionBlock(text=mrkdwn(text), accessory=accessory)
+
+
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=PlainTextObject(text=clip(text, HEADER_TEXT), emoji=True))
+
+
+def context_line(text: str) -> ContextBlock:
+    return ContextBlock(elements=[mrkdwn(text)])
+
+
+def divider() -> DividerBlock:
+    return DividerBlock()
+
+
+def button(label: str, action_id: str, value: str = "", *, primary: bool = False) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=clip(label, BUTTON_TEXT)),
+        action_id=action_id,
+        value=value or None,
+        style="primary" if primary else None,
+    )
+
+
+def buttons(*elements: ButtonElement) -> ActionsBlock:
+    return ActionsBlock(elements=list(elements))
+
+
+def fit(
+    blocks: Sequence[Block], *, limit: int = MESSAGE_BLOCKS, noun: str = "items"
+) -> list[Block]:
+    """Cuts a long answer to `limit` blocks, ending with an "n more" line instead."""
+    if len(blocks) <= limit:
+        return list(blocks)
+    kept = list(blocks[: limit - 1])
+    while kept and isinstance(kept[-1], DividerBlock):
+        kept.pop()
+    hidden = sum(1 for b in blocks[len(kept) :] if isinstance(b, SectionBlock))
+    return [*kept, context_line(f"…and {hidden} more {noun} not shown.")]
+
+
+def message(text: str, blocks: Sequence[Block], **extra: Any) -> dict[str, Any]:
+    """A message payload: fallback text plus the blocks, validated by slack_sdk."""
+    return {
+        "text": clip(text, FALLBACK_TEXT),
+        "blocks": [block.to_dict() for block in fit(blocks)],
+        **extra,
+    }

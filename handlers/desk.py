@@ -1,0 +1,218 @@
+"""`/desk`: help, `event`, `subscribe`/`unsubscribe`, `digest`, `lead …`, `history`, `search`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.timeleft import format_local
+from handlers import forms
+from handlers.blocks import header, message, section
+from handlers.digest import digest_message
+from handlers.present import event_block
+from handlers.request import Ask, read_command
+from handlers.runtime import runtime_of
+from handlers.usage import usage_reply
+from storage import audit, events, roles, subscriptions, tracks
+from storage.access import require_lead
+from storage.errors import InvalidInput
+from templates import render, user_mention
+
+USAGE = (
+    "`/desk [help]`, `/desk event`, `/desk subscribe [HH:MM] [Zone/Name] [weekdays|daily] "
+    "[countdowns on|off] [digest on|off]`, `/desk unsubscribe`, `/desk digest`, "
+    "`/desk lead add|remove|list [@user]`, `/desk history`, `/desk search <words>`"
+)
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
+
+
+async def handle_desk(
+    ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    runtime = runtime_of(context)
+    async with runtime.db.session() as session:
+        ask = await read_command(session, runtime, command)
+        verb = ask.words[0].lower() if ask.words else "help"
+        args = ask.words[1:]
+        if verb == "help":
+            await ack(await help_message(session, ask))
+        elif verb == "event":
+            await require_lead(session, ask.actor)
+            await ack()
+            view = await forms.event_form(
+                session,
+                channel_id=ask.channel_id,
+                track=ask.named_track.handle if ask.named_track else None,
+            )
+            await forms.open_view(client, command["trigger_id"], view)
+        elif verb == "subscribe":
+            await ack(await subscribe(session, ask, args))
+        elif verb == "unsubscribe":
+            await subscriptions.unsubscribe(
+                session, actor=ask.actor, now=runtime.now(), channel_id=ask.channel_id
+            )
+            await ack(
+                text="This channel is unsubscribed: no more digests or countdowns here.",
+                response_type="in_channel",
+            )
+        elif verb == "digest":
+            await ack(
+                await digest_message(session, runtime, ask.channel_id, response_type="in_channel")
+            )
+        elif verb == "lead":
+            await ack(await lead(session, ask, args))
+        elif verb == "history":
+            await ack(await history(session, ask, client))
+        elif verb == "search":
+            await ack(await search(session, ask, " ".join(args)))
+        else:
+            await ack(usage_reply("/desk", ask.text, USAGE))
+
+
+async def help_message(session: AsyncSession, ask: Ask) -> dict[str, Any]:
+    handles = ", ".join(f"`{t.handle}`" for t in await tracks.all_tracks(session)) or "none yet"
+    text = render(
+        "help", tracks=handles, zone=ask.runtime.settings.timezone, role=f"a {ask.role.value}"
+    )
+    return message("Parley help", [section(text)], response_type="ephemeral")
+
+
+def _flag(args: list[str], name: str) -> bool | None:
+    for i, word in enumerate(args[:-1]):
+        if word.lower() == name:
+            value = args[i + 1].lower()
+            if value not in ("on", "off"):
+                raise InvalidInput(f"`{name}` takes on or off, not {args[i + 1]!r}.")
+            del args[i : i + 2]
+            return value == "on"
+    return None
+
+
+async def subscribe(session: AsyncSession, ask: Ask, args: list[str]) -> dict[str, Any]:
+    runtime = ask.runtime
+    args = list(args)
+    countdowns = _flag(args, "countdowns")
+    digest = _flag(args, "digest")
+    digest_time = digest_zone = None
+    weekdays: bool | None = None
+    for word in args:
+        if re.fullmatch(r"\d{1,2}:\d{2}", word):
+            digest_time = word
+        elif "/" in word or word.upper() == "UTC":
+            digest_zone = word
+        elif word.lower() in ("weekdays", "daily"):
+            weekdays = word.lower() == "weekdays"
+        else:
+            raise InvalidInput(f"I did not understand {word!r}. Usage: {USAGE}")
+    current = await subscriptions.get_subscription(session, ask.channel_id)
+    if current and not args and countdowns is None and digest is None:
+        item = current
+        intro = "This channel is subscribed."
+    else:
+        item = await subscriptions.subscribe(
+            session,
+            actor=ask.actor,
+            now=runtime.now(),
+            channel_id=ask.channel_id,
+            digest_time=digest_time,
+            digest_zone=digest_zone,
+            weekdays_only=weekdays,
+            countdowns_enabled=countdowns,
+            digest_enabled=digest,
+            tracks=[t.handle for t in ask.scope] if ask.named_track else None,
+            default_zone=runtime.settings.timezone,
+        )
+        intro = "Subscribed this channel." if current is None else "Subscription updated."
+    text = render(
+        "subscription",
+        intro=intro,
+        tracks=", ".join(item.tracks) if item.tracks else "all tracks",
+        digest=(
+            f"{item.digest_time} {item.digest_zone}, "
+            f"{'weekdays' if item.weekdays_only else 'daily'}"
+        )
+        if item.digest_enabled
+        else "off",
+        countdowns="on" if item.countdowns_enabled else "off",
+        restricted="yes" if item.restricted else "no",
+    )
+    return {"response_type": "in_channel", "text": text}
+
+
+def _user_id(args: list[str]) -> str:
+    match = MENTION.match(args[0]) if args else None
+    if not match:
+        raise InvalidInput("Name the user as a mention, e.g. `/desk lead add @alice`.")
+    return match.group(1) or match.group(2)
+
+
+async def lead(session: AsyncSession, ask: Ask, args: list[str]) -> dict[str, Any]:
+    action = args[0].lower() if args else "list"
+    now = ask.runtime.now()
+    if action == "list":
+        grants = await roles.leads(session)
+        admins = sorted(ask.runtime.settings.admins)
+        text = render(
+            "leads",
+            admins=[user_mention(a) for a in admins],
+            leads=[user_mention(g.user_id) for g in grants],
+        )
+        return {"response_type": "ephemeral", "text": text}
+    if action not in ("add", "remove"):
+        raise InvalidInput(
+            "Use `/desk lead add @user`, `/desk lead remove @user` or `/desk lead list`."
+        )
+    user_id = _user_id(args[1:])
+    if action == "add":
+        await roles.grant_lead(session, actor=ask.actor, now=now, user_id=user_id)
+        text = render("lead_changed", user=user_mention(user_id), change="is now a lead")
+    else:
+        await roles.revoke_lead(session, actor=ask.actor, now=now, user_id=user_id)
+        text = render("lead_changed", user=user_mention(user_id), change="is no longer a lead")
+    return {"response_type": "ephemeral", "text": text}
+
+
+async def history(session: AsyncSession, ask: Ask, client: AsyncWebClient) -> dict[str, Any]:
+    entries = await audit.recent_entries(session, limit=20)
+    if not entries:
+        return {"response_type": "ephemeral", "text": "No changes are on record yet."}
+    zone = await ask.runtime.reader_zone(client, ask.user_id)
+    lines = [
+        render(
+            "audit_line",
+            when=format_local(e.at, zone),
+            actor=user_mention(e.actor) if e.actor[:1] in "UW" else e.actor,
+            action=e.action,
+            entity=e.entity,
+            ref=e.entity_id,
+            title=((e.after or e.before or {}).get("title") or ""),
+        )
+        for e in entries
+    ]
+    return message(
+        "Recent changes",
+        [header("Recent changes"), section("\n".join(lines))],
+        response_type="ephemeral",
+    )
+
+
+async def search(session: AsyncSession, ask: Ask, words: str) -> dict[str, Any]:
+    if not words.strip():
+        raise InvalidInput("Say what to search for: `/desk search rare earths`.")
+    found = await events.search_events(
+        session, words=words, include_restricted=ask.sees_restricted, limit=40
+    )
+    if not found:
+        return {"response_type": "ephemeral", "text": render("no_results", words=words)}
+    blocks = [header(f"{len(found)} events match")] + [event_block(v) for v in found]
+    return message(f"{len(found)} events match", blocks, response_type=ask.response_type())
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/desk")(handle_desk)

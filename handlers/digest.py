@@ -1,0 +1,128 @@
+"""The daily digest: deadlines ahead, what changed, hot sensitivities, current and next talks.
+
+Empty sections are left out. Restricted items appear only in restricted channels.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.timeleft import format_local
+from handlers.blocks import context_line, header, message, section
+from handlers.present import event_block, left_text
+from handlers.runtime import Runtime
+from storage import deadlines, events, rounds, sensitivities, tracks
+from storage.subscriptions import get_subscription
+from templates import render
+
+DEADLINE_HORIZON = timedelta(days=30)
+RECENT = timedelta(days=7)
+
+
+async def digest_blocks(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    track_ids: list[int] | None,
+    include_restricted: bool,
+    since: datetime,
+) -> list[Block]:
+    blocks: list[Block] = []
+    ahead = [
+        d
+        for d in await deadlines.upcoming_deadlines(
+            session,
+            now=now,
+            track_ids=track_ids,
+            include_restricted=include_restricted,
+            limit=15,
+        )
+        if d.due_at - now <= DEADLINE_HORIZON
+    ]
+    if ahead:
+        blocks.append(header("Deadlines ahead"))
+        lines = [
+            render(
+                "digest_deadline",
+                title=d.title,
+                due=format_local(d.due_at, d.zone),
+                left=left_text(d.due_at, now=now, zone=d.zone),
+            )
+            for d in ahead
+        ]
+        blocks.append(section("\n".join(lines)))
+    changed = await events.latest_events(
+        session, track_ids=track_ids, include_restricted=include_restricted, since=since, limit=15
+    )
+    if changed:
+        blocks.append(header("What changed"))
+        blocks += [event_block(v) for v in changed]
+    hot = []
+    for item in await sensitivities.all_sensitivities(
+        session, include_restricted=include_restricted
+    ):
+        assert item.id is not None
+        recent = [
+            v
+            for v in await events.timeline(
+                session, sensitivity_id=item.id, include_restricted=include_restricted, limit=3
+            )
+            if v.event.occurred_at >= now - RECENT
+        ]
+        if recent:
+            hot.append(
+                render(
+                    "digest_sensitivity",
+                    name=item.name,
+                    level=item.level,
+                    count=len(recent),
+                    latest=recent[0].event.title,
+                )
+            )
+    if hot:
+        blocks.append(header("Sensitivities"))
+        blocks.append(section("\n".join(hot)))
+    latest, upcoming = await rounds.latest_and_next(session, now=now, track_ids=track_ids)
+    talks = [
+        render(
+            "digest_round",
+            title=v.round.title,
+            place=v.round.place,
+            when=format_local(v.round.starts_at, v.round.zone),
+            status=v.round.status.replace("_", " "),
+        )
+        for v in latest + upcoming
+    ]
+    if talks:
+        blocks.append(header("Talks"))
+        blocks.append(section("\n".join(talks)))
+    return blocks
+
+
+async def digest_message(
+    session: AsyncSession, runtime: Runtime, channel_id: str, *, response_type: str | None = None
+) -> dict[str, Any]:
+    """The digest for one channel, scoped by its subscription (all active tracks if none)."""
+    now = runtime.now()
+    subscription = await get_subscription(session, channel_id)
+    handle_filter = subscription.tracks if subscription else None
+    scope = await tracks.resolve_tracks(session, handle=None)
+    if handle_filter:
+        scope = [t for t in scope if t.handle in handle_filter]
+    blocks = await digest_blocks(
+        session,
+        now=now,
+        track_ids=[t.id for t in scope if t.id is not None],
+        include_restricted=bool(subscription and subscription.restricted),
+        since=now - timedelta(days=1),
+    )
+    zone = subscription.digest_zone if subscription else runtime.settings.timezone
+    title = f"Desk digest · {format_local(now, zone)}"
+    if not blocks:
+        blocks = [context_line("Nothing ahead and nothing new on the record.")]
+    extra: dict[str, Any] = {"response_type": response_type} if response_type else {}
+    return message(title, [header(title), *blocks], **extra)

@@ -1,0 +1,430 @@
+"""Lead forms: buttons that open them, and their submissions.
+
+Every submission re-checks the item and the submitter's role (in the service call); input
+errors come back inline with `response_action: errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.timeleft import format_local
+from handlers import forms
+from handlers.forms import DESK_WIDE, FormMeta, Submission, read_time
+from handlers.ids import Action, Callback, Field
+from handlers.runtime import Runtime, runtime_of
+from storage import deadlines, events, rounds, sensitivities, tracks, truces
+from storage.access import Actor, require_lead
+from storage.errors import InvalidInput
+from storage.models import DeadlineStatus
+from templates import render
+
+DEFAULT_FIELD = {
+    Callback.event_form: Field.title,
+    Callback.deadline_form: Field.title,
+    Callback.truce_form: Field.expiry,
+    Callback.round_form: Field.title,
+    Callback.sensitivity_form: Field.name,
+}
+
+
+async def _track_id(session: AsyncSession, handle: str) -> int | None:
+    if not handle or handle == DESK_WIDE:
+        return None
+    found = await tracks.resolve_tracks(session, handle=handle)
+    return found[0].id
+
+
+async def _confirm(client: AsyncWebClient, user_id: str, meta: FormMeta, text: str) -> None:
+    """Tells the lead what was saved: ephemerally where the form was opened, else by DM."""
+    if meta.channel_id:
+        await client.chat_postEphemeral(channel=meta.channel_id, user=user_id, text=text)
+    else:
+        await client.chat_postMessage(channel=user_id, text=text)
+
+
+def _actor(runtime: Runtime, body: dict[str, Any]) -> Actor:
+    return runtime.actor(str((body.get("user") or {}).get("id") or ""))
+
+
+# ---- submissions -------------------------------------------------------------------------
+
+
+async def submit_event(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    runtime = runtime_of(context)
+    meta = FormMeta.load(view.get("private_metadata"))
+    form = Submission(view)
+    actor = _actor(runtime, body)
+    now = runtime.now()
+    async with runtime.db.session() as session:
+        await require_lead(session, actor)
+        when_text = form.text(Field.when)
+        if when_text:
+            when = read_time(when_text, Field.when, now=now, default_zone=runtime.settings.timezone)
+            occurred, zone = when.instant, when.zone
+        else:
+            occurred, zone = now, runtime.settings.timezone
+        chosen = set(form.choices(Field.sensitivities))
+        ids = [
+            s.id
+            for s in await sensitivities.all_sensitivities(session)
+            if s.slug in chosen and s.id is not None
+        ]
+        added = await events.add_event(
+            session,
+            actor=actor,
+            now=now,
+            title=form.text(Field.title),
+            occurred_at=occurred,
+            zone=zone,
+            kind=form.text(Field.kind) or "other",
+            summary=form.text(Field.summary),
+            source_name=form.text(Field.source),
+            source_url=form.text(Field.source_url),
+            confidence=form.text(Field.confidence) or "reported",
+            visibility=form.text(Field.visibility) or "team",
+            track_id=await _track_id(session, form.text(Field.track)),
+            sensitivity_ids=ids,
+        )
+    await ack()
+    tags = ", ".join(s.name for s in added.sensitivities)
+    await _confirm(
+        client,
+        actor.id,
+        meta,
+        render("event_added", title=added.event.title, ref=added.event.id, tags=tags),
+    )
+
+
+async def submit_deadline(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    runtime = runtime_of(context)
+    meta = FormMeta.load(view.get("private_metadata"))
+    form = Submission(view)
+    actor = _actor(runtime, body)
+    now = runtime.now()
+    async with runtime.db.session() as session:
+        await require_lead(session, actor)
+        when = read_time(
+            form.text(Field.due), Field.due, now=now, default_zone=runtime.settings.timezone
+        )
+        offsets = form.text(Field.offsets)
+        if offsets:
+            from bot.timeparse import TimeParseError, parse_offsets
+
+            try:
+                parse_offsets(offsets)
+            except (TimeParseError, ValueError) as exc:
+                raise InvalidInput(str(exc), field=Field.offsets) from None
+        fields: dict[str, Any] = dict(
+            title=form.text(Field.title),
+            due_at=when.instant,
+            zone=when.zone,
+            kind=form.text(Field.kind) or "other",
+            offsets=offsets,
+            visibility=form.text(Field.visibility) or "team",
+        )
+        if meta.item_id is None:
+            saved = await deadlines.add_deadline(
+                session,
+                actor=actor,
+                now=now,
+                track_id=await _track_id(session, form.text(Field.track)),
+                **fields,
+            )
+            verb = "added"
+        else:
+            saved = await deadlines.update_deadline(
+                session, actor=actor, now=now, deadline_id=meta.item_id, **fields
+            )
+            verb = "updated"
+    await ack()
+    await _confirm(
+        client,
+        actor.id,
+        meta,
+        render(
+            "deadline_saved",
+            verb=verb,
+            title=saved.title,
+            ref=saved.id,
+            due=format_local(saved.due_at, saved.zone),
+        ),
+    )
+
+
+async def submit_truce(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    runtime = runtime_of(context)
+    meta = FormMeta.load(view.get("private_metadata"))
+    form = Submission(view)
+    actor = _actor(runtime, body)
+    now = runtime.now()
+    if meta.item_id is None:
+        raise InvalidInput("This form names no truce; open it again from /truce.")
+    async with runtime.db.session() as session:
+        await require_lead(session, actor)
+        current = await truces.view_of(session, await truces.get_truce(session, meta.item_id))
+        terms = forms.read_terms(form)
+        changes = []
+        old_terms = [(t.party, t.measure, t.rate, t.target) for t in current.terms]
+        if [(t.party, t.measure, t.rate, t.target) for t in terms] != old_terms:
+            await truces.set_terms(
+                session, actor=actor, now=now, truce_id=meta.item_id, terms=terms
+            )
+            changes.append("terms updated")
+        expiry_text = form.text(Field.expiry)
+        if expiry_text:
+            expiry = current.expiry
+            when = read_time(
+                expiry_text,
+                Field.expiry,
+                now=now,
+                default_zone=runtime.settings.timezone,
+                base=expiry.due_at if expiry else None,
+                base_zone=expiry.zone if expiry else None,
+            )
+            extended = await truces.extend_truce(
+                session,
+                actor=actor,
+                now=now,
+                truce_id=meta.item_id,
+                new_expiry=when.instant,
+                zone=when.zone,
+                source=form.text(Field.source),
+                note=form.text(Field.note),
+            )
+            assert extended.expiry is not None
+            changes.append(
+                "now expires " + format_local(extended.expiry.due_at, extended.expiry.zone)
+            )
+        if not changes:
+            raise InvalidInput(
+                "Nothing changed: give a new expiry or edit the terms.", field=Field.expiry
+            )
+    await ack()
+    await _confirm(
+        client,
+        actor.id,
+        meta,
+        render("truce_saved", title=current.truce.title, changes="; ".join(changes)),
+    )
+
+
+async def submit_round(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    runtime = runtime_of(context)
+    meta = FormMeta.load(view.get("private_metadata"))
+    form = Submission(view)
+    actor = _actor(runtime, body)
+    now = runtime.now()
+    zone = runtime.settings.timezone
+    async with runtime.db.session() as session:
+        await require_lead(session, actor)
+        starts = read_time(form.text(Field.starts), Field.starts, now=now, default_zone=zone)
+        ends_text = form.text(Field.ends)
+        ends = (
+            read_time(ends_text, Field.ends, now=now, default_zone=starts.zone)
+            if ends_text
+            else None
+        )
+        fields: dict[str, Any] = dict(
+            title=form.text(Field.title),
+            place=form.text(Field.place),
+            starts_at=starts.instant,
+            ends_at=ends.instant if ends else None,
+            zone=starts.zone,
+            status=form.text(Field.status) or "scheduled",
+            outcome=form.text(Field.outcome),
+            delegations=forms.read_delegations(form),
+        )
+        if meta.item_id is None:
+            saved = await rounds.add_round(
+                session,
+                actor=actor,
+                now=now,
+                track_id=await _track_id(session, form.text(Field.track)),
+                **fields,
+            )
+            verb = "added"
+        else:
+            saved = await rounds.update_round(
+                session, actor=actor, now=now, round_id=meta.item_id, **fields
+            )
+            verb = "updated"
+    await ack()
+    await _confirm(
+        client, actor.id, meta, render("round_saved", verb=verb, title=saved.title, ref=saved.id)
+    )
+
+
+async def submit_sensitivity(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    runtime = runtime_of(context)
+    meta = FormMeta.load(view.get("private_metadata"))
+    form = Submission(view)
+    actor = _actor(runtime, body)
+    now = runtime.now()
+    async with runtime.db.session() as session:
+        fields: dict[str, Any] = dict(
+            name=form.text(Field.name),
+            level=form.text(Field.level) or "medium",
+            description=form.text(Field.description),
+            keywords=sensitivities.parse_keywords(form.text(Field.keywords)),
+            visibility=form.text(Field.visibility) or "team",
+        )
+        if meta.item_id is None:
+            saved = await sensitivities.add_sensitivity(session, actor=actor, now=now, **fields)
+            verb = "added"
+        else:
+            saved = await sensitivities.update_sensitivity(
+                session, actor=actor, now=now, sensitivity_id=meta.item_id, **fields
+            )
+            verb = "updated"
+    await ack()
+    await _confirm(
+        client,
+        actor.id,
+        meta,
+        render("sensitivity_saved", verb=verb, name=saved.name, level=saved.level),
+    )
+
+
+# ---- buttons -----------------------------------------------------------------------------
+
+
+def _button_value(body: dict[str, Any]) -> int | None:
+    actions = body.get("actions") or [{}]
+    value = str(actions[0].get("value") or "")
+    return int(value) if value.isdigit() else None
+
+
+def _channel(body: dict[str, Any]) -> str:
+    return str((body.get("channel") or {}).get("id") or "")
+
+
+async def open_form_from_button(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    runtime = runtime_of(context)
+    action_id = str((body.get("actions") or [{}])[0].get("action_id") or "")
+    item_id = _button_value(body)
+    channel_id = _channel(body)
+    async with runtime.db.session() as session:
+        await require_lead(session, _actor(runtime, body))
+        if action_id == Action.open_event_form:
+            view = await forms.event_form(session, channel_id=channel_id, track=None)
+        elif action_id in (Action.open_deadline_form, Action.edit_deadline):
+            view = await forms.deadline_form(
+                session,
+                channel_id=channel_id,
+                deadline_id=item_id if action_id == Action.edit_deadline else None,
+                track=None,
+            )
+        elif action_id == Action.open_truce_form:
+            if item_id is None:
+                truce = await truces.extendable_truce(session, track_ids=None)
+                item_id = truce.id
+            assert item_id is not None
+            view = await forms.truce_form(session, channel_id=channel_id, truce_id=item_id)
+        elif action_id in (Action.open_round_form, Action.edit_round):
+            view = await forms.round_form(
+                session,
+                channel_id=channel_id,
+                round_id=item_id if action_id == Action.edit_round else None,
+                track=None,
+            )
+        else:
+            view = await forms.sensitivity_form(
+                session,
+                channel_id=channel_id,
+                sensitivity_id=item_id if action_id == Action.edit_sensitivity else None,
+            )
+    await ack()
+    await forms.open_view(client, str(body.get("trigger_id") or ""), view)
+
+
+async def mark_met_from_button(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    runtime = runtime_of(context)
+    deadline_id = _button_value(body)
+    if deadline_id is None:
+        raise InvalidInput("This button names no deadline.")
+    async with runtime.db.session() as session:
+        deadline = await deadlines.update_deadline(
+            session,
+            actor=_actor(runtime, body),
+            now=runtime.now(),
+            deadline_id=deadline_id,
+            status=DeadlineStatus.met,
+            action="mark_met",
+        )
+    await ack()
+    await respond(
+        text=render(
+            "deadline_saved",
+            verb="marked met",
+            title=deadline.title,
+            ref=deadline.id,
+            due=format_local(deadline.due_at, deadline.zone),
+        ),
+        response_type="ephemeral",
+        replace_original=False,
+    )
+
+
+FORM_BUTTONS = (
+    Action.open_event_form,
+    Action.open_deadline_form,
+    Action.edit_deadline,
+    Action.open_truce_form,
+    Action.open_round_form,
+    Action.edit_round,
+    Action.open_sensitivity_form,
+    Action.edit_sensitivity,
+)
+
+
+def register(app: AsyncApp) -> None:
+    app.view(Callback.event_form.value)(submit_event)
+    app.view(Callback.deadline_form.value)(submit_deadline)
+    app.view(Callback.truce_form.value)(submit_truce)
+    app.view(Callback.round_form.value)(submit_round)
+    app.view(Callback.sensitivity_form.value)(submit_sensitivity)
+    for action in FORM_BUTTONS:
+        app.action(action.value)(open_form_from_button)
+    app.action(Action.mark_deadline_met.value)(mark_met_from_button)

@@ -1,0 +1,172 @@
+"""Record items as mrkdwn blocks: wording from `templates`, structure from `handlers.blocks`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from slack_sdk.models.blocks import Block
+
+from bot.timeleft import describe_time_left, format_local, slack_date, time_left
+from handlers.blocks import button, context_line, divider, section
+from handlers.ids import Action
+from storage.events import EventView
+from storage.models import Deadline, Level, Sensitivity, Track, Visibility
+from storage.rounds import RoundView
+from storage.truces import TruceView
+from templates import SlackMarkup, render
+
+LEVEL_ICONS = {
+    Level.critical: ":red_circle:",
+    Level.high: ":large_orange_circle:",
+    Level.medium: ":large_yellow_circle:",
+    Level.low: ":white_circle:",
+}
+
+
+def in_reader_zone(instant: datetime, reader_zone: str) -> SlackMarkup:
+    """`<!date^…>` for Slack clients, with the reader's own zone as the fallback text."""
+    return SlackMarkup(slack_date(instant, format_local(instant, reader_zone)))
+
+
+def left_text(due: datetime, *, now: datetime, zone: str) -> str:
+    return describe_time_left(time_left(due, now=now, zone=zone))
+
+
+def truce_blocks(view: TruceView, *, now: datetime, reader_zone: str, is_lead: bool) -> list[Block]:
+    expiry = view.expiry
+    terms = [
+        " ".join(
+            p
+            for p in (
+                t.party + ":",
+                t.measure,
+                t.rate and f"{t.rate}",
+                t.target and f"on {t.target}",
+            )
+            if p
+        )
+        for t in view.terms
+    ]
+    extensions = [
+        f"{format_local(e.from_at, expiry.zone if expiry else 'UTC')} → "
+        f"{format_local(e.to_at, expiry.zone if expiry else 'UTC')}, decided "
+        f"{format_local(e.decided_at, expiry.zone if expiry else 'UTC')}"
+        + (f" ({e.source})" if e.source else "")
+        + (f" — {e.note}" if e.note else "")
+        for e in view.extensions
+    ]
+    text = render(
+        "truce",
+        title=view.truce.title,
+        track=view.track.handle if view.track else "",
+        parties=" · ".join(view.truce.parties),
+        status=view.truce.status,
+        expiry_local=format_local(expiry.due_at, expiry.zone) if expiry else "",
+        expiry_reader=in_reader_zone(expiry.due_at, reader_zone) if expiry else "",
+        left=left_text(expiry.due_at, now=now, zone=expiry.zone) if expiry else "",
+        terms=terms,
+        extensions=extensions,
+    )
+    accessory = (
+        button("Edit / extend", Action.open_truce_form, str(view.truce.id)) if is_lead else None
+    )
+    blocks: list[Block] = [section(text, accessory=accessory)]
+    if view.truce.source_name:
+        blocks.append(context_line(f"Source: {_escape_plain(view.truce.source_name)}"))
+    return blocks
+
+
+def _escape_plain(text: str) -> str:
+    return render("plain", text=text)
+
+
+def deadline_block(
+    deadline: Deadline,
+    *,
+    tracks: dict[int, Track],
+    now: datetime,
+    reader_zone: str,
+    is_lead: bool,
+) -> Block:
+    track = tracks.get(deadline.track_id) if deadline.track_id else None
+    text = render(
+        "deadline_line",
+        title=deadline.title,
+        track=track.handle if track else "",
+        restricted=deadline.visibility == Visibility.restricted,
+        due_local=format_local(deadline.due_at, deadline.zone),
+        due_reader=in_reader_zone(deadline.due_at, reader_zone),
+        left=left_text(deadline.due_at, now=now, zone=deadline.zone),
+        kind=deadline.kind.replace("_", " "),
+        ref=deadline.id,
+    )
+    accessory = button("Edit", Action.edit_deadline, str(deadline.id)) if is_lead else None
+    return section(text, accessory=accessory)
+
+
+def round_block(view: RoundView, *, is_lead: bool) -> Block:
+    talks = view.round
+    when = format_local(talks.starts_at, talks.zone)
+    if talks.ends_at:
+        when += " – " + format_local(talks.ends_at, talks.zone)
+    text = render(
+        "round",
+        title=talks.title,
+        track=view.track.handle if view.track else "",
+        place=talks.place,
+        when=when,
+        status=talks.status.replace("_", " "),
+        delegations=[
+            f"{d.party}: {d.lead_name}" + (f", {d.lead_title}" if d.lead_title else "")
+            for d in view.delegations
+        ],
+        outcome=talks.outcome,
+    )
+    accessory = button("Edit", Action.edit_round, str(talks.id)) if is_lead else None
+    return section(text, accessory=accessory)
+
+
+def event_block(view: EventView) -> Block:
+    event = view.event
+    source = event.source_name
+    if event.source_url:
+        source = f"{source} ({event.source_url})" if source else event.source_url
+    return section(
+        render(
+            "event_line",
+            title=event.title,
+            when=format_local(event.occurred_at, event.zone),
+            confidence=event.confidence,
+            restricted=event.visibility == Visibility.restricted,
+            summary=event.summary,
+            source=source,
+            tags=", ".join(s.name for s in view.sensitivities),
+        )
+    )
+
+
+def sensitivity_block(item: Sensitivity, latest: Sequence[EventView], *, is_lead: bool) -> Block:
+    latest_text = "; ".join(
+        f"{v.event.title} ({format_local(v.event.occurred_at, v.event.zone)})" for v in latest
+    )
+    text = render(
+        "sensitivity",
+        icon=SlackMarkup(LEVEL_ICONS.get(Level(item.level), "")),
+        name=item.name,
+        level=item.level,
+        restricted=item.visibility == Visibility.restricted,
+        description=item.description,
+        latest=latest_text,
+    )
+    accessory = button("Edit", Action.edit_sensitivity, str(item.id)) if is_lead else None
+    return section(text, accessory=accessory)
+
+
+def separated(groups: Sequence[Sequence[Block]]) -> list[Block]:
+    blocks: list[Block] = []
+    for group in groups:
+        if blocks:
+            blocks.append(divider())
+        blocks.extend(group)
+    return blocks

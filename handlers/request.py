@@ -1,0 +1,82 @@
+"""What a slash command asked: the track, the words, `public`, and who asks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.runtime import Runtime
+from storage import tracks
+from storage.access import Actor, role_of
+from storage.models import Role, Track
+from storage.subscriptions import get_subscription
+
+
+@dataclass
+class Ask:
+    runtime: Runtime
+    actor: Actor
+    channel_id: str
+    text: str  # after the track handle and `public`
+    scope: list[Track]
+    named_track: Track | None
+    public: bool
+    role: Role
+    restricted_channel: bool
+
+    @property
+    def user_id(self) -> str:
+        return self.actor.id
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role != Role.member
+
+    @property
+    def track_ids(self) -> list[int] | None:
+        """None means everything (no track named and no active track filter needed)."""
+        return [t.id for t in self.scope if t.id is not None]
+
+    @property
+    def sees_restricted(self) -> bool:
+        """Restricted items: in restricted channels, and in answers only a lead reads."""
+        if self.public:
+            return self.restricted_channel
+        return self.restricted_channel or self.is_lead
+
+    @property
+    def words(self) -> list[str]:
+        return self.text.split()
+
+    def response_type(self) -> str:
+        return "in_channel" if self.public else "ephemeral"
+
+
+async def read_command(session: AsyncSession, runtime: Runtime, command: dict[str, Any]) -> Ask:
+    text = " ".join(str(command.get("text") or "").split())
+    words = text.split(" ") if text else []
+    public = False
+    if words and words[-1].lower() == "public":
+        public = True
+        words = words[:-1]
+    named: Track | None = None
+    if words and await tracks.is_track_handle(session, words[0]):
+        named = (await tracks.resolve_tracks(session, handle=words[0]))[0]
+        words = words[1:]
+    scope = [named] if named else await tracks.resolve_tracks(session, handle=None)
+    actor = runtime.actor(str(command.get("user_id") or ""))
+    channel_id = str(command.get("channel_id") or "")
+    subscription = await get_subscription(session, channel_id) if channel_id else None
+    return Ask(
+        runtime=runtime,
+        actor=actor,
+        channel_id=channel_id,
+        text=" ".join(words),
+        scope=scope,
+        named_track=named,
+        public=public,
+        role=await role_of(session, actor),
+        restricted_channel=bool(subscription and subscription.restricted),
+    )

@@ -1,0 +1,56 @@
+"""What every listener needs besides Slack's own arguments, carried in Bolt's context."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.settings import Settings
+from bot.timeparse import is_valid_zone
+from storage.access import Actor
+from storage.db import Database
+
+ZONE_CACHE_SECONDS = 3600.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    _zones: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def actor(self, user_id: str) -> Actor:
+        return Actor(user_id, configured_admin=user_id in self.settings.admins)
+
+    async def reader_zone(self, client: AsyncWebClient, user_id: str) -> str:
+        """The user's own zone from `users.info`, cached for an hour; the desk's if unknown."""
+        cached = self._zones.get(user_id)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        zone = self.settings.timezone
+        try:
+            reply = await client.users_info(user=user_id)
+            found = (reply.get("user") or {}).get("tz")
+            if isinstance(found, str) and is_valid_zone(found):
+                zone = found
+        except SlackApiError:
+            pass
+        self._zones[user_id] = (zone, time.monotonic() + ZONE_CACHE_SECONDS)
+        return zone
+
+
+def runtime_of(context: AsyncBoltContext | dict[str, Any]) -> Runtime:
+    runtime = context["parley"]
+    assert isinstance(runtime, Runtime)
+    return runtime

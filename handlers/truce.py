@@ -1,0 +1,139 @@
+"""`/truce`: the active truce(s); `/truce [track] extend <when> [| note]`; `/truce edit`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.timeleft import format_local
+from bot.timeparse import TimeParseError, parse_when
+from handlers import forms
+from handlers.blocks import context_line, header, message, section
+from handlers.present import in_reader_zone, separated, truce_blocks
+from handlers.request import Ask, read_command
+from handlers.runtime import runtime_of
+from handlers.usage import usage_reply
+from storage import truces
+from storage.access import require_lead
+from storage.errors import InvalidInput
+from templates import render, user_mention
+
+USAGE = "`/truce [track] [public]`, `/truce [track] extend <when> [| note]`, `/truce edit`"
+NO_TRUCE = "No active truce is on record{scope}."
+
+
+async def handle_truce(
+    ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    runtime = runtime_of(context)
+    async with runtime.db.session() as session:
+        ask = await read_command(session, runtime, command)
+        verb = ask.words[0].lower() if ask.words else ""
+        if verb == "extend":
+            await ack(await extend_from_command(session, ask, client))
+            return
+        if verb == "edit":
+            await require_lead(session, ask.actor)
+            view_id = await _only_truce_id(session, ask)
+            await ack()
+            await forms.open_view(
+                client,
+                command["trigger_id"],
+                await forms.truce_form(session, channel_id=ask.channel_id, truce_id=view_id),
+            )
+            return
+        if verb:
+            await ack(usage_reply("/truce", ask.text, USAGE))
+            return
+        views = await truces.truce_views(session, track_ids=ask.track_ids)
+        reader_zone = await runtime.reader_zone(client, ask.user_id)
+        if not views:
+            scope = f" for {ask.named_track.handle}" if ask.named_track else ""
+            await ack(text=NO_TRUCE.format(scope=scope), response_type="ephemeral")
+            return
+        now = runtime.now()
+        groups = [
+            truce_blocks(v, now=now, reader_zone=reader_zone, is_lead=ask.is_lead) for v in views
+        ]
+        title = "Active truce" if len(views) == 1 else f"{len(views)} active truces"
+        await ack(
+            message(
+                fallback_for(views, now=now),
+                [header(title), *separated(groups)],
+                response_type=ask.response_type(),
+            )
+        )
+
+
+def fallback_for(views: list[truces.TruceView], *, now: Any) -> str:
+    parts = []
+    for view in views:
+        expiry = view.expiry
+        when = format_local(expiry.due_at, expiry.zone) if expiry else "no expiry"
+        parts.append(f"{view.truce.title}: expires {when}")
+    return "; ".join(parts)
+
+
+async def _only_truce_id(session: Any, ask: Ask) -> int:
+    truce = await truces.extendable_truce(session, track_ids=ask.track_ids)
+    assert truce.id is not None
+    return truce.id
+
+
+async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) -> dict[str, Any]:
+    """`extend <when> [| note]`: relative times count from the current expiry."""
+    await require_lead(session, ask.actor)
+    rest = ask.text.split(" ", 1)[1] if " " in ask.text else ""
+    when_text, _, note = rest.partition("|")
+    if not when_text.strip():
+        raise InvalidInput(
+            "Say when the truce should now expire, e.g. `/truce extend +90d` or "
+            "`/truce extend 2025-11-10 00:01 America/New_York | agreed in Stockholm`."
+        )
+    truce = await truces.extendable_truce(session, track_ids=ask.track_ids)
+    assert truce.id is not None
+    expiry = await truces.expiry_of(session, truce.id)
+    runtime = ask.runtime
+    now = runtime.now()
+    try:
+        when = parse_when(
+            when_text.strip(),
+            now=now,
+            default_zone=runtime.settings.timezone,
+            base=expiry.due_at if expiry else now,
+            base_zone=expiry.zone if expiry else None,
+        )
+    except TimeParseError as exc:
+        raise InvalidInput(str(exc)) from None
+    view = await truces.extend_truce(
+        session,
+        actor=ask.actor,
+        now=now,
+        truce_id=truce.id,
+        new_expiry=when.instant,
+        zone=when.zone,
+        note=note.strip(),
+    )
+    reader_zone = await runtime.reader_zone(client, ask.user_id)
+    assert view.expiry is not None
+    text = render(
+        "truce_extended",
+        user_mention=user_mention(ask.user_id),
+        title=view.truce.title,
+        expiry_local=format_local(view.expiry.due_at, view.expiry.zone),
+        expiry_reader=in_reader_zone(view.expiry.due_at, reader_zone),
+        note=note.strip(),
+    )
+    return message(
+        f"{view.truce.title} now expires {format_local(view.expiry.due_at, view.expiry.zone)}",
+        [section(text), context_line("Countdowns are re-planned from the new expiry.")],
+        response_type="in_channel",
+    )
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/truce")(handle_truce)

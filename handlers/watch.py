@@ -1,0 +1,85 @@
+"""`/watch`: sensitivities by level with their latest events; `/watch <topic>`: its timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.models.blocks import Block
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers import forms
+from handlers.blocks import button, buttons, context_line, header, message
+from handlers.ids import Action
+from handlers.present import event_block, sensitivity_block
+from handlers.request import read_command
+from handlers.runtime import runtime_of
+from storage import events, sensitivities
+from storage.access import require_lead
+
+
+async def handle_watch(
+    ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    runtime = runtime_of(context)
+    async with runtime.db.session() as session:
+        ask = await read_command(session, runtime, command)
+        verb = ask.words[0].lower() if ask.words else ""
+        if verb in ("new", "edit") and (verb == "new" or len(ask.words) > 1):
+            await require_lead(session, ask.actor)
+            item_id = None
+            if verb == "edit":
+                item = await sensitivities.find_sensitivity(
+                    session, " ".join(ask.words[1:]), include_restricted=True
+                )
+                item_id = item.id
+            await ack()
+            view = await forms.sensitivity_form(
+                session, channel_id=ask.channel_id, sensitivity_id=item_id
+            )
+            await forms.open_view(client, command["trigger_id"], view)
+            return
+        blocks: list[Block]
+        if ask.text:
+            item = await sensitivities.find_sensitivity(
+                session, ask.text, include_restricted=ask.sees_restricted
+            )
+            assert item.id is not None
+            timeline = await events.timeline(
+                session, sensitivity_id=item.id, include_restricted=ask.sees_restricted, limit=45
+            )
+            blocks = [header(f"Watch: {item.name} ({item.level})")]
+            blocks += [event_block(v) for v in timeline] or [context_line("No events yet.")]
+            fallback = f"{item.name}: {len(timeline)} events"
+        else:
+            items = await sensitivities.all_sensitivities(
+                session, include_restricted=ask.sees_restricted
+            )
+            if not items:
+                await ack(text="No sensitivities are on record.", response_type="ephemeral")
+                return
+            blocks = [header("Sensitivities")]
+            for item in items:
+                assert item.id is not None
+                latest = await events.timeline(
+                    session,
+                    sensitivity_id=item.id,
+                    include_restricted=ask.sees_restricted,
+                    limit=2,
+                )
+                blocks.append(sensitivity_block(item, latest, is_lead=ask.is_lead))
+            fallback = ", ".join(f"{i.name} ({i.level})" for i in items)
+        if ask.is_lead and not ask.public:
+            blocks.append(
+                buttons(
+                    button("Add event", Action.open_event_form, primary=True),
+                    button("Add sensitivity", Action.open_sensitivity_form),
+                )
+            )
+        await ack(message(fallback, blocks, response_type=ask.response_type()))
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/watch")(handle_watch)

@@ -1,0 +1,45 @@
+"""The audit trail: one entry beside every change, in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.access import Actor
+from storage.models import AuditEntry
+
+
+def snapshot(row: SQLModel | None) -> dict[str, Any] | None:
+    return None if row is None else row.model_dump(mode="json")
+
+
+def record_change(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    at: datetime,
+    action: str,
+    entity: str,
+    entity_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        at=at,
+        actor=actor.id,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry
+
+
+async def recent_entries(session: AsyncSession, *, limit: int = 20) -> list[AuditEntry]:
+    query = select(AuditEntry).order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+    return list((await session.exec(query.limit(limit))).all())

@@ -1,0 +1,51 @@
+"""Checks on values a user typed, raising `InvalidInput` with the limit or the choices."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from storage.errors import InvalidInput
+
+TITLE_LIMIT = 150
+SUMMARY_LIMIT = 3000
+E = TypeVar("E", bound=StrEnum)
+
+
+def clean_text(
+    value: str | None, *, field: str, label: str, limit: int, required: bool = True
+) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput(f"{label} is required.", field=field)
+    if len(text) > limit:
+        raise InvalidInput(
+            f"{label} is {len(text)} characters long; the limit is {limit}.", field=field
+        )
+    return text
+
+
+def clean_title(value: str | None, *, field: str = "title") -> str:
+    return clean_text(value, field=field, label="The title", limit=TITLE_LIMIT)
+
+
+def choice(value: str | None, enum: type[E], *, field: str, label: str) -> E:
+    try:
+        return enum((value or "").strip().lower())
+    except ValueError:
+        options = ", ".join(member.value for member in enum)
+        raise InvalidInput(
+            f"{label} must be one of: {options} (got {value!r}).", field=field
+        ) from None
+
+
+def zone_name(value: str, *, field: str = "zone") -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"Unknown time zone {value!r}: use an IANA name such as Europe/Stockholm.",
+            field=field,
+        ) from None
+    return value

@@ -1,0 +1,147 @@
+"""Deadlines: due instants in UTC with the zone they were set in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.access import Actor, require_lead
+from storage.audit import record_change, snapshot
+from storage.checks import choice, clean_title, zone_name
+from storage.errors import InvalidInput, NotFound
+from storage.models import Deadline, DeadlineKind, DeadlineStatus, Visibility
+
+PAST_DEADLINE = "That time ({when}) is already past: a new deadline must lie in the future."
+
+
+def in_scope(track_ids: Sequence[int] | None, *, include_restricted: bool) -> list[object]:
+    """WHERE clauses shared by every listing: the tracks asked for (desk-wide items always)."""
+    clauses: list[object] = []
+    if track_ids is not None:
+        clauses.append(or_(col(Deadline.track_id).is_(None), col(Deadline.track_id).in_(track_ids)))
+    if not include_restricted:
+        clauses.append(col(Deadline.visibility) == Visibility.team)
+    return clauses
+
+
+async def get_deadline(session: AsyncSession, deadline_id: int) -> Deadline:
+    deadline = await session.get(Deadline, deadline_id)
+    if deadline is None:
+        raise NotFound(f"There is no deadline #{deadline_id}.")
+    return deadline
+
+
+async def upcoming_deadlines(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    track_ids: Sequence[int] | None,
+    include_restricted: bool,
+    limit: int = 100,
+) -> list[Deadline]:
+    query = (
+        select(Deadline)
+        .where(col(Deadline.status) == DeadlineStatus.open, col(Deadline.due_at) >= now)
+        .where(*in_scope(track_ids, include_restricted=include_restricted))  # type: ignore[arg-type]
+        .order_by(col(Deadline.due_at), col(Deadline.id))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def add_deadline(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    now: datetime,
+    title: str,
+    due_at: datetime,
+    zone: str,
+    kind: str = DeadlineKind.other,
+    track_id: int | None = None,
+    truce_id: int | None = None,
+    round_id: int | None = None,
+    offsets: str | None = None,
+    visibility: str = Visibility.team,
+    allow_past: bool = False,
+    seed_key: str | None = None,
+) -> Deadline:
+    await require_lead(session, actor)
+    if not allow_past and due_at <= now:
+        raise InvalidInput(PAST_DEADLINE.format(when=due_at.isoformat()), field="due")
+    deadline = Deadline(
+        title=clean_title(title),
+        due_at=due_at,
+        zone=zone_name(zone),
+        kind=choice(kind, DeadlineKind, field="kind", label="Kind"),
+        track_id=track_id,
+        truce_id=truce_id,
+        round_id=round_id,
+        offsets=offsets or None,
+        visibility=choice(visibility, Visibility, field="visibility", label="Visibility"),
+        created_at=now,
+        seed_key=seed_key,
+    )
+    session.add(deadline)
+    await session.flush()
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="add",
+        entity="deadline",
+        entity_id=deadline.id,
+        after=snapshot(deadline),
+    )
+    await session.commit()
+    return deadline
+
+
+async def update_deadline(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    now: datetime,
+    deadline_id: int,
+    title: str | None = None,
+    due_at: datetime | None = None,
+    zone: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    offsets: str | None = None,
+    visibility: str | None = None,
+    action: str = "update",
+) -> Deadline:
+    await require_lead(session, actor)
+    deadline = await get_deadline(session, deadline_id)
+    before = snapshot(deadline)
+    if title is not None:
+        deadline.title = clean_title(title)
+    if due_at is not None:
+        deadline.due_at = due_at
+    if zone is not None:
+        deadline.zone = zone_name(zone)
+    if kind is not None:
+        deadline.kind = choice(kind, DeadlineKind, field="kind", label="Kind")
+    if status is not None:
+        deadline.status = choice(status, DeadlineStatus, field="status", label="Status")
+    if offsets is not None:
+        deadline.offsets = offsets or None
+    if visibility is not None:
+        deadline.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
+    session.add(deadline)
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action=action,
+        entity="deadline",
+        entity_id=deadline.id,
+        before=before,
+        after=snapshot(deadline),
+    )
+    await session.commit()
+    return deadline

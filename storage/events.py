@@ -1,0 +1,171 @@
+"""Timeline events, tagged with the sensitivities whose keywords they mention."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.access import Actor, require_lead
+from storage.audit import record_change, snapshot
+from storage.checks import SUMMARY_LIMIT, choice, clean_text, clean_title, zone_name
+from storage.models import (
+    Confidence,
+    Event,
+    EventKind,
+    EventSensitivity,
+    Sensitivity,
+    Visibility,
+)
+from storage.sensitivities import all_sensitivities, mentions
+
+
+@dataclass
+class EventView:
+    event: Event
+    sensitivities: list[Sensitivity] = field(default_factory=list)
+
+
+def _scope(track_ids: Sequence[int] | None, include_restricted: bool) -> list[object]:
+    clauses: list[object] = []
+    if track_ids is not None:
+        clauses.append(or_(col(Event.track_id).is_(None), col(Event.track_id).in_(track_ids)))
+    if not include_restricted:
+        clauses.append(col(Event.visibility) == Visibility.team)
+    return clauses
+
+
+async def _with_tags(session: AsyncSession, events: Sequence[Event]) -> list[EventView]:
+    if not events:
+        return []
+    ids = [e.id for e in events]
+    rows = await session.exec(
+        select(EventSensitivity.event_id, Sensitivity)
+        .join(Sensitivity, col(Sensitivity.id) == col(EventSensitivity.sensitivity_id))
+        .where(col(EventSensitivity.event_id).in_(ids))
+    )
+    tags: dict[int, list[Sensitivity]] = {}
+    for event_id, sensitivity in rows.all():
+        tags.setdefault(event_id, []).append(sensitivity)
+    return [EventView(event=e, sensitivities=tags.get(e.id or 0, [])) for e in events]
+
+
+async def latest_events(
+    session: AsyncSession,
+    *,
+    track_ids: Sequence[int] | None,
+    include_restricted: bool,
+    since: datetime | None = None,
+    limit: int = 10,
+) -> list[EventView]:
+    query = select(Event).where(*_scope(track_ids, include_restricted))  # type: ignore[arg-type]
+    if since is not None:
+        query = query.where(col(Event.created_at) > since)
+    query = query.order_by(col(Event.occurred_at).desc(), col(Event.id).desc()).limit(limit)
+    return await _with_tags(session, (await session.exec(query)).all())
+
+
+async def timeline(
+    session: AsyncSession,
+    *,
+    sensitivity_id: int,
+    include_restricted: bool,
+    limit: int = 20,
+) -> list[EventView]:
+    query = (
+        select(Event)
+        .join(EventSensitivity, col(EventSensitivity.event_id) == col(Event.id))
+        .where(col(EventSensitivity.sensitivity_id) == sensitivity_id)
+        .where(*_scope(None, include_restricted))  # type: ignore[arg-type]
+        .order_by(col(Event.occurred_at).desc(), col(Event.id).desc())
+        .limit(limit)
+    )
+    return await _with_tags(session, (await session.exec(query)).all())
+
+
+async def search_events(
+    session: AsyncSession, *, words: str, include_restricted: bool, limit: int = 20
+) -> list[EventView]:
+    query = select(Event).where(*_scope(None, include_restricted))  # type: ignore[arg-type]
+    for word in words.split():
+        like = f"%{word}%"
+        query = query.where(
+            or_(
+                col(Event.title).ilike(like),
+                col(Event.summary).ilike(like),
+                col(Event.source_name).ilike(like),
+            )
+        )
+    query = query.order_by(col(Event.occurred_at).desc()).limit(limit)
+    return await _with_tags(session, (await session.exec(query)).all())
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    now: datetime,
+    title: str,
+    occurred_at: datetime,
+    zone: str = "UTC",
+    kind: str = EventKind.other,
+    summary: str = "",
+    source_name: str = "",
+    source_url: str = "",
+    confidence: str = Confidence.reported,
+    visibility: str = Visibility.team,
+    track_id: int | None = None,
+    round_id: int | None = None,
+    sensitivity_ids: Sequence[int] = (),
+    seed_key: str | None = None,
+) -> EventView:
+    """Adds the event, tagged with the sensitivities named and those its text mentions."""
+    await require_lead(session, actor)
+    event = Event(
+        title=clean_title(title),
+        occurred_at=occurred_at,
+        zone=zone_name(zone),
+        kind=choice(kind, EventKind, field="kind", label="Kind"),
+        summary=clean_text(
+            summary, field="summary", label="The summary", limit=SUMMARY_LIMIT, required=False
+        ),
+        source_name=clean_text(
+            source_name, field="source", label="The source", limit=300, required=False
+        ),
+        source_url=clean_text(
+            source_url, field="source_url", label="The source URL", limit=1000, required=False
+        ),
+        confidence=choice(confidence, Confidence, field="confidence", label="Confidence"),
+        visibility=choice(visibility, Visibility, field="visibility", label="Visibility"),
+        track_id=track_id,
+        round_id=round_id,
+        created_at=now,
+        created_by=actor.id,
+        seed_key=seed_key,
+    )
+    session.add(event)
+    await session.flush()
+    assert event.id is not None
+    text = f"{event.title}\n{event.summary}"
+    tagged = [
+        s for s in await all_sensitivities(session) if s.id in sensitivity_ids or mentions(s, text)
+    ]
+    for sensitivity in tagged:
+        assert sensitivity.id is not None
+        session.add(EventSensitivity(event_id=event.id, sensitivity_id=sensitivity.id))
+    after = snapshot(event) or {}
+    after["sensitivities"] = [s.slug for s in tagged]
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="add",
+        entity="event",
+        entity_id=event.id,
+        after=after,
+    )
+    await session.commit()
+    return EventView(event=event, sensitivities=tagged)

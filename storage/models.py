@@ -1,0 +1,285 @@
+"""The record's tables (SPEC §2). Times are tz-aware UTC; zones are IANA names.
+
+Enumerations are stored as short strings (checked in the service layer) so that a new
+value never needs a database enum migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(UTCDateTime(), nullable=nullable, index=index),
+    )
+
+
+def json_column(*, nullable: bool = False) -> Any:
+    return Field(default=None if nullable else ..., sa_column=Column(JSON, nullable=nullable))
+
+
+class TrackStatus(StrEnum):
+    active = "active"
+    dormant = "dormant"
+    closed = "closed"
+
+
+class RoundStatus(StrEnum):
+    scheduled = "scheduled"
+    in_progress = "in_progress"
+    concluded = "concluded"
+    cancelled = "cancelled"
+
+
+class TruceStatus(StrEnum):
+    active = "active"
+    extended = "extended"
+    lapsed = "lapsed"
+    superseded = "superseded"
+
+
+class DeadlineKind(StrEnum):
+    truce_expiry = "truce_expiry"
+    tariff_action = "tariff_action"
+    legislative_step = "legislative_step"
+    meeting = "meeting"
+    other = "other"
+
+
+class DeadlineStatus(StrEnum):
+    open = "open"
+    met = "met"
+    missed = "missed"
+    extended = "extended"
+    cancelled = "cancelled"
+
+
+class Level(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class Confidence(StrEnum):
+    rumour = "rumour"
+    reported = "reported"
+    confirmed = "confirmed"
+    official = "official"
+
+
+class EventKind(StrEnum):
+    talks = "talks"
+    statement = "statement"
+    report = "report"
+    agreement = "agreement"
+    measure = "measure"
+    legislation = "legislation"
+    diplomatic = "diplomatic"
+    other = "other"
+
+
+class Visibility(StrEnum):
+    team = "team"
+    restricted = "restricted"
+
+
+class Role(StrEnum):
+    member = "member"
+    lead = "lead"
+    admin = "admin"
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    claimed = "claimed"
+    sent = "sent"
+    failed = "failed"
+    skipped = "skipped"
+
+
+class Track(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    handle: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=150)
+    parties: list[str] = json_column()
+    status: str = Field(default=TrackStatus.active, max_length=20)
+    seed_key: str | None = Field(default=None, max_length=80, unique=True)
+
+
+class TalksRound(SQLModel, table=True):
+    __tablename__ = "talks_round"
+    id: int | None = Field(default=None, primary_key=True)
+    track_id: int | None = Field(default=None, foreign_key="track.id", index=True)
+    title: str = Field(max_length=150)
+    place: str = Field(default="", max_length=150)
+    starts_at: datetime = utc_column()
+    ends_at: datetime | None = utc_column(nullable=True)
+    zone: str = Field(default="UTC", max_length=64)
+    status: str = Field(default=RoundStatus.scheduled, max_length=20)
+    outcome: str = Field(default="", max_length=3000)
+    source_name: str = Field(default="", max_length=300)
+    source_url: str = Field(default="", max_length=1000)
+    seed_key: str | None = Field(default=None, max_length=80, unique=True)
+
+
+class Delegation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="talks_round.id", index=True)
+    party: str = Field(max_length=150)
+    lead_name: str = Field(max_length=150)
+    lead_title: str = Field(default="", max_length=150)
+
+
+class Truce(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    track_id: int | None = Field(default=None, foreign_key="track.id", index=True)
+    title: str = Field(max_length=150)
+    parties: list[str] = json_column()
+    starts_at: datetime | None = utc_column(nullable=True)
+    status: str = Field(default=TruceStatus.active, max_length=20)
+    source_name: str = Field(default="", max_length=300)
+    source_url: str = Field(default="", max_length=1000)
+    seed_key: str | None = Field(default=None, max_length=80, unique=True)
+
+
+class TruceTerm(SQLModel, table=True):
+    __tablename__ = "truce_term"
+    id: int | None = Field(default=None, primary_key=True)
+    truce_id: int = Field(foreign_key="truce.id", index=True)
+    party: str = Field(max_length=150)
+    measure: str = Field(max_length=300)
+    rate: str = Field(default="", max_length=50)
+    target: str = Field(default="", max_length=150)
+    position: int = 0
+
+
+class TruceExtension(SQLModel, table=True):
+    __tablename__ = "truce_extension"
+    id: int | None = Field(default=None, primary_key=True)
+    truce_id: int = Field(foreign_key="truce.id", index=True)
+    from_at: datetime = utc_column()
+    to_at: datetime = utc_column()
+    decided_at: datetime = utc_column()
+    decided_by: str = Field(max_length=40)
+    source: str = Field(default="", max_length=300)
+    note: str = Field(default="", max_length=1000)
+
+
+class Deadline(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    track_id: int | None = Field(default=None, foreign_key="track.id", index=True)
+    title: str = Field(max_length=150)
+    due_at: datetime = utc_column(index=True)
+    zone: str = Field(default="UTC", max_length=64)
+    kind: str = Field(default=DeadlineKind.other, max_length=20)
+    status: str = Field(default=DeadlineStatus.open, max_length=20)
+    truce_id: int | None = Field(default=None, foreign_key="truce.id", index=True)
+    round_id: int | None = Field(default=None, foreign_key="talks_round.id")
+    offsets: str | None = Field(default=None, max_length=200)
+    visibility: str = Field(default=Visibility.team, max_length=20)
+    created_at: datetime = utc_column()
+    seed_key: str | None = Field(default=None, max_length=80, unique=True)
+
+
+class Sensitivity(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=60, unique=True, index=True)
+    name: str = Field(max_length=100)
+    level: str = Field(default=Level.medium, max_length=20)
+    description: str = Field(default="", max_length=2000)
+    keywords: list[str] = json_column()
+    visibility: str = Field(default=Visibility.team, max_length=20)
+
+
+class Event(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    track_id: int | None = Field(default=None, foreign_key="track.id", index=True)
+    occurred_at: datetime = utc_column(index=True)
+    zone: str = Field(default="UTC", max_length=64)
+    kind: str = Field(default=EventKind.other, max_length=20)
+    title: str = Field(max_length=150)
+    summary: str = Field(default="", max_length=3000)
+    source_name: str = Field(default="", max_length=300)
+    source_url: str = Field(default="", max_length=1000)
+    confidence: str = Field(default=Confidence.reported, max_length=20)
+    visibility: str = Field(default=Visibility.team, max_length=20)
+    round_id: int | None = Field(default=None, foreign_key="talks_round.id")
+    created_at: datetime = utc_column(index=True)
+    created_by: str = Field(default="", max_length=40)
+    seed_key: str | None = Field(default=None, max_length=80, unique=True)
+
+
+class EventSensitivity(SQLModel, table=True):
+    __tablename__ = "event_sensitivity"
+    event_id: int = Field(foreign_key="event.id", primary_key=True)
+    sensitivity_id: int = Field(foreign_key="sensitivity.id", primary_key=True, index=True)
+
+
+class Subscription(SQLModel, table=True):
+    channel_id: str = Field(primary_key=True, max_length=40)
+    tracks: list[str] | None = json_column(nullable=True)
+    digest_enabled: bool = True
+    digest_time: str = Field(default="08:00", max_length=5)
+    digest_zone: str = Field(default="UTC", max_length=64)
+    weekdays_only: bool = False
+    countdowns_enabled: bool = True
+    restricted: bool = False
+    active: bool = True
+    created_by: str = Field(max_length=40)
+    created_at: datetime = utc_column()
+
+
+class RoleGrant(SQLModel, table=True):
+    __tablename__ = "role_grant"
+    user_id: str = Field(primary_key=True, max_length=40)
+    role: str = Field(max_length=20)
+    granted_by: str = Field(max_length=40)
+    granted_at: datetime = utc_column()
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = utc_column(index=True)
+    actor: str = Field(max_length=40)
+    action: str = Field(max_length=60)
+    entity: str = Field(max_length=40)
+    entity_id: str = Field(default="", max_length=80)
+    before: dict[str, Any] | None = json_column(nullable=True)
+    after: dict[str, Any] | None = json_column(nullable=True)
+
+
+class Delivery(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("key", name="uq_delivery_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300)
+    kind: str = Field(max_length=20)
+    channel_id: str = Field(max_length=40, index=True)
+    due_at: datetime = utc_column(index=True)
+    status: str = Field(default=DeliveryStatus.pending, max_length=20, index=True)
+    claimed_by: str | None = Field(default=None, max_length=80)
+    lease_until: datetime | None = utc_column(nullable=True)
+    attempts: int = 0
+    last_error: str = Field(default="", max_length=1000)
+    ts: str | None = Field(default=None, max_length=40)
+    payload: dict[str, Any] | None = json_column(nullable=True)
+    created_at: datetime = utc_column()
+    sent_at: datetime | None = utc_column(nullable=True)
+
+
+class HandledRequest(SQLModel, table=True):
+    """Slack event ids already handled, so a Slack retry has no second effect."""
+
+    __tablename__ = "handled_request"
+    request_id: str = Field(primary_key=True, max_length=120)
+    handled_at: datetime = utc_column()

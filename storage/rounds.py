@@ -1,0 +1,204 @@
+"""Talks rounds and their delegations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.access import Actor, require_lead
+from storage.audit import record_change, snapshot
+from storage.checks import choice, clean_text, clean_title, zone_name
+from storage.errors import InvalidInput, NotFound
+from storage.models import Delegation, RoundStatus, TalksRound, Track
+
+
+@dataclass(frozen=True)
+class DelegationInput:
+    party: str
+    lead_name: str
+    lead_title: str = ""
+
+
+@dataclass
+class RoundView:
+    round: TalksRound
+    track: Track | None
+    delegations: list[Delegation] = field(default_factory=list)
+
+
+async def get_round(session: AsyncSession, round_id: int) -> TalksRound:
+    talks = await session.get(TalksRound, round_id)
+    if talks is None:
+        raise NotFound(f"There is no talks round #{round_id}.")
+    return talks
+
+
+async def round_view(session: AsyncSession, talks: TalksRound) -> RoundView:
+    delegations = await session.exec(
+        select(Delegation).where(col(Delegation.round_id) == talks.id).order_by(col(Delegation.id))
+    )
+    track = await session.get(Track, talks.track_id) if talks.track_id else None
+    return RoundView(round=talks, track=track, delegations=list(delegations.all()))
+
+
+async def rounds_in_scope(
+    session: AsyncSession, *, track_ids: Sequence[int] | None
+) -> list[TalksRound]:
+    query = select(TalksRound).order_by(col(TalksRound.starts_at))
+    if track_ids is not None:
+        query = query.where(
+            or_(col(TalksRound.track_id).is_(None), col(TalksRound.track_id).in_(track_ids))
+        )
+    return list((await session.exec(query)).all())
+
+
+async def latest_and_next(
+    session: AsyncSession, *, now: datetime, track_ids: Sequence[int] | None
+) -> tuple[list[RoundView], list[RoundView]]:
+    """(current or latest rounds, upcoming rounds), for `/talks` and the digest."""
+    rounds = [
+        r
+        for r in await rounds_in_scope(session, track_ids=track_ids)
+        if r.status != RoundStatus.cancelled
+    ]
+    started = [r for r in rounds if r.starts_at <= now]
+    upcoming = [r for r in rounds if r.starts_at > now]
+    latest = started[-1:] if started else []
+    current = [r for r in started if r.status == RoundStatus.in_progress and r not in latest]
+    return (
+        [await round_view(session, r) for r in current + latest],
+        [await round_view(session, r) for r in upcoming[:3]],
+    )
+
+
+def _check_times(starts_at: datetime, ends_at: datetime | None) -> None:
+    if ends_at is not None and ends_at < starts_at:
+        raise InvalidInput("The round cannot end before it starts.", field="ends")
+
+
+async def add_round(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    now: datetime,
+    title: str,
+    starts_at: datetime,
+    zone: str,
+    place: str = "",
+    ends_at: datetime | None = None,
+    track_id: int | None = None,
+    status: str = RoundStatus.scheduled,
+    outcome: str = "",
+    delegations: Sequence[DelegationInput] = (),
+    source_name: str = "",
+    source_url: str = "",
+    seed_key: str | None = None,
+) -> TalksRound:
+    await require_lead(session, actor)
+    _check_times(starts_at, ends_at)
+    talks = TalksRound(
+        title=clean_title(title),
+        place=clean_text(place, field="place", label="The place", limit=150, required=False),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        zone=zone_name(zone),
+        track_id=track_id,
+        status=choice(status, RoundStatus, field="status", label="Status"),
+        outcome=clean_text(
+            outcome, field="outcome", label="The outcome", limit=3000, required=False
+        ),
+        source_name=source_name,
+        source_url=source_url,
+        seed_key=seed_key,
+    )
+    session.add(talks)
+    await session.flush()
+    assert talks.id is not None
+    _add_delegations(session, talks.id, delegations)
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="add",
+        entity="round",
+        entity_id=talks.id,
+        after=snapshot(talks),
+    )
+    await session.commit()
+    return talks
+
+
+def _add_delegations(
+    session: AsyncSession, round_id: int, delegations: Sequence[DelegationInput]
+) -> None:
+    for item in delegations:
+        session.add(
+            Delegation(
+                round_id=round_id,
+                party=clean_text(item.party, field="delegations", label="A party", limit=150),
+                lead_name=clean_text(
+                    item.lead_name, field="delegations", label="A lead", limit=150
+                ),
+                lead_title=item.lead_title.strip()[:150],
+            )
+        )
+
+
+async def update_round(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    now: datetime,
+    round_id: int,
+    title: str | None = None,
+    place: str | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    zone: str | None = None,
+    status: str | None = None,
+    outcome: str | None = None,
+    delegations: Sequence[DelegationInput] | None = None,
+) -> TalksRound:
+    await require_lead(session, actor)
+    talks = await get_round(session, round_id)
+    before = snapshot(talks)
+    if title is not None:
+        talks.title = clean_title(title)
+    if place is not None:
+        talks.place = clean_text(place, field="place", label="The place", limit=150, required=False)
+    if starts_at is not None:
+        talks.starts_at = starts_at
+    if ends_at is not None:
+        talks.ends_at = ends_at
+    if zone is not None:
+        talks.zone = zone_name(zone)
+    if status is not None:
+        talks.status = choice(status, RoundStatus, field="status", label="Status")
+    if outcome is not None:
+        talks.outcome = clean_text(
+            outcome, field="outcome", label="The outcome", limit=3000, required=False
+        )
+    _check_times(talks.starts_at, talks.ends_at)
+    if delegations is not None:
+        old = await session.exec(select(Delegation).where(col(Delegation.round_id) == round_id))
+        for item in old.all():
+            await session.delete(item)
+        await session.flush()
+        _add_delegations(session, round_id, delegations)
+    session.add(talks)
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="update",
+        entity="round",
+        entity_id=round_id,
+        before=before,
+        after=snapshot(talks),
+    )
+    await session.commit()
+    return talks

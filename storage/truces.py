@@ -1,0 +1,268 @@
+"""Truces: terms, an expiry deadline, and the history of its extensions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.access import Actor, require_lead
+from storage.audit import record_change, snapshot
+from storage.checks import clean_text, clean_title, zone_name
+from storage.errors import InvalidInput, NotFound
+from storage.models import (
+    Deadline,
+    DeadlineKind,
+    DeadlineStatus,
+    Track,
+    Truce,
+    TruceExtension,
+    TruceStatus,
+    TruceTerm,
+)
+
+CURRENT = (TruceStatus.active, TruceStatus.extended)
+EXTENDABLE = (TruceStatus.active, TruceStatus.extended, TruceStatus.lapsed)
+
+
+@dataclass(frozen=True)
+class TermInput:
+    party: str
+    measure: str
+    rate: str = ""
+    target: str = ""
+
+
+@dataclass
+class TruceView:
+    """A truce with everything `/truce` shows about it."""
+
+    truce: Truce
+    track: Track | None
+    expiry: Deadline | None
+    terms: list[TruceTerm] = field(default_factory=list)
+    extensions: list[TruceExtension] = field(default_factory=list)
+
+
+async def get_truce(session: AsyncSession, truce_id: int) -> Truce:
+    truce = await session.get(Truce, truce_id)
+    if truce is None:
+        raise NotFound(f"There is no truce #{truce_id}.")
+    return truce
+
+
+async def expiry_of(session: AsyncSession, truce_id: int) -> Deadline | None:
+    query = select(Deadline).where(
+        col(Deadline.truce_id) == truce_id, col(Deadline.kind) == DeadlineKind.truce_expiry
+    )
+    return (await session.exec(query.order_by(col(Deadline.id)))).first()
+
+
+async def view_of(session: AsyncSession, truce: Truce) -> TruceView:
+    assert truce.id is not None
+    terms = await session.exec(
+        select(TruceTerm)
+        .where(col(TruceTerm.truce_id) == truce.id)
+        .order_by(col(TruceTerm.position))
+    )
+    extensions = await session.exec(
+        select(TruceExtension)
+        .where(col(TruceExtension.truce_id) == truce.id)
+        .order_by(col(TruceExtension.decided_at))
+    )
+    track = await session.get(Track, truce.track_id) if truce.track_id else None
+    return TruceView(
+        truce=truce,
+        track=track,
+        expiry=await expiry_of(session, truce.id),
+        terms=list(terms.all()),
+        extensions=list(extensions.all()),
+    )
+
+
+async def truce_views(
+    session: AsyncSession,
+    *,
+    track_ids: Sequence[int] | None,
+    statuses: Sequence[str] = CURRENT,
+) -> list[TruceView]:
+    query = select(Truce).where(col(Truce.status).in_(statuses))
+    if track_ids is not None:
+        query = query.where(col(Truce.track_id).in_(track_ids))
+    truces = (await session.exec(query.order_by(col(Truce.id)))).all()
+    return [await view_of(session, truce) for truce in truces]
+
+
+async def extendable_truce(session: AsyncSession, *, track_ids: Sequence[int] | None) -> Truce:
+    """The one truce `/truce extend` applies to; several → ask for the track."""
+    views = await truce_views(session, track_ids=track_ids, statuses=EXTENDABLE)
+    if not views:
+        raise NotFound("There is no active or lapsed truce to extend.")
+    if len(views) > 1:
+        handles = ", ".join(v.track.handle for v in views if v.track)
+        raise InvalidInput(
+            "Several truces could be extended; name the track: "
+            f"/truce <track> extend … ({handles})."
+        )
+    return views[0].truce
+
+
+async def add_truce(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    now: datetime,
+    title: str,
+    parties: list[str],
+    expires_at: datetime,
+    zone: str,
+    track_id: int | None = None,
+    starts_at: datetime | None = None,
+    status: str = TruceStatus.active,
+    terms: Sequence[TermInput] = (),
+    source_name: str = "",
+    source_url: str = "",
+    seed_key: str | None = None,
+) -> Truce:
+    await require_lead(session, actor)
+    truce = Truce(
+        title=clean_title(title),
+        parties=parties,
+        track_id=track_id,
+        starts_at=starts_at,
+        status=status,
+        source_name=source_name,
+        source_url=source_url,
+        seed_key=seed_key,
+    )
+    session.add(truce)
+    await session.flush()
+    assert truce.id is not None
+    session.add(
+        Deadline(
+            title=f"{truce.title} expires",
+            due_at=expires_at,
+            zone=zone_name(zone),
+            kind=DeadlineKind.truce_expiry,
+            track_id=track_id,
+            truce_id=truce.id,
+            created_at=now,
+            seed_key=f"{seed_key}:expiry" if seed_key else None,
+        )
+    )
+    _add_terms(session, truce.id, terms)
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="add",
+        entity="truce",
+        entity_id=truce.id,
+        after=snapshot(truce),
+    )
+    await session.commit()
+    return truce
+
+
+def _add_terms(session: AsyncSession, truce_id: int, terms: Sequence[TermInput]) -> None:
+    for position, term in enumerate(terms):
+        session.add(
+            TruceTerm(
+                truce_id=truce_id,
+                party=clean_text(term.party, field="terms", label="A term's party", limit=150),
+                measure=clean_text(
+                    term.measure, field="terms", label="A term's measure", limit=300
+                ),
+                rate=term.rate.strip(),
+                target=term.target.strip(),
+                position=position,
+            )
+        )
+
+
+async def set_terms(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    now: datetime,
+    truce_id: int,
+    terms: Sequence[TermInput],
+) -> TruceView:
+    await require_lead(session, actor)
+    truce = await get_truce(session, truce_id)
+    old = await view_of(session, truce)
+    for term in old.terms:
+        await session.delete(term)
+    await session.flush()
+    _add_terms(session, truce_id, terms)
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="set_terms",
+        entity="truce",
+        entity_id=truce_id,
+        before={"terms": [t.model_dump(mode="json") for t in old.terms]},
+        after={"terms": [t.__dict__ for t in terms]},
+    )
+    await session.commit()
+    return await view_of(session, truce)
+
+
+async def extend_truce(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    now: datetime,
+    truce_id: int,
+    new_expiry: datetime,
+    zone: str | None = None,
+    source: str = "",
+    note: str = "",
+) -> TruceView:
+    """Moves the expiry, records the extension, reopens the expiry deadline."""
+    await require_lead(session, actor)
+    truce = await get_truce(session, truce_id)
+    deadline = await expiry_of(session, truce_id)
+    if deadline is None:
+        raise NotFound(f"Truce #{truce_id} has no expiry to move.")
+    if new_expiry <= now:
+        raise InvalidInput(
+            f"The new expiry ({new_expiry.isoformat()}) is already past; "
+            "an extension must end in the future.",
+            field="expiry",
+        )
+    if new_expiry == deadline.due_at:
+        raise InvalidInput("That is the current expiry already; nothing to change.", field="expiry")
+    before = {"truce": snapshot(truce), "expiry": snapshot(deadline)}
+    extension = TruceExtension(
+        truce_id=truce_id,
+        from_at=deadline.due_at,
+        to_at=new_expiry,
+        decided_at=now,
+        decided_by=actor.id,
+        source=clean_text(source, field="source", label="The source", limit=300, required=False),
+        note=clean_text(note, field="note", label="The note", limit=1000, required=False),
+    )
+    session.add(extension)
+    deadline.due_at = new_expiry
+    if zone is not None:
+        deadline.zone = zone_name(zone)
+    deadline.status = DeadlineStatus.open
+    truce.status = TruceStatus.extended
+    session.add_all([deadline, truce])
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="extend",
+        entity="truce",
+        entity_id=truce_id,
+        before=before,
+        after={"truce": snapshot(truce), "expiry": snapshot(deadline)},
+    )
+    await session.commit()
+    return await view_of(session, truce)

@@ -1,0 +1,253 @@
+"""Countdowns: elapsed days/hours, business days in the deadline's zone, display helpers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.timeleft import (
+    DUE_NOW,
+    PASSED_JUST_NOW,
+    UNDER_A_MINUTE_LEFT,
+    TimeLeft,
+    _weekdays_after,
+    describe_time_left,
+    format_local,
+    slack_date,
+    time_left,
+)
+
+NY = "America/New_York"
+STOCKHOLM = "Europe/Stockholm"
+NOW = datetime(2025, 7, 29, 9, 0, tzinfo=UTC)  # Tue 05:00 in New York
+DUE = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 2025-08-12 00:01 America/New_York
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def local(zone: str, *args: int) -> datetime:
+    return datetime(*args, tzinfo=ZoneInfo(zone))  # type: ignore[misc]
+
+
+def left(total: timedelta, business_days: int = 0) -> TimeLeft:
+    """A TimeLeft as time_left would build it, for the wording tests."""
+    remaining = abs(total)
+    hours, rest = divmod(remaining.seconds, 3600)
+    return TimeLeft(
+        total=total,
+        days=remaining.days,
+        hours=hours,
+        minutes=rest // 60,
+        business_days=business_days,
+        past=total < timedelta(0),
+    )
+
+
+# --- time_left ----------------------------------------------------------------------------
+
+
+def test_founding_case() -> None:
+    result = time_left(DUE, now=NOW, zone=NY)
+    assert result == TimeLeft(
+        total=timedelta(days=13, hours=19, minutes=1),
+        days=13,
+        hours=19,
+        minutes=1,
+        # Wed 30, Thu 31 Jul, Fri 1 Aug; Mon 4 - Fri 8; Mon 11, Tue 12.
+        business_days=10,
+        past=False,
+    )
+    assert describe_time_left(result) == "13 days 19 hours left (10 business days)"
+
+
+def test_seconds_are_floored() -> None:
+    result = time_left(utc(2025, 7, 29, 10, 30, 59), now=NOW, zone=NY)
+    assert (result.days, result.hours, result.minutes) == (0, 1, 30)
+
+
+def test_past_deadline() -> None:
+    result = time_left(NOW, now=utc(2025, 7, 31, 12, 30), zone=NY)
+    assert result.past
+    assert result.total == -timedelta(days=2, hours=3, minutes=30)
+    assert (result.days, result.hours, result.minutes) == (2, 3, 30)
+    assert result.business_days == 0
+    assert describe_time_left(result) == "passed 2 days 3 hours ago"
+
+
+def test_exactly_due() -> None:
+    result = time_left(NOW, now=NOW, zone=NY)
+    assert not result.past
+    assert result.total == timedelta(0)
+    assert describe_time_left(result) == DUE_NOW == "due now"
+
+
+@pytest.mark.parametrize(
+    ("now", "due", "zone", "days", "hours"),
+    [
+        # New York springs forward on 2025-03-09: noon to noon is 23 hours.
+        (local(NY, 2025, 3, 8, 12), local(NY, 2025, 3, 9, 12), NY, 0, 23),
+        # ... and falls back on 2025-11-02: noon to noon is 25 hours.
+        (local(NY, 2025, 11, 1, 12), local(NY, 2025, 11, 2, 12), NY, 1, 1),
+        # Stockholm: 2025-03-30 and 2025-10-26.
+        (local(STOCKHOLM, 2025, 3, 29, 12), local(STOCKHOLM, 2025, 3, 30, 12), STOCKHOLM, 0, 23),
+        (local(STOCKHOLM, 2025, 10, 25, 12), local(STOCKHOLM, 2025, 10, 26, 12), STOCKHOLM, 1, 1),
+        # A week across the change: 7 days minus/plus one hour.
+        (local(NY, 2025, 3, 5, 12), local(NY, 2025, 3, 12, 12), NY, 6, 23),
+        (local(NY, 2025, 10, 30, 12), local(NY, 2025, 11, 6, 12), NY, 7, 1),
+    ],
+)
+def test_elapsed_time_across_dst(
+    now: datetime, due: datetime, zone: str, days: int, hours: int
+) -> None:
+    result = time_left(due, now=now, zone=zone)
+    assert (result.days, result.hours, result.minutes) == (days, hours, 0)
+
+
+def test_zone_of_inputs_does_not_matter_only_the_instants() -> None:
+    a = time_left(DUE, now=NOW, zone=NY)
+    b = time_left(DUE.astimezone(ZoneInfo("Asia/Tokyo")), now=NOW.astimezone(ZoneInfo(NY)), zone=NY)
+    assert a == b
+
+
+# --- business days ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "due", "expected"),
+    [
+        # Fri afternoon -> Mon morning: the weekend does not count, Monday does.
+        (local(NY, 2025, 8, 1, 15), local(NY, 2025, 8, 4, 9), 1),
+        # Fri -> Sat / Sun: no business day in between.
+        (local(NY, 2025, 8, 1, 15), local(NY, 2025, 8, 2, 9), 0),
+        (local(NY, 2025, 8, 1, 15), local(NY, 2025, 8, 3, 23, 59), 0),
+        # Later the same day: 0.
+        (local(NY, 2025, 8, 4, 9), local(NY, 2025, 8, 4, 17), 0),
+        # Sat -> next Sat: Mon-Fri = 5.
+        (local(NY, 2025, 8, 2, 9), local(NY, 2025, 8, 9, 9), 5),
+        # Tue -> next Tue: Wed, Thu, Fri, Mon, Tue = 5.
+        (local(NY, 2025, 8, 5, 9), local(NY, 2025, 8, 12, 0, 1), 5),
+        # Thu -> Mon two weeks on: Fri + 5 + Mon = 7.
+        (local(NY, 2025, 7, 31, 9), local(NY, 2025, 8, 11, 9), 7),
+    ],
+)
+def test_business_days(now: datetime, due: datetime, expected: int) -> None:
+    assert time_left(due, now=now, zone=NY).business_days == expected
+
+
+def test_business_days_use_the_given_zone() -> None:
+    now = utc(2025, 8, 1, 14, 0)  # Friday in both zones
+    due = utc(2025, 8, 5, 2, 0)  # Monday 22:00 in New York, Tuesday in UTC
+    assert time_left(due, now=now, zone=NY).business_days == 1
+    assert time_left(due, now=now, zone="UTC").business_days == 2
+    # Fri 22:00 New York is already Saturday in Stockholm: New York still counts Monday.
+    now = utc(2025, 8, 2, 2, 0)
+    due = utc(2025, 8, 4, 13, 0)  # Monday 09:00 in New York, 15:00 in Stockholm
+    assert time_left(due, now=now, zone=NY).business_days == 1
+    assert time_left(due, now=now, zone=STOCKHOLM).business_days == 1
+
+
+def test_weekday_count_matches_brute_force() -> None:
+    start = date(2025, 7, 28)
+    for offset in range(7):
+        first = start + timedelta(days=offset)
+        for span in range(-2, 40):
+            last = first + timedelta(days=span)
+            brute = sum(1 for n in range(1, span + 1) if (first + timedelta(days=n)).weekday() < 5)
+            assert _weekdays_after(first, last) == brute, (first, last)
+
+
+# --- describe_time_left ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (left(timedelta(days=13, hours=14), 10), "13 days 14 hours left (10 business days)"),
+        (left(timedelta(days=1, hours=1), 1), "1 day 1 hour left (1 business day)"),
+        (left(timedelta(days=2), 0), "2 days left (0 business days)"),
+        (left(timedelta(days=2, minutes=59), 2), "2 days left (2 business days)"),
+        (left(timedelta(hours=5, minutes=30)), "5 h 30 min left"),
+        (left(timedelta(hours=5)), "5 h left"),
+        (left(timedelta(minutes=30)), "30 min left"),
+        (left(timedelta(seconds=30)), UNDER_A_MINUTE_LEFT),
+        (left(timedelta(0)), DUE_NOW),
+        (left(-timedelta(days=2, hours=3)), "passed 2 days 3 hours ago"),
+        (left(-timedelta(days=1)), "passed 1 day ago"),
+        (left(-timedelta(hours=5, minutes=30)), "passed 5 h 30 min ago"),
+        (left(-timedelta(seconds=30)), PASSED_JUST_NOW),
+    ],
+)
+def test_describe_time_left(value: TimeLeft, expected: str) -> None:
+    assert describe_time_left(value) == expected
+
+
+# --- format_local -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instant", "zone", "expected"),
+    [
+        (DUE, NY, "Tue 12 Aug 2025 00:01 EDT"),
+        (utc(2026, 1, 12, 5, 1), NY, "Mon 12 Jan 2026 00:01 EST"),
+        (DUE, STOCKHOLM, "Tue 12 Aug 2025 06:01 CEST"),
+        (utc(2025, 12, 1, 9, 5), STOCKHOLM, "Mon 1 Dec 2025 10:05 CET"),
+        (DUE, "UTC", "Tue 12 Aug 2025 04:01 UTC"),
+        (DUE, "Asia/Tokyo", "Tue 12 Aug 2025 13:01 JST"),
+    ],
+)
+def test_format_local(instant: datetime, zone: str, expected: str) -> None:
+    assert format_local(instant, zone) == expected
+
+
+def test_format_local_refuses_naive() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        format_local(datetime(2025, 8, 12, 4, 1), NY)
+
+
+def test_time_left_refuses_naive() -> None:
+    with pytest.raises(ValueError, match="due must be timezone-aware"):
+        time_left(datetime(2025, 8, 12, 4, 1), now=NOW, zone=NY)
+    with pytest.raises(ValueError, match="now must be timezone-aware"):
+        time_left(DUE, now=datetime(2025, 7, 29, 9), zone=NY)
+
+
+# --- slack_date -----------------------------------------------------------------------------
+
+
+def test_slack_date() -> None:
+    assert (
+        slack_date(DUE, "Tue 12 Aug 2025 00:01 EDT")
+        == "<!date^1754971260^{date_short_pretty} {time}|Tue 12 Aug 2025 00:01 EDT>"
+    )
+
+
+def test_slack_date_same_for_any_input_zone() -> None:
+    assert slack_date(DUE.astimezone(ZoneInfo(NY)), "x") == slack_date(DUE, "x")
+
+
+@pytest.mark.parametrize(
+    ("fallback", "expected"),
+    [
+        ("a & b", "a &amp; b"),
+        ("<!channel>", "&lt;!channel&gt;"),
+        ("x|<https://evil|click>", "x/&lt;https://evil/click&gt;"),
+        ("1^2", "1 2"),
+        ("line\nbreak", "line break"),
+        ("&amp;", "&amp;amp;"),
+    ],
+)
+def test_slack_date_escapes_fallback(fallback: str, expected: str) -> None:
+    token = slack_date(DUE, fallback)
+    assert token == f"<!date^1754971260^{{date_short_pretty}} {{time}}|{expected}>"
+    # The token stays one token: one opening, one closing, one separator.
+    assert token.count("<") == 1 and token.count(">") == 1 and token.count("|") == 1
+    assert token.count("^") == 2
+
+
+def test_slack_date_refuses_naive() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        slack_date(datetime(2025, 8, 12, 4, 1), "x")
