@@ -228,18 +228,57 @@ def import_command(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+) -> None:
+    """HTTP mode: Slack requests at POST /slack/events, health at GET /healthz."""
+    settings = load_settings()
+    for name, value in (
+        ("SLACK_SIGNING_SECRET", settings.signing_secret),
+        ("SLACK_BOT_TOKEN", settings.bot_token),
+    ):
+        if not value:
+            typer.echo(f"parley: setting {name}: required by `parley serve`", err=True)
+            raise typer.Exit(2)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(_serve(settings, host, port))
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from bot.app import build_app, build_client
+    from bot.web import build_web
+
+    db = await open_database(settings)
+    try:
+        app = build_app(
+            settings=settings, client=build_client(settings), db=db, clock=SystemClock()
+        )
+        web = build_web(app, db)
+        config = uvicorn.Config(web, host=host, port=port, lifespan="off", log_level="warning")
+        await uvicorn.Server(config).serve()
+    finally:
+        await db.dispose()
+
+
+@app.command()
 def run() -> None:
     """Pick the mode from the settings: socket, serve, else the local shell."""
     settings = load_settings()
     if settings.app_token:
         typer.echo(
-            "parley: Socket Mode is not built yet; unset SLACK_APP_TOKEN or use `parley shell`.",
+            "parley: Socket Mode is not built yet (issue: Slack over the wire); "
+            "unset SLACK_APP_TOKEN or use `parley serve`.",
             err=True,
         )
         raise typer.Exit(2)
     if settings.signing_secret:
-        typer.echo("parley: HTTP mode is not built yet; use `parley shell`.", err=True)
-        raise typer.Exit(2)
+        serve(host="0.0.0.0", port=3000)
+        return
     shell(as_of=None, database_url=None, no_seed=False)
 
 
