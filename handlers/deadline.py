@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -107,7 +108,7 @@ async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient
         return {"response_type": "ephemeral", "text": NONE_AHEAD.format(scope=scope)}
     reader_zone = await runtime.reader_zone(client, ask.user_id)
     by_id = {t.id: t for t in await tracks.all_tracks(session) if t.id is not None}
-    blocks = [header(f"Upcoming deadlines ({len(upcoming)})")]
+    blocks: list[Block] = [header(f"Upcoming deadlines ({len(upcoming)})")]
     blocks += [
         deadline_block(d, tracks=by_id, now=now, reader_zone=reader_zone, is_lead=ask.is_lead)
         for d in upcoming

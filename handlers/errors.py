@@ -59,7 +59,7 @@ async def handle_listener_error(
         if kind == "view_submission":
             callback = str((body.get("view") or {}).get("callback_id") or "")
             known = Callback(callback) if callback in set(Callback) else None
-            target = field or (DEFAULT_FIELD.get(known) if known else None) or Field.title
+            target = field or (DEFAULT_FIELD.get(known) if known else None) or Field.headline
             return _json({"response_action": "errors", "errors": {str(target): text[:2000]}})
         if kind == "slash_command":
             return _json({"response_type": "ephemeral", "text": text})

@@ -173,7 +173,7 @@ TIME_HINT = "e.g. 2025-08-12 00:01 America/New_York, Aug 12 00:01 EDT, +90d, in 
 async def event_form(session: AsyncSession, *, channel_id: str, track: str | None) -> View:
     topics = [(s.slug, s.name) for s in await sensitivities.all_sensitivities(session)]
     blocks: list[Block] = [
-        text_input(Field.title, "Title", max_length=150),
+        text_input(Field.headline, "Title", max_length=150),
         text_input(Field.when, "When", optional=True, hint="Empty means now. " + TIME_HINT),
         select_input(Field.kind, "Kind", enum_choices(EventKind), initial=EventKind.report),
         text_input(Field.summary, "Summary", multiline=True, optional=True, max_length=3000),
@@ -210,7 +210,7 @@ async def deadline_form(
             (t.handle for t in await tracks.all_tracks(session) if t.id == item.track_id), None
         )
     blocks: list[Block] = [
-        text_input(Field.title, "Title", initial=item.title if item else None, max_length=150),
+        text_input(Field.headline, "Title", initial=item.title if item else None, max_length=150),
         text_input(
             Field.due,
             "Due",
@@ -289,7 +289,7 @@ async def round_form(
     )
     zone = talks.zone if talks else None
     blocks: list[Block] = [
-        text_input(Field.title, "Title", initial=talks.title if talks else None, max_length=150),
+        text_input(Field.headline, "Title", initial=talks.title if talks else None, max_length=150),
         text_input(Field.place, "Place", initial=talks.place if talks else None, optional=True),
         text_input(
             Field.starts,
@@ -388,7 +388,7 @@ class Submission:
 
     def _state(self, field: Field) -> dict[str, Any]:
         block = self.values.get(field) or {}
-        state = block.get(Action.input) or next(iter(block.values()), {}) if block else {}
+        state: Any = (block.get(Action.input) or next(iter(block.values()), {})) if block else {}
         return state if isinstance(state, dict) else {}
 
     def text(self, field: Field) -> str:

@@ -29,7 +29,7 @@ class Action(StrEnum):
 class Field(StrEnum):
     """Input block ids: the keys of `view.state.values` and of inline errors."""
 
-    title = "title"
+    headline = "title"
     when = "when"
     due = "due"
     kind = "kind"

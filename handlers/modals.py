@@ -27,10 +27,10 @@ from storage.models import DeadlineStatus
 from templates import render
 
 DEFAULT_FIELD = {
-    Callback.event_form: Field.title,
-    Callback.deadline_form: Field.title,
+    Callback.event_form: Field.headline,
+    Callback.deadline_form: Field.headline,
     Callback.truce_form: Field.expiry,
-    Callback.round_form: Field.title,
+    Callback.round_form: Field.headline,
     Callback.sensitivity_form: Field.name,
 }
 
@@ -87,7 +87,7 @@ async def submit_event(
             session,
             actor=actor,
             now=now,
-            title=form.text(Field.title),
+            title=form.text(Field.headline),
             occurred_at=occurred,
             zone=zone,
             kind=form.text(Field.kind) or "other",
@@ -135,7 +135,7 @@ async def submit_deadline(
             except (TimeParseError, ValueError) as exc:
                 raise InvalidInput(str(exc), field=Field.offsets) from None
         fields: dict[str, Any] = dict(
-            title=form.text(Field.title),
+            title=form.text(Field.headline),
             due_at=when.instant,
             zone=when.zone,
             kind=form.text(Field.kind) or "other",
@@ -257,7 +257,7 @@ async def submit_round(
             else None
         )
         fields: dict[str, Any] = dict(
-            title=form.text(Field.title),
+            title=form.text(Field.headline),
             place=form.text(Field.place),
             starts_at=starts.instant,
             ends_at=ends.instant if ends else None,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -44,8 +45,8 @@ class Runtime:
             found = (reply.get("user") or {}).get("tz")
             if isinstance(found, str) and is_valid_zone(found):
                 zone = found
-        except SlackApiError:
-            pass
+        except (SlackApiError, aiohttp.ClientError, TimeoutError):
+            pass  # the desk's zone is a fine answer when Slack cannot say
         self._zones[user_id] = (zone, time.monotonic() + ZONE_CACHE_SECONDS)
         return zone
 

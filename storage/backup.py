@@ -137,7 +137,7 @@ async def import_record(
     if not replace and not await is_empty(session):
         raise InvalidInput("the record is not empty; use --replace to replace it entirely")
     for model in reversed(TABLES):
-        await session.exec(delete(model))  # type: ignore[call-overload]
+        await session.exec(delete(model))
     for model in TABLES:
         for row in parsed[str(model.__tablename__)]:
             session.add(row)

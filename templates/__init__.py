@@ -37,9 +37,9 @@ ENV = Environment(
 )
 
 
-def render(name: str, **values: Any) -> str:
+def render(template: str, /, **values: Any) -> str:
     """Renders `templates/<name>.j2`; the result is mrkdwn, stripped of outer blank lines."""
-    return ENV.get_template(f"{name}.j2").render(**values).strip()
+    return ENV.get_template(f"{template}.j2").render(**values).strip()
 
 
 def user_mention(user_id: str) -> SlackMarkup:
