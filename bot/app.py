@@ -46,13 +46,20 @@ def build_app(
     db: Database,
     clock: Clock,
     verify_requests: bool = True,
+    process_before_response: bool = False,
     logger: logging.Logger | None = None,
 ) -> AsyncApp:
-    """One AsyncApp with every listener; `verify_requests=False` only for the local shell."""
+    """One AsyncApp with every listener.
+
+    The local shell passes `verify_requests=False` (it is its own client) and
+    `process_before_response=True`, so a listener's follow-up calls (a modal it opens)
+    have happened when the dispatch returns.
+    """
     app = AsyncApp(
         client=client,
         signing_secret=settings.signing_secret or SHELL_SIGNING_SECRET,
         request_verification_enabled=verify_requests,
+        process_before_response=process_before_response,
         logger=logger or logging.getLogger("parley.bolt"),
     )
     runtime = Runtime(settings=settings, db=db, clock=clock)

@@ -91,7 +91,12 @@ class Shell:
         settings = replace(self.settings, api_url=self.standin.api_url)
         client = build_client(settings, token="xoxb-parley-shell")
         self.app = build_app(
-            settings=settings, client=client, db=self.db, clock=self.clock, verify_requests=False
+            settings=settings,
+            client=client,
+            db=self.db,
+            clock=self.clock,
+            verify_requests=False,
+            process_before_response=True,
         )
 
     async def stop(self) -> None:

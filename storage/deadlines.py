@@ -71,7 +71,7 @@ async def add_deadline(
 ) -> Deadline:
     await require_lead(session, actor)
     if not allow_past and due_at <= now:
-        raise InvalidInput(PAST_DEADLINE.format(when=due_at.isoformat()), field="due")
+        raise InvalidInput(PAST_DEADLINE.format(when=f"{due_at:%Y-%m-%d %H:%M} UTC"), field="due")
     deadline = Deadline(
         title=clean_title(title),
         due_at=due_at,
