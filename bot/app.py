@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
-from handlers import deadline, desk, modals, talks, truce, watch
+from handlers import deadline, desk, home, modals, talks, truce, watch
 from handlers.errors import handle_listener_error
 from handlers.runtime import Runtime
 from storage.db import Database
@@ -69,7 +69,7 @@ def build_app(
         return await next()
 
     app.use(attach_runtime)
-    for surface in (truce, deadline, talks, watch, desk, modals):
+    for surface in (truce, deadline, talks, watch, desk, modals, home):
         surface.register(app)
     app.error(handle_listener_error)
     app_state: dict[str, Any] = {"runtime": runtime}

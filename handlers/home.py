@@ -1,0 +1,90 @@
+"""App Home: a dashboard of the record, with buttons that open the forms for leads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.blocks import VIEW_BLOCKS, button, buttons, context_line, divider, fit, header
+from handlers.ids import Action
+from handlers.present import deadline_block, event_block, sensitivity_block, truce_blocks
+from handlers.runtime import Runtime, runtime_of
+from storage import deadlines, events, sensitivities, tracks, truces
+from storage.access import role_of
+from storage.models import Level, Role
+
+HOT_LEVELS = (Level.critical, Level.high)
+
+
+async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> View:
+    now = runtime.now()
+    actor = runtime.actor(user_id)
+    async with runtime.db.session() as session:
+        is_lead = await role_of(session, actor) != Role.member
+        scope = [t.id for t in await tracks.resolve_tracks(session, handle=None) if t.id]
+        by_id = {t.id: t for t in await tracks.all_tracks(session) if t.id is not None}
+        upcoming = await deadlines.upcoming_deadlines(
+            session, now=now, track_ids=scope, include_restricted=is_lead, limit=5
+        )
+        current = await truces.truce_views(session, track_ids=scope)
+        latest = await events.latest_events(
+            session, track_ids=scope, include_restricted=is_lead, limit=5
+        )
+        hot = [
+            s
+            for s in await sensitivities.all_sensitivities(session, include_restricted=is_lead)
+            if s.level in HOT_LEVELS
+        ]
+        hot_latest = {
+            s.id: await events.timeline(
+                session, sensitivity_id=s.id, include_restricted=is_lead, limit=1
+            )
+            for s in hot
+            if s.id is not None
+        }
+    zone = await runtime.reader_zone(client, user_id)
+    blocks: list[Block] = []
+    if is_lead:
+        blocks.append(
+            buttons(
+                button("Add event", Action.open_event_form, primary=True),
+                button("Add deadline", Action.open_deadline_form),
+                button("Add talks round", Action.open_round_form),
+                button("Add sensitivity", Action.open_sensitivity_form),
+            )
+        )
+    blocks.append(header("Next deadlines"))
+    blocks += [
+        deadline_block(d, tracks=by_id, now=now, reader_zone=zone, is_lead=is_lead)
+        for d in upcoming
+    ] or [context_line("No upcoming deadlines.")]
+    blocks += [divider(), header("Active truce")]
+    for view in current:
+        blocks += truce_blocks(view, now=now, reader_zone=zone, is_lead=is_lead)
+    if not current:
+        blocks.append(context_line("No active truce."))
+    blocks += [divider(), header("Latest events")]
+    blocks += [event_block(v) for v in latest] or [context_line("No events yet.")]
+    if hot:
+        blocks += [divider(), header("Hot sensitivities")]
+        blocks += [sensitivity_block(s, hot_latest.get(s.id or 0, []), is_lead=is_lead) for s in hot]
+    return View(type="home", blocks=fit(blocks, limit=VIEW_BLOCKS))
+
+
+async def handle_home_opened(
+    event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    if event.get("tab", "home") != "home":
+        return
+    runtime = runtime_of(context)
+    user_id = str(event.get("user") or "")
+    await client.views_publish(user_id=user_id, view=await home_view(runtime, client, user_id))
+
+
+def register(app: AsyncApp) -> None:
+    app.event("app_home_opened")(handle_home_opened)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from handlers.ids import Action
+from tests.conftest import LEAD, MEMBER, RunningBot, sign
+
+
+async def open_home(bot: RunningBot, user: str) -> dict[str, Any]:
+    body = json.dumps(
+        {
+            "token": "deprecated",
+            "team_id": "T0LOCAL",
+            "api_app_id": "A0PARLEY",
+            "type": "event_callback",
+            "event_id": f"Ev{int(time.time() * 1000)}{user}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D0HOME",
+                "tab": "home",
+                "event_ts": f"{time.time():.6f}",
+            },
+        }
+    )
+    headers = sign(body) | {"content-type": "application/json"}
+    before = len(bot.standin.calls_to("views.publish"))
+    response = await bot.http.post(f"{bot.url}/slack/events", content=body, headers=headers)
+    assert response.status_code == 200
+    calls = await bot.standin.wait_for("views.publish", count=before + 1)
+    published = [c for c in calls if c.args.get("user_id") == user]
+    assert published, "no views.publish for the user"
+    view = published[-1].args["view"]
+    assert isinstance(view, dict)
+    return view
+
+
+def action_ids(view: dict[str, Any]) -> set[str]:
+    found = set()
+    for block in view["blocks"]:
+        for element in block.get("elements", []) + [block.get("accessory") or {}]:
+            if isinstance(element, dict) and element.get("action_id"):
+                found.add(element["action_id"])
+    return found
+
+
+async def test_home_shows_the_deadlines_truce_and_events(bot: RunningBot) -> None:
+    view = await open_home(bot, MEMBER)
+    text = json.dumps(view)
+    assert view["type"] == "home"
+    assert "Next deadlines" in text and "Active truce" in text and "Latest events" in text
+    assert "Tue 12 Aug 2025 00:01 EDT" in text
+    assert len(view["blocks"]) <= 100
+    assert bot.standin.violations == []
+
+
+async def test_home_gives_leads_the_form_buttons_and_members_none(bot: RunningBot) -> None:
+    member_view = await open_home(bot, MEMBER)
+    lead_view = await open_home(bot, LEAD)
+    assert Action.open_event_form not in action_ids(member_view)
+    assert not action_ids(member_view)
+    assert {Action.open_event_form, Action.open_deadline_form} <= action_ids(lead_view)
