@@ -78,7 +78,10 @@ async def handle_desk(
 async def help_message(session: AsyncSession, ask: Ask) -> dict[str, Any]:
     handles = ", ".join(f"`{t.handle}`" for t in await tracks.all_tracks(session)) or "none yet"
     text = render(
-        "help", tracks=handles, zone=ask.runtime.settings.timezone, role=f"a {ask.role.value}"
+        "help",
+        tracks=handles,
+        zone=ask.runtime.settings.timezone,
+        role="an admin" if ask.role.value == "admin" else f"a {ask.role.value}",
     )
     return message("Parley help", [section(text)], response_type="ephemeral")
 

@@ -72,7 +72,9 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
     blocks += [event_block(v) for v in latest] or [context_line("No events yet.")]
     if hot:
         blocks += [divider(), header("Hot sensitivities")]
-        blocks += [sensitivity_block(s, hot_latest.get(s.id or 0, []), is_lead=is_lead) for s in hot]
+        blocks += [
+            sensitivity_block(s, hot_latest.get(s.id or 0, []), is_lead=is_lead) for s in hot
+        ]
     return View(type="home", blocks=fit(blocks, limit=VIEW_BLOCKS))
 
 

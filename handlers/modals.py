@@ -189,16 +189,10 @@ async def submit_truce(
         await require_lead(session, actor)
         current = await truces.view_of(session, await truces.get_truce(session, meta.item_id))
         terms = forms.read_terms(form)
-        changes = []
-        old_terms = [(t.party, t.measure, t.rate, t.target) for t in current.terms]
-        if [(t.party, t.measure, t.rate, t.target) for t in terms] != old_terms:
-            await truces.set_terms(
-                session, actor=actor, now=now, truce_id=meta.item_id, terms=terms
-            )
-            changes.append("terms updated")
+        expiry = current.expiry
         expiry_text = form.text(Field.expiry)
+        when = None
         if expiry_text:
-            expiry = current.expiry
             when = read_time(
                 expiry_text,
                 Field.expiry,
@@ -207,6 +201,16 @@ async def submit_truce(
                 base=expiry.due_at if expiry else None,
                 base_zone=expiry.zone if expiry else None,
             )
+            if expiry is not None:  # refuse before anything is written
+                truces.check_new_expiry(expiry, when.instant, now=now)
+        changes = []
+        old_terms = [(t.party, t.measure, t.rate, t.target) for t in current.terms]
+        if [(t.party, t.measure, t.rate, t.target) for t in terms] != old_terms:
+            await truces.set_terms(
+                session, actor=actor, now=now, truce_id=meta.item_id, terms=terms
+            )
+            changes.append("terms updated")
+        if when is not None:
             extended = await truces.extend_truce(
                 session,
                 actor=actor,

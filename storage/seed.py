@@ -217,7 +217,7 @@ async def load_seed(session: AsyncSession, data: dict[str, Any], *, now: datetim
         await events.add_event(
             session,
             actor=SEED,
-            now=occurred,
+            now=now,
             title=item["title"],
             occurred_at=occurred,
             zone=zone,

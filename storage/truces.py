@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
@@ -91,7 +91,7 @@ async def truce_views(
 ) -> list[TruceView]:
     query = select(Truce).where(col(Truce.status).in_(statuses))
     if track_ids is not None:
-        query = query.where(col(Truce.track_id).in_(track_ids))
+        query = query.where(or_(col(Truce.track_id).is_(None), col(Truce.track_id).in_(track_ids)))
     truces = (await session.exec(query.order_by(col(Truce.id)))).all()
     return [await view_of(session, truce) for truce in truces]
 
@@ -212,6 +212,18 @@ async def set_terms(
     return await view_of(session, truce)
 
 
+def check_new_expiry(current: Deadline, new_expiry: datetime, *, now: datetime) -> None:
+    """Refuses an expiry in the past or equal to the current one (forms check it first)."""
+    if new_expiry <= now:
+        raise InvalidInput(
+            f"The new expiry ({new_expiry:%Y-%m-%d %H:%M} UTC) is already past; "
+            "an extension must end in the future.",
+            field="expiry",
+        )
+    if new_expiry == current.due_at:
+        raise InvalidInput("That is the current expiry already; nothing to change.", field="expiry")
+
+
 async def extend_truce(
     session: AsyncSession,
     *,
@@ -229,14 +241,7 @@ async def extend_truce(
     deadline = await expiry_of(session, truce_id)
     if deadline is None:
         raise NotFound(f"Truce #{truce_id} has no expiry to move.")
-    if new_expiry <= now:
-        raise InvalidInput(
-            f"The new expiry ({new_expiry.isoformat()}) is already past; "
-            "an extension must end in the future.",
-            field="expiry",
-        )
-    if new_expiry == deadline.due_at:
-        raise InvalidInput("That is the current expiry already; nothing to change.", field="expiry")
+    check_new_expiry(deadline, new_expiry, now=now)
     before = {"truce": snapshot(truce), "expiry": snapshot(deadline)}
     extension = TruceExtension(
         truce_id=truce_id,
