@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import delete, func, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -141,7 +142,14 @@ async def import_record(
     for model in TABLES:
         for row in parsed[str(model.__tablename__)]:
             session.add(row)
-        await session.flush()
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            await session.rollback()
+            reason = str(exc.orig).splitlines()[0] if exc.orig else "a constraint failed"
+            raise InvalidInput(
+                f"table {model.__tablename__!r} breaks the record's rules ({reason})"
+            ) from None
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         for model in TABLES:

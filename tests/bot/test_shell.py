@@ -1,0 +1,320 @@
+"""`parley shell` end to end: the real console script, piped input, a fresh SQLite file.
+
+Each test starts the installed `parley` executable in a subprocess (cwd: a temporary
+folder, so no `.env` is read; no SLACK_* or PARLEY_* variables inherited) and feeds it a
+fixed script on stdin. In piped mode the shell echoes every answered prompt, so the output
+reads like a transcript.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+PARLEY = Path(sys.executable).parent / "parley"
+AS_OF = "2025-07-29T09:00Z"
+TIMEOUT = 60
+
+
+def clean_env(db_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARLEY_"))}
+    env["PARLEY_DATABASE_URL"] = f"sqlite:///{db_path}"
+    env.update(extra)
+    return env
+
+
+def shell(
+    tmp_path: Path, *lines: str, db_name: str = "parley.db", as_of: str | None = AS_OF
+) -> subprocess.CompletedProcess[str]:
+    """Runs `parley shell` with `lines` piped in; the process ends at end of input."""
+    args = [str(PARLEY), "shell"]
+    if as_of is not None:
+        args += ["--as-of", as_of]
+    stdin = "".join(line + "\n" for line in lines)
+    return subprocess.run(
+        args,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(tmp_path / db_name),
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stdout, result.stdout
+    return result.stdout
+
+
+def after(output: str, typed: str) -> str:
+    """The transcript from the (last) line where `typed` was entered at the main prompt."""
+    marker = f"parley> {typed}\n"
+    assert marker in output, (marker, output)
+    return output[output.rindex(marker) + len(marker) :]
+
+
+def section(output: str, typed: str) -> str:
+    """What the shell printed in answer to the line `typed`, up to the next main prompt."""
+    rest = after(output, typed)
+    return rest.split("parley> ", 1)[0]
+
+
+# ---- starting ------------------------------------------------------------------------------
+
+
+def test_truce_on_fresh_database_seeds_and_counts_down(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, "/truce"))
+    assert out.startswith("Seeded the founding case: added 3 tracks")
+    assert "Parley shell" in out
+    truce = section(out, "/truce")
+    assert "ACTIVE TRUCE" in truce
+    assert "US–China tariff truce" in truce
+    assert "12 Aug 2025" in truce
+    assert re.search(r"13 days \d+ hours? left", truce), truce
+    assert "  (1) Edit / extend" in truce
+
+
+def test_second_start_on_same_database_does_not_seed_again(tmp_path: Path) -> None:
+    first = ok(shell(tmp_path, "/deadline add Kept across restarts | +3d"))
+    assert "Seeded the founding case" in first
+    second = ok(shell(tmp_path, "/deadline"))
+    assert "Seeded" not in second
+    listing = section(second, "/deadline")
+    assert "UPCOMING DEADLINES (2)" in listing
+    assert "Kept across restarts" in listing
+    assert listing.count("US–China tariff truce") == 1
+
+
+def test_as_of_garbage_is_one_clear_line_and_non_zero_exit(tmp_path: Path) -> None:
+    result = shell(tmp_path, "/truce", as_of="garbage")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "--as-of" in lines[0] and "garbage" in lines[0]
+    assert "2025-07-29T09:00Z" in lines[0]  # an example that works
+    assert not (tmp_path / "parley.db").exists()
+
+
+# ---- commands ------------------------------------------------------------------------------
+
+
+def test_deadline_add_then_list(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, "/deadline add Test | +3d", "/deadline"))
+    added = section(out, "/deadline add Test | +3d")
+    assert "Deadline #2 added" in added and "*Test*" in added
+    assert "Fri 1 Aug 2025 09:00 UTC" in added
+    listing = section(out, "/deadline")
+    assert "UPCOMING DEADLINES (2)" in listing
+    assert "*Test*" in listing
+    assert "1 Aug 2025" in listing
+    # soonest first
+    assert listing.index("*Test*") < listing.index("US–China tariff truce")
+
+
+def test_unknown_input_gets_a_hint(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, "/bogus", "9", "hello"))
+    assert "Unknown command '/bogus'" in section(out, "/bogus")
+    assert "There is no button (9)." in section(out, "9")
+    assert "Type a slash command" in section(out, "hello")
+
+
+# ---- forms as prompts ----------------------------------------------------------------------
+
+EVENT_TITLE = "Taiwan Strait drill reported near Kinmen"
+
+
+def test_event_form_filled_at_prompts_then_watch_shows_it(tmp_path: Path) -> None:
+    out = ok(
+        shell(
+            tmp_path,
+            "/desk event",
+            EVENT_TITLE,  # Title
+            "",  # When (optional): Enter means now
+            "7",  # Kind: 7. diplomatic
+            "Live-fire drill announced.",  # Summary
+            "Reuters",  # Source
+            "",  # Source URL
+            "3",  # Confidence: 3. confirmed
+            "2",  # Track: 2. us-china
+            "",  # Visibility: keep [team]
+            "3",  # Sensitivities: 3. Taiwan
+            "/watch Taiwan",
+        )
+    )
+    form = section(out, "/desk event")
+    assert "── Add event ──" in form
+    prompts = [
+        f"Title: {EVENT_TITLE}",
+        "When (optional): \n",
+        "Kind:",
+        "  *3. report",
+        "   7. diplomatic",
+        "  choose (number): 7",
+        "Summary (optional): Live-fire drill announced.",
+        "Source (optional): Reuters",
+        "Source URL (optional): \n",
+        "Confidence:",
+        "  *2. reported",
+        "  choose (number): 3",
+        "Track:",
+        "  *1. desk-wide (no track)",
+        "   2. us-china",
+        "  choose (number): 2",
+        "Visibility:",
+        "  *1. team",
+        "  choose (number): \n",
+        "Sensitivities (optional):",
+        "   3. Taiwan",
+        "  choose (numbers, comma-separated): 3",
+    ]
+    position = 0
+    for prompt in prompts:
+        found = form.find(prompt, position)
+        assert found >= 0, (prompt, form[position:])
+        position = found + len(prompt)
+    assert "The form has errors" not in out
+    watch = after(out, "/watch Taiwan")
+    assert "WATCH: TAIWAN" in watch
+    line = next(line for line in watch.splitlines() if EVENT_TITLE in line)
+    assert "Tue 29 Jul 2025 09:00 UTC" in line
+    assert "_confirmed_" in line
+    assert "Source: Reuters" in watch
+    assert "Event #13 added" in out
+
+
+def test_unreadable_due_time_is_shown_inline_and_asked_again(tmp_path: Path) -> None:
+    out = ok(
+        shell(
+            tmp_path,
+            "/deadline new",
+            "Tariff review",  # Title
+            "whenever blue moon",  # Due: unreadable
+            "2",  # Kind: 2. tariff action
+            "",  # Track: keep desk-wide
+            "",  # Countdown offsets
+            "",  # Visibility: keep team
+            "+5d",  # Due, asked again
+            "/deadline",
+        )
+    )
+    form = section(out, "/deadline new")
+    assert "The form has errors:" in form
+    errors = form[form.index("The form has errors:") :]
+    error_line = next(line for line in errors.splitlines() if line.startswith("  ! "))
+    assert error_line.startswith("  ! Due: ")
+    assert "whenever blue moon" in error_line
+    assert "+90d" in error_line  # an example that works
+    # Only the field in error is asked again, with the earlier answers kept.
+    assert form.count("\nDue: ") == 2
+    assert "\nDue: +5d\n" in errors
+    assert form.count("Title: ") == 1
+    assert "Kind:" not in errors and "Track:" not in errors
+    listing = after(out, "/deadline")
+    assert "UPCOMING DEADLINES (2)" in listing
+    assert "*Tariff review*" in listing
+    assert "Sun 3 Aug 2025 09:00 UTC" in listing
+    assert "_tariff action_" in listing
+    assert "Deadline #2 added: *Tariff review*" in out
+
+
+def test_cancel_in_a_form_saves_nothing(tmp_path: Path) -> None:
+    out = ok(
+        shell(
+            tmp_path,
+            # at a text prompt
+            "/deadline new",
+            "Ghost at text",
+            "/cancel",
+            # at a select prompt
+            "/desk event",
+            "Ghost Taiwan event",
+            "",
+            "/cancel",
+            # at a field asked again after an error
+            "/deadline new",
+            "Ghost after error",
+            "not a time at all",
+            "",
+            "",
+            "",
+            "",
+            "/cancel",
+            "/deadline",
+            "/watch Taiwan",
+        )
+    )
+    assert out.count("Form cancelled; nothing was saved.") == 3
+    assert "The form has errors:" in out
+    listing = section(out, "/deadline")
+    assert "UPCOMING DEADLINES (1)" in listing
+    assert "Ghost" not in listing
+    watch = after(out, "/watch Taiwan")
+    assert "WATCH: TAIWAN" in watch
+    assert "Ghost" not in watch
+    assert "added" not in out.split("parley> ", 1)[1]
+
+
+def test_end_of_input_in_a_form_saves_nothing(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, "/deadline new", "Half typed", "+3d"))
+    assert out.rstrip().endswith("Form cancelled; nothing was saved.")
+    listing = section(ok(shell(tmp_path, "/deadline")), "/deadline")
+    assert "UPCOMING DEADLINES (1)" in listing
+    assert "Half typed" not in listing
+
+
+# ---- buttons -------------------------------------------------------------------------------
+
+
+def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
+    out = ok(
+        shell(
+            tmp_path,
+            "/deadline",
+            "2",  # (2) Add deadline
+            "Clicked deadline",
+            "+2d",
+            "",
+            "",
+            "",
+            "",
+            "/deadline",
+            "1",  # (1) Edit: the new, soonest deadline
+            "",  # keep every [default]
+            "",
+            "",
+            "",
+            "",
+            "",
+            "/deadline",
+        )
+    )
+    listing = out[out.index("parley> /deadline\n") :]
+    first = listing.split("parley> ", 2)[1]
+    assert "  (1) Edit\n  (2) Add deadline\n" in first
+    add_form = listing.split("parley> ", 3)[2]
+    assert add_form.startswith("2\n")
+    assert "── New deadline ──" in add_form
+    second = listing.split("parley> ", 4)[3]
+    assert "*Clicked deadline*" in second
+    assert "Thu 31 Jul 2025 09:00 UTC" in second
+    assert "  (1) Edit\n  (2) Edit\n  (3) Add deadline\n" in second
+    edit_form = listing.split("parley> ", 5)[4]
+    assert edit_form.startswith("1\n")
+    assert "── Edit deadline #2 ──" in edit_form
+    assert "Title [Clicked deadline]: \n" in edit_form
+    assert "Due [2025-07-31 09:00 UTC]: \n" in edit_form
+    assert "The form has errors" not in edit_form
+    last = after(out, "/deadline")
+    assert "UPCOMING DEADLINES (2)" in last
+    assert "*Clicked deadline*" in last
+    assert "Thu 31 Jul 2025 09:00 UTC" in last
+    assert "Deadline #2 added" in out and "Deadline #2 updated" in out
