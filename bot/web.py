@@ -53,8 +53,9 @@ def malformed_reason(body: bytes, content_type: str) -> str | None:
         if not all(isinstance(a, dict) for a in actions):
             return "actions are not objects"
     if payload["type"] in ("view_submission", "view_closed"):
-        if not isinstance(payload.get("view"), dict):
-            return "view_submission without a view"
+        view = payload.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("type"), str):
+            return "view_submission without a view of a known type"
     for key in ("user", "team", "channel", "container"):
         if key in payload and payload[key] is not None and not isinstance(payload[key], dict):
             return f"{key} is not an object"

@@ -21,6 +21,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from templates import escape_mrkdwn
+
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 SECTION_TEXT = 3000
@@ -84,7 +86,7 @@ def fit(
 def message(text: str, blocks: Sequence[Block], **extra: Any) -> dict[str, Any]:
     """A message payload: fallback text plus the blocks, validated by slack_sdk."""
     return {
-        "text": clip(text, FALLBACK_TEXT),
+        "text": escape_mrkdwn(clip(text, FALLBACK_TEXT)),
         "blocks": [block.to_dict() for block in fit(blocks)],
         **extra,
     }

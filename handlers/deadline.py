@@ -24,7 +24,7 @@ from storage import deadlines, tracks
 from storage.access import require_lead
 from storage.errors import InvalidInput
 from storage.models import DeadlineStatus
-from templates import render
+from templates import escape_mrkdwn, render
 
 USAGE = (
     "`/deadline [track] [public]`, `/deadline [track] add <title> | <when>`, `/deadline new`, "
@@ -79,7 +79,9 @@ async def handle_deadline(
                 action=f"mark_{STATUS_VERBS[verb]}",
             )
             await ack(
-                text=f"Deadline #{deadline.id} “{deadline.title}” is now {deadline.status}.",
+                text=escape_mrkdwn(
+                    f"Deadline #{deadline.id} “{deadline.title}” is now {deadline.status}."
+                ),
                 response_type="ephemeral",
             )
         elif verb:

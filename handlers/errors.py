@@ -20,6 +20,7 @@ from bot.timeparse import TimeParseError
 from handlers.ids import Callback, Field
 from handlers.modals import DEFAULT_FIELD
 from storage.errors import RECORD_UNAVAILABLE, InvalidInput, ParleyError
+from templates import escape_mrkdwn
 
 log = logging.getLogger("parley.errors")
 UNEXPECTED = "Something went wrong on Parley's side (error id {id}). Nothing was changed."
@@ -62,10 +63,12 @@ async def handle_listener_error(
             target = field or (DEFAULT_FIELD.get(known) if known else None) or Field.headline
             return _json({"response_action": "errors", "errors": {str(target): text[:2000]}})
         if kind == "slash_command":
-            return _json({"response_type": "ephemeral", "text": text})
+            return _json({"response_type": "ephemeral", "text": escape_mrkdwn(text)})
         if kind == "block_actions" and body.get("response_url"):
-            await respond(text=text, response_type="ephemeral", replace_original=False)
+            await respond(
+                text=escape_mrkdwn(text), response_type="ephemeral", replace_original=False
+            )
         return BoltResponse(status=200, body="")
     if body.get("response_url") or body.get("response_urls"):
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        await respond(text=escape_mrkdwn(text), response_type="ephemeral", replace_original=False)
     return None

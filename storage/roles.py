@@ -17,7 +17,7 @@ async def grant_lead(session: AsyncSession, *, actor: Actor, now: datetime, user
     await require_admin(session, actor)
     existing = await session.get(RoleGrant, user_id)
     if existing is not None:
-        raise InvalidInput(f"<@{user_id}> is a {existing.role} already.")
+        raise InvalidInput(f"{user_id} is a {existing.role} already.")
     grant = RoleGrant(user_id=user_id, role=Role.lead, granted_by=actor.id, granted_at=now)
     session.add(grant)
     record_change(
@@ -36,7 +36,7 @@ async def revoke_lead(session: AsyncSession, *, actor: Actor, now: datetime, use
     await require_admin(session, actor)
     grant = await session.get(RoleGrant, user_id)
     if grant is None:
-        raise InvalidInput(f"<@{user_id}> is not a lead.")
+        raise InvalidInput(f"{user_id} is not a lead.")
     before = snapshot(grant)
     await session.delete(grant)
     record_change(

@@ -51,10 +51,12 @@ async def _postgres_available() -> bool:
     url = make_url(POSTGRES_URL)
     try:
         conn = await asyncpg.connect(
-            user=url.username, host=url.query.get("host") or url.host,
-            database=url.database, timeout=3,
+            user=url.username,
+            host=url.query.get("host") or url.host,
+            database=url.database,
+            timeout=3,
         )
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True
@@ -65,8 +67,9 @@ async def _create_pg_database() -> str:
 
     url = make_url(POSTGRES_URL)
     name = f"parley_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(user=url.username, host=url.query.get("host") or url.host,
-                                 database=url.database)
+    conn = await asyncpg.connect(
+        user=url.username, host=url.query.get("host") or url.host, database=url.database
+    )
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -79,8 +82,9 @@ async def _drop_pg_database(db_url: str) -> None:
 
     url = make_url(POSTGRES_URL)
     name = make_url(db_url).database
-    conn = await asyncpg.connect(user=url.username, host=url.query.get("host") or url.host,
-                                 database=url.database)
+    conn = await asyncpg.connect(
+        user=url.username, host=url.query.get("host") or url.host, database=url.database
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -135,7 +139,9 @@ async def standin() -> AsyncIterator[SlackStandIn]:
     await server.stop()
 
 
-def sign(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def sign(
+    body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
     return {
@@ -157,14 +163,26 @@ class RunningBot:
     settings: Settings
 
     async def command(
-        self, command: str, text: str = "", *, user: str = ADMIN, channel: str = CHANNEL,
+        self,
+        command: str,
+        text: str = "",
+        *,
+        user: str = ADMIN,
+        channel: str = CHANNEL,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         form = {
-            "token": "deprecated", "team_id": "T0LOCAL", "team_domain": "parley-local",
-            "channel_id": channel, "channel_name": "desk", "user_id": user,
-            "user_name": user.lower(), "command": command, "text": text,
-            "api_app_id": "A0PARLEY", "is_enterprise_install": "false",
+            "token": "deprecated",
+            "team_id": "T0LOCAL",
+            "team_domain": "parley-local",
+            "channel_id": channel,
+            "channel_name": "desk",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0PARLEY",
+            "is_enterprise_install": "false",
             "response_url": self.standin.response_url(channel=channel),
             "trigger_id": f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}",
         }
@@ -189,19 +207,27 @@ class RunningBot:
             element = block["element"]
             value = values.get(block_id)
             if element["type"] == "static_select":
-                chosen = next((o for o in element.get("options", []) if o["value"] == value),
-                              element.get("initial_option"))
-                state[block_id] = {element["action_id"]: {"type": "static_select",
-                                                          "selected_option": chosen}}
+                chosen = next(
+                    (o for o in element.get("options", []) if o["value"] == value),
+                    element.get("initial_option"),
+                )
+                state[block_id] = {
+                    element["action_id"]: {"type": "static_select", "selected_option": chosen}
+                }
             elif element["type"] == "multi_static_select":
                 chosen = [o for o in element.get("options", []) if o["value"] in (value or [])]
-                state[block_id] = {element["action_id"]: {"type": "multi_static_select",
-                                                          "selected_options": chosen}}
+                state[block_id] = {
+                    element["action_id"]: {
+                        "type": "multi_static_select",
+                        "selected_options": chosen,
+                    }
+                }
             else:
                 if value is None:
                     value = element.get("initial_value")
-                state[block_id] = {element["action_id"]: {"type": "plain_text_input",
-                                                          "value": value}}
+                state[block_id] = {
+                    element["action_id"]: {"type": "plain_text_input", "value": value}
+                }
         payload = {
             "type": "view_submission",
             "team": {"id": "T0LOCAL", "domain": "parley-local"},
@@ -221,12 +247,23 @@ class RunningBot:
             "api_app_id": "A0PARLEY",
             "trigger_id": f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}",
             "channel": {"id": channel, "name": "desk"},
-            "container": {"type": "message", "channel_id": channel,
-                          "message_ts": "1753779600.000100", "is_ephemeral": True},
+            "container": {
+                "type": "message",
+                "channel_id": channel,
+                "message_ts": "1753779600.000100",
+                "is_ephemeral": True,
+            },
             "response_url": self.standin.response_url(channel=channel),
-            "actions": [{"action_id": action_id, "block_id": "b1", "value": value,
-                         "type": "button", "text": {"type": "plain_text", "text": "x"},
-                         "action_ts": "1753779601.000000"}],
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "value": value,
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "x"},
+                    "action_ts": "1753779601.000000",
+                }
+            ],
         }
         return await self.interaction(payload)
 
@@ -241,13 +278,18 @@ async def start_bot(
     db: Database, standin: SlackStandIn, clock: ManualClock, **overrides: Any
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     settings = Settings(
-        bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=standin.api_url,
-        database_url=db.url, admins=frozenset({ADMIN}), timezone="Europe/Stockholm",
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        api_url=standin.api_url,
+        database_url=db.url,
+        admins=frozenset({ADMIN}),
+        timezone="Europe/Stockholm",
         **overrides,
     )
     app = build_app(settings=settings, client=build_client(settings), db=db, clock=clock)
-    config = uvicorn.Config(build_web(app, db), host="127.0.0.1", port=0, lifespan="off",
-                            log_level="warning")
+    config = uvicorn.Config(
+        build_web(app, db), host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -1,0 +1,108 @@
+"""Helpers for the handler tests: reading Slack payloads and counting rows in the record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+from sqlmodel import select
+
+from bot.standin import RecordedCall, check_blocks
+from storage.models import AuditEntry
+from tests.conftest import RunningBot
+
+# Typed by a user who wants the bot to ping everyone, mention someone and disguise a link.
+HOSTILE = "Ping <!channel> <@U123> <http://x|y> & @everyone"
+RAW_MARKUP = ("<!channel>", "<@U123>", "<http://x|y>")
+ESCAPED_MARKUP = ("&lt;!channel&gt;", "&lt;@U123&gt;", "&lt;http://x|y&gt;", "&amp;")
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object inside `node`, depth first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def mrkdwn_objects(payload: Any) -> list[dict[str, Any]]:
+    return [o for o in walk(payload) if o.get("type") == "mrkdwn"]
+
+
+def block_text(payload: dict[str, Any]) -> str:
+    """The text of every text object in the blocks (mrkdwn and plain_text), one per line."""
+    return "\n".join(
+        str(o.get("text"))
+        for o in walk(payload.get("blocks") or [])
+        if o.get("type") in ("mrkdwn", "plain_text")
+    )
+
+
+def shown(payload: dict[str, Any]) -> str:
+    """Everything a reader could see: the top-level text and the blocks' text."""
+    return str(payload.get("text") or "") + "\n" + block_text(payload)
+
+
+def answer(response: httpx.Response) -> dict[str, Any]:
+    """The JSON answer to a slash command (in the HTTP response, i.e. the ack)."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert isinstance(body, dict)
+    return body
+
+
+def assert_valid_message(body: dict[str, Any]) -> None:
+    """Within Block Kit's message limits, as the stand-in would check a posted message."""
+    if body.get("blocks"):
+        assert check_blocks(body["blocks"]) == []
+
+
+def assert_user_text_escaped(payload: dict[str, Any], *, include_fallback: bool = True) -> None:
+    """HOSTILE shows escaped, never as live markup; mrkdwn is verbatim."""
+    texts = [str(o.get("text")) for o in mrkdwn_objects(payload)]
+    if include_fallback and isinstance(payload.get("text"), str):
+        texts.append(payload["text"])
+    joined = "\n".join(texts)
+    for raw in RAW_MARKUP:
+        assert raw not in joined, f"{raw!r} reached Slack unescaped:\n{joined}"
+    for obj in mrkdwn_objects(payload):
+        assert obj.get("verbatim") is True, f"mrkdwn without verbatim: {obj}"
+
+
+def assert_hostile_shown_escaped(payload: dict[str, Any]) -> None:
+    """The hostile text is actually shown (escaped) somewhere in the mrkdwn."""
+    joined = "\n".join(str(o.get("text")) for o in mrkdwn_objects(payload))
+    joined += "\n" + str(payload.get("text") or "")
+    for escaped in ESCAPED_MARKUP:
+        assert escaped in joined, f"{escaped!r} not shown in:\n{joined}"
+
+
+async def rows(bot: RunningBot, model: Any, *where: Any) -> list[Any]:
+    async with bot.db.session() as session:
+        query = select(model)
+        if where:
+            query = query.where(*where)
+        return list((await session.exec(query)).all())
+
+
+async def audit_count(bot: RunningBot) -> int:
+    return len(await rows(bot, AuditEntry))
+
+
+async def response_url_reply(bot: RunningBot) -> dict[str, Any]:
+    """The last message posted to a response_url (an ephemeral follow-up)."""
+    calls = await bot.standin.wait_for("response_url")
+    return calls[-1].args
+
+
+async def confirmation(bot: RunningBot, method: str = "chat.postEphemeral") -> RecordedCall:
+    calls = await bot.standin.wait_for(method)
+    return calls[-1]
+
+
+def input_block_ids(view: dict[str, Any]) -> set[str]:
+    return {b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"}

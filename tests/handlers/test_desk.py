@@ -1,0 +1,197 @@
+"""`/desk`: help, event, lead add/remove/list, history, search, subscriptions, digest."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.ids import Callback
+from storage.models import AuditEntry, Deadline, RoleGrant, Subscription
+from tests.conftest import ADMIN, CHANNEL, LEAD, MEMBER, RunningBot
+from tests.handlers.helpers import (
+    answer,
+    assert_valid_message,
+    audit_count,
+    block_text,
+    rows,
+)
+
+
+@pytest.mark.parametrize("text", ["", "help"])
+async def test_desk_help_lists_the_commands_and_tracks(bot: RunningBot, text: str) -> None:
+    body = answer(await bot.command("/desk", text, user=MEMBER))
+    help_text = block_text(body)
+    assert body["response_type"] == "ephemeral"
+    for fragment in (
+        "/truce",
+        "/deadline add",
+        "/talks",
+        "/watch",
+        "/desk lead add",
+        "*For leads*",
+    ):
+        assert fragment in help_text
+    assert "`us-china`" in help_text
+    assert "Europe/Stockholm" in help_text
+    assert "You are a member." in help_text
+
+
+async def test_desk_help_tells_an_admin_their_role_in_good_english(bot: RunningBot) -> None:
+    help_text = block_text(answer(await bot.command("/desk", "help", user=ADMIN)))
+    assert "You are an admin." in help_text
+
+
+async def test_desk_unknown_subcommand_gets_usage(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "frobnicate"))
+    assert body["response_type"] == "ephemeral"
+    assert "I did not understand `/desk frobnicate`" in body["text"]
+    assert "/desk subscribe" in body["text"]
+
+
+async def test_desk_event_opens_the_event_form_for_a_lead(bot: RunningBot) -> None:
+    response = await bot.command("/desk", "event", user=LEAD)
+    assert response.status_code == 200
+    assert (await bot.opened_view())["callback_id"] == Callback.event_form
+
+
+async def test_desk_event_by_member_is_refused_without_a_modal(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "event", user=MEMBER))
+    assert "Only a desk lead" in body["text"]
+    assert bot.standin.calls_to("views.open") == []
+
+
+async def test_admin_makes_a_lead_who_can_then_change_the_record(bot: RunningBot) -> None:
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/desk", "lead add <@U123|bob>", user=ADMIN))
+    assert body["text"] == "<@U123> is now a lead."
+    (grant,) = await rows(bot, RoleGrant, RoleGrant.user_id == "U123")
+    assert grant.role == "lead" and grant.granted_by == ADMIN
+    assert await audit_count(bot) == audits + 1
+
+    listed = answer(await bot.command("/desk", "lead list", user=MEMBER))["text"]
+    assert "<@U123>" in listed and "<@ULEAD001>" in listed and "<@UADMIN01>" in listed
+
+    answer(await bot.command("/deadline", "add Bob's deadline | +3d", user="U123"))
+    assert await rows(bot, Deadline, Deadline.title == "Bob's deadline")
+
+
+async def test_a_lead_cannot_make_leads(bot: RunningBot) -> None:
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/desk", "lead add <@U123|bob>", user=LEAD))
+    assert body["text"] == "Only an admin can name or remove leads."
+    assert await rows(bot, RoleGrant, RoleGrant.user_id == "U123") == []
+    assert await audit_count(bot) == audits
+
+
+async def test_admin_removes_a_lead(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", f"lead remove <@{LEAD}>", user=ADMIN))
+    assert "is no longer a lead" in body["text"]
+    assert await rows(bot, RoleGrant, RoleGrant.user_id == LEAD) == []
+    refused = answer(await bot.command("/deadline", "add Test | +3d", user=LEAD))
+    assert "Only a desk lead" in refused["text"]
+
+
+async def test_lead_add_without_a_mention_says_how(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "lead add bob", user=ADMIN))
+    assert "/desk lead add @alice" in body["text"]
+    assert len(await rows(bot, RoleGrant)) == 1
+
+
+async def test_desk_history_shows_recent_changes_with_who_and_what(bot: RunningBot) -> None:
+    answer(await bot.command("/deadline", "add Tariff review | +3d", user=LEAD))
+    body = answer(await bot.command("/desk", "history", user=MEMBER))
+    text = block_text(body)
+    assert "Recent changes" in text
+    (line,) = [x for x in text.split("\n") if "Tariff review" in x]
+    assert "<@ULEAD001>" in line
+    assert "add deadline #2" in line
+    assert "Tue 29 Jul 2025 11:00 CEST" in line  # when, in the reader's zone
+    assert " · seed · add event" in text
+    assert_valid_message(body)
+
+
+async def test_desk_history_puts_the_change_just_made_first(bot: RunningBot) -> None:
+    answer(await bot.command("/deadline", "add Tariff review | +3d", user=LEAD))
+    text = block_text(answer(await bot.command("/desk", "history", user=MEMBER)))
+    assert "Tariff review" in text.split("\n")[1]
+
+
+async def test_desk_search_finds_the_rare_earths_event(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "search rare earths", user=MEMBER))
+    text = block_text(body)
+    assert "1 events match" in text
+    assert "Analysts: China's dominance of rare earths remains a powerful leverage point" in text
+    assert "Tags: Rare earths" in text
+
+
+async def test_desk_search_without_hits_says_so(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "search pineapple"))
+    assert body["text"] == "No events match “pineapple”."
+
+
+async def test_desk_search_without_words_says_what_to_write(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "search"))
+    assert "/desk search rare earths" in body["text"]
+
+
+async def test_subscribe_then_subscribe_shows_the_settings(bot: RunningBot) -> None:
+    audits = await audit_count(bot)
+    body = answer(
+        await bot.command("/desk", "subscribe 08:00 Europe/Stockholm weekdays", user=LEAD)
+    )
+    assert body["response_type"] == "in_channel"
+    assert body["text"].startswith("Subscribed this channel.")
+    assert "Digest: 08:00 Europe/Stockholm, weekdays" in body["text"]
+    (sub,) = await rows(bot, Subscription, Subscription.channel_id == CHANNEL)
+    assert (sub.digest_time, sub.digest_zone, sub.weekdays_only) == (
+        "08:00",
+        "Europe/Stockholm",
+        True,
+    )
+    assert await audit_count(bot) == audits + 1
+
+    shown_again = answer(await bot.command("/desk", "subscribe", user=LEAD))
+    assert shown_again["text"].startswith("This channel is subscribed.")
+    assert "Digest: 08:00 Europe/Stockholm, weekdays" in shown_again["text"]
+    assert "Countdowns: on" in shown_again["text"]
+    assert await audit_count(bot) == audits + 1  # showing changes nothing
+
+
+async def test_subscribe_with_an_unknown_word_is_refused(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "subscribe hourly", user=LEAD))
+    assert "I did not understand 'hourly'" in body["text"]
+    assert await rows(bot, Subscription) == []
+
+
+async def test_member_cannot_subscribe_a_channel(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "subscribe 08:00", user=MEMBER))
+    assert "Only a desk lead" in body["text"]
+    assert await rows(bot, Subscription) == []
+
+
+async def test_unsubscribe_stops_the_subscription(bot: RunningBot) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    body = answer(await bot.command("/desk", "unsubscribe", user=LEAD))
+    assert body["response_type"] == "in_channel"
+    assert "unsubscribed" in body["text"]
+    (sub,) = await rows(bot, Subscription)
+    assert sub.active is False
+    (entry,) = await rows(bot, AuditEntry, AuditEntry.action == "unsubscribe")
+    assert entry.actor == LEAD
+
+
+async def test_unsubscribe_of_an_unsubscribed_channel_says_so(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "unsubscribe", user=LEAD))
+    assert body["text"] == "This channel is not subscribed."
+
+
+async def test_desk_digest_posts_deadlines_changes_and_talks_here(bot: RunningBot) -> None:
+    answer(await bot.command("/deadline", "add Tariff review | +3d", user=LEAD))
+    body = answer(await bot.command("/desk", "digest", user=MEMBER))
+    text = block_text(body)
+    assert body["response_type"] == "in_channel"
+    assert "Desk digest · Tue 29 Jul 2025 11:00 CEST" in text
+    assert "Deadlines ahead" in text
+    assert "*Tariff review* — Fri 1 Aug 2025 11:00 CEST" in text
+    assert "US–China tariff truce (Geneva, 90 days) expires" in text
+    assert "Talks" in text and "US–China economic and trade talks, Stockholm" in text
+    assert_valid_message(body)

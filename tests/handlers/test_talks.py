@@ -1,0 +1,143 @@
+"""`/talks`: the latest and next rounds; `/talks new` and the round form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from handlers.ids import Callback, Field
+from storage.models import Delegation, TalksRound
+from tests.conftest import LEAD, MEMBER, RunningBot
+from tests.handlers.helpers import (
+    answer,
+    assert_valid_message,
+    audit_count,
+    block_text,
+    confirmation,
+    input_block_ids,
+    rows,
+)
+
+DELEGATIONS = "United States | Scott Bessent | Treasury Secretary\nChina | He Lifeng | Vice Premier"
+
+
+async def test_talks_shows_the_stockholm_round_in_progress_with_delegations(
+    bot: RunningBot,
+) -> None:
+    body = answer(await bot.command("/talks", user=MEMBER))
+    text = block_text(body)
+    assert body["response_type"] == "ephemeral"
+    assert "US–China economic and trade talks, Stockholm" in text
+    assert "Rosenbad" in text
+    assert "_in progress_" in text
+    assert "United States: Scott Bessent, Treasury Secretary" in text
+    assert "China: He Lifeng, Vice Premier" in text
+    assert "No next round is scheduled yet." in text
+    assert "parley.open_round_form" not in str(body["blocks"])
+    assert_valid_message(body)
+
+
+async def test_talks_offers_leads_the_add_round_button(bot: RunningBot) -> None:
+    body = answer(await bot.command("/talks", user=LEAD))
+    assert "parley.open_round_form" in str(body["blocks"])
+    assert "parley.edit_round" in str(body["blocks"])
+
+
+async def test_talks_public_answers_in_channel_without_lead_buttons(bot: RunningBot) -> None:
+    body = answer(await bot.command("/talks", "public", user=LEAD))
+    assert body["response_type"] == "in_channel"
+    assert "parley.open_round_form" not in str(body["blocks"])
+
+
+async def test_talks_unknown_subcommand_gets_usage(bot: RunningBot) -> None:
+    body = answer(await bot.command("/talks", "tomorrow"))
+    assert "I did not understand `/talks tomorrow`" in body["text"]
+
+
+async def test_talks_new_by_member_is_refused_without_a_modal(bot: RunningBot) -> None:
+    body = answer(await bot.command("/talks", "new", user=MEMBER))
+    assert "Only a desk lead" in body["text"]
+    assert bot.standin.calls_to("views.open") == []
+
+
+async def test_talks_new_form_adds_a_round_with_delegations(bot: RunningBot) -> None:
+    response = await bot.command("/talks", "new", user=LEAD)
+    assert response.status_code == 200
+    view = await bot.opened_view()
+    assert view["callback_id"] == Callback.round_form
+    assert {Field.headline, Field.starts, Field.delegations, Field.status} <= input_block_ids(view)
+    audits = await audit_count(bot)
+
+    response = await bot.submit_view(
+        view,
+        {
+            Field.headline: "US–China trade talks, Madrid",
+            Field.place: "Palacio de Santa Cruz, Madrid",
+            Field.starts: "2025-09-14 10:00 Europe/Madrid",
+            Field.ends: "2025-09-15 18:00",
+            Field.status: "scheduled",
+            Field.delegations: DELEGATIONS,
+            Field.track: "us-china",
+        },
+        user=LEAD,
+    )
+    assert response.status_code == 200 and response.text == ""
+
+    (talks,) = await rows(bot, TalksRound, TalksRound.title == "US–China trade talks, Madrid")
+    assert talks.starts_at == datetime(2025, 9, 14, 8, 0, tzinfo=UTC)
+    assert talks.zone == "Europe/Madrid"
+    people = await rows(bot, Delegation, Delegation.round_id == talks.id)
+    assert sorted((d.party, d.lead_name, d.lead_title) for d in people) == [
+        ("China", "He Lifeng", "Vice Premier"),
+        ("United States", "Scott Bessent", "Treasury Secretary"),
+    ]
+    assert await audit_count(bot) == audits + 1
+    call = await confirmation(bot)
+    assert "US–China trade talks, Madrid" in call.args["text"] and "added" in call.args["text"]
+
+    text = block_text(answer(await bot.command("/talks")))
+    next_part = text[text.index("Next talks") :]
+    assert "US–China trade talks, Madrid" in next_part
+    assert "Sun 14 Sep 2025 10:00 CEST" in next_part
+
+
+async def test_round_form_with_a_bad_delegation_line_is_an_inline_error(
+    bot: RunningBot,
+) -> None:
+    await bot.command("/talks", "new", user=LEAD)
+    view = await bot.opened_view()
+    body = answer(
+        await bot.submit_view(
+            view,
+            {
+                Field.headline: "Madrid round",
+                Field.starts: "2025-09-14 10:00 Europe/Madrid",
+                Field.delegations: "United States",
+            },
+            user=LEAD,
+        )
+    )
+    assert body["response_action"] == "errors"
+    assert list(body["errors"]) == [Field.delegations]
+    assert "party | lead | title" in body["errors"][Field.delegations]
+    assert await rows(bot, TalksRound, TalksRound.title == "Madrid round") == []
+
+
+async def test_round_form_with_an_unreadable_start_is_an_inline_error(bot: RunningBot) -> None:
+    await bot.command("/talks", "new", user=LEAD)
+    view = await bot.opened_view()
+    body = answer(
+        await bot.submit_view(
+            view, {Field.headline: "Madrid round", Field.starts: "after summer"}, user=LEAD
+        )
+    )
+    assert body["response_action"] == "errors"
+    assert list(body["errors"]) == [Field.starts]
+    assert await rows(bot, TalksRound, TalksRound.title == "Madrid round") == []
+
+
+async def test_talks_edit_opens_the_round_filled_in(bot: RunningBot) -> None:
+    (stockholm,) = await rows(bot, TalksRound, TalksRound.place.contains("Rosenbad"))
+    await bot.command("/talks", f"edit {stockholm.id}", user=LEAD)
+    view = await bot.opened_view()
+    delegations = next(b for b in view["blocks"] if b.get("block_id") == Field.delegations)
+    assert "Scott Bessent" in delegations["element"]["initial_value"]

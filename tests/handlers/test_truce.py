@@ -1,0 +1,242 @@
+"""`/truce`: the active truce, `extend`, `edit` and the truce form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from handlers.ids import Callback, Field
+from storage.models import AuditEntry, Deadline, TruceExtension, TruceTerm
+from tests.conftest import LEAD, MEMBER, RunningBot
+from tests.handlers.helpers import (
+    answer,
+    assert_valid_message,
+    audit_count,
+    block_text,
+    confirmation,
+    input_block_ids,
+    rows,
+    shown,
+)
+
+SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # 00:01 EDT
+EXTENDED_EXPIRY = datetime(2025, 11, 10, 5, 1, tzinfo=UTC)  # 00:01 EST, 90 days later
+
+
+async def expiry_deadline(bot: RunningBot) -> Deadline:
+    (deadline,) = await rows(bot, Deadline, Deadline.truce_id == 1)
+    return deadline
+
+
+async def test_truce_shows_parties_terms_expiry_time_left_and_reader_date(
+    bot: RunningBot,
+) -> None:
+    body = answer(await bot.command("/truce", user=MEMBER))
+    text = block_text(body)
+    assert body["response_type"] == "ephemeral"
+    assert "US–China tariff truce (Geneva, 90 days)" in text
+    assert "United States · China" in text
+    assert "United States: additional tariff on Chinese goods 30% on China" in text
+    assert "China: additional tariff on US goods 10% on United States" in text
+    assert "Tue 12 Aug 2025 00:01 EDT" in text
+    assert "13 days 19 hours" in text
+    assert f"<!date^{int(SEEDED_EXPIRY.timestamp())}^" in text
+    assert "No extension recorded" in text
+    assert_valid_message(body)
+
+
+async def test_truce_public_answers_in_channel(bot: RunningBot) -> None:
+    body = answer(await bot.command("/truce", "public", user=MEMBER))
+    assert body["response_type"] == "in_channel"
+    assert "Tue 12 Aug 2025 00:01 EDT" in block_text(body)
+
+
+async def test_truce_shows_the_edit_button_to_leads_only(bot: RunningBot) -> None:
+    lead = answer(await bot.command("/truce", user=LEAD))
+    member = answer(await bot.command("/truce", user=MEMBER))
+    assert "parley.open_truce_form" in str(lead["blocks"])
+    assert "parley.open_truce_form" not in str(member["blocks"])
+
+
+async def test_truce_with_track_handle_shows_that_tracks_truce(bot: RunningBot) -> None:
+    body = answer(await bot.command("/truce", "us-china"))
+    assert "Tue 12 Aug 2025 00:01 EDT" in block_text(body)
+    assert "13 days 19 hours" in block_text(body)
+
+
+async def test_truce_for_a_track_without_truce_says_so(bot: RunningBot) -> None:
+    body = answer(await bot.command("/truce", "us-eu"))
+    assert body["text"] == "No active truce is on record for us-eu."
+    assert body["response_type"] == "ephemeral"
+
+
+async def test_truce_unknown_subcommand_gets_usage(bot: RunningBot) -> None:
+    body = answer(await bot.command("/truce", "nonsense"))
+    assert body["response_type"] == "ephemeral"
+    assert "I did not understand `/truce nonsense`" in body["text"]
+    assert "Usage:" in body["text"] and "extend" in body["text"]
+
+
+async def test_lead_extends_truce_by_90_days_from_current_expiry(bot: RunningBot) -> None:
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/truce", "extend +90d", user=LEAD))
+
+    assert body["response_type"] == "in_channel"
+    text = shown(body)
+    assert "Mon 10 Nov 2025 00:01 EST" in text
+    assert "<@ULEAD001>" in text
+    assert f"<!date^{int(EXTENDED_EXPIRY.timestamp())}^" in text
+    assert_valid_message(body)
+
+    assert await audit_count(bot) == audits + 1
+    (entry,) = await rows(bot, AuditEntry, AuditEntry.actor == LEAD)
+    assert entry.entity == "truce"
+    (extension,) = await rows(bot, TruceExtension)
+    assert extension.from_at == SEEDED_EXPIRY
+    assert extension.to_at == EXTENDED_EXPIRY
+    assert extension.decided_by == LEAD
+    assert (await expiry_deadline(bot)).due_at == EXTENDED_EXPIRY
+
+    after = block_text(answer(await bot.command("/truce", user=MEMBER)))
+    assert "Mon 10 Nov 2025 00:01 EST" in after
+    assert "Extensions" in after and "No extension recorded" not in after
+
+
+async def test_extend_to_an_absolute_time_records_the_note(bot: RunningBot) -> None:
+    body = answer(
+        await bot.command(
+            "/truce", "extend 2025-11-10 00:01 America/New_York | agreed in Stockholm", user=LEAD
+        )
+    )
+    assert "Mon 10 Nov 2025 00:01 EST" in shown(body)
+    assert "agreed in Stockholm" in shown(body)
+    (extension,) = await rows(bot, TruceExtension)
+    assert extension.to_at == EXTENDED_EXPIRY
+    assert extension.note == "agreed in Stockholm"
+
+
+async def test_member_cannot_extend_truce_and_nothing_is_written(bot: RunningBot) -> None:
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/truce", "extend +90d", user=MEMBER))
+    assert body["response_type"] == "ephemeral"
+    assert "Only a desk lead can change the record" in body["text"]
+    assert await audit_count(bot) == audits
+    assert await rows(bot, TruceExtension) == []
+    assert (await expiry_deadline(bot)).due_at == SEEDED_EXPIRY
+
+
+async def test_extend_with_unreadable_time_explains_with_an_example(bot: RunningBot) -> None:
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/truce", "extend soonish", user=LEAD))
+    assert body["response_type"] == "ephemeral"
+    assert 'Could not read "soonish" as a time' in body["text"]
+    assert "+90d" in body["text"] and "2025-08-12 00:01 America/New_York" in body["text"]
+    assert await audit_count(bot) == audits
+    assert await rows(bot, TruceExtension) == []
+
+
+async def test_extend_without_a_time_says_what_to_write(bot: RunningBot) -> None:
+    body = answer(await bot.command("/truce", "extend", user=LEAD))
+    assert "/truce extend +90d" in body["text"]
+    assert await rows(bot, TruceExtension) == []
+
+
+async def test_extend_into_the_past_is_refused(bot: RunningBot) -> None:
+    body = answer(await bot.command("/truce", "extend 2025-07-01 00:00 UTC", user=LEAD))
+    assert "already past" in body["text"]
+    assert await rows(bot, TruceExtension) == []
+
+
+async def test_truce_edit_opens_the_truce_form_for_a_lead(bot: RunningBot) -> None:
+    response = await bot.command("/truce", "edit", user=LEAD)
+    assert response.status_code == 200
+    view = await bot.opened_view()
+    assert view["callback_id"] == Callback.truce_form
+    assert input_block_ids(view) == {Field.expiry, Field.terms, Field.source, Field.note}
+    terms = next(b for b in view["blocks"] if b.get("block_id") == Field.terms)
+    assert "30%" in terms["element"]["initial_value"]
+
+
+async def test_truce_edit_by_member_is_refused_without_a_modal(bot: RunningBot) -> None:
+    body = answer(await bot.command("/truce", "edit", user=MEMBER))
+    assert "Only a desk lead" in body["text"]
+    assert bot.standin.calls_to("views.open") == []
+
+
+async def test_truce_form_submission_changes_terms_and_extends(bot: RunningBot) -> None:
+    await bot.command("/truce", "edit", user=LEAD)
+    view = await bot.opened_view()
+    audits = await audit_count(bot)
+    response = await bot.submit_view(
+        view,
+        {
+            Field.terms: "United States | additional tariff on Chinese goods | 20% | China",
+            Field.expiry: "+90d",
+            Field.source: "Stockholm readout",
+        },
+        user=LEAD,
+    )
+    assert response.status_code == 200
+    assert response.text == ""  # the modal closes
+
+    call = await confirmation(bot)
+    assert call.args["user"] == LEAD
+    assert "terms updated" in call.args["text"]
+    assert "Mon 10 Nov 2025 00:01 EST" in call.args["text"]
+
+    terms = await rows(bot, TruceTerm)
+    assert [(t.party, t.rate) for t in terms] == [("United States", "20%")]
+    (extension,) = await rows(bot, TruceExtension)
+    assert extension.source == "Stockholm readout"
+    assert await audit_count(bot) == audits + 2
+    assert "20% on China" in block_text(answer(await bot.command("/truce")))
+
+
+async def test_truce_form_bad_terms_line_is_an_inline_error(bot: RunningBot) -> None:
+    await bot.command("/truce", "edit", user=LEAD)
+    view = await bot.opened_view()
+    audits = await audit_count(bot)
+    response = await bot.submit_view(view, {Field.terms: "just a party, no measure"}, user=LEAD)
+    body = answer(response)
+    assert body["response_action"] == "errors"
+    assert list(body["errors"]) == [Field.terms]
+    assert "party | measure | rate | target" in body["errors"][Field.terms]
+    assert await audit_count(bot) == audits
+    assert len(await rows(bot, TruceTerm)) == 2
+    assert bot.standin.calls_to("chat.postEphemeral") == []
+
+
+async def test_truce_form_with_nothing_changed_is_an_inline_error(bot: RunningBot) -> None:
+    await bot.command("/truce", "edit", user=LEAD)
+    view = await bot.opened_view()
+    body = answer(await bot.submit_view(view, {}, user=LEAD))
+    assert body["response_action"] == "errors"
+    assert "Nothing changed" in body["errors"][Field.expiry]
+
+
+async def test_truce_form_bad_expiry_is_an_inline_error(bot: RunningBot) -> None:
+    await bot.command("/truce", "edit", user=LEAD)
+    view = await bot.opened_view()
+    body = answer(await bot.submit_view(view, {Field.expiry: "soonish"}, user=LEAD))
+    assert body["response_action"] == "errors"
+    assert 'Could not read "soonish"' in body["errors"][Field.expiry]
+    assert await rows(bot, TruceExtension) == []
+
+
+async def test_truce_form_with_bad_expiry_leaves_the_terms_unchanged(bot: RunningBot) -> None:
+    await bot.command("/truce", "edit", user=LEAD)
+    view = await bot.opened_view()
+    audits = await audit_count(bot)
+    body = answer(
+        await bot.submit_view(
+            view,
+            {
+                Field.terms: "United States | additional tariff on Chinese goods | 20% | China",
+                Field.expiry: "soonish",
+            },
+            user=LEAD,
+        )
+    )
+    assert body["response_action"] == "errors"
+    assert Field.expiry in body["errors"]
+    assert len(await rows(bot, TruceTerm)) == 2
+    assert await audit_count(bot) == audits

@@ -1,0 +1,166 @@
+"""`/watch`: sensitivities by level, a topic's timeline, and the sensitivity form."""
+
+from __future__ import annotations
+
+from handlers.ids import Callback, Field
+from storage.models import Event, EventSensitivity, Sensitivity
+from tests.conftest import LEAD, MEMBER, RunningBot
+from tests.handlers.helpers import (
+    answer,
+    assert_valid_message,
+    audit_count,
+    block_text,
+    confirmation,
+    rows,
+)
+
+LAI = "Taiwan's President Lai Ching-te reportedly postpones a planned visit to the US"
+SENATORS = "US senators reportedly preparing bills on China's human rights record and Taiwan"
+
+
+async def add_event_through_desk_form(bot: RunningBot, values: dict[str, str]) -> None:
+    await bot.command("/desk", "event", user=LEAD)
+    view = await bot.opened_view()
+    assert view["callback_id"] == Callback.event_form
+    response = await bot.submit_view(view, values, user=LEAD)
+    assert response.status_code == 200 and response.text == "", response.text
+
+
+async def test_watch_lists_sensitivities_by_level(bot: RunningBot) -> None:
+    body = answer(await bot.command("/watch", user=MEMBER))
+    text = block_text(body)
+    for name, level in [
+        ("Export controls", "high"),
+        ("Rare earths", "high"),
+        ("Taiwan", "high"),
+        ("Human-rights legislation", "medium"),
+    ]:
+        assert f"*{name}*  ·  {level}" in text
+    assert text.index("*Taiwan*") < text.index("*Human-rights legislation*")
+    assert "Latest: " in text and LAI in text
+    assert "parley.edit_sensitivity" not in str(body["blocks"])
+    assert_valid_message(body)
+
+
+async def test_watch_taiwan_shows_the_lai_and_senators_events(bot: RunningBot) -> None:
+    body = answer(await bot.command("/watch", "Taiwan", user=MEMBER))
+    text = block_text(body)
+    assert "Watch: Taiwan (high)" in text
+    assert LAI in text and SENATORS in text
+    assert "_reported_" in text
+    assert body["text"] == "Taiwan: 2 events"
+
+
+async def test_watch_finds_a_topic_by_keyword(bot: RunningBot) -> None:
+    body = answer(await bot.command("/watch", "nvidia"))
+    assert "Watch: Export controls (high)" in block_text(body)
+
+
+async def test_watch_unknown_topic_says_so_and_lists_topics(bot: RunningBot) -> None:
+    body = answer(await bot.command("/watch", "unknown"))
+    assert body["response_type"] == "ephemeral"
+    assert body["text"].startswith("No watch topic matches 'unknown'.")
+    assert "Taiwan" in body["text"] and "Rare earths" in body["text"]
+
+
+async def test_event_added_through_desk_form_mentioning_taiwan_joins_its_timeline(
+    bot: RunningBot,
+) -> None:
+    audits = await audit_count(bot)
+    await add_event_through_desk_form(
+        bot,
+        {
+            Field.headline: "Taipei announces new chip export rules",
+            Field.summary: "The announcement came during the Stockholm round.",
+            Field.source: "Reuters",
+            Field.confidence: "confirmed",
+            Field.track: "us-china",
+        },
+    )
+    call = await confirmation(bot)
+    assert "Taipei announces new chip export rules" in call.args["text"]
+    assert "tagged" in call.args["text"] and "Taiwan" in call.args["text"]
+    assert await audit_count(bot) == audits + 1
+    (event,) = await rows(bot, Event, Event.title == "Taipei announces new chip export rules")
+    assert event.confidence == "confirmed"
+
+    body = answer(await bot.command("/watch", "Taiwan"))
+    assert "Taipei announces new chip export rules" in block_text(body)
+    assert body["text"] == "Taiwan: 3 events"
+
+
+async def test_event_form_sensitivity_choice_tags_without_a_keyword(bot: RunningBot) -> None:
+    await add_event_through_desk_form(
+        bot,
+        {Field.headline: "Quiet dinner in Stockholm", Field.sensitivities: ["rare-earths"]},
+    )
+    body = answer(await bot.command("/watch", "Rare earths"))
+    assert "Quiet dinner in Stockholm" in block_text(body)
+
+
+async def test_event_form_with_unreadable_time_is_an_inline_error(bot: RunningBot) -> None:
+    await bot.command("/desk", "event", user=LEAD)
+    view = await bot.opened_view()
+    body = answer(
+        await bot.submit_view(view, {Field.headline: "Taiwan news", Field.when: "later"}, user=LEAD)
+    )
+    assert body["response_action"] == "errors"
+    assert list(body["errors"]) == [Field.when]
+    assert await rows(bot, Event, Event.title == "Taiwan news") == []
+
+
+async def test_watch_new_form_adds_a_critical_sensitivity(bot: RunningBot) -> None:
+    response = await bot.command("/watch", "new", user=LEAD)
+    assert response.status_code == 200
+    view = await bot.opened_view()
+    assert view["callback_id"] == Callback.sensitivity_form
+    audits = await audit_count(bot)
+    response = await bot.submit_view(
+        view,
+        {
+            Field.name: "Fentanyl",
+            Field.level: "critical",
+            Field.description: "US fentanyl tariffs and China's precursor controls.",
+            Field.keywords: "fentanyl, precursors",
+        },
+        user=LEAD,
+    )
+    assert response.status_code == 200 and response.text == ""
+    (item,) = await rows(bot, Sensitivity, Sensitivity.name == "Fentanyl")
+    assert item.level == "critical"
+    assert item.keywords == ["fentanyl", "precursors"]
+    assert await audit_count(bot) == audits + 1
+    call = await confirmation(bot)
+    assert "Fentanyl" in call.args["text"] and "critical" in call.args["text"]
+
+    text = block_text(answer(await bot.command("/watch")))
+    assert ":red_circle: *Fentanyl*  ·  critical" in text
+    assert text.index("*Fentanyl*") < text.index("*Taiwan*")  # critical comes first
+
+    await add_event_through_desk_form(bot, {Field.headline: "New curbs on precursors"})
+    (event,) = await rows(bot, Event, Event.title == "New curbs on precursors")
+    tags = await rows(bot, EventSensitivity, EventSensitivity.event_id == event.id)
+    assert [t.sensitivity_id for t in tags] == [item.id]
+
+
+async def test_sensitivity_form_with_a_taken_name_is_an_inline_error(bot: RunningBot) -> None:
+    await bot.command("/watch", "new", user=LEAD)
+    view = await bot.opened_view()
+    body = answer(await bot.submit_view(view, {Field.name: "Taiwan"}, user=LEAD))
+    assert body["response_action"] == "errors"
+    assert list(body["errors"]) == [Field.name]
+    assert len(await rows(bot, Sensitivity)) == 4
+
+
+async def test_watch_new_by_member_is_refused_without_a_modal(bot: RunningBot) -> None:
+    body = answer(await bot.command("/watch", "new", user=MEMBER))
+    assert "Only a desk lead" in body["text"]
+    assert bot.standin.calls_to("views.open") == []
+
+
+async def test_watch_edit_opens_the_topic_filled_in(bot: RunningBot) -> None:
+    await bot.command("/watch", "edit Taiwan", user=LEAD)
+    view = await bot.opened_view()
+    assert view["title"]["text"] == "Edit sensitivity"
+    keywords = next(b for b in view["blocks"] if b.get("block_id") == Field.keywords)
+    assert "Lai Ching-te" in keywords["element"]["initial_value"]

@@ -1,0 +1,198 @@
+"""`bot/web.py` over HTTP: signatures, the replay window, malformed bodies, `/healthz`."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from handlers.ids import Action
+from storage.models import Deadline, DeadlineStatus
+from tests.conftest import ADMIN, CHANNEL, RunningBot, sign
+from tests.handlers.helpers import audit_count, rows
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def deadline_add_body(bot: RunningBot, title: str = "Sneaky") -> str:
+    return urlencode(
+        {
+            "team_id": "T0LOCAL",
+            "channel_id": CHANNEL,
+            "user_id": ADMIN,
+            "command": "/deadline",
+            "text": f"add {title} | +3d",
+            "response_url": bot.standin.response_url(channel=CHANNEL),
+            "trigger_id": f"1.1.{uuid.uuid4().hex}",
+        }
+    )
+
+
+def mark_met_body(bot: RunningBot) -> str:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0LOCAL"},
+        "user": {"id": ADMIN},
+        "channel": {"id": CHANNEL},
+        "response_url": bot.standin.response_url(channel=CHANNEL),
+        "actions": [{"action_id": Action.mark_deadline_met, "value": "1", "type": "button"}],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+async def post(bot: RunningBot, body: str, headers: dict[str, str]) -> httpx.Response:
+    return await bot.http.post(f"{bot.url}/slack/events", content=body, headers=headers)
+
+
+async def snapshot(bot: RunningBot) -> tuple[Any, ...]:
+    return (
+        await audit_count(bot),
+        sorted((d.id, d.title, d.status) for d in await rows(bot, Deadline)),
+    )
+
+
+def wrong_signature(body: str) -> dict[str, str]:
+    return sign(body, secret="not-the-signing-secret")
+
+
+def stale(body: str) -> dict[str, str]:
+    return sign(body, timestamp=int(time.time()) - 6 * 60)
+
+
+def unsigned(body: str) -> dict[str, str]:
+    return dict(FORM)
+
+
+def signature_of_another_body(body: str) -> dict[str, str]:
+    return sign(body + "&text=other")
+
+
+@pytest.mark.parametrize("headers", [unsigned, wrong_signature, stale, signature_of_another_body])
+@pytest.mark.parametrize("make_body", [deadline_add_body, mark_met_body])
+async def test_unverified_requests_get_401_and_change_nothing(
+    bot: RunningBot, headers: Any, make_body: Any
+) -> None:
+    before = await snapshot(bot)
+    body = make_body(bot)
+    response = await post(bot, body, headers(body))
+    assert response.status_code == 401
+    assert await snapshot(bot) == before
+    assert bot.standin.calls_to("response_url") == []
+
+
+async def test_a_correctly_signed_request_is_handled(bot: RunningBot) -> None:
+    body = deadline_add_body(bot, "Signed")
+    response = await post(bot, body, sign(body))
+    assert response.status_code == 200
+    assert await rows(bot, Deadline, Deadline.title == "Signed")
+
+
+async def test_a_request_4_minutes_old_is_still_inside_the_replay_window(
+    bot: RunningBot,
+) -> None:
+    body = deadline_add_body(bot, "Slightly late")
+    response = await post(bot, body, sign(body, timestamp=int(time.time()) - 4 * 60))
+    assert response.status_code == 200
+    assert await rows(bot, Deadline, Deadline.title == "Slightly late")
+
+
+async def test_a_signed_button_click_is_handled(bot: RunningBot) -> None:
+    body = mark_met_body(bot)
+    response = await post(bot, body, sign(body))
+    assert response.status_code == 200
+    assert "marked met" in (await bot.standin.wait_for("response_url"))[-1].args["text"]
+    (deadline,) = await rows(bot, Deadline, Deadline.id == 1)
+    assert deadline.status == DeadlineStatus.met
+
+
+MALFORMED = {
+    "payload-not-json": "payload=notjson",
+    "payload-a-number": "payload=1",
+    "payload-a-list": "payload=" + json.dumps([]),
+    "block-actions-without-actions": "payload="
+    + json.dumps({"type": "block_actions", "actions": []}),
+    "block-actions-actions-not-a-list": "payload="
+    + json.dumps({"type": "block_actions", "actions": "x"}),
+    "payload-missing-type": "payload=" + json.dumps({"actions": [{"action_id": "x"}]}),
+    "payload-type-not-a-string": "payload=" + json.dumps({"type": 5}),
+    "view-submission-without-view": "payload=" + json.dumps({"type": "view_submission"}),
+    "user-not-an-object": "payload="
+    + json.dumps({"type": "block_actions", "actions": [{"action_id": "x"}], "user": "U1"}),
+    "empty-body": "",
+    "neither-command-nor-payload": "foo=bar",
+}
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+async def test_malformed_bodies_get_400_never_500(bot: RunningBot, name: str, signed: bool) -> None:
+    body = MALFORMED[name]
+    before = await snapshot(bot)
+    response = await post(bot, body, sign(body) if signed else dict(FORM))
+    assert response.status_code == 400
+    assert "malformed request body" in response.json()["error"]
+    assert await snapshot(bot) == before
+
+
+@pytest.mark.parametrize("body", ["[]", "not json"])
+async def test_malformed_json_bodies_get_400(bot: RunningBot, body: str) -> None:
+    response = await post(bot, body, {"content-type": "application/json"})
+    assert response.status_code == 400
+
+
+async def test_view_submission_without_a_view_type_gets_400(bot: RunningBot) -> None:
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0LOCAL"},
+        "user": {"id": ADMIN},
+        "view": {"callback_id": "parley.deadline_form", "state": {"values": {}}},
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    response = await post(bot, body, sign(body))
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("command", "text"),
+    [
+        ("/truce", ""),
+        ("/truce", "public"),
+        ("/truce", "   "),
+        ("/truce", "extend | only a note"),
+        ("/deadline", "add |"),
+        ("/deadline", "add | | |"),
+        ("/deadline", "x" * 4000),
+        ("/talks", "edit"),
+        ("/talks", "edit x"),
+        ("/watch", "edit"),
+        ("/watch", "ünïcödé 🤝"),
+        ("/desk", "lead"),
+        ("/desk", "lead remove"),
+        ("/desk", "subscribe countdowns"),
+        ("/desk", "subscribe digest maybe"),
+        ("/desk", "subscribe 25:99"),
+        ("/desk", "subscribe Mars/Olympus"),
+    ],
+)
+async def test_every_signed_slash_command_gets_200_with_a_reply(
+    bot: RunningBot, command: str, text: str
+) -> None:
+    response = await bot.command(command, text, user=ADMIN)
+    assert response.status_code == 200
+    body = response.json()
+    assert body.get("text") or body.get("blocks")
+    assert "Something went wrong" not in str(body)
+
+
+async def test_healthz_reports_ok_and_the_database(bot: RunningBot) -> None:
+    response = await bot.http.get(f"{bot.url}/healthz")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == "sqlite"

@@ -1,0 +1,53 @@
+"""Migrations and models agree, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+from storage.db import Database, alembic_config
+
+
+def _differences(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), SQLModel.metadata))
+
+
+async def test_migrated_schema_matches_the_models(db: Database) -> None:
+    async with db.engine.connect() as conn:
+        differences = await conn.run_sync(_differences)
+    assert differences == []
+
+
+async def test_upgrade_reaches_the_single_head_revision(db: Database) -> None:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1
+    async with db.engine.connect() as conn:
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    assert version == heads[0]
+
+
+async def test_upgrade_twice_is_harmless(db: Database) -> None:
+    await db.upgrade()
+    async with db.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert set(SQLModel.metadata.tables) | {"alembic_version"} == names
+
+
+async def test_a_fresh_database_has_every_table_of_the_record(database_url: str) -> None:
+    fresh = Database(database_url)
+    try:
+        async with fresh.engine.connect() as conn:
+            before = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert before == set()
+        await fresh.upgrade()
+        async with fresh.engine.connect() as conn:
+            after = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert set(SQLModel.metadata.tables) <= after
+    finally:
+        await fresh.dispose()
