@@ -72,12 +72,4 @@ def build_app(
     for surface in (truce, deadline, talks, watch, desk, modals, home):
         surface.register(app)
     app.error(handle_listener_error)
-    app_state: dict[str, Any] = {"runtime": runtime}
-    app.__dict__["parley"] = app_state
     return app
-
-
-def runtime_of_app(app: AsyncApp) -> Runtime:
-    runtime = app.__dict__["parley"]["runtime"]
-    assert isinstance(runtime, Runtime)
-    return runtime

@@ -14,7 +14,7 @@ from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from bot.timeparse import TimeParseError
 from handlers.ids import Callback, Field
@@ -32,7 +32,7 @@ def reply_text(error: Exception) -> tuple[str, str | None]:
         return str(error), error.field
     if isinstance(error, (ParleyError, TimeParseError)):
         return str(error), None
-    if isinstance(error, (OperationalError, InterfaceError, DBAPIError, ConnectionError, OSError)):
+    if isinstance(error, (DBAPIError, OSError)):
         log.error("database unavailable: %s", type(error).__name__)
         return RECORD_UNAVAILABLE, None
     error_id = uuid.uuid4().hex[:8]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     Block,
@@ -26,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import format_local
-from bot.timeparse import TimeParseError, When, parse_when
+from bot.timeparse import TimeParseError, When, parse_offsets, parse_when
 from handlers.blocks import clip, context_line
 from handlers.ids import Action, Callback, Field
 from storage import deadlines, rounds, sensitivities, tracks, truces
@@ -155,13 +156,7 @@ async def track_choices(session: AsyncSession) -> list[tuple[str, str]]:
 def local_text(instant: datetime | None, zone: str) -> str | None:
     if instant is None:
         return None
-    return instant.astimezone(_zone(zone)).strftime(LOCAL_FORMAT) + f" {zone}"
-
-
-def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
+    return instant.astimezone(ZoneInfo(zone)).strftime(LOCAL_FORMAT) + f" {zone}"
 
 
 TIME_HINT = "e.g. 2025-08-12 00:01 America/New_York, Aug 12 00:01 EDT, +90d, in 3 days"
@@ -423,6 +418,16 @@ def read_time(
         return parse_when(text, now=now, default_zone=default_zone, base=base, base_zone=base_zone)
     except TimeParseError as exc:
         raise InvalidInput(str(exc), field=field) from None
+
+
+def read_offsets(text: str) -> str:
+    """A deadline's own countdown offsets, checked; empty means the desk's default."""
+    if text:
+        try:
+            parse_offsets(text)
+        except ValueError as exc:  # TimeParseError is one
+            raise InvalidInput(str(exc), field=Field.offsets) from None
+    return text
 
 
 def read_terms(submission: Submission) -> list[TermInput]:

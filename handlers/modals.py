@@ -126,14 +126,7 @@ async def submit_deadline(
         when = read_time(
             form.text(Field.due), Field.due, now=now, default_zone=runtime.settings.timezone
         )
-        offsets = form.text(Field.offsets)
-        if offsets:
-            from bot.timeparse import TimeParseError, parse_offsets
-
-            try:
-                parse_offsets(offsets)
-            except (TimeParseError, ValueError) as exc:
-                raise InvalidInput(str(exc), field=Field.offsets) from None
+        offsets = forms.read_offsets(form.text(Field.offsets))
         fields: dict[str, Any] = dict(
             title=form.text(Field.headline),
             due_at=when.instant,

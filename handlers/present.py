@@ -14,7 +14,7 @@ from storage.events import EventView
 from storage.models import Deadline, Level, Sensitivity, Track, Visibility
 from storage.rounds import RoundView
 from storage.truces import TruceView
-from templates import SlackMarkup, render
+from templates import SlackMarkup, escape_mrkdwn, render
 
 LEVEL_ICONS = {
     Level.critical: ":red_circle:",
@@ -35,23 +35,14 @@ def left_text(due: datetime, *, now: datetime, zone: str) -> str:
 
 def truce_blocks(view: TruceView, *, now: datetime, reader_zone: str, is_lead: bool) -> list[Block]:
     expiry = view.expiry
+    zone = expiry.zone if expiry else "UTC"
     terms = [
-        " ".join(
-            p
-            for p in (
-                t.party + ":",
-                t.measure,
-                t.rate and f"{t.rate}",
-                t.target and f"on {t.target}",
-            )
-            if p
-        )
+        " ".join(p for p in (f"{t.party}:", t.measure, t.rate, t.target and f"on {t.target}") if p)
         for t in view.terms
     ]
     extensions = [
-        f"{format_local(e.from_at, expiry.zone if expiry else 'UTC')} → "
-        f"{format_local(e.to_at, expiry.zone if expiry else 'UTC')}, decided "
-        f"{format_local(e.decided_at, expiry.zone if expiry else 'UTC')}"
+        f"{format_local(e.from_at, zone)} → {format_local(e.to_at, zone)}, "
+        f"decided {format_local(e.decided_at, zone)}"
         + (f" ({e.source})" if e.source else "")
         + (f" — {e.note}" if e.note else "")
         for e in view.extensions
@@ -73,12 +64,8 @@ def truce_blocks(view: TruceView, *, now: datetime, reader_zone: str, is_lead: b
     )
     blocks: list[Block] = [section(text, accessory=accessory)]
     if view.truce.source_name:
-        blocks.append(context_line(f"Source: {_escape_plain(view.truce.source_name)}"))
+        blocks.append(context_line(f"Source: {escape_mrkdwn(view.truce.source_name)}"))
     return blocks
-
-
-def _escape_plain(text: str) -> str:
-    return render("plain", text=text)
 
 
 def deadline_block(

@@ -61,11 +61,11 @@ async def read_command(session: AsyncSession, runtime: Runtime, command: dict[st
     if words and words[-1].lower() == "public":
         public = True
         words = words[:-1]
-    named: Track | None = None
-    if words and await tracks.is_track_handle(session, words[0]):
-        named = (await tracks.resolve_tracks(session, handle=words[0]))[0]
+    known = await tracks.all_tracks(session)  # one query serves both the handle and the scope
+    named = tracks.find_track(known, words[0]) if words else None
+    if named is not None:
         words = words[1:]
-    scope = [named] if named else await tracks.resolve_tracks(session, handle=None)
+    scope = [named] if named else tracks.active_tracks(known)
     actor = runtime.actor(str(command.get("user_id") or ""))
     channel_id = str(command.get("channel_id") or "")
     subscription = await get_subscription(session, channel_id) if channel_id else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,6 +39,36 @@ def record_change(
     )
     session.add(entry)
     return entry
+
+
+async def commit_change(
+    session: AsyncSession,
+    row: SQLModel,
+    *,
+    actor: Actor,
+    at: datetime,
+    action: str,
+    entity: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Writes `row` with its audit entry and commits: the one commit of a service call.
+
+    The entry is keyed by the row's primary key; `after` defaults to the row as written.
+    """
+    session.add(row)
+    await session.flush()
+    record_change(
+        session,
+        actor=actor,
+        at=at,
+        action=action,
+        entity=entity,
+        entity_id=inspect(row).identity[0],
+        before=before,
+        after=snapshot(row) if after is None else after,
+    )
+    await session.commit()
 
 
 async def recent_entries(session: AsyncSession, *, limit: int = 20) -> list[AuditEntry]:

@@ -9,7 +9,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
-from storage.audit import record_change, snapshot
+from storage.audit import commit_change, snapshot
 from storage.checks import choice, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Deadline, DeadlineKind, DeadlineStatus, Visibility
@@ -85,18 +85,7 @@ async def add_deadline(
         created_at=now,
         seed_key=seed_key,
     )
-    session.add(deadline)
-    await session.flush()
-    record_change(
-        session,
-        actor=actor,
-        at=now,
-        action="add",
-        entity="deadline",
-        entity_id=deadline.id,
-        after=snapshot(deadline),
-    )
-    await session.commit()
+    await commit_change(session, deadline, actor=actor, at=now, action="add", entity="deadline")
     return deadline
 
 
@@ -132,16 +121,7 @@ async def update_deadline(
         deadline.offsets = offsets or None
     if visibility is not None:
         deadline.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
-    session.add(deadline)
-    record_change(
-        session,
-        actor=actor,
-        at=now,
-        action=action,
-        entity="deadline",
-        entity_id=deadline.id,
-        before=before,
-        after=snapshot(deadline),
+    await commit_change(
+        session, deadline, actor=actor, at=now, action=action, entity="deadline", before=before
     )
-    await session.commit()
     return deadline

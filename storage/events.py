@@ -10,7 +10,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
-from storage.audit import record_change, snapshot
+from storage.audit import commit_change, snapshot
 from storage.checks import SUMMARY_LIMIT, choice, clean_text, clean_title, zone_name
 from storage.models import (
     Confidence,
@@ -158,14 +158,13 @@ async def add_event(
         session.add(EventSensitivity(event_id=event.id, sensitivity_id=sensitivity.id))
     after = snapshot(event) or {}
     after["sensitivities"] = [s.slug for s in tagged]
-    record_change(
+    await commit_change(
         session,
+        event,
         actor=actor,
         at=now,
         action="add",
         entity="event",
-        entity_id=event.id,
         after=after,
     )
-    await session.commit()
     return EventView(event=event, sensitivities=tagged)

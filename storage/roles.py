@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_admin
-from storage.audit import record_change, snapshot
+from storage.audit import commit_change, record_change, snapshot
 from storage.errors import InvalidInput
 from storage.models import Role, RoleGrant
 
@@ -19,17 +19,7 @@ async def grant_lead(session: AsyncSession, *, actor: Actor, now: datetime, user
     if existing is not None:
         raise InvalidInput(f"{user_id} is a {existing.role} already.")
     grant = RoleGrant(user_id=user_id, role=Role.lead, granted_by=actor.id, granted_at=now)
-    session.add(grant)
-    record_change(
-        session,
-        actor=actor,
-        at=now,
-        action="grant",
-        entity="role",
-        entity_id=user_id,
-        after=snapshot(grant),
-    )
-    await session.commit()
+    await commit_change(session, grant, actor=actor, at=now, action="grant", entity="role")
 
 
 async def revoke_lead(session: AsyncSession, *, actor: Actor, now: datetime, user_id: str) -> None:

@@ -10,7 +10,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
-from storage.audit import record_change, snapshot
+from storage.audit import commit_change, snapshot
 from storage.checks import choice, clean_text, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Delegation, RoundStatus, TalksRound, Track
@@ -119,16 +119,7 @@ async def add_round(
     await session.flush()
     assert talks.id is not None
     _add_delegations(session, talks.id, delegations)
-    record_change(
-        session,
-        actor=actor,
-        at=now,
-        action="add",
-        entity="round",
-        entity_id=talks.id,
-        after=snapshot(talks),
-    )
-    await session.commit()
+    await commit_change(session, talks, actor=actor, at=now, action="add", entity="round")
     return talks
 
 
@@ -189,16 +180,7 @@ async def update_round(
             await session.delete(item)
         await session.flush()
         _add_delegations(session, round_id, delegations)
-    session.add(talks)
-    record_change(
-        session,
-        actor=actor,
-        at=now,
-        action="update",
-        entity="round",
-        entity_id=round_id,
-        before=before,
-        after=snapshot(talks),
+    await commit_change(
+        session, talks, actor=actor, at=now, action="update", entity="round", before=before
     )
-    await session.commit()
     return talks

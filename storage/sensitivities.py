@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
-from storage.audit import record_change, snapshot
+from storage.audit import commit_change, snapshot
 from storage.checks import choice, clean_text
 from storage.errors import InvalidInput, NotFound
 from storage.models import Level, Sensitivity, Visibility
@@ -100,18 +100,7 @@ async def add_sensitivity(
         keywords=list(keywords),
         visibility=choice(visibility, Visibility, field="visibility", label="Visibility"),
     )
-    session.add(item)
-    await session.flush()
-    record_change(
-        session,
-        actor=actor,
-        at=now,
-        action="add",
-        entity="sensitivity",
-        entity_id=item.id,
-        after=snapshot(item),
-    )
-    await session.commit()
+    await commit_change(session, item, actor=actor, at=now, action="add", entity="sensitivity")
     return item
 
 
@@ -142,16 +131,7 @@ async def update_sensitivity(
         item.keywords = list(keywords)
     if visibility is not None:
         item.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
-    session.add(item)
-    record_change(
-        session,
-        actor=actor,
-        at=now,
-        action="update",
-        entity="sensitivity",
-        entity_id=sensitivity_id,
-        before=before,
-        after=snapshot(item),
+    await commit_change(
+        session, item, actor=actor, at=now, action="update", entity="sensitivity", before=before
     )
-    await session.commit()
     return item

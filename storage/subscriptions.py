@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
-from storage.audit import record_change, snapshot
+from storage.audit import commit_change, snapshot
 from storage.checks import zone_name
 from storage.errors import InvalidInput
 from storage.models import Subscription
@@ -55,18 +55,15 @@ async def subscribe(
         subscription.countdowns_enabled = countdowns_enabled
     if tracks is not None:
         subscription.tracks = tracks or None
-    session.add(subscription)
-    record_change(
+    await commit_change(
         session,
+        subscription,
         actor=actor,
         at=now,
         action="subscribe",
         entity="subscription",
-        entity_id=channel_id,
         before=before,
-        after=snapshot(subscription),
     )
-    await session.commit()
     return subscription
 
 
@@ -79,15 +76,12 @@ async def unsubscribe(
         raise InvalidInput("This channel is not subscribed.")
     before = snapshot(subscription)
     subscription.active = False
-    session.add(subscription)
-    record_change(
+    await commit_change(
         session,
+        subscription,
         actor=actor,
         at=now,
         action="unsubscribe",
         entity="subscription",
-        entity_id=channel_id,
         before=before,
-        after=snapshot(subscription),
     )
-    await session.commit()

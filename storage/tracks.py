@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
-from storage.audit import record_change, snapshot
+from storage.audit import commit_change
 from storage.checks import choice, clean_text
 from storage.errors import InvalidInput, NotFound
 from storage.models import Track, TrackStatus
@@ -18,20 +18,28 @@ async def all_tracks(session: AsyncSession) -> list[Track]:
     return list((await session.exec(select(Track).order_by(col(Track.handle)))).all())
 
 
+def find_track(tracks: list[Track], word: str) -> Track | None:
+    return next((t for t in tracks if t.handle == word.lower()), None)
+
+
+def active_tracks(tracks: list[Track]) -> list[Track]:
+    return [t for t in tracks if t.status == TrackStatus.active]
+
+
 async def resolve_tracks(session: AsyncSession, *, handle: str | None) -> list[Track]:
     """The named track, or every active one when no handle is given."""
     tracks = await all_tracks(session)
     if handle is None:
-        return [t for t in tracks if t.status == TrackStatus.active]
-    for track in tracks:
-        if track.handle == handle.lower():
-            return [track]
+        return active_tracks(tracks)
+    found = find_track(tracks, handle)
+    if found is not None:
+        return [found]
     known = ", ".join(t.handle for t in tracks) or "none yet"
     raise NotFound(f"No track called {handle!r}. Known tracks: {known}.")
 
 
 async def is_track_handle(session: AsyncSession, word: str) -> bool:
-    return any(t.handle == word.lower() for t in await all_tracks(session))
+    return find_track(await all_tracks(session), word) is not None
 
 
 async def add_track(
@@ -58,16 +66,5 @@ async def add_track(
         status=choice(status, TrackStatus, field="status", label="Status"),
         seed_key=seed_key,
     )
-    session.add(track)
-    await session.flush()
-    record_change(
-        session,
-        actor=actor,
-        at=now,
-        action="add",
-        entity="track",
-        entity_id=track.id,
-        after=snapshot(track),
-    )
-    await session.commit()
+    await commit_change(session, track, actor=actor, at=now, action="add", entity="track")
     return track

@@ -10,7 +10,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
-from storage.audit import record_change, snapshot
+from storage.audit import commit_change, snapshot
 from storage.checks import clean_text, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import (
@@ -154,16 +154,14 @@ async def add_truce(
         )
     )
     _add_terms(session, truce.id, terms)
-    record_change(
+    await commit_change(
         session,
+        truce,
         actor=actor,
         at=now,
         action="add",
         entity="truce",
-        entity_id=truce.id,
-        after=snapshot(truce),
     )
-    await session.commit()
     return truce
 
 
@@ -198,17 +196,16 @@ async def set_terms(
         await session.delete(term)
     await session.flush()
     _add_terms(session, truce_id, terms)
-    record_change(
+    await commit_change(
         session,
+        truce,
         actor=actor,
         at=now,
         action="set_terms",
         entity="truce",
-        entity_id=truce_id,
         before={"terms": [t.model_dump(mode="json") for t in old.terms]},
         after={"terms": [t.__dict__ for t in terms]},
     )
-    await session.commit()
     return await view_of(session, truce)
 
 
@@ -259,15 +256,14 @@ async def extend_truce(
     deadline.status = DeadlineStatus.open
     truce.status = TruceStatus.extended
     session.add_all([deadline, truce])
-    record_change(
+    await commit_change(
         session,
+        truce,
         actor=actor,
         at=now,
         action="extend",
         entity="truce",
-        entity_id=truce_id,
         before=before,
         after={"truce": snapshot(truce), "expiry": snapshot(deadline)},
     )
-    await session.commit()
     return await view_of(session, truce)

@@ -100,7 +100,8 @@ async def test_a_change_whose_audit_entry_fails_is_not_kept(
 ) -> None:
     call, _ = WRITES[write]
     before = await row_counts(db)
-    monkeypatch.setattr(module, "record_change", _broken_record_change())
+    # every service writes its audit entry through storage.audit.commit_change
+    monkeypatch.setattr(audit, "record_change", _broken_record_change())
     async with db.session() as s:
         with pytest.raises(IntegrityError):
             await call(s, lead, seeded)
