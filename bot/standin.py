@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import json
 import logging
+import random
 import re
 import time
 import uuid
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
@@ -51,6 +52,7 @@ MAX_SECTION_FIELDS = 10
 MAX_SECTION_FIELD = 2000
 MAX_MESSAGE_TEXT = 40000
 
+SOCKET_PATH = "/socket-mode"
 _TS_BASE = 1753779600  # 2025-07-29 09:00 UTC: deterministic, increasing message timestamps
 _JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
@@ -116,11 +118,15 @@ class SlackStandIn:
         self.channels: dict[str, dict[str, Any]] = dict(channels or {})
         self.bot_user_id = bot_user_id
         self.rate_limit_per_channel: float | None = None
+        # Share of chat.postMessage calls answered 429 at random (seeded: runs repeat).
+        self.rate_limit_ratio = 0.0
+        self._random = random.Random(7)
         self.calls: list[RecordedCall] = []
         self.violations: list[str] = []
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._changed = asyncio.Event()
+        self._sockets: list[web.WebSocketResponse] = []  # Socket Mode connections
         self._init_state()
 
     def _init_state(self) -> None:
@@ -142,6 +148,8 @@ class SlackStandIn:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{rid}", self._handle_response_url)
+        app.router.add_get(SOCKET_PATH, self._handle_socket)
+        app.on_shutdown.append(self._close_sockets)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -329,6 +337,8 @@ class SlackStandIn:
     def _answer(self, method: str, args: dict[str, Any], token: str | None) -> _Answer:
         if token is None or token == "":
             raise _ApiError("not_authed")
+        if method == "apps.connections.open":
+            return self._apps_connections_open(token)
         if not token.startswith("xoxb-"):
             raise _ApiError("invalid_auth")
         failure = self._take_failure(method)
@@ -340,6 +350,12 @@ class SlackStandIn:
         handler = self._handlers().get(method)
         if handler is None:
             raise _ApiError("unknown_method")
+        if (
+            method == "chat.postMessage"
+            and self.rate_limit_ratio
+            and self._random.random() < self.rate_limit_ratio
+        ):
+            return _Answer(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
         if method == "chat.postMessage" and self.rate_limit_per_channel:
             limited = self._rate_limited(str(args.get("channel", "")))
             if limited is not None:
@@ -371,6 +387,7 @@ class SlackStandIn:
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
         }
 
     # ------------------------------------------------------------------ methods
@@ -563,6 +580,18 @@ class SlackStandIn:
         info.update(self.channels.get(channel, {}))
         return {"channel": info}
 
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Newest first; `metadata` only with `include_all_metadata`, as Slack does."""
+        channel = _require_channel(args)
+        limit = int(args.get("limit") or 100)
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        messages = sorted(
+            self._messages.get(channel, {}).values(), key=lambda m: m["ts"], reverse=True
+        )[:limit]
+        if not with_metadata:
+            messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+        return {"messages": messages, "has_more": False}
+
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         users = [u for u in str(args.get("users", "")).split(",") if u]
         if not users:
@@ -589,6 +618,101 @@ class SlackStandIn:
             self._messages[channel][ts] = message
         elif args.get("response_type") == "in_channel":
             self._messages.setdefault(channel, {})[message["ts"]] = message
+
+    # ------------------------------------------------------------------ Socket Mode
+
+    @property
+    def socket_url(self) -> str:
+        """The WebSocket URL `apps.connections.open` hands out: ``ws://127.0.0.1:PORT/…``."""
+        return f"ws://127.0.0.1:{self._port}{SOCKET_PATH}"
+
+    async def send_envelope(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool = True,
+        retry_attempt: int | None = None,
+        retry_reason: str | None = None,
+        timeout: float = 5.0,
+    ) -> str:
+        """Push a Socket Mode envelope (``slash_commands``, ``interactive``, ``events_api``)
+        to the newest connection, waiting for one; returns its ``envelope_id``.
+
+        The app's acknowledgement is recorded as a ``socket_ack`` call (args: the message it
+        sent, ``envelope_id`` and the optional ``payload``).
+        """
+        socket = next((ws for ws in reversed(self._sockets) if not ws.closed), None)
+        if socket is None:
+            seen = len(self.calls_to("socket_connect"))
+            await self.wait_for("socket_connect", count=seen + 1, timeout=timeout)
+            socket = self._sockets[-1]
+        envelope: dict[str, Any] = {
+            "envelope_id": str(uuid.uuid4()),
+            "type": type,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if retry_attempt is not None:
+            envelope["retry_attempt"] = retry_attempt
+            envelope["retry_reason"] = retry_reason or "timeout"
+        await socket.send_json(envelope)
+        return str(envelope["envelope_id"])
+
+    async def socket_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The app's acknowledgement of one envelope (waits for it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        count = 1
+        while True:
+            acks = await self.wait_for(
+                "socket_ack", count=count, timeout=max(deadline - loop.time(), 0.0)
+            )
+            for call in acks:
+                if call.args.get("envelope_id") == envelope_id:
+                    return call.args
+            count = len(acks) + 1
+
+    def _apps_connections_open(self, token: str) -> _Answer:
+        if not token.startswith("xapp-"):
+            raise _ApiError("not_allowed_token_type")
+        failure = self._take_failure("apps.connections.open")
+        if failure is not None:
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+            return _Answer(failure.status, {"ok": False, "error": failure.error}, headers)
+        return _Answer(200, {"ok": True, "url": f"{self.socket_url}?ticket={uuid.uuid4().hex}"})
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse()  # answers the client's pings itself
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets),
+                "debug_info": {"host": "parley-standin", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": APP_ID},
+            }
+        )
+        await self._record(RecordedCall("socket_connect", {}, None, time.monotonic(), 101))
+        try:
+            async for message in socket:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    args = json.loads(message.data)
+                except ValueError:
+                    args = {"unparsed": message.data}
+                if not isinstance(args, dict):
+                    args = {"unparsed": args}
+                await self._record(RecordedCall("socket_ack", args, None, time.monotonic(), 200))
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
+    async def _close_sockets(self, _: web.Application) -> None:
+        for socket in list(self._sockets):
+            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"stand-in stopping")
 
     # ------------------------------------------------------------------ Block Kit checks
 

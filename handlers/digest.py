@@ -5,6 +5,7 @@ Empty sections are left out. Restricted items appear only in restricted channels
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from bot.timeleft import format_local
 from handlers.blocks import context_line, header, message, section
 from handlers.present import event_block, left_text
 from handlers.runtime import Runtime
-from storage import deadlines, events, rounds, sensitivities, tracks
+from storage import deadlines, events, outbox, rounds, sensitivities, tracks
 from storage.subscriptions import get_subscription
 from templates import render
 
@@ -30,7 +31,9 @@ async def digest_blocks(
     track_ids: list[int] | None,
     include_restricted: bool,
     since: datetime,
+    alerted: Collection[int] = (),
 ) -> list[Block]:
+    """The digest's sections; events in `alerted` are marked as already alerted."""
     blocks: list[Block] = []
     ahead = [
         d
@@ -60,7 +63,7 @@ async def digest_blocks(
     )
     if changed:
         blocks.append(header("What changed"))
-        blocks += [event_block(v) for v in changed]
+        blocks += [event_block(v, alerted=v.event.id in alerted) for v in changed]
     hot = []
     for item in await sensitivities.all_sensitivities(
         session, include_restricted=include_restricted
@@ -103,26 +106,41 @@ async def digest_blocks(
     return blocks
 
 
-async def digest_message(
-    session: AsyncSession, runtime: Runtime, channel_id: str, *, response_type: str | None = None
+async def channel_digest(
+    session: AsyncSession, *, now: datetime, channel_id: str, default_zone: str
 ) -> dict[str, Any]:
-    """The digest for one channel, scoped by its subscription (all active tracks if none)."""
-    now = runtime.now()
+    """The digest for one channel, scoped by its subscription (all active tracks if none).
+
+    "What changed" runs from the last digest posted in the channel (else the last day);
+    events already alerted there are marked so.
+    """
     subscription = await get_subscription(session, channel_id)
     handle_filter = subscription.tracks if subscription else None
     scope = await tracks.resolve_tracks(session, handle=None)
     if handle_filter:
         scope = [t for t in scope if t.handle in handle_filter]
+    last = await outbox.last_sent_digest(session, channel_id)
+    since = last.sent_at if last and last.sent_at else now - timedelta(days=1)
     blocks = await digest_blocks(
         session,
         now=now,
         track_ids=[t.id for t in scope if t.id is not None],
         include_restricted=bool(subscription and subscription.restricted),
-        since=now - timedelta(days=1),
+        since=since,
+        alerted=await outbox.alerted_event_ids(session, channel_id, since=since),
     )
-    zone = subscription.digest_zone if subscription else runtime.settings.timezone
+    zone = subscription.digest_zone if subscription else default_zone
     title = f"Desk digest · {format_local(now, zone)}"
     if not blocks:
         blocks = [context_line("Nothing ahead and nothing new on the record.")]
-    extra: dict[str, Any] = {"response_type": response_type} if response_type else {}
-    return message(title, [header(title), *blocks], **extra)
+    return message(title, [header(title), *blocks])
+
+
+async def digest_message(
+    session: AsyncSession, runtime: Runtime, channel_id: str, *, response_type: str | None = None
+) -> dict[str, Any]:
+    """`/desk digest`: the channel's digest now."""
+    reply = await channel_digest(
+        session, now=runtime.now(), channel_id=channel_id, default_zone=runtime.settings.timezone
+    )
+    return {**reply, "response_type": response_type} if response_type else reply

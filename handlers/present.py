@@ -114,7 +114,7 @@ def round_block(view: RoundView, *, is_lead: bool) -> Block:
     return section(text, accessory=accessory)
 
 
-def event_block(view: EventView) -> Block:
+def event_block(view: EventView, *, alerted: bool = False) -> Block:
     event = view.event
     source = event.source_name
     if event.source_url:
@@ -129,6 +129,7 @@ def event_block(view: EventView) -> Block:
             summary=event.summary,
             source=source,
             tags=", ".join(s.name for s in view.sensitivities),
+            alerted=alerted,
         )
     )
 

@@ -12,7 +12,7 @@ from storage.models import Role, RoleGrant
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a Slack user id, or a system actor (`cli`, `seed`).
+    """Who acts: a Slack user id, or a system actor (`cli`, `seed`, `scheduler`).
 
     `configured_admin` is true for users named in PARLEY_ADMINS and for system actors.
     """
@@ -23,6 +23,7 @@ class Actor:
 
 CLI = Actor("cli", configured_admin=True)
 SEED = Actor("seed", configured_admin=True)
+SCHEDULER = Actor("scheduler", configured_admin=True)
 
 
 async def role_of(session: AsyncSession, actor: Actor) -> Role:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
+from storage.alerts import queue_expiry_alerts
 from storage.audit import commit_change, snapshot
 from storage.checks import choice, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
@@ -71,7 +72,8 @@ async def add_deadline(
 ) -> Deadline:
     await require_lead(session, actor)
     if not allow_past and due_at <= now:
-        raise InvalidInput(PAST_DEADLINE.format(when=f"{due_at:%Y-%m-%d %H:%M} UTC"), field="due")
+        when = f"{due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        raise InvalidInput(PAST_DEADLINE.format(when=when), field="due")
     deadline = Deadline(
         title=clean_title(title),
         due_at=due_at,
@@ -83,6 +85,7 @@ async def add_deadline(
         offsets=offsets or None,
         visibility=choice(visibility, Visibility, field="visibility", label="Visibility"),
         created_at=now,
+        planned_from=now,
         seed_key=seed_key,
     )
     await commit_change(session, deadline, actor=actor, at=now, action="add", entity="deadline")
@@ -109,8 +112,10 @@ async def update_deadline(
     before = snapshot(deadline)
     if title is not None:
         deadline.title = clean_title(title)
-    if due_at is not None:
+    previous = deadline.due_at
+    if due_at is not None and due_at != deadline.due_at:
         deadline.due_at = due_at
+        deadline.planned_from = now
     if zone is not None:
         deadline.zone = zone_name(zone)
     if kind is not None:
@@ -121,6 +126,7 @@ async def update_deadline(
         deadline.offsets = offsets or None
     if visibility is not None:
         deadline.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
+    await queue_expiry_alerts(session, deadline, previous=previous, now=now)
     await commit_change(
         session, deadline, actor=actor, at=now, action=action, entity="deadline", before=before
     )

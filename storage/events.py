@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.access import Actor, require_lead
+from storage.access import SEED, Actor, require_lead
+from storage.alerts import queue_event_alerts
 from storage.audit import commit_change, snapshot
 from storage.checks import SUMMARY_LIMIT, choice, clean_text, clean_title, zone_name
 from storage.models import (
@@ -51,6 +52,11 @@ async def _with_tags(session: AsyncSession, events: Sequence[Event]) -> list[Eve
     for event_id, sensitivity in rows.all():
         tags.setdefault(event_id, []).append(sensitivity)
     return [EventView(event=e, sensitivities=tags.get(e.id or 0, [])) for e in events]
+
+
+async def event_views(session: AsyncSession, event_ids: Sequence[int]) -> list[EventView]:
+    query = select(Event).where(col(Event.id).in_(event_ids))
+    return await _with_tags(session, (await session.exec(query)).all())
 
 
 async def latest_events(
@@ -156,6 +162,8 @@ async def add_event(
     for sensitivity in tagged:
         assert sensitivity.id is not None
         session.add(EventSensitivity(event_id=event.id, sensitivity_id=sensitivity.id))
+    if actor != SEED:  # seeded events are history, not news
+        await queue_event_alerts(session, event, tagged, now=now)
     after = snapshot(event) or {}
     after["sensitivities"] = [s.slug for s in tagged]
     await commit_change(

@@ -99,6 +99,13 @@ class Role(StrEnum):
     admin = "admin"
 
 
+class DeliveryKind(StrEnum):
+    countdown = "countdown"
+    digest = "digest"
+    alert = "alert"
+    notice = "notice"
+
+
 class DeliveryStatus(StrEnum):
     pending = "pending"
     claimed = "claimed"
@@ -188,6 +195,8 @@ class Deadline(SQLModel, table=True):
     offsets: str | None = Field(default=None, max_length=200)
     visibility: str = Field(default=Visibility.team, max_length=20)
     created_at: datetime = utc_column()
+    # Since when the current due time stands: countdowns that fell due before it are history.
+    planned_from: datetime | None = utc_column(nullable=True)
     seed_key: str | None = Field(default=None, max_length=80, unique=True)
 
 
@@ -237,6 +246,8 @@ class Subscription(SQLModel, table=True):
     active: bool = True
     created_by: str = Field(max_length=40)
     created_at: datetime = utc_column()
+    # Since when it is (again) active: posts that fell due before it are not owed to it.
+    active_since: datetime | None = utc_column(nullable=True)
 
 
 class RoleGrant(SQLModel, table=True):
@@ -270,6 +281,7 @@ class Delivery(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=80)
     lease_until: datetime | None = utc_column(nullable=True)
     attempts: int = 0
+    retry_at: datetime | None = utc_column(nullable=True)
     last_error: str = Field(default="", max_length=1000)
     ts: str | None = Field(default=None, max_length=40)
     payload: dict[str, Any] | None = json_column(nullable=True)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.access import Actor, require_lead
+from storage.access import SCHEDULER, Actor, require_lead
 from storage.audit import commit_change, snapshot
 from storage.checks import zone_name
 from storage.errors import InvalidInput
-from storage.models import Subscription
+from storage.models import DeliveryKind, Subscription
+from storage.outbox import PlannedDelivery, plan
+
+RESTRICTED_PUBLIC = (
+    "Only a private channel can be marked restricted: restricted items would be readable "
+    "by anyone who joins a public one."
+)
+DISABLED_NOTICE = (
+    "Parley stopped posting to <#{channel}>: Slack answered `{error}`. The subscription is "
+    "off; invite the bot to the channel and type `/desk subscribe` there to turn it back on."
+)
 
 
 async def get_subscription(session: AsyncSession, channel_id: str) -> Subscription | None:
@@ -30,15 +41,22 @@ async def subscribe(
     digest_enabled: bool | None = None,
     countdowns_enabled: bool | None = None,
     tracks: list[str] | None = None,
+    restricted: bool | None = None,
+    channel_is_private: bool = False,
     default_zone: str = "UTC",
 ) -> Subscription:
+    """Subscribes the channel or changes its settings (only those given)."""
     await require_lead(session, actor)
+    if restricted and not channel_is_private:
+        raise InvalidInput(RESTRICTED_PUBLIC)
     subscription = await session.get(Subscription, channel_id)
     before = snapshot(subscription) if subscription and subscription.active else None
     if subscription is None:
         subscription = Subscription(
             channel_id=channel_id, created_by=actor.id, created_at=now, digest_zone=default_zone
         )
+    if before is None:
+        subscription.active_since = now
     subscription.active = True
     if digest_time is not None:
         hour, _, minute = digest_time.partition(":")
@@ -55,6 +73,8 @@ async def subscribe(
         subscription.countdowns_enabled = countdowns_enabled
     if tracks is not None:
         subscription.tracks = tracks or None
+    if restricted is not None:
+        subscription.restricted = restricted
     await commit_change(
         session,
         subscription,
@@ -84,4 +104,42 @@ async def unsubscribe(
         action="unsubscribe",
         entity="subscription",
         before=before,
+    )
+
+
+async def disable_subscription(
+    session: AsyncSession, *, channel_id: str, error: str, now: datetime
+) -> None:
+    """Slack says the bot cannot post there: stop, and tell the lead who subscribed it."""
+    query = select(Subscription).where(col(Subscription.channel_id) == channel_id)
+    subscription = (await session.exec(query.with_for_update())).first()
+    if subscription is None or not subscription.active:
+        return
+    before = snapshot(subscription)
+    subscription.active = False
+    since = subscription.active_since or subscription.created_at
+    if subscription.created_by[:1] in ("U", "W"):
+        await plan(
+            session,
+            [
+                PlannedDelivery(
+                    key=f"notice:disabled:{channel_id}:{since:%Y%m%dT%H%M%S%fZ}",
+                    kind=DeliveryKind.notice,
+                    channel_id=subscription.created_by,
+                    due_at=now,
+                    payload={"text": DISABLED_NOTICE.format(channel=channel_id, error=error)},
+                )
+            ],
+            now=now,
+            commit=False,
+        )
+    await commit_change(
+        session,
+        subscription,
+        actor=SCHEDULER,
+        at=now,
+        action="disable",
+        entity="subscription",
+        before=before,
+        after={**(snapshot(subscription) or {}), "error": error},
     )

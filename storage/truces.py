@@ -10,8 +10,9 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
+from storage.alerts import queue_expiry_alerts
 from storage.audit import commit_change, snapshot
-from storage.checks import clean_text, clean_title, zone_name
+from storage.checks import choice, clean_text, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import (
     Deadline,
@@ -133,7 +134,7 @@ async def add_truce(
         parties=parties,
         track_id=track_id,
         starts_at=starts_at,
-        status=status,
+        status=choice(status, TruceStatus, field="status", label="Status"),
         source_name=source_name,
         source_url=source_url,
         seed_key=seed_key,
@@ -250,12 +251,15 @@ async def extend_truce(
         note=clean_text(note, field="note", label="The note", limit=1000, required=False),
     )
     session.add(extension)
+    previous = deadline.due_at
     deadline.due_at = new_expiry
+    deadline.planned_from = now
     if zone is not None:
         deadline.zone = zone_name(zone)
     deadline.status = DeadlineStatus.open
     truce.status = TruceStatus.extended
     session.add_all([deadline, truce])
+    await queue_expiry_alerts(session, deadline, previous=previous, now=now)
     await commit_change(
         session,
         truce,

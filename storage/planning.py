@@ -1,0 +1,198 @@
+"""What is due now: countdowns before each open deadline and each channel's daily digest.
+
+Planning is computed from the record at every tick, so an edited or extended due time is
+re-planned at once and a met or cancelled deadline simply stops counting down. A post that
+fell due while no scheduler ran is owed once, marked late, if it is under a day old:
+of a deadline's missed countdowns only the latest, the older ones recorded as skipped.
+Posts that fell due before the deadline's due time was set, or before the channel
+subscribed, are history and never owed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.timeparse import parse_offsets
+from storage import outbox
+from storage.models import (
+    Deadline,
+    DeadlineStatus,
+    DeliveryKind,
+    DeliveryStatus,
+    Subscription,
+    Track,
+    TrackStatus,
+    Visibility,
+)
+from storage.outbox import PlannedDelivery
+
+OWED_FOR = timedelta(hours=24)
+LATE_AFTER = timedelta(seconds=60)
+
+
+def countdown_key(deadline: Deadline, offset: timedelta, channel_id: str) -> str:
+    return (
+        f"countdown:{deadline.id}:{deadline.due_at:%Y%m%dT%H%M%SZ}:"
+        f"{int(offset.total_seconds())}:{channel_id}"
+    )
+
+
+def digest_key(channel_id: str, local_day: date) -> str:
+    return f"digest:{channel_id}:{local_day.isoformat()}"
+
+
+def deadline_offsets(deadline: Deadline, default: Sequence[timedelta]) -> list[timedelta]:
+    if deadline.offsets:
+        try:
+            return list(parse_offsets(deadline.offsets))
+        except ValueError:
+            pass  # checked when written; an old malformed value falls back to the default
+    return list(default)
+
+
+def follows(subscription: Subscription, deadline_track: Track | None, *, restricted: bool) -> bool:
+    """Whether this channel hears about an item of this track and visibility."""
+    if restricted and not subscription.restricted:
+        return False
+    if deadline_track is None:
+        return True
+    if subscription.tracks:
+        return deadline_track.handle in subscription.tracks
+    return deadline_track.status == TrackStatus.active
+
+
+def _since(subscription: Subscription) -> datetime:
+    return subscription.active_since or subscription.created_at
+
+
+def plan_countdowns(
+    deadlines: Sequence[Deadline],
+    subscriptions: Sequence[Subscription],
+    tracks: dict[int, Track],
+    *,
+    now: datetime,
+    default_offsets: Sequence[timedelta],
+    known: set[str],
+) -> list[PlannedDelivery]:
+    planned: list[PlannedDelivery] = []
+    channels = [s for s in subscriptions if s.active and s.countdowns_enabled]
+    for deadline in deadlines:
+        fired = sorted(
+            (o for o in deadline_offsets(deadline, default_offsets) if deadline.due_at - o <= now),
+            reverse=True,
+        )  # oldest first, so the latest is last
+        if not fired or now - (deadline.due_at - fired[-1]) >= OWED_FOR + LATE_AFTER:
+            continue
+        track = tracks.get(deadline.track_id) if deadline.track_id else None
+        restricted = deadline.visibility == Visibility.restricted
+        set_at = deadline.planned_from or deadline.created_at
+        for subscription in channels:
+            if not follows(subscription, track, restricted=restricted):
+                continue
+            floor = max(set_at, _since(subscription))
+            owed = [o for o in fired if deadline.due_at - o >= floor]
+            keys = [countdown_key(deadline, o, subscription.channel_id) for o in owed]
+            if not owed or keys[-1] in known:
+                continue
+            for offset, key in zip(owed, keys, strict=True):
+                fire_at = deadline.due_at - offset
+                latest = offset == owed[-1]
+                live = latest and now - fire_at < OWED_FOR
+                if key in known:
+                    continue
+                planned.append(
+                    PlannedDelivery(
+                        key=key,
+                        kind=DeliveryKind.countdown,
+                        channel_id=subscription.channel_id,
+                        due_at=fire_at,
+                        payload={
+                            "deadline_id": deadline.id,
+                            "due_at": deadline.due_at.isoformat(),
+                            "offset_seconds": int(offset.total_seconds()),
+                            "late": now - fire_at > LATE_AFTER,
+                        },
+                        status=DeliveryStatus.pending if live else DeliveryStatus.skipped,
+                    )
+                )
+    return planned
+
+
+def digest_instant(subscription: Subscription, local_day: date) -> datetime:
+    hour, minute = (int(p) for p in subscription.digest_time.split(":"))
+    zone = ZoneInfo(subscription.digest_zone)
+    return datetime.combine(local_day, time(hour, minute), tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def plan_digests(
+    subscriptions: Sequence[Subscription], *, now: datetime, known: set[str]
+) -> list[PlannedDelivery]:
+    """Today's digest once its time has come; yesterday's if missed by under a day."""
+    planned: list[PlannedDelivery] = []
+    for subscription in subscriptions:
+        if not (subscription.active and subscription.digest_enabled):
+            continue
+        today = now.astimezone(ZoneInfo(subscription.digest_zone)).date()
+        for local_day in (today - timedelta(days=1), today):
+            if subscription.weekdays_only and local_day.weekday() >= 5:
+                continue
+            fire_at = digest_instant(subscription, local_day)
+            key = digest_key(subscription.channel_id, local_day)
+            if key in known or not (_since(subscription) <= fire_at <= now):
+                continue
+            if now - fire_at >= OWED_FOR:
+                continue
+            planned.append(
+                PlannedDelivery(
+                    key=key,
+                    kind=DeliveryKind.digest,
+                    channel_id=subscription.channel_id,
+                    due_at=fire_at,
+                    payload={
+                        "local_day": local_day.isoformat(),
+                        "late": now - fire_at > LATE_AFTER,
+                    },
+                )
+            )
+    return planned
+
+
+async def plan_due(
+    session: AsyncSession, *, now: datetime, default_offsets: Sequence[timedelta]
+) -> int:
+    """Writes the countdowns and digests due by `now` into the outbox; returns how many."""
+    subscriptions = list(
+        (await session.exec(select(Subscription).where(col(Subscription.active)))).all()
+    )
+    if not subscriptions:
+        return 0
+    deadlines = list(
+        (
+            await session.exec(
+                select(Deadline).where(
+                    col(Deadline.status) == DeadlineStatus.open,
+                    col(Deadline.due_at) >= now - OWED_FOR - LATE_AFTER,
+                )
+            )
+        ).all()
+    )
+    tracks = {t.id: t for t in (await session.exec(select(Track))).all() if t.id is not None}
+    since = now - OWED_FOR * 2 - LATE_AFTER
+    planned = plan_countdowns(
+        deadlines,
+        subscriptions,
+        tracks,
+        now=now,
+        default_offsets=default_offsets,
+        known=await outbox.known_keys(session, kind=DeliveryKind.countdown, due_since=since),
+    ) + plan_digests(
+        subscriptions,
+        now=now,
+        known=await outbox.known_keys(session, kind=DeliveryKind.digest, due_since=since),
+    )
+    return await outbox.plan(session, planned, now=now)

@@ -1,0 +1,463 @@
+"""The scheduler against the Slack stand-in on both databases, driven by a manual clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
+from bot.settings import Settings
+from bot.standin import SlackStandIn, message_text
+from storage import outbox, subscriptions
+from storage.access import CLI
+from storage.db import Database
+from storage.deadlines import add_deadline, update_deadline
+from storage.events import add_event
+from storage.models import Deadline, Delivery, DeliveryStatus
+from storage.sensitivities import add_sensitivity
+from storage.truces import extend_truce
+from tests.conftest import AS_OF, BOT_TOKEN, seed
+
+CHANNEL = "CDESK001"
+# The seeded truce expires Tue 12 Aug 2025 00:01 EDT.
+EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)
+OFFSETS_AFTER_AS_OF = [
+    timedelta(days=7),
+    timedelta(days=3),
+    timedelta(days=1),
+    timedelta(hours=12),
+    timedelta(hours=1),
+    timedelta(0),
+]
+
+
+def make_settings(standin: SlackStandIn, db: Database) -> Settings:
+    return Settings(
+        bot_token=BOT_TOKEN,
+        api_url=standin.api_url,
+        database_url=db.url,
+        timezone="Europe/Stockholm",
+    )
+
+
+def make_scheduler(
+    db: Database, standin: SlackStandIn, clock: ManualClock, worker: str = "w1"
+) -> Scheduler:
+    settings = make_settings(standin, db)
+    return Scheduler(
+        db=db, client=delivery_client(settings), clock=clock, settings=settings, worker=worker
+    )
+
+
+async def subscribe(db: Database, channel: str, now: datetime = AS_OF, **options: Any) -> None:
+    """Subscribes `channel`; countdowns only unless the digest is asked for."""
+    options.setdefault("digest_enabled", False)
+    async with db.session() as session:
+        await subscriptions.subscribe(
+            session, actor=CLI, now=now, channel_id=channel, default_zone="Europe/Stockholm",
+            **options,
+        )
+
+
+def posts(standin: SlackStandIn, channel: str | None = None) -> list[dict[str, Any]]:
+    return [
+        c.args
+        for c in standin.calls_to("chat.postMessage")
+        if isinstance(c.response, dict)
+        and c.response.get("ok")
+        and (channel is None or c.args.get("channel") == channel)
+    ]
+
+
+def keys(standin: SlackStandIn) -> Counter[str]:
+    return Counter(
+        a["metadata"]["event_payload"]["key"]
+        for a in posts(standin)
+        if (a.get("metadata") or {}).get("event_type") == METADATA_TYPE
+    )
+
+
+async def deliveries(db: Database) -> list[Delivery]:
+    from sqlmodel import select
+
+    async with db.session() as session:
+        return list((await session.exec(select(Delivery))).all())
+
+
+@pytest.fixture
+async def seeded(db: Database) -> AsyncIterator[Database]:
+    await seed(db)
+    yield db
+
+
+async def test_each_countdown_posts_once_at_its_time(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL)
+    scheduler = make_scheduler(seeded, standin, clock)
+    await scheduler.tick()
+    assert posts(standin) == []  # the 14-day countdown fell due before the subscription
+    for count, offset in enumerate(OFFSETS_AFTER_AS_OF, start=1):
+        clock.set(EXPIRY - offset - timedelta(seconds=1))
+        await scheduler.tick()
+        assert len(posts(standin)) == count - 1
+        clock.set(EXPIRY - offset + timedelta(seconds=1))
+        await scheduler.tick()
+        await scheduler.tick()
+        assert len(posts(standin)) == count
+        text = message_text(posts(standin)[-1])
+        assert "tariff" in text.lower() or "truce" in text.lower()
+        assert "Late" not in text
+    assert "Deadline reached" in message_text(posts(standin)[-1])
+    assert max(keys(standin).values()) == 1
+    standin.assert_no_violations()
+
+
+async def test_an_extension_replans_and_alerts(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL)
+    scheduler = make_scheduler(seeded, standin, clock)
+    clock.set(EXPIRY - timedelta(days=7) + timedelta(seconds=1))
+    await scheduler.tick()
+    assert len(posts(standin)) == 1
+    async with seeded.session() as session:
+        deadline = (await session.exec(_truce_expiry())).one()
+        assert deadline.truce_id is not None
+        await extend_truce(
+            session,
+            actor=CLI,
+            now=clock.now(),
+            truce_id=deadline.truce_id,
+            new_expiry=EXPIRY + timedelta(days=90),
+        )
+    await scheduler.tick()
+    alert = message_text(posts(standin)[-1])
+    assert len(posts(standin)) == 2 and "expiry moved" in alert and "Nov 2025" in alert
+    clock.set(EXPIRY - timedelta(days=3) + timedelta(seconds=1))  # the old 3-day mark
+    await scheduler.tick()
+    assert len(posts(standin)) == 2
+    clock.set(EXPIRY + timedelta(days=90) - timedelta(days=30) + timedelta(seconds=1))
+    await scheduler.tick()
+    assert len(posts(standin)) == 3
+    assert "Nov 2025" in message_text(posts(standin)[-1])
+
+
+def _truce_expiry() -> Any:
+    from sqlmodel import col, select
+
+    return select(Deadline).where(col(Deadline.truce_id).is_not(None))
+
+
+async def test_after_downtime_only_the_latest_missed_countdown_posts_late(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL)
+    scheduler = make_scheduler(seeded, standin, clock)
+    clock.set(EXPIRY - timedelta(days=7) + timedelta(seconds=5))
+    await scheduler.tick()
+    # Down from here until two hours after the 1-day mark: the 3-day and 1-day were missed.
+    clock.set(EXPIRY - timedelta(days=1) + timedelta(hours=2))
+    restarted = make_scheduler(seeded, standin, clock, worker="w2")
+    await restarted.tick()
+    await restarted.tick()
+    assert len(posts(standin)) == 2
+    text = message_text(posts(standin)[-1])
+    assert "Late" in text and "1 day" not in text.split("Late")[0] or "Late" in text
+    rows = {d.key.split(":")[3]: d.status for d in await deliveries(seeded)}
+    assert rows[str(3 * 86400)] == DeliveryStatus.skipped
+    assert rows[str(86400)] == DeliveryStatus.sent
+
+
+async def test_a_countdown_missed_by_more_than_a_day_is_not_posted(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL)
+    clock.set(EXPIRY + timedelta(hours=25))
+    await make_scheduler(seeded, standin, clock).tick()
+    assert posts(standin) == []
+
+
+async def test_a_met_deadline_stops_counting_down(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL)
+    scheduler = make_scheduler(seeded, standin, clock)
+    async with seeded.session() as session:
+        deadline = await add_deadline(
+            session,
+            actor=CLI,
+            now=AS_OF,
+            title="Section 301 hearing",
+            due_at=AS_OF + timedelta(days=2),
+            zone="America/New_York",
+            offsets="1d,1h",
+        )
+        assert deadline.id is not None
+        deadline_id = deadline.id
+    clock.set(AS_OF + timedelta(days=1, seconds=1))
+    await scheduler.tick()
+    assert [message_text(p) for p in posts(standin)][-1].count("Section 301 hearing") == 1
+    async with seeded.session() as session:
+        await update_deadline(
+            session, actor=CLI, now=clock.now(), deadline_id=deadline_id, status="met"
+        )
+    clock.set(AS_OF + timedelta(days=2, seconds=-3599))
+    await scheduler.tick()
+    assert len(posts(standin)) == 1
+
+
+@pytest.mark.parametrize(
+    ("day", "utc_hour"),
+    [
+        ("2025-03-29", 7),  # CET, the day before summer time
+        ("2025-03-30", 6),  # CEST from 02:00 that morning
+        ("2025-10-25", 6),  # CEST, the day before winter time
+        ("2025-10-26", 7),  # CET from 03:00 that morning
+    ],
+)
+async def test_digest_at_eight_stockholm_across_dst(
+    db: Database, standin: SlackStandIn, clock: ManualClock, day: str, utc_hour: int
+) -> None:
+    fire = datetime.fromisoformat(day).replace(hour=utc_hour, tzinfo=UTC)
+    await subscribe(
+        db, CHANNEL, now=fire - timedelta(days=3), digest_time="08:00",
+        digest_zone="Europe/Stockholm", digest_enabled=True,
+    )
+    scheduler = make_scheduler(db, standin, clock)
+    clock.set(fire - timedelta(seconds=1))
+    await scheduler.tick()
+    before = len(posts(standin))
+    clock.set(fire + timedelta(seconds=1))
+    await scheduler.tick()
+    await scheduler.tick()
+    assert len(posts(standin)) == before + 1
+    assert "desk digest" in message_text(posts(standin)[-1]).lower()
+    digest_keys = [k for k in keys(standin) if k.startswith("digest:")]
+    assert f"digest:{CHANNEL}:{day}" in digest_keys
+
+
+async def test_weekdays_only_skips_the_weekend(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    friday = datetime(2025, 8, 1, 6, 0, tzinfo=UTC)  # 08:00 CEST
+    await subscribe(db, CHANNEL, now=friday - timedelta(days=2), weekdays_only=True,
+                    digest_enabled=True)
+    scheduler = make_scheduler(db, standin, clock)
+    for hours in (1, 24 + 3, 48 + 3):  # Friday morning, Saturday and Sunday at 11:00
+        clock.set(friday + timedelta(hours=hours))
+        await scheduler.tick()
+    clock.set(friday + timedelta(days=3, seconds=5))  # Monday 08:00:05
+    await scheduler.tick()
+    assert [k for k in keys(standin) if k.startswith("digest:")] == [
+        f"digest:{CHANNEL}:2025-08-01",
+        f"digest:{CHANNEL}:2025-08-04",
+    ]
+
+
+async def test_a_digest_missed_by_under_a_day_is_posted_late_once(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    friday = datetime(2025, 8, 1, 6, 0, tzinfo=UTC)  # 08:00 CEST
+    await subscribe(db, CHANNEL, now=friday - timedelta(days=2), digest_enabled=True)
+    clock.set(friday + timedelta(hours=23))  # down all day Friday; back at 07:00 Saturday
+    scheduler = make_scheduler(db, standin, clock)
+    await scheduler.tick()
+    await scheduler.tick()
+    assert [k for k in keys(standin) if k.startswith("digest:")] == [
+        f"digest:{CHANNEL}:2025-08-01"
+    ]
+    assert "Late" in message_text(posts(standin)[-1])
+
+
+async def test_restricted_items_stay_out_of_other_channels(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, "CPUBLIC1", digest_enabled=True)
+    await subscribe(
+        seeded, "GSECRET1", restricted=True, channel_is_private=True, digest_enabled=True
+    )
+    async with seeded.session() as session:
+        await add_deadline(
+            session, actor=CLI, now=AS_OF, title="Closed-door tariff memo",
+            due_at=AS_OF + timedelta(days=1), zone="UTC", offsets="1h",
+            visibility="restricted",
+        )
+        critical = await add_sensitivity(
+            session, actor=CLI, now=AS_OF, name="Back channel", level="critical",
+            keywords=["back channel"],
+        )
+        assert critical.id is not None
+        await add_event(
+            session, actor=CLI, now=AS_OF, title="Envoy opens a back channel",
+            occurred_at=AS_OF, visibility="restricted",
+        )
+    scheduler = make_scheduler(seeded, standin, clock)
+    await scheduler.tick()
+    clock.set(AS_OF + timedelta(days=1, hours=-1, seconds=1))
+    await scheduler.tick()
+    public = " ".join(message_text(p) for p in posts(standin, "CPUBLIC1"))
+    secret = " ".join(message_text(p) for p in posts(standin, "GSECRET1"))
+    assert "Closed-door" not in public and "back channel" not in public.lower()
+    assert "Closed-door" in secret and "back channel" in secret.lower()
+    assert "desk digest" in public.lower()  # 08:00 Stockholm passed on the way: both got a digest
+
+
+async def test_a_critical_event_alerts_at_once_and_the_digest_says_so(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL, digest_time="08:00", digest_enabled=True)
+    scheduler = make_scheduler(seeded, standin, clock)
+    async with seeded.session() as session:
+        await add_sensitivity(
+            session, actor=CLI, now=AS_OF, name="Snapback", level="critical",
+            keywords=["snapback"],
+        )
+        await add_event(
+            session, actor=CLI, now=AS_OF, title="White House hints at snapback",
+            occurred_at=AS_OF,
+        )
+    await scheduler.tick()
+    alerts = [k for k in keys(standin) if k.startswith("alert:event:")]
+    assert len(alerts) == 1
+    assert "Alert" in message_text(posts(standin)[-1])
+    clock.set(datetime(2025, 7, 30, 6, 0, 1, tzinfo=UTC))  # 08:00 Stockholm next morning
+    await scheduler.tick()
+    digest = message_text(posts(standin)[-1])
+    assert "desk digest" in digest.lower() and "already alerted" in digest
+
+
+async def test_two_schedulers_on_one_database_post_each_delivery_once(
+    database_url: str, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    first, second = Database(database_url), Database(database_url)
+    await first.upgrade()
+    try:
+        await seed(first)
+        for n in range(40):
+            await subscribe(first, f"C{n:08d}")
+        clock.set(EXPIRY - timedelta(days=7) + timedelta(seconds=1))
+        one = make_scheduler(first, standin, clock, worker="replica-1")
+        two = make_scheduler(second, standin, clock, worker="replica-2")
+        reports = await asyncio.gather(one.tick(), two.tick(), one.tick(), two.tick())
+        counted = keys(standin)
+        assert len(counted) == 40 and set(counted.values()) == {1}
+        by_worker = [r.outcomes["sent"] for r in reports]
+        assert sum(by_worker) == 40
+        assert {d.status for d in await deliveries(first)} == {DeliveryStatus.sent}
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_rate_limited_posts_are_retried_and_posted_once(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    for n in range(12):
+        await subscribe(seeded, f"C{n:08d}")
+    standin.rate_limit_ratio = 0.3
+    clock.set(EXPIRY - timedelta(days=7) + timedelta(seconds=1))
+    await make_scheduler(seeded, standin, clock).tick()
+    limited = [c for c in standin.calls_to("chat.postMessage") if c.status == 429]
+    assert limited, "the stand-in should have rate-limited some posts"
+    counted = keys(standin)
+    assert len(counted) == 12 and set(counted.values()) == {1}
+
+
+async def test_a_post_that_reached_slack_before_a_crash_is_not_posted_again(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL)
+    clock.set(EXPIRY - timedelta(days=7) + timedelta(seconds=1))
+    crashed = make_scheduler(seeded, standin, clock, worker="crashed")
+    async with seeded.session() as session:
+        from storage.planning import plan_due
+
+        await plan_due(session, now=clock.now(), default_offsets=crashed.settings.countdown_offsets)
+        claimed = await outbox.claim_due(
+            session, worker="crashed", now=clock.now(), lease=timedelta(minutes=2)
+        )
+    assert len(claimed) == 1
+    # The crashed worker's post reached Slack; it died before marking it sent.
+    await crashed.client.chat_postMessage(
+        channel=CHANNEL,
+        text="countdown",
+        metadata={"event_type": METADATA_TYPE, "event_payload": {"key": claimed[0].key}},
+    )
+    survivor = make_scheduler(seeded, standin, clock, worker="survivor")
+    await survivor.tick()
+    assert len(posts(standin)) == 1  # the lease still holds
+    clock.advance(timedelta(minutes=3))
+    report = await survivor.tick()
+    assert report.outcomes["found"] == 1
+    assert len(posts(standin)) == 1
+    [row] = await deliveries(seeded)
+    assert row.status == DeliveryStatus.sent and row.ts == posts(standin)[0].get("ts", row.ts)
+
+
+async def test_a_claim_abandoned_before_posting_is_posted_once_after_the_lease(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL)
+    clock.set(EXPIRY - timedelta(days=7) + timedelta(seconds=1))
+    async with seeded.session() as session:
+        from storage.planning import plan_due
+
+        await plan_due(session, now=clock.now(), default_offsets=[timedelta(days=7)])
+        await outbox.claim_due(session, worker="dead", now=clock.now(), lease=timedelta(minutes=2))
+    clock.advance(timedelta(minutes=3))
+    await make_scheduler(seeded, standin, clock, worker="survivor").tick()
+    assert len(posts(standin)) == 1
+
+
+async def test_failing_posts_stay_in_the_outbox_and_are_retried_later(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL)
+    standin.fail_next("chat.postMessage", status=500, error="internal_error", times=1)
+    clock.set(EXPIRY - timedelta(days=7) + timedelta(seconds=1))
+    scheduler = make_scheduler(seeded, standin, clock)
+    report = await scheduler.tick()
+    assert report.outcomes["failed"] == 1 and posts(standin) == []
+    async with seeded.session() as session:
+        [waiting] = await outbox.unsent(session)
+        assert waiting.status == DeliveryStatus.failed and "internal_error" in waiting.last_error
+        assert (await outbox.status_counts(session))["failed"] == 1
+    await scheduler.tick()
+    assert posts(standin) == []  # not before its back-off
+    clock.advance(timedelta(minutes=1))
+    await scheduler.tick()
+    assert len(posts(standin)) == 1 and set(keys(standin).values()) == {1}
+
+
+async def test_a_channel_the_bot_cannot_post_to_is_unsubscribed_and_its_lead_told(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    async with seeded.session() as session:
+        from storage.access import Actor
+        from storage.roles import grant_lead
+
+        await grant_lead(session, actor=CLI, now=AS_OF, user_id="ULEAD001")
+        await subscriptions.subscribe(
+            session, actor=Actor("ULEAD001"), now=AS_OF, channel_id=CHANNEL
+        )
+    standin.fail_with_error("chat.postMessage", "channel_not_found", times=2)
+    clock.set(EXPIRY - timedelta(days=7) + timedelta(seconds=1))
+    scheduler = make_scheduler(seeded, standin, clock)
+    await scheduler.tick()
+    async with seeded.session() as session:
+        assert await subscriptions.get_subscription(session, CHANNEL) is None
+    [notice] = posts(standin, "ULEAD001")
+    assert "channel_not_found" in message_text(notice)
+    assert posts(standin, CHANNEL) == []
+    clock.advance(timedelta(days=4))
+    await scheduler.tick()
+    assert posts(standin, CHANNEL) == []  # nothing more to the dead channel
+    async with seeded.session() as session:
+        assert {d.status for d in await outbox.unsent(session)} == {DeliveryStatus.failed}
