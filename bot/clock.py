@@ -31,6 +31,10 @@ class ShiftedClock:
     def now(self) -> datetime:
         return self._base.now() + self._offset
 
+    def advance(self, delta: timedelta) -> None:
+        """Jumps ahead (the shell's `:wait`); it then runs on at real speed."""
+        self._offset += delta
+
 
 class ManualClock:
     """Stands still until `advance` or `set` moves it."""

@@ -103,6 +103,7 @@ class Scheduler:
         self._slots = asyncio.Semaphore(concurrency)
         self._ticking = asyncio.Lock()
         self._timer: AsyncIOScheduler | None = None
+        self._current: asyncio.Task[None] | None = None
         self.last_tick: datetime | None = None
         self.last_error: str | None = None
 
@@ -118,7 +119,7 @@ class Scheduler:
         """Ticks every `every` seconds of real time, the first one now."""
         timer = AsyncIOScheduler(timezone=UTC)
         timer.add_job(
-            self._tick_safely,
+            self._kick,
             "interval",
             seconds=every,
             id="parley-tick",
@@ -134,8 +135,14 @@ class Scheduler:
         if self._timer is not None:
             self._timer.shutdown(wait=False)
             self._timer = None
-        async with self._ticking:
-            pass
+        if self._current is not None:
+            await self._current
+
+    async def _kick(self) -> None:
+        """The timer's job: starts a tick unless one is running. It returns at once, so
+        stopping the timer never cancels a tick halfway through its posts."""
+        if self._current is None or self._current.done():
+            self._current = asyncio.create_task(self._tick_safely())
 
     async def _tick_safely(self) -> None:
         try:

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
@@ -22,8 +23,12 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import build_app, build_client
 from bot.clock import Clock
+from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
 from bot.standin import RecordedCall, SlackStandIn, message_text
+from bot.timeleft import format_local
+from bot.timeparse import TimeParseError, parse_offsets
+from storage import planning
 from storage.db import Database
 
 USER_ID = "ULOCALADMIN"
@@ -33,8 +38,10 @@ PROMPT = "parley> "
 COMMANDS = ("/truce", "/deadline", "/talks", "/watch", "/desk")
 INTRO = (
     "Parley shell — you are {user} (an admin) in #desk. Type /desk help, /truce, /deadline, "
-    "/talks, /watch. A number clicks the button with that number; 'quit' leaves."
+    "/talks, /watch. A number clicks the button with that number; ':wait 7d' moves the "
+    "clock on (scheduled posts appear as they fall due); ':now' shows it; 'quit' leaves."
 )
+WAIT_USAGE = "Usage: :wait <duration>, e.g. :wait 7d, :wait 12h, :wait 30m."
 
 
 @dataclass
@@ -85,8 +92,11 @@ class Shell:
             },
         )
         self.app: AsyncApp | None = None
+        self.scheduler: Scheduler | None = None
 
-    async def start(self) -> None:
+    async def start(self, *, tick_every: float | None = 2.0) -> None:
+        """Starts the stand-in and the app; the scheduler too, ticking every `tick_every` s
+        (None: only on `:wait`), unless PARLEY_SCHEDULER is off."""
         await self.standin.start()
         settings = replace(self.settings, api_url=self.standin.api_url)
         client = build_client(settings, token="xoxb-parley-shell")
@@ -98,8 +108,20 @@ class Shell:
             verify_requests=False,
             process_before_response=True,
         )
+        if settings.scheduler:
+            self.scheduler = Scheduler(
+                db=self.db,
+                client=delivery_client(settings, token="xoxb-parley-shell"),
+                clock=self.clock,
+                settings=settings,
+                worker="shell",
+            )
+            if tick_every:
+                self.scheduler.start(every=tick_every)
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.standin.stop()
 
     def say(self, text: str = "") -> None:
@@ -118,6 +140,12 @@ class Shell:
             answer = call.response if isinstance(call.response, dict) else {}
             ts = answer.get("ts")
             channel = str(call.args.get("channel") or CHANNEL_ID)
+            if (call.args.get("metadata") or {}).get("event_type") == METADATA_TYPE:
+                if not answer.get("ok"):
+                    return
+                where = "you" if channel == USER_ID else f"#{channel}"
+                when = format_local(self.clock.now(), self.settings.timezone)
+                self.say(f"── Parley posted to {where} · {when} ──")
             self.show_message(call.args, channel=channel, ts=ts)
         elif call.method in ("views.open", "views.push", "views.update"):
             view = call.args.get("view")
@@ -333,6 +361,36 @@ class Shell:
             value = value.replace("\\n", "\n")
         return {action_id: {"type": "plain_text_input", "value": value}}
 
+    # ---- time ---------------------------------------------------------------------------------
+
+    async def wait(self, text: str) -> None:
+        """Moves the clock on by `text`, stopping at each post that falls due on the way."""
+        try:
+            (delta,) = parse_offsets(text)
+        except (TimeParseError, ValueError):
+            self.say(WAIT_USAGE)
+            return
+        advance = getattr(self.clock, "advance", None)
+        if advance is None or delta <= timedelta(0):
+            self.say(WAIT_USAGE if advance else "This clock cannot be moved.")
+            return
+        target = self.clock.now() + delta
+        while self.scheduler is not None:
+            async with self.db.session() as session:
+                due = await planning.next_due_after(
+                    session,
+                    now=self.clock.now(),
+                    default_offsets=self.settings.countdown_offsets,
+                )
+            if due is None or due > target:
+                break
+            advance(due - self.clock.now() + timedelta(seconds=1))
+            await self.scheduler.tick()
+        advance(max(target - self.clock.now(), timedelta(0)))
+        if self.scheduler is not None:
+            await self.scheduler.tick()
+        self.say(f"It is now {format_local(self.clock.now(), self.settings.timezone)}.")
+
     # ---- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -348,6 +406,10 @@ class Shell:
                 break
             if line.isdigit():
                 await self.click(int(line))
+            elif line.startswith(":wait"):
+                await self.wait(line.removeprefix(":wait").strip())
+            elif line == ":now":
+                self.say(f"It is {format_local(self.clock.now(), self.settings.timezone)}.")
             elif line.startswith("/"):
                 await self.command(line)
             else:

@@ -26,7 +26,8 @@ from templates import render, user_mention
 
 USAGE = (
     "`/desk [help]`, `/desk event`, `/desk subscribe [HH:MM] [Zone/Name] [weekdays|daily] "
-    "[countdowns on|off] [digest on|off]`, `/desk unsubscribe`, `/desk digest`, "
+    "[countdowns on|off] [digest on|off] [restricted on|off]`, `/desk unsubscribe`, "
+    "`/desk digest`, "
     "`/desk lead add|remove|list [@user]`, `/desk history`, `/desk search <words>`"
 )
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
@@ -52,7 +53,7 @@ async def handle_desk(
             )
             await forms.open_view(client, command["trigger_id"], view)
         elif verb == "subscribe":
-            await ack(await subscribe(session, ask, args))
+            await ack(await subscribe(session, ask, args, client))
         elif verb == "unsubscribe":
             await subscriptions.unsubscribe(
                 session, actor=ask.actor, now=runtime.now(), channel_id=ask.channel_id
@@ -97,11 +98,14 @@ def _flag(args: list[str], name: str) -> bool | None:
     return None
 
 
-async def subscribe(session: AsyncSession, ask: Ask, args: list[str]) -> dict[str, Any]:
+async def subscribe(
+    session: AsyncSession, ask: Ask, args: list[str], client: AsyncWebClient
+) -> dict[str, Any]:
     runtime = ask.runtime
     args = list(args)
     countdowns = _flag(args, "countdowns")
     digest = _flag(args, "digest")
+    restricted = _flag(args, "restricted")
     digest_time = digest_zone = None
     weekdays: bool | None = None
     for word in args:
@@ -114,7 +118,7 @@ async def subscribe(session: AsyncSession, ask: Ask, args: list[str]) -> dict[st
         else:
             raise InvalidInput(f"I did not understand {word!r}. Usage: {USAGE}")
     current = await subscriptions.get_subscription(session, ask.channel_id)
-    if current and not args and countdowns is None and digest is None:
+    if current and not args and countdowns is None and digest is None and restricted is None:
         item = current
         intro = "This channel is subscribed."
     else:
@@ -128,6 +132,8 @@ async def subscribe(session: AsyncSession, ask: Ask, args: list[str]) -> dict[st
             weekdays_only=weekdays,
             countdowns_enabled=countdowns,
             digest_enabled=digest,
+            restricted=restricted,
+            channel_is_private=bool(restricted) and await _is_private(client, ask.channel_id),
             tracks=[t.handle for t in ask.scope] if ask.named_track else None,
             default_zone=runtime.settings.timezone,
         )
@@ -146,6 +152,13 @@ async def subscribe(session: AsyncSession, ask: Ask, args: list[str]) -> dict[st
         restricted="yes" if item.restricted else "no",
     )
     return {"response_type": "in_channel", "text": text}
+
+
+async def _is_private(client: AsyncWebClient, channel_id: str) -> bool:
+    """Asked of Slack only when a lead marks a channel restricted."""
+    info = await client.conversations_info(channel=channel_id)
+    channel = info.get("channel") or {}
+    return bool(channel.get("is_private") or channel.get("is_im") or channel.get("is_mpim"))
 
 
 def _user_id(args: list[str]) -> str:

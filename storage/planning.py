@@ -196,3 +196,36 @@ async def plan_due(
         known=await outbox.known_keys(session, kind=DeliveryKind.digest, due_since=since),
     )
     return await outbox.plan(session, planned, now=now)
+
+
+async def next_due_after(
+    session: AsyncSession, *, now: datetime, default_offsets: Sequence[timedelta]
+) -> datetime | None:
+    """The next instant after `now` at which a countdown or a digest falls due."""
+    subscriptions = list(
+        (await session.exec(select(Subscription).where(col(Subscription.active)))).all()
+    )
+    if not subscriptions:
+        return None
+    candidates: list[datetime] = []
+    if any(s.countdowns_enabled for s in subscriptions):
+        open_deadlines = await session.exec(
+            select(Deadline).where(
+                col(Deadline.status) == DeadlineStatus.open, col(Deadline.due_at) > now
+            )
+        )
+        for deadline in open_deadlines.all():
+            candidates += [
+                deadline.due_at - o
+                for o in deadline_offsets(deadline, default_offsets)
+                if deadline.due_at - o > now
+            ]
+    for subscription in subscriptions:
+        if subscription.digest_enabled:
+            today = now.astimezone(ZoneInfo(subscription.digest_zone)).date()
+            for local_day in (today + timedelta(days=n) for n in range(8)):
+                fire_at = digest_instant(subscription, local_day)
+                if fire_at > now and not (subscription.weekdays_only and local_day.weekday() >= 5):
+                    candidates.append(fire_at)
+                    break
+    return min(candidates, default=None)

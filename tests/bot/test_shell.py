@@ -318,3 +318,46 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
     assert "*Clicked deadline*" in last
     assert "Thu 31 Jul 2025 09:00 UTC" in last
     assert "Deadline #2 added" in out and "Deadline #2 updated" in out
+
+
+# ---- scheduled posts -----------------------------------------------------------------------
+
+
+def test_wait_shows_each_countdown_and_digest_as_it_falls_due(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, ":wait 14d", "/desk subscribe"))
+    waited = section(out, ":wait 14d")
+    posted = re.findall(r"── Parley posted to #CLOCALDESK · (.+?) ──", waited)
+    countdowns = [w for w in posted if "04:01" in w or "16:01" in w or "03:01" in w]
+    # 7d, 3d, 1d, 12h, 1h and "deadline reached" before 12 August 00:01 EDT (04:01 UTC).
+    assert countdowns == [
+        "Tue 5 Aug 2025 04:01 UTC",
+        "Sat 9 Aug 2025 04:01 UTC",
+        "Mon 11 Aug 2025 04:01 UTC",
+        "Mon 11 Aug 2025 16:01 UTC",
+        "Tue 12 Aug 2025 03:01 UTC",
+        "Tue 12 Aug 2025 04:01 UTC",
+    ]
+    assert "Deadline reached: US–China tariff truce" in waited
+    assert waited.count("DESK DIGEST") == 14  # one a day at 08:00, the first on 29 July
+    assert "It is now Tue 12 Aug 2025 09:00 UTC." in waited
+    assert "Digest: 08:00 UTC, daily" in section(out, "/desk subscribe")
+
+
+def test_wait_refuses_a_bad_duration(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, ":wait soon"))
+    assert "Usage: :wait <duration>" in section(out, ":wait soon")
+
+
+def test_scheduler_off_posts_nothing(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(PARLEY), "shell", "--as-of", AS_OF],
+        input=":wait 8d\n",
+        capture_output=True,
+        text=True,
+        env=clean_env(tmp_path / "parley.db", PARLEY_SCHEDULER="off"),
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    out = ok(result)
+    assert "Parley posted" not in out and "It is now Wed 6 Aug 2025 09:00 UTC." in out

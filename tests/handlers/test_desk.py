@@ -195,3 +195,27 @@ async def test_desk_digest_posts_deadlines_changes_and_talks_here(bot: RunningBo
     assert "US–China tariff truce (Geneva, 90 days) expires" in text
     assert "Talks" in text and "US–China economic and trade talks, Stockholm" in text
     assert_valid_message(body)
+
+
+async def test_only_a_private_channel_can_be_marked_restricted(bot: RunningBot) -> None:
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/desk", "subscribe restricted on", user=LEAD))
+    assert "Only a private channel can be marked restricted" in body["text"]
+    assert await rows(bot, Subscription) == [] and await audit_count(bot) == audits
+    private = "GPRIVATE1"
+    body = answer(
+        await bot.command("/desk", "subscribe restricted on", user=LEAD, channel=private)
+    )
+    assert "Restricted channel: yes" in body["text"]
+    (sub,) = await rows(bot, Subscription)
+    assert sub.channel_id == private and sub.restricted is True
+    body = answer(await bot.command("/desk", "subscribe restricted off", user=LEAD, channel=private))
+    assert "Restricted channel: no" in body["text"]
+
+
+async def test_a_member_cannot_mark_a_channel_restricted(bot: RunningBot) -> None:
+    body = answer(
+        await bot.command("/desk", "subscribe restricted on", user=MEMBER, channel="GPRIVATE1")
+    )
+    assert "Only a desk lead" in body["text"]
+    assert await rows(bot, Subscription) == []
