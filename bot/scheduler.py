@@ -16,6 +16,7 @@ is not there.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -38,7 +39,7 @@ from bot.settings import Settings
 from handlers.posts import delivery_message
 from storage import outbox, planning
 from storage.db import Database
-from storage.models import Delivery
+from storage.models import Delivery, DeliveryKind
 from storage.subscriptions import disable_subscription
 
 log = logging.getLogger("parley.scheduler")
@@ -88,8 +89,8 @@ class Scheduler:
         settings: Settings,
         worker: str | None = None,
         lease: timedelta = LEASE,
-        batch: int = 100,
-        concurrency: int = 25,
+        batch: int = 500,
+        concurrency: int = 50,
         on_post: OnPost | None = None,
     ) -> None:
         self.db = db
@@ -104,6 +105,7 @@ class Scheduler:
         self._ticking = asyncio.Lock()
         self._timer: AsyncIOScheduler | None = None
         self._current: asyncio.Task[None] | None = None
+        self._rendered: dict[str, dict[str, Any] | None] = {}
         self.last_tick: datetime | None = None
         self.last_error: str | None = None
 
@@ -176,15 +178,44 @@ class Scheduler:
                     )
                 if not claimed:
                     break
-                outcomes = await asyncio.gather(*(self._deliver(d) for d in claimed))
-                report.outcomes.update(outcomes)
+                self._rendered = {}
+                results = await asyncio.gather(*(self._deliver(d) for d in claimed))
+                report.outcomes.update(outcome for outcome, _ in results)
+                sent = [
+                    (d.id, ts)
+                    for d, (outcome, ts) in zip(claimed, results, strict=True)
+                    if outcome == "sent" and d.id is not None and ts is not None
+                ]
+                async with self.db.session() as session:
+                    await outbox.mark_sent_many(
+                        session, worker=self.worker, sent=sent, now=self.clock.now()
+                    )
             self.last_tick = now
         return report
 
-    async def _deliver(self, delivery: Delivery) -> str:
+    async def deliver_now(self, item: outbox.PlannedDelivery) -> str:
+        """Plans one delivery and posts it at once (`parley digest`); its outcome."""
+        async with self.db.session() as session:
+            await outbox.plan(session, [item], now=self.clock.now())
+            claimed = await outbox.claim_due(
+                session, worker=self.worker, now=self.clock.now(), lease=self.lease, key=item.key
+            )
+        if not claimed:
+            return "already-posted"
+        outcome, ts = await self._deliver(claimed[0])
+        if outcome == "sent" and ts is not None and claimed[0].id is not None:
+            async with self.db.session() as session:
+                await outbox.mark_sent_many(
+                    session, worker=self.worker, sent=[(claimed[0].id, ts)], now=self.clock.now()
+                )
+        return outcome
+
+    async def _deliver(self, delivery: Delivery) -> tuple[str, str | None]:
+        """Posts one delivery: its outcome, and the message `ts` when it was posted now
+        (the caller marks a batch sent in one transaction)."""
         async with self._slots:
             started = time.perf_counter()
-            outcome = await self._post(delivery)
+            outcome, ts = await self._post(delivery)
             log.info(
                 "post",
                 extra={
@@ -196,28 +227,44 @@ class Scheduler:
                     "latency_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
-            return outcome
+            return outcome, ts
 
-    async def _post(self, delivery: Delivery) -> str:
-        assert delivery.id is not None
-        now = self.clock.now()
+    async def _render(self, delivery: Delivery) -> dict[str, Any] | None:
+        """The message; countdowns and alerts, the same in every channel, are rendered
+        once per round."""
+        shared = delivery.kind in (DeliveryKind.countdown, DeliveryKind.alert)
+        memo = json.dumps([delivery.kind, delivery.payload], sort_keys=True) if shared else ""
+        if memo in self._rendered:
+            return self._rendered[memo]
         async with self.db.session() as session:
             reply = await delivery_message(
-                session, delivery, now=now, default_zone=self.settings.timezone
+                session, delivery, now=self.clock.now(), default_zone=self.settings.timezone
             )
-            if reply is None:
+        if shared:
+            self._rendered[memo] = reply
+        return reply
+
+    async def _post(self, delivery: Delivery) -> tuple[str, str | None]:
+        assert delivery.id is not None
+        reply = await self._render(delivery)
+        if reply is None:
+            async with self.db.session() as session:
                 await outbox.mark_skipped(
                     session, delivery_id=delivery.id, worker=self.worker, why="no longer due"
                 )
-                return "skipped"
+            return "skipped", None
         if delivery.attempts > 1:
-            ts = await self._posted_before(delivery)
-            if ts is not None:
+            found = await self._posted_before(delivery)
+            if found is not None:
                 async with self.db.session() as session:
                     await outbox.mark_sent(
-                        session, delivery_id=delivery.id, worker=self.worker, ts=ts, now=now
+                        session,
+                        delivery_id=delivery.id,
+                        worker=self.worker,
+                        ts=found,
+                        now=self.clock.now(),
                     )
-                return "found"
+                return "found", None
         try:
             response = await self.client.chat_postMessage(
                 channel=delivery.channel_id,
@@ -228,20 +275,12 @@ class Scheduler:
                 unfurl_media=False,
             )
         except SlackApiError as exc:
-            return await self._failed(delivery, exc.response.get("error") or "", exc)
+            return await self._failed(delivery, exc.response.get("error") or "", exc), None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return await self._failed(delivery, "", exc)
-        async with self.db.session() as session:
-            marked = await outbox.mark_sent(
-                session,
-                delivery_id=delivery.id,
-                worker=self.worker,
-                ts=str(response.get("ts", "")),
-                now=self.clock.now(),
-            )
+            return await self._failed(delivery, "", exc), None
         if self.on_post is not None:
             await self.on_post(delivery, reply)
-        return "sent" if marked else "sent-claim-lost"
+        return "sent", str(response.get("ts", ""))
 
     async def _failed(self, delivery: Delivery, error: str, exc: Exception) -> str:
         assert delivery.id is not None

@@ -103,13 +103,15 @@ async def delivery_message(
     if delivery.kind == DeliveryKind.countdown:
         return await countdown_message(session, delivery, now=now)
     if delivery.kind == DeliveryKind.digest:
+        payload = delivery.payload or {}
         subscription = await session.get(Subscription, delivery.channel_id)
-        if subscription is None or not subscription.active:
-            return None
+        active = subscription is not None and subscription.active
+        if not (active or payload.get("manual")):
+            return None  # unsubscribed since it was planned
         reply = await channel_digest(
             session, now=now, channel_id=delivery.channel_id, default_zone=default_zone
         )
-        if (delivery.payload or {}).get("late"):
+        if subscription is not None and payload.get("late"):
             fell_due = format_local(delivery.due_at, subscription.digest_zone)
             reply["blocks"].insert(
                 1,

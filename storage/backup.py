@@ -37,6 +37,7 @@ from storage.models import (
     TruceExtension,
     TruceTerm,
 )
+from storage.types import UTCDateTime
 
 FORMAT = "parley-export"
 VERSION = 1
@@ -82,6 +83,19 @@ async def export_record(session: AsyncSession, *, now: datetime) -> dict[str, An
     }
 
 
+def _require_zoned(model: type[SQLModel], item: SQLModel, *, table: str, row: int) -> None:
+    """Every instant in an export carries its offset; a naive one is ambiguous, so refused."""
+    for column in model.__table__.columns:  # type: ignore[attr-defined]
+        if not isinstance(column.type, UTCDateTime):
+            continue
+        value = getattr(item, column.key)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise InvalidInput(
+                f"table {table!r}, row {row}: {column.key}: the time {value.isoformat()!r} "
+                "has no time zone; give it as UTC with an offset (e.g. ending in Z or +00:00)"
+            )
+
+
 def parse_export(raw: str) -> dict[str, list[SQLModel]]:
     """Checks a document completely before anything is written; raises InvalidInput."""
     try:
@@ -117,6 +131,7 @@ def parse_export(raw: str) -> dict[str, list[SQLModel]]:
                 raise InvalidInput(
                     f"table {name!r}, row {i + 1}: {where}: {first['msg']}"
                 ) from None
+            _require_zoned(model, items[-1], table=name, row=i + 1)
         parsed[name] = items
     return parsed
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import Table, and_, bindparam, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -101,12 +101,19 @@ def _claimable(now: datetime) -> Any:
 
 
 async def claim_due(
-    session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int = 100
+    session: AsyncSession,
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 100,
+    key: str | None = None,
 ) -> list[Delivery]:
-    """Claims up to `limit` due deliveries for `worker`; each row is claimed by one worker."""
+    """Claims up to `limit` due deliveries (or the one with `key`) for `worker`; each row is
+    claimed by one worker."""
     candidates = (
         select(Delivery.id)
-        .where(_claimable(now))
+        .where(_claimable(now), *([col(Delivery.key) == key] if key else []))
         .order_by(col(Delivery.due_at), col(Delivery.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -159,6 +166,29 @@ async def mark_sent(
         worker=worker,
         values={"status": DeliveryStatus.sent, "ts": ts, "sent_at": now, "lease_until": None},
     )
+
+
+async def mark_sent_many(
+    session: AsyncSession, *, worker: str, sent: Sequence[tuple[int, str]], now: datetime
+) -> None:
+    """Marks a batch sent in one transaction: `sent` holds (delivery id, message ts)."""
+    if not sent:
+        return
+    table: Table = Delivery.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("delivery_id"),
+            table.c.claimed_by == worker,
+            table.c.status == DeliveryStatus.claimed,
+        )
+        .values(
+            status=DeliveryStatus.sent, ts=bindparam("message_ts"), sent_at=now, lease_until=None
+        )
+    )
+    connection = await session.connection()
+    await connection.execute(statement, [{"delivery_id": i, "message_ts": ts} for i, ts in sent])
+    await session.commit()
 
 
 async def mark_failed(

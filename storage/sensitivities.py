@@ -18,8 +18,21 @@ from storage.models import Level, Sensitivity, Visibility
 LEVEL_ORDER = {Level.critical: 0, Level.high: 1, Level.medium: 2, Level.low: 3}
 
 
+# Between the words of a keyword: any run of spaces or hyphens (ASCII, Unicode hyphen,
+# non-breaking hyphen), so "rare earths", "rare-earths" and "rare\u2011earths" are one keyword.
+_JOINER = r"[\s\-\u2010\u2011]+"
+
+
+def _keyword_regex(keyword: str) -> str:
+    parts = [re.escape(p) for p in re.split(_JOINER, keyword) if p]
+    return _JOINER.join(parts)
+
+
 def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str] | None:
-    words = [re.escape(k.strip()) for k in keywords if k.strip()]
+    """Whole-word, case-insensitive; spaces and hyphens between words are interchangeable.
+
+    Words are not stemmed: "tariff" does not match "tariffs" (list both to catch both)."""
+    words = [w for w in (_keyword_regex(k) for k in keywords) if w]
     if not words:
         return None
     return re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, event, inspect
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.types import TypeDecorator
 
 
@@ -30,3 +32,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+@cache
+def _utc_keys(mapper: Mapper[Any]) -> tuple[str, ...]:
+    return tuple(
+        prop.key
+        for prop in mapper.column_attrs
+        if any(isinstance(column.type, UTCDateTime) for column in prop.columns)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _utc_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    """Rows about to be written hold their instants in UTC, as they will read back: so a
+    returned row and its audit snapshot (taken after the flush) show the stored instant,
+    not the caller's offset. Naive values are left for process_bind_param to refuse."""
+    for row in (*session.new, *session.dirty):
+        state = inspect(row)
+        for key in _utc_keys(state.mapper):
+            value = state.dict.get(key)  # never a lazy load
+            if isinstance(value, datetime) and value.tzinfo not in (None, UTC):
+                setattr(row, key, value.astimezone(UTC))

@@ -39,11 +39,6 @@ async def test_add_deadline_stores_utc_and_reads_back_tz_aware_with_its_zone(
     assert datetime.fromisoformat(entry.after["due_at"]) == utc(2025, 8, 12, 4, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: storage/deadlines.py add_deadline keeps the caller's offset: the returned "
-    "row and the audit snapshot say 2025-08-12T00:01:00-04:00, not UTC (SPEC §6)",
-)
 async def test_add_deadline_returns_and_audits_the_due_time_in_utc(
     db: Database, lead: Actor
 ) -> None:
@@ -57,6 +52,34 @@ async def test_add_deadline_returns_and_audits_the_due_time_in_utc(
     entry = (await audit_trail(db))[-1]
     assert entry.after is not None
     assert entry.after["due_at"] in ("2025-08-12T04:01:00Z", "2025-08-12T04:01:00+00:00")
+
+
+async def test_update_deadline_returns_and_audits_a_moved_due_time_in_utc(
+    db: Database, lead: Actor
+) -> None:
+    async with db.session() as s:
+        added = await deadlines.add_deadline(
+            s, actor=lead, now=NOW, title="Tariffs snap back", due_at=utc(2025, 8, 12, 4, 1),
+            zone="UTC",
+        )
+    async with db.session() as s:
+        moved = await deadlines.update_deadline(
+            s, actor=lead, now=NOW, deadline_id=added.id or 0,
+            due_at=utc(2025, 8, 13, 4, 1).astimezone(NEW_YORK), zone="America/New_York",
+        )
+    assert moved.due_at == utc(2025, 8, 13, 4, 1)
+    assert_utc(moved.due_at)
+    entry = (await audit_trail(db))[-1]
+    assert entry.after is not None
+    assert entry.after["due_at"] in ("2025-08-13T04:01:00Z", "2025-08-13T04:01:00+00:00")
+
+
+async def test_a_past_due_time_given_in_an_offset_is_reported_in_utc(
+    db: Database, lead: Actor
+) -> None:
+    past = (NOW - timedelta(hours=1)).astimezone(NEW_YORK)  # 04:00 in New York
+    error = await _refused(db, lead, "already past", due_at=past)
+    assert f"{NOW - timedelta(hours=1):%Y-%m-%d %H:%M} UTC" in str(error)
 
 
 async def _refused(db: Database, lead: Actor, match: str, **overrides: object) -> InvalidInput:

@@ -58,11 +58,6 @@ async def test_the_seeded_rare_earths_topic_tags_both_spellings(
     assert "rare-earths" not in await _tags(db, lead, "Rare cheese tariffs")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: storage/sensitivities.py keyword_pattern re.escape()s the keyword, so the "
-    "keyword 'rare earths' matches only a literal space and misses 'rare-earths'",
-)
 async def test_a_spaced_keyword_matches_its_hyphenated_spelling(
     db: Database, lead: Actor
 ) -> None:

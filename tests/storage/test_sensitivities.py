@@ -105,3 +105,29 @@ def test_parse_keywords_splits_on_commas_and_lines() -> None:
     assert sensitivities.parse_keywords("Taiwan, Taipei\nPresident Lai,, ") == [
         "Taiwan", "Taipei", "President Lai"
     ]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text", "hit"),
+    [
+        ("rare earths", "China tightens rare-earths exports", True),
+        ("rare-earths", "Rare  Earths quotas cut", True),
+        ("rare earths", "rare\u2011earths (non-breaking hyphen)", True),
+        ("rare earths", "supply of rare\nearths", True),
+        ("Lai Ching-te", "lai ching te spoke", True),
+        ("rare earths", "rareearths", False),
+        ("rare earths", "rare earthsy", False),
+        ("tariff", "new tariffs", False),
+        ("tariff", "a Tariff.", True),
+    ],
+)
+def test_keywords_match_across_hyphens_spaces_and_case_as_whole_words(
+    keyword: str, text: str, hit: bool
+) -> None:
+    pattern = sensitivities.keyword_pattern([keyword])
+    assert pattern is not None
+    assert bool(pattern.search(text)) is hit
+
+
+def test_keywords_of_only_spaces_or_hyphens_give_no_pattern() -> None:
+    assert sensitivities.keyword_pattern(["", " ", "-"]) is None

@@ -204,21 +204,18 @@ async def test_add_truce_with_an_unknown_zone_changes_nothing(
     assert await row_counts(db) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: storage/truces.py add_truce stores `status` unchecked (no choice(..., "
-    "TruceStatus)), so a truce with status 'bogus' is written",
-)
 async def test_add_truce_with_an_invalid_status_is_refused_and_changes_nothing(
     db: Database, seeded: Seeded, lead: Actor
 ) -> None:
     before = await row_counts(db)
     async with db.session() as s:
-        with pytest.raises(InvalidInput, match="Status must be one of"):
+        with pytest.raises(InvalidInput, match="Status must be one of") as refused:
             await truces.add_truce(
                 s, actor=lead, now=NOW, title="Standstill", parties=["US", "EU"],
                 expires_at=NOW + timedelta(days=9), zone="UTC", status="bogus",
             )
+    assert "active, extended, lapsed, superseded" in str(refused.value)
+    assert refused.value.field == "status"
     assert await row_counts(db) == before
 
 
