@@ -24,5 +24,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
 	$(BIN)/mypy bot handlers storage
 
+# SPEC §8's benchmarks (under a minute); `make bench ARGS=digest` runs one.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info
