@@ -7,7 +7,8 @@ clear line before it listens.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,6 +19,10 @@ from bot.timeparse import TimeParseError, is_valid_zone, parse_offsets
 DEFAULT_OFFSETS = "30d,14d,7d,3d,1d,12h,1h,0"
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///parley.db"
+MIN_CALENDAR_TOKEN = 16
+# Slack user ids: U… (or W… on Enterprise Grid), upper-case letters and digits.
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 class SettingError(ValueError):
@@ -40,6 +45,7 @@ class Settings:
     )
     scheduler: bool = True
     calendar_token: str | None = None
+    calendar_restricted_token: str | None = None
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, *, env_file: str = ".env") -> Settings:
@@ -78,15 +84,59 @@ class Settings:
         if not api_url.startswith(("http://", "https://")):
             raise SettingError("SLACK_API_URL", f"expected an http(s) URL, got {api_url!r}")
         admins = frozenset(a.strip() for a in (get("PARLEY_ADMINS") or "").split(",") if a.strip())
+        for admin in sorted(admins):
+            if not _USER_ID.fullmatch(admin):
+                raise SettingError(
+                    "PARLEY_ADMINS",
+                    f"{admin[:40]!r} is not a Slack user id (expected e.g. U024BE7LH,W0123ABC)",
+                )
+        bot_token = _token(get, "SLACK_BOT_TOKEN", "xoxb-", "a bot token")
+        app_token = _token(get, "SLACK_APP_TOKEN", "xapp-", "an app-level token")
+        calendar_token = _calendar_token(get, "PARLEY_CALENDAR_TOKEN")
+        restricted_token = _calendar_token(get, "PARLEY_CALENDAR_RESTRICTED_TOKEN")
+        if restricted_token and not calendar_token:
+            raise SettingError(
+                "PARLEY_CALENDAR_RESTRICTED_TOKEN", "needs PARLEY_CALENDAR_TOKEN set as well"
+            )
+        if restricted_token and restricted_token == calendar_token:
+            raise SettingError(
+                "PARLEY_CALENDAR_RESTRICTED_TOKEN", "must differ from PARLEY_CALENDAR_TOKEN"
+            )
         return cls(
-            bot_token=get("SLACK_BOT_TOKEN"),
+            bot_token=bot_token,
             signing_secret=get("SLACK_SIGNING_SECRET"),
-            app_token=get("SLACK_APP_TOKEN"),
+            app_token=app_token,
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             database_url=database_url,
             admins=admins,
             timezone=zone,
             countdown_offsets=offsets,
             scheduler=scheduler == "on",
-            calendar_token=get("PARLEY_CALENDAR_TOKEN"),
+            calendar_token=calendar_token,
+            calendar_restricted_token=restricted_token,
         )
+
+
+# The checks below never quote a value: it is a secret, and the line goes to a log.
+
+
+def _token(get: Callable[[str], str | None], name: str, prefix: str, what: str) -> str | None:
+    value = get(name)
+    if value is not None and not value.startswith(prefix):
+        raise SettingError(name, f"expected {what} starting with {prefix}")
+    return value
+
+
+def _calendar_token(get: Callable[[str], str | None], name: str) -> str | None:
+    value = get(name)
+    if value is None:
+        return None
+    if len(value) < MIN_CALENDAR_TOKEN:
+        raise SettingError(
+            name,
+            f"too short: use at least {MIN_CALENDAR_TOKEN} random characters "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')",
+        )
+    if not _URL_SAFE.fullmatch(value):
+        raise SettingError(name, "use only letters, digits and - _ . ~ (it goes in a URL)")
+    return value
