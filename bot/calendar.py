@@ -29,7 +29,7 @@ from starlette.routing import Route
 from bot.clock import Clock
 from bot.settings import DEFAULT_OFFSETS, Settings
 from bot.timeleft import format_local
-from bot.timeparse import TimeParseError, format_offset, parse_offsets
+from bot.timeparse import format_offset, parse_offsets
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -41,6 +41,7 @@ from storage.models import (
     Track,
     Visibility,
 )
+from storage.planning import deadline_offsets
 
 log = logging.getLogger("parley.calendar")
 
@@ -60,15 +61,6 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ValueError, KeyError):
         return ZoneInfo("UTC")  # zones are checked when written; never fail a whole feed
-
-
-def _offsets(deadline: Deadline, default: Sequence[timedelta]) -> list[timedelta]:
-    if deadline.offsets:
-        try:
-            return parse_offsets(deadline.offsets)
-        except TimeParseError:
-            pass  # checked when written; an old malformed value falls back to the default
-    return sorted(default, reverse=True)
 
 
 async def _last_changes(session: AsyncSession) -> dict[tuple[str, str], datetime]:
@@ -207,7 +199,7 @@ async def render_calendar(
             fallback=now,
         )
         track = tracks.get(deadline.track_id) if deadline.track_id else None
-        offsets = _offsets(deadline, default)
+        offsets = deadline_offsets(deadline, default)
         calendar.add_component(_deadline_event(deadline, track=track, stamp=stamp, offsets=offsets))
         instants.append(deadline.due_at)
     for talks in rounds:

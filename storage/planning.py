@@ -47,12 +47,13 @@ def digest_key(channel_id: str, local_day: date) -> str:
 
 
 def deadline_offsets(deadline: Deadline, default: Sequence[timedelta]) -> list[timedelta]:
+    """The deadline's own countdown offsets, else `default`; longest first."""
     if deadline.offsets:
         try:
-            return list(parse_offsets(deadline.offsets))
+            return sorted(parse_offsets(deadline.offsets), reverse=True)
         except ValueError:
             pass  # checked when written; an old malformed value falls back to the default
-    return list(default)
+    return sorted(default, reverse=True)
 
 
 def follows(subscription: Subscription, deadline_track: Track | None, *, restricted: bool) -> bool:
