@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.retries import handle_each_event_once
 from bot.settings import Settings
 from handlers import deadline, desk, home, modals, talks, truce, watch
 from handlers.errors import handle_listener_error
@@ -69,6 +70,7 @@ def build_app(
         return await next()
 
     app.use(attach_runtime)
+    app.use(handle_each_event_once)  # after the runtime it needs: a Slack retry has no effect
     for surface in (truce, deadline, talks, watch, desk, modals, home):
         surface.register(app)
     app.error(handle_listener_error)

@@ -1,14 +1,18 @@
-"""The `parley` command: shell, seed, db upgrade, export, import, serve, run, digest."""
+"""The `parley` command: shell, seed, db upgrade, export, import, serve, socket, run, digest."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +20,13 @@ from bot import __version__
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.settings import SettingError, Settings
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+    from starlette.routing import BaseRoute
+
+    from bot.metrics import Metrics
+    from bot.scheduler import Scheduler
 
 app = typer.Typer(
     help="Parley: the negotiation desk's record in Slack.",
@@ -103,14 +114,18 @@ def shell(
     """A local console that behaves like Slack: no Slack account or network needed."""
     settings = load_settings(database_url)
     start = parse_as_of(as_of)
-    clock: Clock = ShiftedClock(start) if start else SystemClock()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Shifted even without --as-of, so that `:wait` can move it on.
+    clock: Clock = ShiftedClock(start or SystemClock().now())
+    from bot.logs import configure_logging, secrets_of
+
+    configure_logging(json=False, level=logging.WARNING, secrets=secrets_of(settings))
     asyncio.run(_shell(settings, clock, seed=not no_seed))
 
 
 async def _shell(settings: Settings, clock: Clock, *, seed: bool) -> None:
-    from bot.shell import Shell
-    from storage import tracks
+    from bot.shell import CHANNEL_ID, Shell
+    from storage import subscriptions, tracks
+    from storage.access import SEED
     from storage.seed import default_seed_files, load_seed_files
 
     db = await open_database(settings)
@@ -119,7 +134,17 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool) -> None:
             async with db.session() as session:
                 if not await tracks.all_tracks(session):
                     report = await load_seed_files(session, default_seed_files(), now=clock.now())
-                    typer.echo(f"Seeded the founding case: {report}.")
+                    await subscriptions.subscribe(
+                        session,
+                        actor=SEED,
+                        now=clock.now(),
+                        channel_id=CHANNEL_ID,
+                        default_zone=settings.timezone,
+                    )
+                    typer.echo(
+                        f"Seeded the founding case: {report}; #desk gets countdowns and "
+                        "the daily digest."
+                    )
         console = Shell(settings=settings, db=db, clock=clock)
         await console.start()
         try:
@@ -227,59 +252,280 @@ def import_command(
     asyncio.run(go())
 
 
+def require_settings(settings: Settings, command: str, *names: str) -> None:
+    """One line naming the first missing setting, and exit code 2."""
+    values = {
+        "SLACK_APP_TOKEN": settings.app_token,
+        "SLACK_BOT_TOKEN": settings.bot_token,
+        "SLACK_SIGNING_SECRET": settings.signing_secret,
+    }
+    for name in names:
+        if not values[name]:
+            typer.echo(f"parley: setting {name}: required by `parley {command}`", err=True)
+            raise typer.Exit(2)
+
+
+def configure_server_logging(settings: Settings) -> None:
+    from bot.logs import configure_logging, secrets_of
+
+    configure_logging(json=True, secrets=secrets_of(settings))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
 ) -> None:
-    """HTTP mode: Slack requests at POST /slack/events, health at GET /healthz."""
+    """HTTP mode: Slack requests at POST /slack/events; GET /healthz and GET /metrics."""
     settings = load_settings()
-    for name, value in (
-        ("SLACK_SIGNING_SECRET", settings.signing_secret),
-        ("SLACK_BOT_TOKEN", settings.bot_token),
-    ):
-        if not value:
-            typer.echo(f"parley: setting {name}: required by `parley serve`", err=True)
-            raise typer.Exit(2)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    require_settings(settings, "serve", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+    configure_server_logging(settings)
     asyncio.run(_serve(settings, host, port))
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
-    import uvicorn
+@dataclass
+class BotProcess:
+    """What `serve` and `socket` run: one database, one app, its metrics."""
 
+    settings: Settings
+    db: Database
+    app: AsyncApp
+    metrics: Metrics
+    clock: Clock
+    scheduler: Scheduler | None
+
+    async def health(self) -> dict[str, Any]:
+        """`/healthz`'s scheduler part: its state and the outbox (also fed to /metrics)."""
+        from storage import outbox
+
+        async with self.db.session() as session:
+            counts = await outbox.status_counts(session)
+        self.metrics.set_deliveries(pending=counts["pending"], failed=counts["failed"])
+        state = self.scheduler.state if self.scheduler else "off"
+        return {
+            "scheduler": state,
+            "deliveries": {"pending": counts["pending"], "failed": counts["failed"]},
+        }
+
+
+@asynccontextmanager
+async def bot_process(settings: Settings) -> AsyncIterator[BotProcess]:
+    """Opens the database and builds the app for `serve` and `socket`; closes them after.
+
+    Work that runs beside the app in both modes (the scheduler) starts and stops here.
+    """
     from bot.app import build_app, build_client
-    from bot.web import build_web
+    from bot.metrics import Metrics
 
     db = await open_database(settings)
     try:
-        app = build_app(
-            settings=settings, client=build_client(settings), db=db, clock=SystemClock()
+        clock = SystemClock()
+        app = build_app(settings=settings, client=build_client(settings), db=db, clock=clock)
+        metrics = Metrics()
+        metrics.instrument(app.client)
+        # What is built by now lives as long as the process: frozen out of the collector's
+        # sight, it no longer makes each full collection a pause of tens of milliseconds
+        # for every request in flight (the p99 of SPEC §8).
+        gc.collect()
+        gc.freeze()
+        scheduler = None
+        if settings.scheduler:
+            from bot.scheduler import Scheduler, delivery_client
+
+            scheduler = Scheduler(
+                db=db, client=delivery_client(settings), clock=clock, settings=settings
+            )
+            metrics.instrument(scheduler.client)
+            scheduler.start()
+        bot = BotProcess(
+            settings=settings,
+            db=db,
+            app=app,
+            metrics=metrics,
+            clock=clock,
+            scheduler=scheduler,
         )
-        web = build_web(app, db)
-        config = uvicorn.Config(web, host=host, port=port, lifespan="off", log_level="warning")
-        await uvicorn.Server(config).serve()
+        try:
+            yield bot
+        finally:
+            if scheduler is not None:
+                await scheduler.stop()
     finally:
         await db.dispose()
 
 
+def ops_extra_routes(bot: BotProcess) -> list[BaseRoute]:
+    """Routes served beside /healthz and /metrics in both modes."""
+    from bot.calendar import calendar_route
+
+    return [calendar_route(db=bot.db, settings=bot.settings, clock=bot.clock)]
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    from bot.web import build_web, serve_http
+
+    async with bot_process(settings) as bot:
+        web = build_web(
+            bot.app,
+            bot.db,
+            metrics=bot.metrics,
+            health_extra=bot.health,
+            extra_routes=ops_extra_routes(bot),
+        )
+        await serve_http(web, host=host, port=port)
+
+
 @app.command()
-def run() -> None:
-    """Pick the mode from the settings: socket, serve, else the local shell."""
+def socket(
+    host: Annotated[str, typer.Option(help="Address of /healthz and /metrics.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port of /healthz and /metrics.")] = 3000,
+) -> None:
+    """Socket Mode (SLACK_APP_TOKEN; no public URL needed); GET /healthz and GET /metrics."""
+    settings = load_settings()
+    require_settings(settings, "socket", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+    configure_server_logging(settings)
+    asyncio.run(_socket(settings, host, port))
+
+
+async def _socket(settings: Settings, host: str, port: int) -> None:
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+
+    from bot.socket_mode import SocketModeHandler
+    from bot.web import build_ops_web, serve_http
+
+    assert settings.app_token
+    async with bot_process(settings) as bot:
+        handler = SocketModeHandler(bot.app, app_token=settings.app_token, metrics=bot.metrics)
+        try:
+            try:
+                await handler.open()
+            except SlackApiError as exc:
+                typer.echo(
+                    f"parley: setting SLACK_APP_TOKEN: Slack refused it "
+                    f"({exc.response.get('error')}); it needs the connections:write scope",
+                    err=True,
+                )
+                raise typer.Exit(2) from None
+            except aiohttp.ClientError as exc:
+                typer.echo(
+                    f"parley: setting SLACK_API_URL: cannot reach {settings.api_url} "
+                    f"({type(exc).__name__})",
+                    err=True,
+                )
+                raise typer.Exit(2) from None
+            web = build_ops_web(
+                bot.db, bot.metrics, health_extra=bot.health, extra_routes=ops_extra_routes(bot)
+            )
+            await serve_http(web, host=host, port=port)
+        finally:
+            await handler.close()
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+) -> None:
+    """Picks the mode: `socket` if SLACK_APP_TOKEN is set, else `serve` if
+    SLACK_SIGNING_SECRET is set, else the local `shell`."""
     settings = load_settings()
     if settings.app_token:
+        socket(host=host, port=port)
+    elif settings.signing_secret:
+        serve(host=host, port=port)
+    else:
+        shell(as_of=None, database_url=None, no_seed=False)
+
+
+@app.command()
+def digest(
+    channel: Annotated[str, typer.Option("--channel", help="The channel id, e.g. C0123456789.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the digest; post nothing.")
+    ] = False,
+) -> None:
+    """Render one channel's digest now and post it (or only print it with --dry-run)."""
+    settings = load_settings()
+    if not dry_run and not settings.bot_token:
         typer.echo(
-            "parley: Socket Mode is not built yet (issue: Slack over the wire); "
-            "unset SLACK_APP_TOKEN or use `parley serve`.",
-            err=True,
+            "parley: setting SLACK_BOT_TOKEN: required to post (or use --dry-run)", err=True
         )
         raise typer.Exit(2)
-    if settings.signing_secret:
-        serve(host="0.0.0.0", port=3000)
-        return
-    shell(as_of=None, database_url=None, no_seed=False)
+
+    async def go() -> int:
+        from bot.scheduler import Scheduler, delivery_client
+        from bot.standin import message_text
+        from handlers.digest import channel_digest
+        from storage.models import DeliveryKind
+        from storage.outbox import PlannedDelivery
+
+        clock = SystemClock()
+        db = await open_database(settings)
+        try:
+            if dry_run:
+                async with db.session() as session:
+                    reply = await channel_digest(
+                        session,
+                        now=clock.now(),
+                        channel_id=channel,
+                        default_zone=settings.timezone,
+                    )
+                typer.echo(message_text(reply))
+                return 0
+            scheduler = Scheduler(
+                db=db, client=delivery_client(settings), clock=clock, settings=settings
+            )
+            now = clock.now()
+            outcome = await scheduler.deliver_now(
+                PlannedDelivery(
+                    key=f"digest:{channel}:manual:{now:%Y%m%dT%H%M%S%fZ}",
+                    kind=DeliveryKind.digest,
+                    channel_id=channel,
+                    due_at=now,
+                    payload={"manual": True},
+                )
+            )
+        finally:
+            await db.dispose()
+        if outcome != "sent":
+            typer.echo(f"parley digest: not posted to {channel}: {outcome} (see `parley outbox`)")
+            return 1
+        typer.echo(f"Posted the digest to {channel}.")
+        return 0
+
+    raise typer.Exit(asyncio.run(go()))
+
+
+@app.command()
+def outbox() -> None:
+    """List the scheduled posts not yet sent: pending, in progress and failed."""
+    settings = load_settings()
+
+    async def go() -> None:
+        from storage import outbox as deliveries
+
+        db = await open_database(settings)
+        try:
+            async with db.session() as session:
+                rows = await deliveries.unsent(session)
+                counts = await deliveries.status_counts(session)
+        finally:
+            await db.dispose()
+        typer.echo(
+            "Outbox: "
+            + ", ".join(f"{counts[s]} {s}" for s in ("pending", "claimed", "failed", "sent"))
+            + "."
+        )
+        for row in rows:
+            error = f"  {row.last_error}" if row.last_error else ""
+            retry = f" retry {row.retry_at:%Y-%m-%d %H:%M}Z" if row.retry_at else ""
+            typer.echo(
+                f"{row.due_at:%Y-%m-%d %H:%M}Z  {row.status:<8} x{row.attempts}{retry}  "
+                f"{row.kind:<9} {row.channel_id:<12} {row.key}{error}"
+            )
+
+    asyncio.run(go())
 
 
 def main() -> None:

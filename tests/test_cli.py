@@ -123,6 +123,7 @@ HELP = [
     ["export"],
     ["import"],
     ["serve"],
+    ["socket"],
     ["run"],
 ]
 
@@ -441,9 +442,9 @@ def test_run_without_slack_settings_is_the_shell(tmp_path: Path) -> None:
     assert "deadline" in reply.lower()
 
 
-def test_run_with_an_app_token_says_socket_mode_is_not_there(tmp_path: Path) -> None:
+def test_run_with_an_app_token_picks_socket_mode(tmp_path: Path) -> None:
     result = parley("run", db=tmp_path / "p.db", cwd=tmp_path, SLACK_APP_TOKEN="xapp-1")
     assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "SLACK_APP_TOKEN" in lines[0]
+    assert result.stderr.strip().splitlines() == [
+        "parley: setting SLACK_BOT_TOKEN: required by `parley socket`"
+    ]

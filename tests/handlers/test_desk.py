@@ -203,13 +203,13 @@ async def test_only_a_private_channel_can_be_marked_restricted(bot: RunningBot) 
     assert "Only a private channel can be marked restricted" in body["text"]
     assert await rows(bot, Subscription) == [] and await audit_count(bot) == audits
     private = "GPRIVATE1"
-    body = answer(
-        await bot.command("/desk", "subscribe restricted on", user=LEAD, channel=private)
-    )
+    body = answer(await bot.command("/desk", "subscribe restricted on", user=LEAD, channel=private))
     assert "Restricted channel: yes" in body["text"]
     (sub,) = await rows(bot, Subscription)
     assert sub.channel_id == private and sub.restricted is True
-    body = answer(await bot.command("/desk", "subscribe restricted off", user=LEAD, channel=private))
+    body = answer(
+        await bot.command("/desk", "subscribe restricted off", user=LEAD, channel=private)
+    )
     assert "Restricted channel: no" in body["text"]
 
 

@@ -1,0 +1,43 @@
+"""Slack retries an Events API delivery it thinks we missed (`X-Slack-Retry-Num`); a retry of
+an event already handled must have no second effect, and one not yet handled runs once.
+
+Bolt does not de-duplicate. This middleware claims each `event_id` in the database before
+any listener runs (so several replicas agree), and answers a second delivery with an empty
+200 and `X-Slack-No-Retry: 1`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
+
+from bot.metrics import NO_RETRY_HEADER
+from handlers.runtime import runtime_of
+from storage.handled import first_time, forget_handled
+
+log = logging.getLogger("parley.retries")
+# Slack retries for about five minutes; ids are kept well beyond that.
+KEEP_HANDLED = timedelta(days=1)
+
+
+async def handle_each_event_once(
+    body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]
+) -> Any:
+    event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+    if not isinstance(event_id, str) or not event_id:
+        return await next()
+    runtime = runtime_of(context)
+    now = runtime.now()
+    async with runtime.db.session() as session:
+        first = await first_time(session, request_id=event_id, now=now)
+        await forget_handled(session, before=now - KEEP_HANDLED)
+        await session.commit()
+    if first:
+        return await next()
+    log.info("ignored a Slack retry of an event already handled", extra={"event_id": event_id})
+    return BoltResponse(status=200, body="", headers={NO_RETRY_HEADER: "1"})

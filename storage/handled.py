@@ -1,0 +1,37 @@
+"""Slack requests already handled, by id, so a Slack retry has no second effect.
+
+The claim is one `INSERT … ON CONFLICT DO NOTHING`: of two replicas receiving the same
+event, exactly one gets True.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import HandledRequest
+
+
+async def first_time(session: AsyncSession, *, request_id: str, now: datetime) -> bool:
+    """Records `request_id` as handled at `now`; False if it already was. The caller commits."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(HandledRequest)
+        .values(request_id=request_id, handled_at=now)
+        .on_conflict_do_nothing(index_elements=["request_id"])
+    )
+    result = await session.exec(statement)
+    return bool(result.rowcount)
+
+
+async def forget_handled(session: AsyncSession, *, before: datetime) -> int:
+    """Drops the ids handled before `before` (Slack stops retrying after minutes)."""
+    statement = delete(HandledRequest).where(col(HandledRequest.handled_at) < before)
+    result = await session.exec(statement)
+    return int(result.rowcount or 0)

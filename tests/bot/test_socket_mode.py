@@ -1,0 +1,165 @@
+"""`bot/socket_mode.py` against the stand-in's Socket Mode: envelopes in, acks out."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bot.app import build_app, build_client
+from bot.clock import ManualClock
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.socket_mode import SocketModeHandler
+from bot.standin import SlackStandIn
+from handlers.ids import Callback
+from storage.db import Database
+from storage.models import HandledRequest
+from tests.conftest import ADMIN, BOT_TOKEN, CHANNEL, MEMBER, seed
+from tests.e2e.helpers import eventually, sample
+
+APP_TOKEN = "xapp-1-test"
+
+
+@dataclass
+class SocketBot:
+    standin: SlackStandIn
+    metrics: Metrics
+    db: Database
+
+    def command(self, command: str, text: str = "", *, user: str = ADMIN) -> dict[str, Any]:
+        return {
+            "token": "deprecated",
+            "team_id": "T0LOCAL",
+            "team_domain": "parley-local",
+            "channel_id": CHANNEL,
+            "channel_name": "desk",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0PARLEY",
+            "is_enterprise_install": "false",
+            "response_url": self.standin.response_url(channel=CHANNEL),
+            "trigger_id": f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}",
+        }
+
+    async def send(self, type: str, payload: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        envelope_id = await self.standin.send_envelope(type, payload, **kwargs)
+        return await self.standin.socket_ack(envelope_id)
+
+
+def home_opened(user: str, event_id: str) -> dict[str, Any]:
+    return {
+        "token": "deprecated",
+        "team_id": "T0LOCAL",
+        "api_app_id": "A0PARLEY",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"},
+    }
+
+
+async def counted(metrics: Metrics, metric: str, /, **labels: str) -> None:
+    """The request is counted once (just after its ack went out)."""
+    await eventually(lambda: sample(metrics.exposition(), metric, **labels) == 1)
+
+
+@pytest.fixture
+async def socket_bot(
+    sqlite_db: Database, standin: SlackStandIn, clock: ManualClock
+) -> AsyncIterator[SocketBot]:
+    await seed(sqlite_db)
+    settings = Settings(
+        bot_token=BOT_TOKEN,
+        app_token=APP_TOKEN,
+        api_url=standin.api_url,
+        database_url=sqlite_db.url,
+        admins=frozenset({ADMIN}),
+        timezone="Europe/Stockholm",
+    )
+    app = build_app(settings=settings, client=build_client(settings), db=sqlite_db, clock=clock)
+    metrics = Metrics()
+    metrics.instrument(app.client)
+    handler = SocketModeHandler(app, app_token=APP_TOKEN, metrics=metrics)
+    await handler.open()
+    await standin.wait_for("socket_connect")
+    yield SocketBot(standin, metrics, sqlite_db)
+    await handler.close()
+
+
+async def test_the_connection_url_comes_from_apps_connections_open_with_the_app_token(
+    socket_bot: SocketBot,
+) -> None:
+    (call,) = socket_bot.standin.calls_to("apps.connections.open")
+    assert call.token == APP_TOKEN and call.status == 200
+    await counted(
+        socket_bot.metrics,
+        "parley_slack_api_calls_total",
+        method="apps.connections.open",
+        result="ok",
+    )
+
+
+async def test_a_slash_command_is_acked_with_its_answer(socket_bot: SocketBot) -> None:
+    envelope_id = await socket_bot.standin.send_envelope(
+        "slash_commands", socket_bot.command("/truce", user=MEMBER)
+    )
+    ack = await socket_bot.standin.socket_ack(envelope_id)
+    assert ack["envelope_id"] == envelope_id
+    answer = ack["payload"]
+    assert answer["response_type"] == "ephemeral"
+    assert "Tue 12 Aug 2025 00:01 EDT" in str(answer["blocks"])
+    await counted(
+        socket_bot.metrics, "parley_requests_total", kind="command", name="/truce", outcome="ok"
+    )
+
+
+async def test_a_lead_command_opens_its_modal_through_the_web_api(socket_bot: SocketBot) -> None:
+    ack = await socket_bot.send("slash_commands", socket_bot.command("/deadline", "new"))
+    assert "payload" not in ack or not ack["payload"]
+    (call,) = await socket_bot.standin.wait_for("views.open")
+    assert call.args["view"]["callback_id"] == Callback.deadline_form
+
+
+async def test_a_malformed_interaction_is_acked_and_never_dispatched(
+    socket_bot: SocketBot,
+) -> None:
+    ack = await socket_bot.send("interactive", {"type": "block_actions", "actions": []})
+    assert "payload" not in ack
+    await counted(socket_bot.metrics, "parley_requests_total", kind="action", outcome="malformed")
+    assert socket_bot.standin.calls_to("response_url") == []
+
+
+async def test_an_event_retried_over_the_socket_is_handled_once(socket_bot: SocketBot) -> None:
+    await socket_bot.send("events_api", home_opened(MEMBER, "EvSOCKET1"))
+    await socket_bot.standin.wait_for("views.publish")
+    await socket_bot.send(
+        "events_api", home_opened(MEMBER, "EvSOCKET1"), retry_attempt=1, retry_reason="timeout"
+    )
+    await socket_bot.send("events_api", home_opened(MEMBER, "EvSOCKET2"))
+    await socket_bot.standin.wait_for("views.publish", count=2)
+    assert len(socket_bot.standin.calls_to("views.publish")) == 2
+    async with socket_bot.db.session() as session:
+        assert await session.get(HandledRequest, "EvSOCKET1") is not None
+    await counted(
+        socket_bot.metrics,
+        "parley_requests_total",
+        kind="event",
+        name="app_home_opened",
+        outcome="rejected",
+    )
+
+
+async def test_apps_connections_open_refuses_a_bot_token(standin: SlackStandIn) -> None:
+    settings = Settings(bot_token=BOT_TOKEN, api_url=standin.api_url)
+    from slack_sdk.errors import SlackApiError
+
+    with pytest.raises(SlackApiError) as refused:
+        await build_client(settings).apps_connections_open(app_token=BOT_TOKEN)
+    assert refused.value.response["error"] == "not_allowed_token_type"

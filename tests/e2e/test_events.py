@@ -1,0 +1,114 @@
+"""The Events API over HTTP on both databases: App Home, and Slack's retries of an event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from handlers.ids import Action
+from storage.models import HandledRequest
+from tests.conftest import LEAD, MEMBER, RunningBot, sign
+from tests.handlers.helpers import rows
+
+
+def home_opened_body(user: str, event_id: str) -> str:
+    return json.dumps(
+        {
+            "token": "deprecated",
+            "team_id": "T0LOCAL",
+            "api_app_id": "A0PARLEY",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D0HOME",
+                "tab": "home",
+                "event_ts": f"{time.time():.6f}",
+            },
+        }
+    )
+
+
+async def deliver(
+    bot: RunningBot, user: str, event_id: str, *, retry: int | None = None
+) -> httpx.Response:
+    body = home_opened_body(user, event_id)
+    headers = sign(body) | {"content-type": "application/json"}
+    if retry is not None:
+        headers |= {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
+    return await bot.http.post(f"{bot.url}/slack/events", content=body, headers=headers)
+
+
+def published_for(bot: RunningBot, user: str) -> list[dict[str, Any]]:
+    return [
+        c.args["view"] for c in bot.standin.calls_to("views.publish") if c.args["user_id"] == user
+    ]
+
+
+def action_ids(view: dict[str, Any]) -> set[str]:
+    found = set()
+    for block in view["blocks"]:
+        for element in block.get("elements", []) + [block.get("accessory") or {}]:
+            if isinstance(element, dict) and element.get("action_id"):
+                found.add(element["action_id"])
+    return found
+
+
+def new_event_id() -> str:
+    return f"Ev{uuid.uuid4().hex[:10].upper()}"
+
+
+async def test_app_home_gives_a_lead_buttons_and_a_member_none(e2e: RunningBot) -> None:
+    assert (await deliver(e2e, LEAD, new_event_id())).status_code == 200
+    assert (await deliver(e2e, MEMBER, new_event_id())).status_code == 200
+    await e2e.standin.wait_for("views.publish", count=2)
+    (lead_view,) = published_for(e2e, LEAD)
+    (member_view,) = published_for(e2e, MEMBER)
+    for view in (lead_view, member_view):
+        assert view["type"] == "home"
+        assert "Tue 12 Aug 2025 00:01 EDT" in json.dumps(view)
+    assert {Action.open_event_form, Action.open_deadline_form} <= action_ids(lead_view)
+    assert action_ids(member_view) == set()
+
+
+async def test_a_retry_of_a_handled_event_has_no_second_effect(e2e: RunningBot) -> None:
+    event_id = new_event_id()
+    first = await deliver(e2e, MEMBER, event_id)
+    assert first.status_code == 200
+    await e2e.standin.wait_for("views.publish")
+
+    retried = await deliver(e2e, MEMBER, event_id, retry=1)
+    assert retried.status_code == 200
+    assert retried.headers.get("x-slack-no-retry") == "1"
+    await deliver(e2e, LEAD, new_event_id())  # a later event, to know the retry's turn is over
+    await e2e.standin.wait_for("views.publish", count=2)
+    assert len(published_for(e2e, MEMBER)) == 1
+    assert await rows(e2e, HandledRequest, HandledRequest.request_id == event_id)
+
+
+async def test_a_retry_of_an_event_never_handled_is_handled_once(e2e: RunningBot) -> None:
+    event_id = new_event_id()
+    responses = await asyncio.gather(*(deliver(e2e, MEMBER, event_id, retry=n) for n in (1, 2, 3)))
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert sum(r.headers.get("x-slack-no-retry") == "1" for r in responses) == 2
+    await e2e.standin.wait_for("views.publish")
+    await deliver(e2e, LEAD, new_event_id())
+    await e2e.standin.wait_for("views.publish", count=2)
+    assert len(published_for(e2e, MEMBER)) == 1
+
+
+async def test_slacks_request_url_check_is_answered(e2e: RunningBot) -> None:
+    body = json.dumps(
+        {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV", "type": "url_verification"}
+    )
+    headers = sign(body) | {"content-type": "application/json"}
+    response = await e2e.http.post(f"{e2e.url}/slack/events", content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV"}
