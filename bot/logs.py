@@ -67,8 +67,15 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         known = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
         self._secrets = re.compile("|".join(map(re.escape, known))) if known else None
+        # One search decides whether any substitution is needed: most log text has nothing
+        # to redact, and a log line is written for every request.
+        self._anything = re.compile(
+            "|".join([*map(re.escape, known), *(p.pattern for p, _ in _PATTERNS)])
+        )
 
     def text(self, value: str) -> str:
+        if not self._anything.search(value):
+            return value
         if self._secrets is not None:
             value = self._secrets.sub(REDACTED, value)
         for pattern, replacement in _PATTERNS:

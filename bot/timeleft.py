@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["TimeLeft", "describe_time_left", "format_local", "slack_date", "time_left"]
+__all__ = [
+    "TimeLeft",
+    "describe_time_left",
+    "format_local",
+    "slack_date",
+    "time_left",
+    "unchanged_until",
+]
 
 NAIVE_DATETIME = "{name} must be timezone-aware (got {value!r})"
 DUE_NOW = "due now"
@@ -79,6 +86,31 @@ def time_left(due: datetime, *, now: datetime, zone: str) -> TimeLeft:
         business_days=business,
         past=past,
     )
+
+
+def unchanged_until(due: datetime, *, now: datetime) -> datetime:
+    """The first instant after `now` at which `describe_time_left` may read differently for
+    `due` (an exclusive bound), so an answer made at `now` can be shown until then.
+
+    Whole minutes of elapsed time are what the wording shows (seconds are floored away);
+    business days change at a local midnight, which is a whole UTC minute, so the bound is
+    never later than the next whole minute either.
+    """
+    _require_aware("due", due)
+    _require_aware("now", now)
+    now = now.astimezone(UTC)
+    minute = timedelta(minutes=1)
+    next_minute = now.replace(second=0, microsecond=0) + minute
+    total = due.astimezone(UTC) - now
+    whole = timedelta(seconds=(abs(total).days * 86400 + abs(total).seconds) // 60 * 60)
+    if total > timedelta(0):
+        # The floor stays until exactly `whole` is left; under a minute, until "due now".
+        bound = due - whole + timedelta(microseconds=1) if whole else due
+    elif total == timedelta(0):
+        bound = now + timedelta(microseconds=1)
+    else:
+        bound = due + whole + minute  # "passed … ago" grows a minute at a time
+    return min(bound.astimezone(UTC), next_minute)
 
 
 def _plural(amount: int, unit: str) -> str:

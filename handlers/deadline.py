@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -14,13 +15,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_when
 from handlers import forms
+from handlers.answers import Answer, answer_key, fresh_until
 from handlers.blocks import button, buttons, context_line, header, message, section
 from handlers.ids import Action
 from handlers.present import deadline_block, in_reader_zone, left_text
 from handlers.request import Ask, read_command
 from handlers.runtime import runtime_of
 from handlers.usage import usage_reply
-from storage import deadlines, tracks
+from storage import deadlines
 from storage.access import require_lead
 from storage.errors import InvalidInput
 from storage.models import DeadlineStatus
@@ -102,14 +104,26 @@ def _number(words: list[str]) -> int | None:
 async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient) -> dict[str, Any]:
     runtime = ask.runtime
     now = runtime.now()
+    reader_zone = await runtime.reader_zone(client, ask.user_id)
+    return await runtime.answers.answer(
+        answer_key(ask, "/deadline", reader_zone),
+        now=now,
+        make=lambda: _upcoming_answer(session, ask, now=now, reader_zone=reader_zone),
+    )
+
+
+async def _upcoming_answer(
+    session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str
+) -> Answer:
+    """The upcoming deadlines in scope; it writes nothing, so it may be shown again."""
     upcoming = await deadlines.upcoming_deadlines(
         session, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
     )
     if not upcoming:
         scope = f" for {ask.named_track.handle}" if ask.named_track else ""
-        return {"response_type": "ephemeral", "text": NONE_AHEAD.format(scope=scope)}
-    reader_zone = await runtime.reader_zone(client, ask.user_id)
-    by_id = {t.id: t for t in await tracks.all_tracks(session) if t.id is not None}
+        text = {"response_type": "ephemeral", "text": NONE_AHEAD.format(scope=scope)}
+        return Answer(text, made_at=now, fresh_until=fresh_until(now, []))
+    by_id = {t.id: t for t in ask.known_tracks if t.id is not None}
     blocks: list[Block] = [header(f"Upcoming deadlines ({len(upcoming)})")]
     blocks += [
         deadline_block(d, tracks=by_id, now=now, reader_zone=reader_zone, is_lead=ask.is_lead)
@@ -121,7 +135,8 @@ async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient
         f"{d.title}: {format_local(d.due_at, d.zone)} ({left_text(d.due_at, now=now, zone=d.zone)})"
         for d in upcoming[:10]
     )
-    return message(fallback, blocks, response_type=ask.response_type())
+    payload = message(fallback, blocks, response_type=ask.response_type())
+    return Answer(payload, made_at=now, fresh_until=fresh_until(now, [d.due_at for d in upcoming]))
 
 
 async def add_from_command(

@@ -9,9 +9,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.runtime import Runtime
 from storage import tracks
-from storage.access import Actor, role_of
+from storage.access import Actor
 from storage.models import Role, Track
-from storage.subscriptions import get_subscription
+from storage.version import Version
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Ask:
     public: bool
     role: Role
     restricted_channel: bool
+    known_tracks: list[Track]  # every track, to label items with their handle
+    version: Version | None  # the record's, read before anything else (handlers.answers)
 
     @property
     def user_id(self) -> str:
@@ -55,20 +57,25 @@ class Ask:
 
 
 async def read_command(session: AsyncSession, runtime: Runtime, command: dict[str, Any]) -> Ask:
+    """Parses the command; its lookups come from `runtime.lookups`, so a warm one reads nothing."""
+    version = runtime.db.version.current()
+    lookups = runtime.lookups
     text = " ".join(str(command.get("text") or "").split())
     words = text.split(" ") if text else []
     public = False
     if words and words[-1].lower() == "public":
         public = True
         words = words[:-1]
-    known = await tracks.all_tracks(session)  # one query serves both the handle and the scope
+    known = await lookups.tracks(session, version)  # serves the handle, scope and labels
     named = tracks.find_track(known, words[0]) if words else None
     if named is not None:
         words = words[1:]
     scope = [named] if named else tracks.active_tracks(known)
     actor = runtime.actor(str(command.get("user_id") or ""))
     channel_id = str(command.get("channel_id") or "")
-    subscription = await get_subscription(session, channel_id) if channel_id else None
+    restricted = (
+        await lookups.restricted_channel(session, version, channel_id) if channel_id else False
+    )
     return Ask(
         runtime=runtime,
         actor=actor,
@@ -77,6 +84,8 @@ async def read_command(session: AsyncSession, runtime: Runtime, command: dict[st
         scope=scope,
         named_track=named,
         public=public,
-        role=await role_of(session, actor),
-        restricted_channel=bool(subscription and subscription.restricted),
+        role=await lookups.role(session, version, actor),
+        restricted_channel=restricted,
+        known_tracks=known,
+        version=version,
     )

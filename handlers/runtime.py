@@ -15,8 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from bot.timeparse import is_valid_zone
+from handlers.answers import AnswerCache
 from storage.access import Actor
 from storage.db import Database
+from storage.lookups import RecordLookups
 
 ZONE_CACHE_SECONDS = 3600.0
 
@@ -26,6 +28,8 @@ class Runtime:
     settings: Settings
     db: Database
     clock: Clock
+    lookups: RecordLookups = field(default_factory=RecordLookups)
+    answers: AnswerCache = field(default_factory=AnswerCache)
     _zones: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def now(self) -> datetime:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_when
 from handlers import forms
+from handlers.answers import Answer, answer_key, fresh_until
 from handlers.blocks import context_line, header, message, section
 from handlers.present import in_reader_zone, separated, truce_blocks
 from handlers.request import Ask, read_command
@@ -49,24 +52,35 @@ async def handle_truce(
         if verb:
             await ack(usage_reply("/truce", ask.text, USAGE))
             return
-        views = await truces.truce_views(session, track_ids=ask.track_ids)
         reader_zone = await runtime.reader_zone(client, ask.user_id)
-        if not views:
-            scope = f" for {ask.named_track.handle}" if ask.named_track else ""
-            await ack(text=NO_TRUCE.format(scope=scope), response_type="ephemeral")
-            return
         now = runtime.now()
-        groups = [
-            truce_blocks(v, now=now, reader_zone=reader_zone, is_lead=ask.is_lead) for v in views
-        ]
-        title = "Active truce" if len(views) == 1 else f"{len(views)} active truces"
         await ack(
-            message(
-                fallback_for(views, now=now),
-                [header(title), *separated(groups)],
-                response_type=ask.response_type(),
+            await runtime.answers.answer(
+                answer_key(ask, "/truce", reader_zone),
+                now=now,
+                make=lambda: list_truces(session, ask, now=now, reader_zone=reader_zone),
             )
         )
+
+
+async def list_truces(
+    session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str
+) -> Answer:
+    """The active truces in scope; it writes nothing, so it may be shown again (answers)."""
+    views = await truces.truce_views(session, track_ids=ask.track_ids)
+    if not views:
+        scope = f" for {ask.named_track.handle}" if ask.named_track else ""
+        text = {"text": NO_TRUCE.format(scope=scope), "response_type": "ephemeral"}
+        return Answer(text, made_at=now, fresh_until=fresh_until(now, []))
+    groups = [truce_blocks(v, now=now, reader_zone=reader_zone, is_lead=ask.is_lead) for v in views]
+    title = "Active truce" if len(views) == 1 else f"{len(views)} active truces"
+    payload = message(
+        fallback_for(views, now=now),
+        [header(title), *separated(groups)],
+        response_type=ask.response_type(),
+    )
+    dues = [v.expiry.due_at for v in views if v.expiry]
+    return Answer(payload, made_at=now, fresh_until=fresh_until(now, dues))
 
 
 def fallback_for(views: list[truces.TruceView], *, now: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,9 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.changes import ChangeFeed
+from storage.version import VERSION_KEY, RecordSession, RecordVersion
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,8 +49,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL; None for an in-memory database."""
+    database = make_url(url).database
+    return None if not database or database == ":memory:" else str(Path(database).resolve())
+
+
 class Database:
-    """Owns the async engine; `session()` opens one unit of work."""
+    """Owns the async engine; `session()` opens one unit of work.
+
+    `version` moves with every committed change to the record (`storage.version`); on
+    PostgreSQL it listens for other processes' changes once first asked, or once
+    `watch_changes()` is awaited.
+    """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = async_url(url)
@@ -57,8 +72,20 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._changes: ChangeFeed | None = None
+        if self.is_sqlite:
+            self.version = RecordVersion(sqlite_path=sqlite_file(self.url))
+        else:
+            self.version = RecordVersion(listening=False)
+            _, connect_args = self.engine.dialect.create_connect_args(self.engine.url)
+            self._changes = ChangeFeed(dict(connect_args), self.version)
+            self.version.wake = self._changes.ensure_running
         self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
+            self.engine,
+            class_=AsyncSession,
+            sync_session_class=RecordSession,
+            expire_on_commit=False,
+            info={VERSION_KEY: self.version},
         )
 
     @property
@@ -67,8 +94,15 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
+        session = self._sessions()
+        try:
             yield session
+        finally:
+            # A session that never began a transaction and holds no rows has nothing to
+            # release; closing it anyway costs a task and a greenlet switch, as much as a
+            # whole cached answer. Otherwise close it as `async with` would, shielded.
+            if session.in_transaction() or session.identity_map or session.new:
+                await asyncio.shield(session.close())
 
     async def upgrade(self, revision: str = "head") -> None:
         def run(connection: Connection) -> None:
@@ -81,5 +115,14 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def watch_changes(self, timeout: float = 5.0) -> bool:
+        """Starts listening for other processes' changes (PostgreSQL); True once listening."""
+        if self._changes is None:
+            return True
+        return await self._changes.wait_listening(timeout)
+
     async def dispose(self) -> None:
+        if self._changes is not None:
+            await self._changes.stop()
+        self.version.close()
         await self.engine.dispose()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import col, or_, select
+from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
@@ -64,24 +64,31 @@ async def expiry_of(session: AsyncSession, truce_id: int) -> Deadline | None:
 
 async def view_of(session: AsyncSession, truce: Truce) -> TruceView:
     assert truce.id is not None
+    track = await session.get(Track, truce.track_id) if truce.track_id else None
+    view = TruceView(truce=truce, track=track, expiry=await expiry_of(session, truce.id))
+    return (await _with_details(session, [view]))[0]
+
+
+async def _with_details(session: AsyncSession, views: list[TruceView]) -> list[TruceView]:
+    """Fills in the terms and extensions of all `views` with one query each."""
+    by_id = {view.truce.id: view for view in views if view.truce.id is not None}
+    if not by_id:
+        return views
     terms = await session.exec(
         select(TruceTerm)
-        .where(col(TruceTerm.truce_id) == truce.id)
-        .order_by(col(TruceTerm.position))
+        .where(col(TruceTerm.truce_id).in_(by_id))
+        .order_by(col(TruceTerm.position), col(TruceTerm.id))
     )
+    for term in terms.all():
+        by_id[term.truce_id].terms.append(term)
     extensions = await session.exec(
         select(TruceExtension)
-        .where(col(TruceExtension.truce_id) == truce.id)
-        .order_by(col(TruceExtension.decided_at))
+        .where(col(TruceExtension.truce_id).in_(by_id))
+        .order_by(col(TruceExtension.decided_at), col(TruceExtension.id))
     )
-    track = await session.get(Track, truce.track_id) if truce.track_id else None
-    return TruceView(
-        truce=truce,
-        track=track,
-        expiry=await expiry_of(session, truce.id),
-        terms=list(terms.all()),
-        extensions=list(extensions.all()),
-    )
+    for extension in extensions.all():
+        by_id[extension.truce_id].extensions.append(extension)
+    return views
 
 
 async def truce_views(
@@ -90,11 +97,27 @@ async def truce_views(
     track_ids: Sequence[int] | None,
     statuses: Sequence[str] = CURRENT,
 ) -> list[TruceView]:
-    query = select(Truce).where(col(Truce.status).in_(statuses))
+    """The truces with these statuses in scope, each with its track and expiry (one join),
+    terms and extensions: three queries however many truces there are."""
+    is_expiry = and_(
+        col(Deadline.truce_id) == col(Truce.id), col(Deadline.kind) == DeadlineKind.truce_expiry
+    )
+    query = (
+        select(Truce, Track, Deadline)
+        .outerjoin(Track, col(Track.id) == col(Truce.track_id))
+        .outerjoin(Deadline, is_expiry)
+        .where(col(Truce.status).in_(statuses))
+    )
     if track_ids is not None:
         query = query.where(or_(col(Truce.track_id).is_(None), col(Truce.track_id).in_(track_ids)))
-    truces = (await session.exec(query.order_by(col(Truce.id)))).all()
-    return [await view_of(session, truce) for truce in truces]
+    views: dict[int | None, TruceView] = {}
+    rows: Sequence[tuple[Truce, Track | None, Deadline | None]] = (
+        await session.exec(query.order_by(col(Truce.id), col(Deadline.id)))
+    ).all()
+    for truce, track, expiry in rows:
+        # Ordered by deadline id: the first expiry is the truce's, as in `expiry_of`.
+        views.setdefault(truce.id, TruceView(truce=truce, track=track, expiry=expiry))
+    return await _with_details(session, list(views.values()))
 
 
 async def extendable_truce(session: AsyncSession, *, track_ids: Sequence[int] | None) -> Truce:

@@ -17,6 +17,7 @@ from bot.timeleft import (
     format_local,
     slack_date,
     time_left,
+    unchanged_until,
 )
 
 NY = "America/New_York"
@@ -251,3 +252,38 @@ def test_slack_date_escapes_fallback(fallback: str, expected: str) -> None:
 def test_slack_date_refuses_naive() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         slack_date(datetime(2025, 8, 12, 4, 1), "x")
+
+
+# --- unchanged_until ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("due", "now", "until"),
+    [
+        # 2 h 30 min exactly: the next microsecond is under it.
+        (utc(2025, 7, 29, 11, 30), NOW, NOW + timedelta(microseconds=1)),
+        # 2 h 29 min 40 s: 2 h 29 min until 09:01:00 inclusive, capped at the minute's turn.
+        (utc(2025, 7, 29, 11, 30), utc(2025, 7, 29, 9, 0, 20), utc(2025, 7, 29, 9, 1)),
+        # Seconds in the due time: the wording turns at :30 past.
+        (utc(2025, 7, 29, 11, 30, 30), NOW, utc(2025, 7, 29, 9, 0, 30, 1)),
+        # Under a minute left: until "due now".
+        (utc(2025, 7, 29, 9, 0, 45), utc(2025, 7, 29, 9, 0, 10), utc(2025, 7, 29, 9, 0, 45)),
+        # Passed 1 min 30 s ago: "passed 2 min ago" from 30 s on.
+        (utc(2025, 7, 29, 8, 58, 30), NOW, utc(2025, 7, 29, 9, 0, 30)),
+    ],
+)
+def test_unchanged_until(due: datetime, now: datetime, until: datetime) -> None:
+    assert unchanged_until(due, now=now) == until
+
+
+@pytest.mark.parametrize("zone", [NY, STOCKHOLM, "Asia/Kolkata"])
+def test_countdown_reads_the_same_until_unchanged_until(zone: str) -> None:
+    """Every 7 s over a day around a due time: the wording holds up to the bound."""
+    due = utc(2025, 8, 1, 3, 59, 30)
+    for step in range(0, 2 * 86400, 7):
+        now = due - timedelta(days=1) + timedelta(seconds=step, microseconds=250_000)
+        until = unchanged_until(due, now=now)
+        assert until > now
+        shown = describe_time_left(time_left(due, now=now, zone=zone))
+        last = until - timedelta(microseconds=1)
+        assert describe_time_left(time_left(due, now=last, zone=zone)) == shown, (now, until)

@@ -1,0 +1,85 @@
+"""What every slash command reads before anything else — the tracks, the asker's role, whether
+the channel is restricted — memoised per record version, so a warm command reads nothing.
+
+    version = db.version.current()             # once, before any read of the request
+    known = await lookups.tracks(session, version)
+
+Each value is kept under the version read *before* it was fetched: it is then at least as
+new as that version, and the first commit after it moves the version past it. A None
+version (changes cannot be seen) reads straight through. Write paths never use these: a
+service call checks the role again at the write.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import tracks as track_store
+from storage.access import Actor, role_of
+from storage.models import Role, Track
+from storage.subscriptions import get_subscription
+from storage.version import Version
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+MEMO_SIZE = 1024
+
+
+class VersionedMemo(Generic[K, V]):
+    """Values for one version of the record at a time, at most `size` of them (LRU)."""
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self._size = size
+        self._version: Version | None = None
+        self._values: OrderedDict[K, V] = OrderedDict()
+
+    async def get(self, version: Version | None, key: K, read: Callable[[], Awaitable[V]]) -> V:
+        if version is not None and version == self._version and key in self._values:
+            self._values.move_to_end(key)
+            return self._values[key]
+        value = await read()
+        if version is not None:
+            if version != self._version:
+                self._values.clear()
+                self._version = version
+            self._values[key] = value
+            if len(self._values) > self._size:
+                self._values.popitem(last=False)
+        return value
+
+
+class RecordLookups:
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self._tracks: VersionedMemo[None, tuple[Track, ...]] = VersionedMemo(1)
+        self._roles: VersionedMemo[str, Role] = VersionedMemo(size)
+        self._restricted: VersionedMemo[str, bool] = VersionedMemo(size)
+
+    async def tracks(self, session: AsyncSession, version: Version | None) -> list[Track]:
+        """Every track, by handle. Shared between requests: callers only read them."""
+
+        async def read() -> tuple[Track, ...]:
+            found = await track_store.all_tracks(session)
+            if version is None:
+                return tuple(found)
+            # Copies, out of any session: a rollback there cannot expire what others read.
+            return tuple(Track(**track.model_dump()) for track in found)
+
+        return list(await self._tracks.get(version, None, read))
+
+    async def role(self, session: AsyncSession, version: Version | None, actor: Actor) -> Role:
+        if actor.configured_admin:
+            return Role.admin
+        return await self._roles.get(version, actor.id, lambda: role_of(session, actor))
+
+    async def restricted_channel(
+        self, session: AsyncSession, version: Version | None, channel_id: str
+    ) -> bool:
+        async def read() -> bool:
+            subscription = await get_subscription(session, channel_id)
+            return bool(subscription and subscription.restricted)
+
+        return await self._restricted.get(version, channel_id, read)
