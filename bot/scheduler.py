@@ -33,13 +33,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import select
 
 from bot.clock import Clock
 from bot.settings import Settings
-from handlers.posts import delivery_message
+from handlers.posts import Shared, delivery_message, owed, shared_content
 from storage import outbox, planning
 from storage.db import Database
-from storage.models import Delivery, DeliveryKind
+from storage.models import Delivery, DeliveryKind, Subscription
 from storage.subscriptions import disable_subscription
 
 log = logging.getLogger("parley.scheduler")
@@ -49,6 +50,9 @@ CHANNEL_GONE = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"}
 )
 TICK_SECONDS = 2.0
+# A post takes at most 4 attempts of POST_TIMEOUT plus 3 waits of Retry-After (~2 s):
+# about 66 s, well inside the lease, which is renewed just before each post.
+POST_TIMEOUT = 15
 LEASE = timedelta(minutes=2)
 
 OnPost = Callable[[Delivery, dict[str, Any]], Awaitable[None]]
@@ -63,7 +67,8 @@ def delivery_client(settings: Settings, *, token: str | None = None) -> AsyncWeb
     return AsyncWebClient(
         token=token or settings.bot_token,
         base_url=settings.api_url,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5)],
+        timeout=POST_TIMEOUT,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
     )
 
 
@@ -105,7 +110,7 @@ class Scheduler:
         self._ticking = asyncio.Lock()
         self._timer: AsyncIOScheduler | None = None
         self._current: asyncio.Task[None] | None = None
-        self._rendered: dict[str, dict[str, Any] | None] = {}
+        self._shared: dict[str, Shared | None] = {}
         self.last_tick: datetime | None = None
         self.last_error: str | None = None
 
@@ -144,9 +149,10 @@ class Scheduler:
         """The timer's job: starts a tick unless one is running. It returns at once, so
         stopping the timer never cancels a tick halfway through its posts."""
         if self._current is None or self._current.done():
-            self._current = asyncio.create_task(self._tick_safely())
+            self._current = asyncio.create_task(self.tick_logged())
 
-    async def _tick_safely(self) -> None:
+    async def tick_logged(self) -> None:
+        """A tick whose failure is logged, not raised: the timer's and the shell's."""
         try:
             await self.tick()
         except Exception as exc:  # noqa: BLE001  (the next tick tries again; say why once)
@@ -163,10 +169,14 @@ class Scheduler:
         report = TickReport()
         async with self._ticking:
             now = self.clock.now()
-            async with self.db.session() as session:
-                report.planned = await planning.plan_due(
-                    session, now=now, default_offsets=self.settings.countdown_offsets
-                )
+            try:
+                async with self.db.session() as session:
+                    report.planned = await planning.plan_due(
+                        session, now=now, default_offsets=self.settings.countdown_offsets
+                    )
+            except Exception as exc:  # noqa: BLE001  (what is planned already still goes out)
+                log.error("planning failed: %s: %s", type(exc).__name__, exc)
+                self.last_error = type(exc).__name__
             for _ in range(1000):  # bounded: each round claims what is due at its start
                 async with self.db.session() as session:
                     claimed = await outbox.claim_due(
@@ -176,46 +186,41 @@ class Scheduler:
                         lease=self.lease,
                         limit=self.batch,
                     )
+                    subscriptions = {
+                        s.channel_id: s for s in (await session.exec(select(Subscription))).all()
+                    }
                 if not claimed:
                     break
-                self._rendered = {}
-                results = await asyncio.gather(*(self._deliver(d) for d in claimed))
-                report.outcomes.update(outcome for outcome, _ in results)
-                sent = [
-                    (d.id, ts)
-                    for d, (outcome, ts) in zip(claimed, results, strict=True)
-                    if outcome == "sent" and d.id is not None and ts is not None
-                ]
-                async with self.db.session() as session:
-                    await outbox.mark_sent_many(
-                        session, worker=self.worker, sent=sent, now=self.clock.now()
-                    )
+                self._shared = {}
+                outcomes = await asyncio.gather(
+                    *(self._deliver(d, subscriptions.get(d.channel_id)) for d in claimed)
+                )
+                report.outcomes.update(outcomes)
             self.last_tick = now
         return report
 
     async def deliver_now(self, item: outbox.PlannedDelivery) -> str:
-        """Plans one delivery and posts it at once (`parley digest`); its outcome."""
+        """Makes one delivery, already claimed, and posts it at once (`parley digest`)."""
         async with self.db.session() as session:
-            await outbox.plan(session, [item], now=self.clock.now())
-            claimed = await outbox.claim_due(
-                session, worker=self.worker, now=self.clock.now(), lease=self.lease, key=item.key
+            delivery = await outbox.insert_claimed(
+                session, item, worker=self.worker, now=self.clock.now(), lease=self.lease
             )
-        if not claimed:
-            return "already-posted"
-        outcome, ts = await self._deliver(claimed[0])
-        if outcome == "sent" and ts is not None and claimed[0].id is not None:
-            async with self.db.session() as session:
-                await outbox.mark_sent_many(
-                    session, worker=self.worker, sent=[(claimed[0].id, ts)], now=self.clock.now()
-                )
-        return outcome
+            subscription = await session.get(Subscription, item.channel_id)
+        return await self._deliver(delivery, subscription)
 
-    async def _deliver(self, delivery: Delivery) -> tuple[str, str | None]:
-        """Posts one delivery: its outcome, and the message `ts` when it was posted now
-        (the caller marks a batch sent in one transaction)."""
+    async def _deliver(self, delivery: Delivery, subscription: Subscription | None) -> str:
+        """Posts one delivery and records the outcome; never raises, so one bad row cannot
+        leave the rest of its round unrecorded."""
         async with self._slots:
             started = time.perf_counter()
-            outcome, ts = await self._post(delivery)
+            try:
+                outcome = await self._post(delivery, subscription)
+            except Exception as exc:  # noqa: BLE001  (recorded on the row, retried later)
+                log.exception("post %s failed unexpectedly", delivery.key)
+                try:
+                    outcome = await self._failed(delivery, "", exc)
+                except Exception:  # noqa: BLE001  (the lease runs out; another try follows)
+                    outcome = "error"
             log.info(
                 "post",
                 extra={
@@ -227,44 +232,56 @@ class Scheduler:
                     "latency_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
-            return outcome, ts
+            return outcome
 
-    async def _render(self, delivery: Delivery) -> dict[str, Any] | None:
-        """The message; countdowns and alerts, the same in every channel, are rendered
-        once per round."""
-        shared = delivery.kind in (DeliveryKind.countdown, DeliveryKind.alert)
-        memo = json.dumps([delivery.kind, delivery.payload], sort_keys=True) if shared else ""
-        if memo in self._rendered:
-            return self._rendered[memo]
-        async with self.db.session() as session:
-            reply = await delivery_message(
-                session, delivery, now=self.clock.now(), default_zone=self.settings.timezone
-            )
-        if shared:
-            self._rendered[memo] = reply
-        return reply
-
-    async def _post(self, delivery: Delivery) -> tuple[str, str | None]:
-        assert delivery.id is not None
-        reply = await self._render(delivery)
-        if reply is None:
+    async def _render(
+        self, delivery: Delivery, subscription: Subscription | None
+    ) -> dict[str, Any] | None:
+        """The message, or None when it is no longer owed to this channel. Countdowns and
+        alerts read the same everywhere: rendered once a round, checked per channel."""
+        now = self.clock.now()
+        if delivery.kind not in (DeliveryKind.countdown, DeliveryKind.alert):
             async with self.db.session() as session:
-                await outbox.mark_skipped(
-                    session, delivery_id=delivery.id, worker=self.worker, why="no longer due"
+                return await delivery_message(
+                    session, delivery, now=now, default_zone=self.settings.timezone
                 )
-            return "skipped", None
+        memo = json.dumps([delivery.kind, delivery.payload], sort_keys=True)
+        if memo not in self._shared:
+            async with self.db.session() as session:
+                self._shared[memo] = await shared_content(session, delivery, now=now)
+        shared = self._shared[memo]
+        return shared.message if shared and owed(delivery, shared, subscription) else None
+
+    async def _post(self, delivery: Delivery, subscription: Subscription | None) -> str:
+        assert delivery.id is not None
+        reply = await self._render(delivery, subscription)
+        rendered_at = self.clock.now()
+        async with self.db.session() as session:
+            if reply is None:
+                await outbox.mark_skipped(
+                    session, delivery_id=delivery.id, worker=self.worker, why="no longer owed"
+                )
+                return "skipped"
+            # Held until now by this worker? The lease starts again from here, so a post
+            # that waited for a slot cannot be taken over while it is being made.
+            if not await outbox.renew(
+                session,
+                delivery_id=delivery.id,
+                worker=self.worker,
+                now=rendered_at,
+                lease=self.lease,
+            ):
+                return "claim-lost"
+        payload = (
+            {**(delivery.payload or {}), "rendered_at": rendered_at.isoformat()}
+            if delivery.kind == DeliveryKind.digest
+            else None
+        )
         if delivery.attempts > 1:
             found = await self._posted_before(delivery)
             if found is not None:
-                async with self.db.session() as session:
-                    await outbox.mark_sent(
-                        session,
-                        delivery_id=delivery.id,
-                        worker=self.worker,
-                        ts=found,
-                        now=self.clock.now(),
-                    )
-                return "found", None
+                await self._mark_sent(delivery, found, payload)
+                return "found"
         try:
             response = await self.client.chat_postMessage(
                 channel=delivery.channel_id,
@@ -275,25 +292,34 @@ class Scheduler:
                 unfurl_media=False,
             )
         except SlackApiError as exc:
-            return await self._failed(delivery, exc.response.get("error") or "", exc), None
+            return await self._failed(delivery, exc.response.get("error") or "", exc)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return await self._failed(delivery, "", exc), None
+            return await self._failed(delivery, "", exc)
+        marked = await self._mark_sent(delivery, str(response.get("ts", "")), payload)
         if self.on_post is not None:
             await self.on_post(delivery, reply)
-        return "sent", str(response.get("ts", ""))
+        return "sent" if marked else "sent-claim-lost"
+
+    async def _mark_sent(self, delivery: Delivery, ts: str, payload: dict[str, Any] | None) -> bool:
+        assert delivery.id is not None
+        async with self.db.session() as session:
+            return await outbox.mark_sent(
+                session,
+                delivery_id=delivery.id,
+                worker=self.worker,
+                ts=ts,
+                now=self.clock.now(),
+                payload=payload,
+            )
 
     async def _failed(self, delivery: Delivery, error: str, exc: Exception) -> str:
         assert delivery.id is not None
         now = self.clock.now()
         reason = error or f"{type(exc).__name__}: {exc}"
         async with self.db.session() as session:
-            if error in CHANNEL_GONE:
-                await outbox.mark_failed(
-                    session,
-                    delivery_id=delivery.id,
-                    worker=self.worker,
-                    error=reason,
-                    retry_at=None,
+            if error in CHANNEL_GONE:  # not retried: the lead is told instead
+                await outbox.mark_skipped(
+                    session, delivery_id=delivery.id, worker=self.worker, why=reason
                 )
                 await disable_subscription(
                     session, channel_id=delivery.channel_id, error=error, now=now

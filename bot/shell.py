@@ -385,10 +385,10 @@ class Shell:
             if due is None or due > target:
                 break
             advance(due - self.clock.now() + timedelta(seconds=1))
-            await self.scheduler.tick()
+            await self.scheduler.tick_logged()
         advance(max(target - self.clock.now(), timedelta(0)))
         if self.scheduler is not None:
-            await self.scheduler.tick()
+            await self.scheduler.tick_logged()
         self.say(f"It is now {format_local(self.clock.now(), self.settings.timezone)}.")
 
     # ---- the loop ----------------------------------------------------------------------------

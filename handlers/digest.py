@@ -120,7 +120,10 @@ async def channel_digest(
     if handle_filter:
         scope = [t for t in scope if t.handle in handle_filter]
     last = await outbox.last_sent_digest(session, channel_id)
-    since = last.sent_at if last and last.sent_at else now - timedelta(days=1)
+    since = now - timedelta(days=1)
+    if last is not None:  # from when the last one was rendered: nothing falls in between
+        rendered = (last.payload or {}).get("rendered_at")
+        since = datetime.fromisoformat(rendered) if rendered else last.sent_at or since
     blocks = await digest_blocks(
         session,
         now=now,

@@ -1,10 +1,15 @@
 """The bot's own posts, rendered from the record as it stands when they go out: countdowns,
-digests, alerts and notices. None means the post is no longer due (a met, cancelled or
-moved deadline; an event since removed from view).
+digests, alerts and notices.
+
+A countdown or an alert reads the same in every channel, so its content (`Shared`) is
+rendered once and then checked against each channel's subscription as it stands now: a
+channel that unsubscribed, stopped following the track, or is not restricted while the item
+now is, gets nothing. None means the post is no longer owed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,21 +32,44 @@ from storage.models import (
     Truce,
     Visibility,
 )
+from storage.planning import OWED_FOR, follows
 from templates import escape_mrkdwn, render
 
 
-async def countdown_message(
+@dataclass(frozen=True)
+class Shared:
+    """A countdown's or an alert's message, and what decides which channels may see it."""
+
+    message: dict[str, Any]
+    track: Track | None
+    restricted: bool
+
+
+def owed(delivery: Delivery, shared: Shared | None, subscription: Subscription | None) -> bool:
+    if shared is None or subscription is None or not subscription.active:
+        return False
+    if delivery.kind == DeliveryKind.countdown and not subscription.countdowns_enabled:
+        return False
+    return follows(subscription, shared.track, restricted=shared.restricted)
+
+
+async def _track(session: AsyncSession, track_id: int | None) -> Track | None:
+    return await session.get(Track, track_id) if track_id is not None else None
+
+
+async def countdown_content(
     session: AsyncSession, delivery: Delivery, *, now: datetime
-) -> dict[str, Any] | None:
+) -> Shared | None:
     payload = delivery.payload or {}
     deadline = await session.get(Deadline, payload.get("deadline_id"))
     if (
         deadline is None
         or deadline.status != DeadlineStatus.open
         or deadline.due_at.isoformat() != payload.get("due_at")
+        or now - delivery.due_at >= OWED_FOR  # retried for too long: a later one stands
     ):
         return None
-    track = await session.get(Track, deadline.track_id) if deadline.track_id else None
+    track = await _track(session, deadline.track_id)
     reached = payload.get("offset_seconds") == 0
     text = render(
         "countdown",
@@ -64,61 +92,94 @@ async def countdown_message(
         ),
     ]
     fallback = f"Deadline reached: {deadline.title}" if reached else f"{deadline.title}: countdown"
-    return message(fallback, blocks)
+    return Shared(
+        message(fallback, blocks),
+        track=track,
+        restricted=deadline.visibility == Visibility.restricted,
+    )
 
 
-async def alert_message(session: AsyncSession, delivery: Delivery) -> dict[str, Any] | None:
+async def alert_content(
+    session: AsyncSession, delivery: Delivery, *, now: datetime
+) -> Shared | None:
     payload = delivery.payload or {}
     if "event_id" in payload:
-        found = await events.event_views(session, [payload["event_id"]])
+        found = await events.event_views(session, [payload["event_id"]], include_restricted=True)
         if not found:
             return None
+        view = found[0]
+        restricted = view.event.visibility == Visibility.restricted or any(
+            s.visibility == Visibility.restricted
+            for s in view.sensitivities
+            if s.name in payload.get("sensitivities", [])
+        )
+        if not restricted:  # a team channel sees only the team's tags
+            view = (
+                await events.event_views(session, [payload["event_id"]], include_restricted=False)
+            )[0]
         head = render("alert_event", sensitivities=", ".join(payload.get("sensitivities", [])))
-        return message(
-            f"Alert: {found[0].event.title}", [section(head), event_block(found[0], alerted=True)]
+        return Shared(
+            message(f"Alert: {view.event.title}", [section(head), event_block(view)]),
+            track=await _track(session, view.event.track_id),
+            restricted=restricted,
         )
     truce = await session.get(Truce, payload.get("truce_id"))
     expiry = await session.get(Deadline, payload.get("deadline_id"))
-    if truce is None or expiry is None:
-        return None
+    if truce is None or expiry is None or expiry.due_at.isoformat() != payload.get("expiry"):
+        return None  # moved again since: the newer change has its own alert
     previous = datetime.fromisoformat(payload["previous"])
-    moved_to = datetime.fromisoformat(payload["expiry"])
     text = render(
         "alert_expiry",
         title=truce.title,
         previous_local=format_local(previous, expiry.zone),
-        expiry_local=format_local(moved_to, expiry.zone),
-        expiry_reader=in_reader_zone(moved_to, expiry.zone),
-        left=left_text(moved_to, now=delivery.due_at, zone=expiry.zone),
+        expiry_local=format_local(expiry.due_at, expiry.zone),
+        expiry_reader=in_reader_zone(expiry.due_at, expiry.zone),
+        left=left_text(expiry.due_at, now=now, zone=expiry.zone),
     )
-    return message(
-        f"Alert: {truce.title} now expires {format_local(moved_to, expiry.zone)}", [section(text)]
+    fallback = f"Alert: {truce.title} now expires {format_local(expiry.due_at, expiry.zone)}"
+    return Shared(
+        message(fallback, [section(text)]),
+        track=await _track(session, expiry.track_id),
+        restricted=expiry.visibility == Visibility.restricted,
     )
+
+
+async def shared_content(
+    session: AsyncSession, delivery: Delivery, *, now: datetime
+) -> Shared | None:
+    if delivery.kind == DeliveryKind.countdown:
+        return await countdown_content(session, delivery, now=now)
+    return await alert_content(session, delivery, now=now)
+
+
+async def digest_message(
+    session: AsyncSession, delivery: Delivery, *, now: datetime, default_zone: str
+) -> dict[str, Any] | None:
+    payload = delivery.payload or {}
+    subscription = await session.get(Subscription, delivery.channel_id)
+    active = subscription is not None and subscription.active and subscription.digest_enabled
+    if not (active or payload.get("manual")):
+        return None  # unsubscribed, or the digest turned off, since it was planned
+    reply = await channel_digest(
+        session, now=now, channel_id=delivery.channel_id, default_zone=default_zone
+    )
+    if subscription is not None and payload.get("late"):
+        fell_due = format_local(delivery.due_at, subscription.digest_zone)
+        reply["blocks"].insert(
+            1, section(f"_Late: this digest fell due {escape_mrkdwn(fell_due)}._").to_dict()
+        )
+    return reply
 
 
 async def delivery_message(
     session: AsyncSession, delivery: Delivery, *, now: datetime, default_zone: str
 ) -> dict[str, Any] | None:
-    """The message for one delivery, or None when it is no longer due."""
-    if delivery.kind == DeliveryKind.countdown:
-        return await countdown_message(session, delivery, now=now)
-    if delivery.kind == DeliveryKind.digest:
-        payload = delivery.payload or {}
+    """The message for one delivery, or None when it is no longer owed."""
+    if delivery.kind in (DeliveryKind.countdown, DeliveryKind.alert):
+        shared = await shared_content(session, delivery, now=now)
         subscription = await session.get(Subscription, delivery.channel_id)
-        active = subscription is not None and subscription.active
-        if not (active or payload.get("manual")):
-            return None  # unsubscribed since it was planned
-        reply = await channel_digest(
-            session, now=now, channel_id=delivery.channel_id, default_zone=default_zone
-        )
-        if subscription is not None and payload.get("late"):
-            fell_due = format_local(delivery.due_at, subscription.digest_zone)
-            reply["blocks"].insert(
-                1,
-                section(f"_Late: this digest fell due {escape_mrkdwn(fell_due)}._").to_dict(),
-            )
-        return reply
-    if delivery.kind == DeliveryKind.alert:
-        return await alert_message(session, delivery)
+        return shared.message if shared and owed(delivery, shared, subscription) else None
+    if delivery.kind == DeliveryKind.digest:
+        return await digest_message(session, delivery, now=now, default_zone=default_zone)
     text = str((delivery.payload or {}).get("text", ""))
     return message(text, [section(text)]) if text else None

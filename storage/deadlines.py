@@ -121,9 +121,13 @@ async def update_deadline(
     if kind is not None:
         deadline.kind = choice(kind, DeadlineKind, field="kind", label="Kind")
     if status is not None:
-        deadline.status = choice(status, DeadlineStatus, field="status", label="Status")
-    if offsets is not None:
+        status = choice(status, DeadlineStatus, field="status", label="Status")
+        if status == DeadlineStatus.open and deadline.status != DeadlineStatus.open:
+            deadline.planned_from = now  # reopened: what fell due meanwhile is history
+        deadline.status = status
+    if offsets is not None and (offsets or None) != deadline.offsets:
         deadline.offsets = offsets or None
+        deadline.planned_from = now  # new offsets count from now, not from the past
     if visibility is not None:
         deadline.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
     await queue_expiry_alerts(session, deadline, previous=previous, now=now)

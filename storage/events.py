@@ -39,24 +39,33 @@ def _scope(track_ids: Sequence[int] | None, include_restricted: bool) -> list[ob
     return clauses
 
 
-async def _with_tags(session: AsyncSession, events: Sequence[Event]) -> list[EventView]:
+async def _with_tags(
+    session: AsyncSession, events: Sequence[Event], include_restricted: bool
+) -> list[EventView]:
+    """The events with their sensitivities; a restricted sensitivity's name is itself
+    restricted, so it is left out unless `include_restricted`."""
     if not events:
         return []
     ids = [e.id for e in events]
-    rows = await session.exec(
+    query = (
         select(EventSensitivity.event_id, Sensitivity)
         .join(Sensitivity, col(Sensitivity.id) == col(EventSensitivity.sensitivity_id))
         .where(col(EventSensitivity.event_id).in_(ids))
     )
+    if not include_restricted:
+        query = query.where(col(Sensitivity.visibility) == Visibility.team)
+    rows = await session.exec(query)
     tags: dict[int, list[Sensitivity]] = {}
     for event_id, sensitivity in rows.all():
         tags.setdefault(event_id, []).append(sensitivity)
     return [EventView(event=e, sensitivities=tags.get(e.id or 0, [])) for e in events]
 
 
-async def event_views(session: AsyncSession, event_ids: Sequence[int]) -> list[EventView]:
+async def event_views(
+    session: AsyncSession, event_ids: Sequence[int], *, include_restricted: bool
+) -> list[EventView]:
     query = select(Event).where(col(Event.id).in_(event_ids))
-    return await _with_tags(session, (await session.exec(query)).all())
+    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 
 async def latest_events(
@@ -71,7 +80,7 @@ async def latest_events(
     if since is not None:
         query = query.where(col(Event.created_at) > since)
     query = query.order_by(col(Event.occurred_at).desc(), col(Event.id).desc()).limit(limit)
-    return await _with_tags(session, (await session.exec(query)).all())
+    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 
 async def timeline(
@@ -89,7 +98,7 @@ async def timeline(
         .order_by(col(Event.occurred_at).desc(), col(Event.id).desc())
         .limit(limit)
     )
-    return await _with_tags(session, (await session.exec(query)).all())
+    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 
 async def search_events(
@@ -106,7 +115,7 @@ async def search_events(
             )
         )
     query = query.order_by(col(Event.occurred_at).desc()).limit(limit)
-    return await _with_tags(session, (await session.exec(query)).all())
+    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 
 async def add_event(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -56,23 +56,50 @@ def _row(item: PlannedDelivery, now: datetime) -> dict[str, Any]:
     }
 
 
+PLAN_CHUNK = 500  # rows per INSERT: PostgreSQL allows 32,767 bound values a statement
+
+
 async def plan(
     session: AsyncSession, items: Sequence[PlannedDelivery], *, now: datetime, commit: bool = True
 ) -> int:
-    """Inserts the deliveries not yet known (by key); returns how many were new."""
+    """Inserts the deliveries not yet known (by key); returns how many were new.
+
+    Rows go in key order, so replicas planning the same keys lock them in the same order.
+    """
     if not items:
         return 0
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(Delivery)
-        .values([_row(i, now) for i in items])
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    result = await session.exec(statement)
+    rows = sorted((_row(i, now) for i in items), key=lambda row: str(row["key"]))
+    added = 0
+    for start in range(0, len(rows), PLAN_CHUNK):
+        statement = (
+            insert(Delivery)
+            .values(rows[start : start + PLAN_CHUNK])
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        result = await session.exec(statement)
+        added += int(result.rowcount or 0)
     if commit:
         await session.commit()
-    return int(result.rowcount or 0)
+    return added
+
+
+async def insert_claimed(
+    session: AsyncSession, item: PlannedDelivery, *, worker: str, now: datetime, lease: timedelta
+) -> Delivery:
+    """A delivery made and claimed at once by `worker` (`parley digest`): no other worker
+    can take it between planning and posting."""
+    row = Delivery(
+        **_row(item, now),
+    )
+    row.status = DeliveryStatus.claimed
+    row.claimed_by = worker
+    row.lease_until = now + lease
+    row.attempts = 1
+    session.add(row)
+    await session.commit()
+    return row
 
 
 def queue(session: AsyncSession, items: Sequence[PlannedDelivery], *, now: datetime) -> None:
@@ -85,6 +112,15 @@ async def known_keys(session: AsyncSession, *, kind: str, due_since: datetime) -
     query = select(Delivery.key).where(
         col(Delivery.kind) == kind, col(Delivery.due_at) >= due_since
     )
+    return set((await session.exec(query)).all())
+
+
+async def known_countdown_keys(session: AsyncSession, deadline_ids: Sequence[int]) -> set[str]:
+    """Every countdown key planned for these deadlines, however old."""
+    if not deadline_ids:
+        return set()
+    prefixes = [col(Delivery.key).startswith(f"countdown:{i}:") for i in deadline_ids]
+    query = select(Delivery.key).where(col(Delivery.kind) == DeliveryKind.countdown, or_(*prefixes))
     return set((await session.exec(query)).all())
 
 
@@ -142,6 +178,7 @@ async def claim_due(
 async def _finish(
     session: AsyncSession, *, delivery_id: int, worker: str, values: dict[str, Any]
 ) -> bool:
+    """Changes a delivery this worker still holds; False when its claim was lost."""
     statement = (
         update(Delivery)
         .where(
@@ -156,39 +193,34 @@ async def _finish(
     return bool(result.rowcount)
 
 
+async def renew(
+    session: AsyncSession, *, delivery_id: int, worker: str, now: datetime, lease: timedelta
+) -> bool:
+    """Extends the claim just before the Slack call; False when another worker took it."""
+    return await _finish(
+        session, delivery_id=delivery_id, worker=worker, values={"lease_until": now + lease}
+    )
+
+
 async def mark_sent(
-    session: AsyncSession, *, delivery_id: int, worker: str, ts: str, now: datetime
+    session: AsyncSession,
+    *,
+    delivery_id: int,
+    worker: str,
+    ts: str,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
 ) -> bool:
     """False when the claim was lost meanwhile (its lease ran out and another took it)."""
-    return await _finish(
-        session,
-        delivery_id=delivery_id,
-        worker=worker,
-        values={"status": DeliveryStatus.sent, "ts": ts, "sent_at": now, "lease_until": None},
-    )
-
-
-async def mark_sent_many(
-    session: AsyncSession, *, worker: str, sent: Sequence[tuple[int, str]], now: datetime
-) -> None:
-    """Marks a batch sent in one transaction: `sent` holds (delivery id, message ts)."""
-    if not sent:
-        return
-    table: Table = Delivery.__table__  # type: ignore[attr-defined]
-    statement = (
-        update(table)
-        .where(
-            table.c.id == bindparam("delivery_id"),
-            table.c.claimed_by == worker,
-            table.c.status == DeliveryStatus.claimed,
-        )
-        .values(
-            status=DeliveryStatus.sent, ts=bindparam("message_ts"), sent_at=now, lease_until=None
-        )
-    )
-    connection = await session.connection()
-    await connection.execute(statement, [{"delivery_id": i, "message_ts": ts} for i, ts in sent])
-    await session.commit()
+    values: dict[str, Any] = {
+        "status": DeliveryStatus.sent,
+        "ts": ts,
+        "sent_at": now,
+        "lease_until": None,
+    }
+    if payload is not None:
+        values["payload"] = payload
+    return await _finish(session, delivery_id=delivery_id, worker=worker, values=values)
 
 
 async def mark_failed(

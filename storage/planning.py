@@ -163,6 +163,17 @@ def plan_digests(
     return planned
 
 
+def _has_owed_countdown(
+    deadline: Deadline, now: datetime, default_offsets: Sequence[timedelta]
+) -> bool:
+    """Whether one of its countdowns fell due within the last day: only those deadlines
+    need their channels' keys looked at."""
+    return any(
+        timedelta(0) <= now - (deadline.due_at - offset) < OWED_FOR + LATE_AFTER
+        for offset in deadline_offsets(deadline, default_offsets)
+    )
+
+
 async def plan_due(
     session: AsyncSession, *, now: datetime, default_offsets: Sequence[timedelta]
 ) -> int:
@@ -183,18 +194,22 @@ async def plan_due(
         ).all()
     )
     tracks = {t.id: t for t in (await session.exec(select(Track))).all() if t.id is not None}
-    since = now - OWED_FOR * 2 - LATE_AFTER
+    counting = [d for d in deadlines if _has_owed_countdown(d, now, default_offsets)]
     planned = plan_countdowns(
-        deadlines,
+        counting,
         subscriptions,
         tracks,
         now=now,
         default_offsets=default_offsets,
-        known=await outbox.known_keys(session, kind=DeliveryKind.countdown, due_since=since),
+        known=await outbox.known_countdown_keys(
+            session, [d.id for d in counting if d.id is not None]
+        ),
     ) + plan_digests(
         subscriptions,
         now=now,
-        known=await outbox.known_keys(session, kind=DeliveryKind.digest, due_since=since),
+        known=await outbox.known_keys(
+            session, kind=DeliveryKind.digest, due_since=now - OWED_FOR * 2 - LATE_AFTER
+        ),
     )
     return await outbox.plan(session, planned, now=now)
 
