@@ -65,12 +65,15 @@ def build_app(
     )
     runtime = Runtime(settings=settings, db=db, clock=clock)
 
-    async def attach_runtime(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:
+    async def prepare_request(
+        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        """The runtime for every listener; then a Slack retry of a handled event stops here.
+        (One middleware, not two: Bolt builds each one's arguments on every request.)"""
         context["parley"] = runtime
-        return await next()
+        return await handle_each_event_once(body, context, next)
 
-    app.use(attach_runtime)
-    app.use(handle_each_event_once)  # after the runtime it needs: a Slack retry has no effect
+    app.use(prepare_request)
     for surface in (truce, deadline, talks, watch, desk, modals, home):
         surface.register(app)
     app.error(handle_listener_error)
