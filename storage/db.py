@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from storage.changes import ChangeFeed
 from storage.version import VERSION_KEY, RecordSession, RecordVersion
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x5061726C6579  # "Parley": the advisory lock key taken while migrating
 
 
 def async_url(url: str) -> str:
@@ -105,11 +107,27 @@ class Database:
                 await asyncio.shield(session.close())
 
     async def upgrade(self, revision: str = "head") -> None:
+        """Applies the migrations. Processes starting together on one database take turns
+        (an advisory lock on PostgreSQL, a lock file beside a SQLite file); the later ones
+        find the schema at head already."""
+
         def run(connection: Connection) -> None:
             command.upgrade(alembic_config(connection), revision)
 
-        async with self.engine.begin() as conn:
-            await conn.run_sync(run)
+        path = sqlite_file(self.url) if self.is_sqlite else None
+        lock = open(f"{path}.migrate-lock", "a+") if path else None  # noqa: SIM115
+        try:
+            if lock is not None:
+                await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+            async with self.engine.begin() as conn:
+                if not self.is_sqlite:
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                    )
+                await conn.run_sync(run)
+        finally:
+            if lock is not None:
+                lock.close()  # closing releases the lock
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

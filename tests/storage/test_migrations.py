@@ -51,3 +51,16 @@ async def test_a_fresh_database_has_every_table_of_the_record(database_url: str)
         assert set(SQLModel.metadata.tables) <= after
     finally:
         await fresh.dispose()
+
+
+async def test_replicas_starting_together_migrate_once(database_url: str) -> None:
+    """Two processes' first start on one empty database: both come up, neither fails."""
+    import asyncio
+
+    first, second = Database(database_url), Database(database_url)
+    try:
+        await asyncio.gather(first.upgrade(), second.upgrade())
+        await first.ping()
+    finally:
+        await first.dispose()
+        await second.dispose()
