@@ -517,6 +517,9 @@ def outbox() -> None:
             + ", ".join(f"{counts[s]} {s}" for s in ("pending", "claimed", "failed", "sent"))
             + "."
         )
+        unsent = counts["pending"] + counts["claimed"] + counts["failed"]
+        if unsent > len(rows):
+            typer.echo(f"(the oldest {len(rows)} of {unsent} are listed)")
         for row in rows:
             error = f"  {row.last_error}" if row.last_error else ""
             retry = f" retry {row.retry_at:%Y-%m-%d %H:%M}Z" if row.retry_at else ""

@@ -132,6 +132,7 @@ class Scheduler:
             id="parley-tick",
             max_instances=1,
             coalesce=True,
+            misfire_grace_time=None,  # a late tick still runs: the outbox decides what is due
             next_run_time=datetime.now(UTC),
         )
         timer.start()

@@ -55,8 +55,9 @@ async def subscribe(
         subscription = Subscription(
             channel_id=channel_id, created_by=actor.id, created_at=now, digest_zone=default_zone
         )
-    if before is None:
+    if before is None:  # new, or back after an unsubscribe: this lead hears of problems
         subscription.active_since = now
+        subscription.created_by = actor.id
     subscription.active = True
     if digest_time is not None:
         hour, _, minute = digest_time.partition(":")

@@ -23,7 +23,10 @@ async def test_subscribe_creates_an_active_subscription_with_defaults(
     assert sub is not None
     assert (sub.digest_time, sub.digest_zone, sub.tracks) == ("08:00", "Europe/Stockholm", None)
     assert (sub.digest_enabled, sub.countdowns_enabled, sub.weekdays_only, sub.restricted) == (
-        True, True, False, False
+        True,
+        True,
+        False,
+        False,
     )
     assert sub.created_by == lead.id
     assert_utc(sub.created_at)
@@ -35,14 +38,23 @@ async def test_subscribe_again_changes_settings_and_normalises_the_time(
     async with db.session() as s:
         await subscriptions.subscribe(s, actor=lead, now=NOW, channel_id="CDESK")
         await subscriptions.subscribe(
-            s, actor=lead, now=NOW, channel_id="CDESK", digest_time="7:5",
-            digest_zone="Asia/Tokyo", weekdays_only=True, tracks=["us-china"],
+            s,
+            actor=lead,
+            now=NOW,
+            channel_id="CDESK",
+            digest_time="7:5",
+            digest_zone="Asia/Tokyo",
+            weekdays_only=True,
+            tracks=["us-china"],
         )
     async with db.session() as s:
         sub = await subscriptions.get_subscription(s, "CDESK")
     assert sub is not None
     assert (sub.digest_time, sub.digest_zone, sub.weekdays_only, sub.tracks) == (
-        "07:05", "Asia/Tokyo", True, ["us-china"]
+        "07:05",
+        "Asia/Tokyo",
+        True,
+        ["us-china"],
     )
     entry = (await audit_trail(db))[-1]
     assert entry.before is not None and entry.after is not None
@@ -101,3 +113,31 @@ async def test_unsubscribing_a_channel_that_is_not_subscribed_is_refused(
         with pytest.raises(InvalidInput, match="not subscribed"):
             await subscriptions.unsubscribe(s, actor=lead, now=NOW, channel_id="CNONE")
     assert await row_counts(db) == before
+
+
+async def test_resubscribing_starts_afresh_with_the_lead_who_did_it(
+    db: Database, lead: Actor
+) -> None:
+    from datetime import timedelta
+
+    from storage.access import CLI
+
+    async with db.session() as s:
+        await subscriptions.subscribe(s, actor=lead, now=NOW, channel_id="CDESK")
+        await subscriptions.unsubscribe(s, actor=lead, now=NOW, channel_id="CDESK")
+        later = NOW + timedelta(days=3)
+        await subscriptions.subscribe(s, actor=CLI, now=later, channel_id="CDESK")
+    async with db.session() as s:
+        sub = await subscriptions.get_subscription(s, "CDESK")
+    assert sub is not None
+    assert sub.created_by == CLI.id and sub.active_since == later
+    assert sub.created_at == NOW
+
+
+async def test_marking_a_public_channel_restricted_is_refused(db: Database, lead: Actor) -> None:
+    async with db.session() as s:
+        with pytest.raises(InvalidInput, match="Only a private channel"):
+            await subscriptions.subscribe(
+                s, actor=lead, now=NOW, channel_id="CDESK", restricted=True
+            )
+    assert (await row_counts(db))["subscription"] == 0
