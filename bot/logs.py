@@ -45,6 +45,10 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
     "color_message",
 }
 _HANDLER_MARK = "_parley_handler"
+# The filter notes a record's extra fields here (a private attribute, so not one of them)
+# for the formatter after it, instead of both scanning the record.
+_EXTRA_MARK = "_parley_extra"
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -85,6 +89,8 @@ class Redactor:
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
+        if type(value) in _PLAIN:
+            return value
         if isinstance(value, dict):
             return {k: self.value(v) for k, v in value.items()}
         if isinstance(value, list | tuple | set | frozenset):
@@ -107,8 +113,10 @@ class RedactionFilter(logging.Filter):
         except (TypeError, ValueError):
             message = f"{record.msg!r} {record.args!r}"
         record.msg, record.args = self.redactor.text(message), None
-        for key in extra_fields(record):
+        extras = extra_fields(record)
+        for key in extras:
             setattr(record, key, self.redactor.value(getattr(record, key)))
+        setattr(record, _EXTRA_MARK, extras)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -120,6 +128,12 @@ class RedactionFilter(logging.Filter):
 
 def extra_fields(record: logging.LogRecord) -> list[str]:
     return [k for k in vars(record) if k not in _STANDARD and not k.startswith("_")]
+
+
+def noted_extra_fields(record: logging.LogRecord) -> list[str]:
+    """`extra_fields`, as the redaction filter found them if it saw this record."""
+    noted = getattr(record, _EXTRA_MARK, None)
+    return noted if isinstance(noted, list) else extra_fields(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -134,7 +148,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in extra_fields(record):
+        for key in noted_extra_fields(record):
             document.setdefault(key, getattr(record, key))
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)

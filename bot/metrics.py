@@ -83,6 +83,10 @@ class Metrics:
             registry=self.registry,
         )
         self._observer = ApiCallObserver(self.slack_api_calls)
+        # Each request's samples go to the same few label children: found once, not per
+        # request (as many as the label sets the registry holds anyway).
+        self._request_counts: dict[tuple[str, str, Outcome], Any] = {}
+        self._request_times: dict[str, Any] = {}
 
     def instrument(self, client: AsyncWebClient) -> None:
         """Counts `client`'s calls, and those of the clients Bolt copies from it per request.
@@ -111,8 +115,15 @@ class Metrics:
     ) -> None:
         """One sample and one log line per request; never the body, a token or a signature."""
         name = "" if outcome in UNTRUSTED else name[:MAX_NAME]
-        self.requests.labels(kind=kind, name=name, outcome=outcome).inc()
-        self.request_seconds.labels(kind=kind).observe(seconds)
+        counted = self._request_counts.get((kind, name, outcome))
+        if counted is None:
+            counted = self.requests.labels(kind=kind, name=name, outcome=outcome)
+            self._request_counts[(kind, name, outcome)] = counted
+        counted.inc()
+        timed = self._request_times.get(kind)
+        if timed is None:
+            timed = self._request_times[kind] = self.request_seconds.labels(kind=kind)
+        timed.observe(seconds)
         request_log.info(
             "request",
             extra={
