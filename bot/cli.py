@@ -294,6 +294,11 @@ class BotProcess:
     clock: Clock
     scheduler: Scheduler | None
 
+    def start_scheduler(self) -> None:
+        """Started once the mode's own checks have passed (Socket Mode: the app token)."""
+        if self.scheduler is not None:
+            self.scheduler.start()
+
     async def health(self) -> dict[str, Any]:
         """`/healthz`'s scheduler part: its state and the outbox (also fed to /metrics)."""
         from storage import outbox
@@ -336,7 +341,6 @@ async def bot_process(settings: Settings) -> AsyncIterator[BotProcess]:
                 db=db, client=delivery_client(settings), clock=clock, settings=settings
             )
             metrics.instrument(scheduler.client)
-            scheduler.start()
         bot = BotProcess(
             settings=settings,
             db=db,
@@ -365,6 +369,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     from bot.web import build_web, serve_http
 
     async with bot_process(settings) as bot:
+        bot.start_scheduler()
         web = build_web(
             bot.app,
             bot.db,
@@ -414,6 +419,7 @@ async def _socket(settings: Settings, host: str, port: int) -> None:
                     err=True,
                 )
                 raise typer.Exit(2) from None
+            bot.start_scheduler()
             web = build_ops_web(
                 bot.db, bot.metrics, health_extra=bot.health, extra_routes=ops_extra_routes(bot)
             )

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.settings import Settings
 
@@ -28,7 +29,14 @@ REDACTED = "[redacted]"
 MIN_SECRET_LENGTH = 8
 HUMAN_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # Bolt and the Slack SDK log whole request bodies and Web API arguments at DEBUG.
-QUIET_LOGGERS = ("slack_bolt", "slack_sdk", "parley.bolt", "httpcore", "aiosqlite")
+QUIET_LOGGERS = (
+    "slack_bolt",
+    "slack_sdk",
+    "parley.bolt",
+    "httpcore",
+    "aiosqlite",
+    "apscheduler",
+)
 _PATTERNS = (
     (re.compile(r"xox[a-z]-[A-Za-z0-9-]+"), REDACTED),
     (re.compile(r"xapp-[A-Za-z0-9-]+"), REDACTED),
@@ -62,7 +70,7 @@ def secrets_of(settings: Settings) -> list[str]:
     ]
     try:
         values.append(make_url(settings.database_url).password)
-    except ValueError:
+    except (ValueError, ArgumentError):
         pass
     return [v for v in values if v]
 

@@ -25,6 +25,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.errors import FAILED_HEADER
+
 request_log = logging.getLogger("parley.requests")
 MAX_NAME = 100
 # Set on a 200 that acknowledges without effect (an event already handled); Slack reads it
@@ -205,6 +207,8 @@ def outcome_of(status: int, body: bytes | str, headers: Mapping[str, Any]) -> Ou
         return Outcome.rejected  # signed, but no listener takes it
     if not 200 <= status < 300:
         return Outcome.error
+    if any(str(k).lower() == FAILED_HEADER for k in headers):
+        return Outcome.error  # answered clearly, but the listener failed
     if any(str(k).lower() == NO_RETRY_HEADER for k in headers):
         return Outcome.rejected
     if _is_inline_errors(body):

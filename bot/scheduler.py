@@ -79,6 +79,7 @@ def worker_name() -> str:
 @dataclass
 class TickReport:
     planned: int = 0
+    error: str | None = None  # why planning failed, if it did
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
@@ -155,13 +156,13 @@ class Scheduler:
     async def tick_logged(self) -> None:
         """A tick whose failure is logged, not raised: the timer's and the shell's."""
         try:
-            await self.tick()
+            report = await self.tick()
         except Exception as exc:  # noqa: BLE001  (the next tick tries again; say why once)
             if self.last_error != type(exc).__name__:
                 log.error("scheduler tick failed: %s: %s", type(exc).__name__, exc)
             self.last_error = type(exc).__name__
         else:
-            self.last_error = None
+            self.last_error = report.error
 
     # ------------------------------------------------------------------ work
 
@@ -177,7 +178,7 @@ class Scheduler:
                     )
             except Exception as exc:  # noqa: BLE001  (what is planned already still goes out)
                 log.error("planning failed: %s: %s", type(exc).__name__, exc)
-                self.last_error = type(exc).__name__
+                report.error = type(exc).__name__
             for _ in range(1000):  # bounded: each round claims what is due at its start
                 async with self.db.session() as session:
                     claimed = await outbox.claim_due(

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.timeparse import TimeParseError, is_valid_zone, parse_offsets
 
@@ -76,6 +78,12 @@ class Settings:
         if scheduler not in ("on", "off"):
             raise SettingError("PARLEY_SCHEDULER", f"expected on or off, got {scheduler!r}")
         database_url = get("PARLEY_DATABASE_URL") or DEFAULT_DATABASE_URL
+        try:
+            make_url(database_url)
+        except ArgumentError:
+            raise SettingError(
+                "PARLEY_DATABASE_URL", "expected sqlite:///FILE or postgresql://USER@HOST/DB"
+            ) from None
         if not database_url.startswith(("sqlite", "postgresql", "postgres")):
             raise SettingError(
                 "PARLEY_DATABASE_URL", "expected sqlite:///FILE or postgresql://USER@HOST/DB"

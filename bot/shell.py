@@ -19,7 +19,6 @@ from typing import Any, TextIO
 from urllib.parse import urlencode
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import build_app, build_client
 from bot.clock import Clock
@@ -28,6 +27,7 @@ from bot.settings import Settings
 from bot.standin import RecordedCall, SlackStandIn, message_text
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_offsets
+from bot.web import bolt_request, read_body
 from storage import planning
 from storage.db import Database
 
@@ -182,12 +182,13 @@ class Shell:
 
     async def dispatch(self, body: str, content_type: str) -> tuple[int, str]:
         assert self.app is not None
-        request = AsyncBoltRequest(
-            body=body,
-            headers={
-                "content-type": [content_type],
-                "x-slack-request-timestamp": [str(int(time.time()))],
-            },
+        document, why = read_body(body.encode("utf-8"), content_type)
+        if why:
+            return 400, why
+        request = bolt_request(
+            body,
+            document,
+            {"content-type": [content_type], "x-slack-request-timestamp": [str(int(time.time()))]},
         )
         response = await self.app.async_dispatch(request)
         return response.status, response.body

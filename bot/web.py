@@ -20,12 +20,14 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qsl
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncBoltRequest
+from slack_bolt.request.async_internals import build_async_context
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,65 +38,38 @@ from storage.db import Database
 
 log = logging.getLogger("parley.web")
 MALFORMED = "malformed request body: {why}"
+UNSIGNED = "invalid request: missing, wrong or expired Slack signature"
+TOO_LARGE = "over 1 MB"
+MAX_BODY = 1024 * 1024  # Slack's own payloads stay far below this
 
 HealthExtra = Callable[[], Awaitable[dict[str, Any]]]
 
 
 def read_body(body: bytes, content_type: str) -> tuple[dict[str, Any], str | None]:
-    """The request as Bolt will see it (form fields or the payload), and why Bolt could not
-    parse it, or None when it can."""
+    """The request as Slack sent it (the form fields, the payload or the JSON document), and
+    why it is malformed, or None. Bolt is handed this document rather than parsing the body
+    again with its own looser rules (a form whose text merely contains "payload" would be
+    read as an empty interaction)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return {}, "not UTF-8"
-    if "application/json" in content_type:
-        try:
-            document = json.loads(text or "null")
-        except json.JSONDecodeError:
-            return {}, "not JSON"
-        if not isinstance(document, dict):
-            return {}, "JSON body is not an object"
-        return document, None
-    form = parse_qs(text, keep_blank_values=True)
-    if "payload" not in form:
-        fields = {key: values[0] for key, values in form.items()}
-        ok = "command" in form or "ssl_check" in form
-        return fields, None if ok else "no command or payload"
     try:
-        payload = json.loads(form["payload"][0])
-    except json.JSONDecodeError:
-        return {}, "payload is not JSON"
+        if "application/json" in content_type or text.startswith("{"):
+            document = json.loads(text or "null")
+            if not isinstance(document, dict):
+                return {}, "JSON body is not an object"
+            return document, document_problem(document)
+        form = dict(parse_qsl(text, keep_blank_values=True))
+        if "payload" not in form:
+            ok = "command" in form or "ssl_check" in form
+            return form, None if ok else "no command or payload"
+        payload = json.loads(form["payload"])
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return {}, "not JSON" if "payload" not in text else "payload is not JSON"
     if not isinstance(payload, dict):
         return {}, "payload is not an object with a type"
     return payload, payload_problem(payload)
-
-
-def command_form(body: bytes, content_type: str) -> dict[str, str] | None:
-    """The fields of a slash command's form that the metrics read (`command`, `event_id`),
-    as `read_body` would give them, or None for any other body (then `read_body` decides).
-
-    A command is most of the traffic, and its form needs no check beyond having a
-    `command` and no `payload`: this scans the names and decodes only those two values,
-    where `read_body` decodes every field, and Bolt then parses the form again anyway.
-    """
-    if "application/json" in content_type:
-        return None
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    found: dict[str, str] = {}
-    for part in text.split("&"):  # as parse_qs splits, decodes and keeps the first value
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        if "%" in name or "+" in name:
-            name = unquote(name.replace("+", " "))
-        if name == "payload":
-            return None
-        if name in ("command", "event_id") and name not in found:
-            found[name] = unquote(value.replace("+", " "))
-    return found if "command" in found else None
 
 
 def payload_problem(payload: dict[str, Any]) -> str | None:
@@ -105,16 +80,47 @@ def payload_problem(payload: dict[str, Any]) -> str | None:
         actions = payload.get("actions")
         if not isinstance(actions, list) or not actions:
             return "block_actions without actions"
-        if not all(isinstance(a, dict) for a in actions):
-            return "actions are not objects"
+        if not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
+            return "actions are not objects with an action_id"
+    if "view" in payload and not isinstance(payload["view"], dict):
+        return "view is not an object"
     if payload["type"] in ("view_submission", "view_closed"):
         view = payload.get("view")
         if not isinstance(view, dict) or not isinstance(view.get("type"), str):
             return "view_submission without a view of a known type"
-    for key in ("user", "team", "channel", "container"):
-        if key in payload and payload[key] is not None and not isinstance(payload[key], dict):
+    return document_problem(payload)
+
+
+def document_problem(document: dict[str, Any]) -> str | None:
+    """Why Bolt could not build a context from this document, or None."""
+    for key in ("user", "team", "channel", "container", "enterprise", "event"):
+        if key in document and document[key] is not None and not isinstance(document[key], dict):
             return f"{key} is not an object"
+    authorizations = document.get("authorizations")
+    if authorizations is not None and not (
+        isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)
+    ):
+        return "authorizations is not a list of objects"
+    event = document.get("event")
+    if isinstance(event, dict):
+        for key in ("user", "channel", "team"):
+            if key in event and not isinstance(event[key], str | dict | None):
+                return f"event.{key} is not a string"
+    if document.get("type") == "block_actions" and "actions" in document:
+        actions = document["actions"]
+        if not isinstance(actions, list) or not actions:
+            return "block_actions without actions"
     return None
+
+
+def bolt_request(raw: str, document: dict[str, Any], headers: Any, query: Any = None) -> Any:
+    """A Bolt request carrying the document already read (and the raw body, which Bolt's own
+    signature check reads), so Bolt does not parse the body again."""
+    request = AsyncBoltRequest(body="", query=query, headers=headers)
+    request.raw_body = raw
+    request.body = document
+    request.context = build_async_context(AsyncBoltContext(), document)
+    return request
 
 
 def ops_routes(
@@ -150,10 +156,23 @@ def ops_routes(
     ]
 
 
+def _signed(verifier: SignatureVerifier, body: bytes, headers: Any) -> bool:
+    """Slack's signature over this body, made within the last five minutes."""
+    try:
+        return verifier.is_valid(
+            body=body,
+            timestamp=headers.get("x-slack-request-timestamp"),
+            signature=headers.get("x-slack-signature"),
+        )
+    except (ValueError, TypeError):  # a timestamp that is not a number
+        return False
+
+
 def build_web(
     app: AsyncApp,
     db: Database,
     *,
+    signing_secret: str | None = None,
     metrics: Metrics | None = None,
     scheduler_state: str = "off",
     health_extra: HealthExtra | None = None,
@@ -162,24 +181,36 @@ def build_web(
     """Slack's requests at `POST /slack/events`, with the ops routes and `extra_routes`."""
     metrics = metrics or Metrics()
     metrics.instrument(app.client)
-    handler = AsyncSlackRequestHandler(app)
+    verifier = SignatureVerifier(signing_secret or app._signing_secret)
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
         body = await request.body()
         content_type = request.headers.get("content-type", "")
-        command = command_form(body, content_type)
-        if command is not None:
-            document: dict[str, Any] = command
-            why = None
+        document: dict[str, Any] = {}
+        why: str | None = None
+        bolt: Any = None
+        if len(body) > MAX_BODY:
+            why = TOO_LARGE
         else:
             document, why = read_body(body, content_type)
-        if why:
+        if why is None and _signed(verifier, body, request.headers):
+            try:
+                bolt = bolt_request(
+                    body.decode("utf-8"), document, dict(request.headers), request.query_params
+                )
+            except Exception as exc:  # noqa: BLE001  (Bolt cannot read it: a bad request)
+                why = f"unreadable request ({type(exc).__name__})"
+        if why is not None:
             log.info("rejected a malformed Slack request: %s", why)
             response: Response = JSONResponse({"error": MALFORMED.format(why=why)}, status_code=400)
             outcome = Outcome.malformed
+        elif bolt is None:
+            # Unsigned, wrongly signed or replayed: it never reaches Bolt or a listener.
+            response = JSONResponse({"error": UNSIGNED}, status_code=401)
+            outcome = Outcome.unauthorized
         else:
-            response = await handler.handle(request)
+            response = to_starlette_response(await app.async_dispatch(bolt))
             outcome = outcome_of(response.status_code, bytes(response.body), response.headers)
         kind, name = describe(document)
         event_id = document.get("event_id") if outcome not in UNTRUSTED else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -40,11 +41,14 @@ def reply_text(error: Exception) -> tuple[str, str | None]:
     return UNEXPECTED.format(id=error_id), None
 
 
-def _json(body: dict[str, Any]) -> BoltResponse:
+FAILED_HEADER = "x-parley-outcome"
+
+
+def _json(body: dict[str, Any], headers: dict[str, str | Sequence[str]]) -> BoltResponse:
     return BoltResponse(
         status=200,
         body=json.dumps(body),
-        headers={"content-type": "application/json;charset=utf-8"},
+        headers={"content-type": "application/json;charset=utf-8", **headers},
     )
 
 
@@ -55,20 +59,25 @@ async def handle_listener_error(
     response: BoltResponse | None,
 ) -> BoltResponse | None:
     text, field = reply_text(error)
+    # The user gets a clear 200 reply either way; the header tells the metrics it failed.
+    failed: dict[str, str | Sequence[str]] = (
+        {} if isinstance(error, ParleyError | TimeParseError) else {FAILED_HEADER: "error"}
+    )
     kind = body.get("type") or ("slash_command" if body.get("command") else "")
     if response is not None:  # not acknowledged yet: answer in the HTTP response
         if kind == "view_submission":
             callback = str((body.get("view") or {}).get("callback_id") or "")
             known = Callback(callback) if callback in set(Callback) else None
             target = field or (DEFAULT_FIELD.get(known) if known else None) or Field.headline
-            return _json({"response_action": "errors", "errors": {str(target): text[:2000]}})
+            errors = {"response_action": "errors", "errors": {str(target): text[:2000]}}
+            return _json(errors, failed)
         if kind == "slash_command":
-            return _json({"response_type": "ephemeral", "text": escape_mrkdwn(text)})
+            return _json({"response_type": "ephemeral", "text": escape_mrkdwn(text)}, failed)
         if kind == "block_actions" and body.get("response_url"):
             await respond(
                 text=escape_mrkdwn(text), response_type="ephemeral", replace_original=False
             )
-        return BoltResponse(status=200, body="")
+        return BoltResponse(status=200, body="", headers=failed)
     if body.get("response_url") or body.get("response_urls"):
         await respond(text=escape_mrkdwn(text), response_type="ephemeral", replace_original=False)
     return None

@@ -364,6 +364,8 @@ WRONG_SETTINGS = [
     (["shell"], "PARLEY_TIMEZONE", "Mars/Olympus"),
     (["shell"], "PARLEY_COUNTDOWN_OFFSETS", "soon"),
     (["shell"], "PARLEY_DATABASE_URL", "mysql://x"),
+    (["shell"], "PARLEY_DATABASE_URL", "sqlite:parley.db"),
+    (["serve"], "PARLEY_DATABASE_URL", "postgresql//nobody@host/x"),
     (["shell"], "PARLEY_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/x"),
     (["db", "upgrade"], "PARLEY_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/x"),
     (["serve"], "SLACK_API_URL", "ftp://example.invalid"),

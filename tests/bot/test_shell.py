@@ -361,3 +361,8 @@ def test_scheduler_off_posts_nothing(tmp_path: Path) -> None:
     )
     out = ok(result)
     assert "Parley posted" not in out and "It is now Wed 6 Aug 2025 09:00 UTC." in out
+
+
+def test_a_command_whose_text_says_payload_is_still_a_command(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, "/deadline add payload review | +3d", "/deadline"))
+    assert "payload review" in section(out, "/deadline")

@@ -196,3 +196,104 @@ async def test_healthz_reports_ok_and_the_database(bot: RunningBot) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"] == "sqlite"
+
+
+# ---- found in review: bodies Bolt would crash on, or misread ------------------------------
+
+
+async def test_a_timestamp_that_is_not_a_number_is_401_and_nothing_is_called(
+    bot: RunningBot,
+) -> None:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": ADMIN},
+        "response_url": bot.standin.response_url(channel=CHANNEL),
+        "actions": [{"action_id": "x", "value": "1"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    headers = {**FORM, "x-slack-request-timestamp": "abc", "x-slack-signature": "v0=00"}
+    response = await post(bot, body, headers)
+    assert response.status_code == 401
+    assert [c for c in bot.standin.calls if c.method == "response_url"] == []
+
+
+NESTED = "[" * 100_000 + "]" * 100_000
+CRASHERS = {
+    "team-a-number": json.dumps({"team": 5}),
+    "authorizations-a-string": json.dumps({"authorizations": "x"}),
+    "event-user-a-number": json.dumps(
+        {"type": "event_callback", "event_id": "Ev1", "event": {"type": "x", "user": 5}}
+    ),
+    "json-block-actions-without-actions": json.dumps({"type": "block_actions", "actions": []}),
+    "deeply-nested-json": '{"a": ' + NESTED + "}",
+    "action-without-action-id": "payload="
+    + json.dumps({"type": "block_actions", "user": {"id": ADMIN}, "actions": [{}]}),
+    "view-a-string": "payload="
+    + json.dumps({"type": "block_actions", "view": "x", "actions": [{"action_id": "a"}]}),
+    "second-payload-not-json": "payload="
+    + json.dumps({"type": "view_closed", "view": {"type": "modal"}})
+    + "&payload=nope",
+}
+
+
+@pytest.mark.parametrize("body", CRASHERS.values(), ids=CRASHERS.keys())
+async def test_bodies_bolt_would_crash_on_get_400_signed_or_not(bot: RunningBot, body: str) -> None:
+    for headers in (sign(body), FORM):
+        response = await post(bot, body, headers)
+        assert response.status_code == 400, (response.status_code, response.text)
+    assert [c for c in bot.standin.calls if c.method == "response_url"] == []
+
+
+async def test_a_command_form_starting_with_a_brace_is_read_as_json_and_refused(
+    bot: RunningBot,
+) -> None:
+    body = '{"team":5,"a":"&command=x"}'
+    response = await post(bot, body, sign(body))
+    assert response.status_code == 400
+
+
+async def test_a_command_whose_text_says_payload_is_still_a_command(bot: RunningBot) -> None:
+    body = urlencode(
+        {
+            "team_id": "T0LOCAL",
+            "channel_id": CHANNEL,
+            "channel_name": "payload-ops",
+            "user_id": ADMIN,
+            "command": "/deadline",
+            "text": "add payload review | +3d",
+            "response_url": bot.standin.response_url(channel=CHANNEL),
+            "trigger_id": f"1.1.{uuid.uuid4().hex}",
+        }
+    )
+    response = await post(bot, body, sign(body))
+    assert response.status_code == 200, response.text
+    assert [d.title for d in await rows(bot, Deadline, Deadline.title == "payload review")]
+
+
+async def test_a_body_over_a_megabyte_is_refused(bot: RunningBot) -> None:
+    body = "command=/truce&text=" + "x" * (1024 * 1024)
+    response = await post(bot, body, sign(body))
+    assert response.status_code == 400 and "over 1 MB" in response.text
+
+
+async def test_a_database_that_is_down_gets_a_clear_reply_counted_as_an_error(
+    bot: RunningBot,
+) -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    path = Path(str(make_url(bot.db.url).database))
+    await bot.db.engine.dispose()
+    path.rename(path.with_suffix(".away"))  # the next connection finds no tables
+    try:
+        response = await bot.command("/deadline", "add Vote | +3d")
+        assert response.status_code == 200
+        assert "The record is unavailable" in response.json()["text"]
+        metrics = (await bot.http.get(f"{bot.url}/metrics")).text
+        counted = 'parley_requests_total{kind="command",name="/deadline",outcome="error"} 1.0'
+        assert counted in metrics
+    finally:
+        await bot.db.engine.dispose()
+        path.unlink(missing_ok=True)
+        path.with_suffix(".away").rename(path)
