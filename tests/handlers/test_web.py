@@ -297,3 +297,10 @@ async def test_a_database_that_is_down_gets_a_clear_reply_counted_as_an_error(
         await bot.db.engine.dispose()
         path.unlink(missing_ok=True)
         path.with_suffix(".away").rename(path)
+
+
+async def test_slacks_ssl_check_is_answered_without_a_signature(bot: RunningBot) -> None:
+    before = await snapshot(bot)
+    response = await post(bot, "ssl_check=1&token=x", FORM)
+    assert response.status_code == 200
+    assert await snapshot(bot) == before
