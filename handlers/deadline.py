@@ -67,7 +67,9 @@ async def handle_deadline(
                 deadline_id=deadline_id,
                 track=ask.named_track.handle if ask.named_track else None,
             )
-            await forms.open_view(client, command["trigger_id"], view)
+            await forms.open_view(
+                client, command["trigger_id"], view, response_url=command.get("response_url")
+            )
         elif verb in STATUS_VERBS:
             deadline_id = _number(ask.words[1:])
             if deadline_id is None:

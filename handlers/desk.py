@@ -51,7 +51,9 @@ async def handle_desk(
                 channel_id=ask.channel_id,
                 track=ask.named_track.handle if ask.named_track else None,
             )
-            await forms.open_view(client, command["trigger_id"], view)
+            await forms.open_view(
+                client, command["trigger_id"], view, response_url=command.get("response_url")
+            )
         elif verb == "subscribe":
             await ack(await subscribe(session, ask, args, client))
         elif verb == "unsubscribe":

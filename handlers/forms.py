@@ -7,12 +7,15 @@ the submitter's role are checked again, never trusted.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     Block,
     InputBlock,
@@ -24,6 +27,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import format_local
@@ -41,6 +45,9 @@ from storage.models import (
     Visibility,
 )
 from storage.truces import TermInput
+from templates import escape_mrkdwn
+
+log = logging.getLogger("parley.forms")
 
 DESK_WIDE = "-"
 LOCAL_FORMAT = "%Y-%m-%d %H:%M"
@@ -368,8 +375,23 @@ async def sensitivity_form(
 # ---- opening them ------------------------------------------------------------------------
 
 
-async def open_view(client: AsyncWebClient, trigger_id: str, view: View) -> None:
-    await client.views_open(trigger_id=trigger_id, view=view)
+FORM_NOT_OPENED = "The form could not be opened (Slack said: {why}). Please try again."
+
+
+async def open_view(
+    client: AsyncWebClient, trigger_id: str, view: View, *, response_url: str | None
+) -> None:
+    """Opens the modal after the request was acknowledged. A failure here must not raise
+    past the ack (Slack could then see a 404), so the user is told through `response_url`."""
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view)
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        why = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        log.warning("views.open failed: %s", why)
+        if response_url:
+            await AsyncWebhookClient(response_url).send(
+                text=escape_mrkdwn(FORM_NOT_OPENED.format(why=why)), response_type="ephemeral"
+            )
 
 
 # ---- reading a submission ----------------------------------------------------------------

@@ -371,7 +371,12 @@ async def open_form_from_button(
                 sensitivity_id=item_id if action_id == Action.edit_sensitivity else None,
             )
     await ack()
-    await forms.open_view(client, str(body.get("trigger_id") or ""), view)
+    await forms.open_view(
+        client,
+        str(body.get("trigger_id") or ""),
+        view,
+        response_url=body.get("response_url"),
+    )
 
 
 async def mark_met_from_button(

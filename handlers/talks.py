@@ -46,7 +46,9 @@ async def handle_talks(
                 round_id=round_id,
                 track=ask.named_track.handle if ask.named_track else None,
             )
-            await forms.open_view(client, command["trigger_id"], view)
+            await forms.open_view(
+                client, command["trigger_id"], view, response_url=command.get("response_url")
+            )
             return
         if verb:
             await ack(usage_reply("/talks", ask.text, USAGE))

@@ -47,6 +47,7 @@ async def handle_truce(
                 client,
                 command["trigger_id"],
                 await forms.truce_form(session, channel_id=ask.channel_id, truce_id=view_id),
+                response_url=command.get("response_url"),
             )
             return
         if verb:

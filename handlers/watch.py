@@ -39,7 +39,9 @@ async def handle_watch(
             view = await forms.sensitivity_form(
                 session, channel_id=ask.channel_id, sensitivity_id=item_id
             )
-            await forms.open_view(client, command["trigger_id"], view)
+            await forms.open_view(
+                client, command["trigger_id"], view, response_url=command.get("response_url")
+            )
             return
         blocks: list[Block]
         if ask.text:

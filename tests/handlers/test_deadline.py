@@ -266,3 +266,11 @@ async def test_more_than_50_deadlines_stay_within_50_blocks_with_a_more_line(
         assert "more" in last["elements"][0]["text"]
         shown_titles = block_text({"blocks": blocks[:-1]}).count("*Deadline number")
         assert f"and {61 - shown_titles} more" in last["elements"][0]["text"]
+
+
+async def test_a_form_slack_will_not_open_is_reported_not_a_failure(bot: RunningBot) -> None:
+    bot.standin.fail_with_error("views.open", "expired_trigger_id")
+    response = await bot.command("/deadline", "new", user=LEAD)
+    assert response.status_code == 200
+    [said] = await bot.standin.wait_for("response_url")
+    assert "The form could not be opened (Slack said: expired_trigger_id)" in said.args["text"]
