@@ -37,7 +37,7 @@ from sqlmodel import select
 
 from bot.clock import Clock
 from bot.settings import Settings
-from handlers.posts import Shared, delivery_message, owed, shared_content
+from handlers.posts import Shared, channel_message, owed, shared_content
 from storage import outbox, planning
 from storage.db import Database
 from storage.models import Delivery, DeliveryKind, Subscription
@@ -244,7 +244,7 @@ class Scheduler:
         now = self.clock.now()
         if delivery.kind not in (DeliveryKind.countdown, DeliveryKind.alert):
             async with self.db.session() as session:
-                return await delivery_message(
+                return await channel_message(
                     session, delivery, now=now, default_zone=self.settings.timezone
                 )
         memo = json.dumps([delivery.kind, delivery.payload], sort_keys=True)

@@ -171,14 +171,11 @@ async def digest_message(
     return reply
 
 
-async def delivery_message(
+async def channel_message(
     session: AsyncSession, delivery: Delivery, *, now: datetime, default_zone: str
 ) -> dict[str, Any] | None:
-    """The message for one delivery, or None when it is no longer owed."""
-    if delivery.kind in (DeliveryKind.countdown, DeliveryKind.alert):
-        shared = await shared_content(session, delivery, now=now)
-        subscription = await session.get(Subscription, delivery.channel_id)
-        return shared.message if shared and owed(delivery, shared, subscription) else None
+    """A digest or a notice: written for its one channel (countdowns and alerts are
+    `shared_content`), or None when it is no longer owed."""
     if delivery.kind == DeliveryKind.digest:
         return await digest_message(session, delivery, now=now, default_zone=default_zone)
     text = str((delivery.payload or {}).get("text", ""))
