@@ -16,7 +16,7 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.timeparse import TimeParseError, is_valid_zone, parse_offsets
+from bot.timeparse import DATE_ORDERS, TimeParseError, is_valid_zone, parse_offsets
 
 DEFAULT_OFFSETS = "30d,14d,7d,3d,1d,12h,1h,0"
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -42,6 +42,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     admins: frozenset[str] = frozenset()
     timezone: str = "UTC"
+    date_order: str | None = None  # DMY or MDY: how to read 09/10/2025 (None: refuse it)
     countdown_offsets: tuple[timedelta, ...] = field(
         default_factory=lambda: tuple(parse_offsets(DEFAULT_OFFSETS))
     )
@@ -66,6 +67,12 @@ class Settings:
         if not is_valid_zone(zone):
             raise SettingError(
                 "PARLEY_TIMEZONE", f"unknown time zone {zone!r} (e.g. Europe/Stockholm)"
+            )
+        date_order = (get("PARLEY_DATE_ORDER") or "").upper() or None
+        if date_order is not None and date_order not in DATE_ORDERS:
+            raise SettingError(
+                "PARLEY_DATE_ORDER",
+                f"expected DMY (09/10/2025 is 9 October) or MDY (September 10), got {date_order!r}",
             )
         offsets_text = get("PARLEY_COUNTDOWN_OFFSETS") or DEFAULT_OFFSETS
         try:
@@ -118,6 +125,7 @@ class Settings:
             database_url=database_url,
             admins=admins,
             timezone=zone,
+            date_order=date_order,
             countdown_offsets=offsets,
             scheduler=scheduler == "on",
             calendar_token=calendar_token,

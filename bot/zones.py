@@ -19,6 +19,7 @@ from zoneinfo import available_timezones
 
 __all__ = [
     "AMBIGUOUS",
+    "CITY_ALIASES",
     "PLACES",
     "abbreviation_zone",
     "ambiguity_message",
@@ -62,6 +63,18 @@ AMBIGUOUS: dict[str, tuple[str, ...]] = {
     "ECT": ("America/Guayaquil", "Europe/Paris"),
 }
 
+#: Cities people type that are not in IANA names, and the zone each keeps.
+CITY_ALIASES: dict[str, str] = {
+    "beijing": "Asia/Shanghai",
+    "washington": "America/New_York",
+    "geneva": "Europe/Zurich",
+    "delhi": "Asia/Kolkata",
+    "new delhi": "Asia/Kolkata",
+    "mumbai": "Asia/Kolkata",
+    "san francisco": "America/Los_Angeles",
+    "ottawa": "America/Toronto",
+}
+
 _PLACES_UPPER = {name.upper(): zone for name, zone in PLACES.items()}
 _SHOWN = frozenset(PLACES) - {"Z", "ET", "CT", "MT", "PT", "BJT"}
 # Region prefixes whose last part is not a city a person would type.
@@ -88,7 +101,7 @@ def abbreviation_zone(word: str) -> str | None:
 @lru_cache(maxsize=1)
 def _cities() -> dict[str, str]:
     """``new york`` / ``new_york`` -> America/New_York; links share a city, first name wins."""
-    found: dict[str, str] = {}
+    found: dict[str, str] = dict(CITY_ALIASES)
     for name in sorted(available_timezones()):
         if "/" not in name or name.startswith(_NOT_CITIES):
             continue

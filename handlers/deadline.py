@@ -13,11 +13,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import format_local
-from bot.timeparse import TimeParseError, parse_when
 from handlers import forms
 from handlers.answers import Answer, answer_key, fresh_until
 from handlers.blocks import button, buttons, context_line, header, message, section
-from handlers.ids import Action
+from handlers.ids import Action, Field
 from handlers.present import deadline_block, in_reader_zone, left_text
 from handlers.request import Ask, read_command
 from handlers.runtime import runtime_of
@@ -152,10 +151,14 @@ async def add_from_command(
         raise InvalidInput(ADD_USAGE)
     runtime = ask.runtime
     now = runtime.now()
-    try:
-        when = parse_when(when_text.strip(), now=now, default_zone=runtime.settings.timezone)
-    except TimeParseError as exc:
-        raise InvalidInput(str(exc)) from None
+    when = forms.read_time(
+        when_text.strip(),
+        Field.due,
+        now=now,
+        default_zone=runtime.settings.timezone,
+        date_order=runtime.settings.date_order,
+    )
+    forms.require_future(when, Field.due, now=now, rule=forms.NEW_DEADLINE_RULE)
     deadline = await deadlines.add_deadline(
         session,
         actor=ask.actor,

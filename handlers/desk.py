@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import format_local
+from bot.timeparse import TimeParseError, parse_clock
 from handlers import forms
 from handlers.blocks import header, message, section
 from handlers.digest import digest_message
@@ -108,19 +109,17 @@ async def subscribe(
     countdowns = _flag(args, "countdowns")
     digest = _flag(args, "digest")
     restricted = _flag(args, "restricted")
-    digest_time = digest_zone = None
     weekdays: bool | None = None
-    for word in args:
-        if re.fullmatch(r"\d{1,2}:\d{2}", word):
-            digest_time = word
-        elif "/" in word or word.upper() == "UTC":
-            digest_zone = word
-        elif word.lower() in ("weekdays", "daily"):
-            weekdays = word.lower() == "weekdays"
-        else:
-            raise InvalidInput(f"I did not understand {word!r}. Usage: {USAGE}")
+    for word in [w for w in args if w.lower() in ("weekdays", "daily")]:
+        weekdays = word.lower() == "weekdays"
+        args.remove(word)
+    try:
+        digest_time, digest_zone = parse_clock(" ".join(args))
+    except TimeParseError as exc:
+        raise InvalidInput(f"{exc} Usage: {USAGE}") from None
     current = await subscriptions.get_subscription(session, ask.channel_id)
-    if current and not args and countdowns is None and digest is None and restricted is None:
+    unchanged = (digest_time, digest_zone, weekdays, countdowns, digest, restricted)
+    if current and all(value is None for value in unchanged):
         item = current
         intro = "This channel is subscribed."
     else:

@@ -31,7 +31,14 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import format_local
-from bot.timeparse import TimeParseError, When, parse_offsets, parse_when
+from bot.timeparse import (
+    TimeParseError,
+    When,
+    day_month,
+    parse_offsets,
+    parse_when,
+    written_with_year,
+)
 from handlers.blocks import clip, context_line
 from handlers.ids import Action, Callback, Field
 from storage import deadlines, rounds, sensitivities, tracks, truces
@@ -433,13 +440,43 @@ def read_time(
     *,
     now: datetime,
     default_zone: str,
+    date_order: str | None = None,
     base: datetime | None = None,
     base_zone: str | None = None,
 ) -> When:
+    """A typed time, or the reader's error shown at `field` (inline in a form)."""
     try:
-        return parse_when(text, now=now, default_zone=default_zone, base=base, base_zone=base_zone)
+        return parse_when(
+            text,
+            now=now,
+            default_zone=default_zone,
+            date_order=date_order,
+            base=base,
+            base_zone=base_zone,
+        )
     except TimeParseError as exc:
         raise InvalidInput(str(exc), field=field) from None
+
+
+NEW_DEADLINE_RULE = "a new deadline must lie in the future"
+EXTENSION_RULE = "an extension must end in the future"
+PAST_TIME = "That time ({when}) is already past: {rule}."
+GUESSED_YEAR = (
+    " No year was written, so the nearest {day_month} was taken; "
+    "to mean a later one, write the year, e.g. {example}."
+)
+
+
+def require_future(when: When, field: Field, *, now: datetime, rule: str) -> When:
+    """Refuses a past time with the reason, and a hint to write the year when none was."""
+    if when.instant > now:
+        return when
+    message = PAST_TIME.format(when=format_local(when.instant, when.zone), rule=rule)
+    if when.year_guessed:
+        message += GUESSED_YEAR.format(
+            day_month=day_month(when), example=written_with_year(when, years=1)
+        )
+    raise InvalidInput(message, field=field)
 
 
 def read_offsets(text: str) -> str:

@@ -73,7 +73,13 @@ async def submit_event(
         await require_lead(session, actor)
         when_text = form.text(Field.when)
         if when_text:
-            when = read_time(when_text, Field.when, now=now, default_zone=runtime.settings.timezone)
+            when = read_time(
+                when_text,
+                Field.when,
+                now=now,
+                default_zone=runtime.settings.timezone,
+                date_order=runtime.settings.date_order,
+            )
             occurred, zone = when.instant, when.zone
         else:
             occurred, zone = now, runtime.settings.timezone
@@ -105,7 +111,13 @@ async def submit_event(
         client,
         actor.id,
         meta,
-        render("event_added", title=added.event.title, ref=added.event.id, tags=tags),
+        render(
+            "event_added",
+            title=added.event.title,
+            ref=added.event.id,
+            when=format_local(added.event.occurred_at, added.event.zone),
+            tags=tags,
+        ),
     )
 
 
@@ -124,8 +136,14 @@ async def submit_deadline(
     async with runtime.db.session() as session:
         await require_lead(session, actor)
         when = read_time(
-            form.text(Field.due), Field.due, now=now, default_zone=runtime.settings.timezone
+            form.text(Field.due),
+            Field.due,
+            now=now,
+            default_zone=runtime.settings.timezone,
+            date_order=runtime.settings.date_order,
         )
+        if meta.item_id is None:
+            forms.require_future(when, Field.due, now=now, rule=forms.NEW_DEADLINE_RULE)
         offsets = forms.read_offsets(form.text(Field.offsets))
         fields: dict[str, Any] = dict(
             title=form.text(Field.headline),
@@ -191,9 +209,11 @@ async def submit_truce(
                 Field.expiry,
                 now=now,
                 default_zone=runtime.settings.timezone,
+                date_order=runtime.settings.date_order,
                 base=expiry.due_at if expiry else None,
                 base_zone=expiry.zone if expiry else None,
             )
+            forms.require_future(when, Field.expiry, now=now, rule=forms.EXTENSION_RULE)
             if expiry is not None:  # refuse before anything is written
                 truces.check_new_expiry(expiry, when.instant, now=now)
         changes = []
@@ -246,10 +266,13 @@ async def submit_round(
     zone = runtime.settings.timezone
     async with runtime.db.session() as session:
         await require_lead(session, actor)
-        starts = read_time(form.text(Field.starts), Field.starts, now=now, default_zone=zone)
+        order = runtime.settings.date_order
+        starts = read_time(
+            form.text(Field.starts), Field.starts, now=now, default_zone=zone, date_order=order
+        )
         ends_text = form.text(Field.ends)
         ends = (
-            read_time(ends_text, Field.ends, now=now, default_zone=starts.zone)
+            read_time(ends_text, Field.ends, now=now, default_zone=starts.zone, date_order=order)
             if ends_text
             else None
         )
@@ -279,7 +302,17 @@ async def submit_round(
             verb = "updated"
     await ack()
     await _confirm(
-        client, actor.id, meta, render("round_saved", verb=verb, title=saved.title, ref=saved.id)
+        client,
+        actor.id,
+        meta,
+        render(
+            "round_saved",
+            verb=verb,
+            title=saved.title,
+            ref=saved.id,
+            when=format_local(saved.starts_at, saved.zone)
+            + (f" – {format_local(saved.ends_at, saved.zone)}" if saved.ends_at else ""),
+        ),
     )
 
 

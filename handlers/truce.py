@@ -12,10 +12,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import format_local
-from bot.timeparse import TimeParseError, parse_when
 from handlers import forms
 from handlers.answers import Answer, answer_key, fresh_until
 from handlers.blocks import context_line, header, message, section
+from handlers.ids import Field
 from handlers.present import in_reader_zone, separated, truce_blocks
 from handlers.request import Ask, read_command
 from handlers.runtime import runtime_of
@@ -114,16 +114,16 @@ async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) ->
     expiry = await truces.expiry_of(session, truce.id)
     runtime = ask.runtime
     now = runtime.now()
-    try:
-        when = parse_when(
-            when_text.strip(),
-            now=now,
-            default_zone=runtime.settings.timezone,
-            base=expiry.due_at if expiry else now,
-            base_zone=expiry.zone if expiry else None,
-        )
-    except TimeParseError as exc:
-        raise InvalidInput(str(exc)) from None
+    when = forms.read_time(
+        when_text.strip(),
+        Field.expiry,
+        now=now,
+        default_zone=runtime.settings.timezone,
+        date_order=runtime.settings.date_order,
+        base=expiry.due_at if expiry else now,
+        base_zone=expiry.zone if expiry else None,
+    )
+    forms.require_future(when, Field.expiry, now=now, rule=forms.EXTENSION_RULE)
     view = await truces.extend_truce(
         session,
         actor=ask.actor,

@@ -50,6 +50,7 @@ WRONG = {
     "restricted-alone": ("PARLEY_CALENDAR_RESTRICTED_TOKEN", RESTRICTED, {}),
     "restricted-same": ("PARLEY_CALENDAR_RESTRICTED_TOKEN", TEAM, {"PARLEY_CALENDAR_TOKEN": TEAM}),
     "scheduler": ("PARLEY_SCHEDULER", "sometimes", {}),
+    "date-order": ("PARLEY_DATE_ORDER", "YMD", {}),
 }
 SECRET_SETTINGS = ("TOKEN", "SECRET")
 # One process per setting (about a second of CPU each); the variants run in process above.
@@ -60,6 +61,7 @@ SERVED = [
     "calendar-short",
     "restricted-same",
     "scheduler",
+    "date-order",
 ]
 
 
@@ -81,6 +83,11 @@ def test_unset_and_blank_values_are_none() -> None:
     assert settings.calendar_token is None
     assert settings.calendar_restricted_token is None
     assert settings.countdown_offsets[-1] == timedelta(0)
+
+
+@pytest.mark.parametrize(("typed", "order"), [("DMY", "DMY"), ("mdy", "MDY"), ("", None)])
+def test_date_order_is_read(typed: str, order: str | None) -> None:
+    assert Settings.load({"PARLEY_DATE_ORDER": typed}).date_order == order
 
 
 @pytest.mark.parametrize("case", sorted(WRONG))

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.timeparse import (
-    ABBREVIATIONS,
     EMPTY_OFFSETS,
     EMPTY_TIME,
     TimeParseError,
@@ -18,6 +17,7 @@ from bot.timeparse import (
     parse_offsets,
     parse_when,
 )
+from bot.zones import PLACES
 
 NY = "America/New_York"
 STOCKHOLM = "Europe/Stockholm"
@@ -105,13 +105,11 @@ def test_date_time_with_iana_zone(text: str, instant: datetime, zone: str) -> No
         ("Aug 12 2025 00:01 EDT", utc(2025, 8, 12, 4, 1), NY),
         ("2025-08-12 00:01 EDT", utc(2025, 8, 12, 4, 1), NY),
         ("Aug 12 00:01 EST", utc(2025, 8, 12, 4, 1), NY),  # EST in August is still New York
-        ("Aug 12 00:01 CDT", utc(2025, 8, 12, 5, 1), "America/Chicago"),
         ("Aug 12 00:01 MDT", utc(2025, 8, 12, 6, 1), "America/Denver"),
         ("Aug 12 at 00:01 PDT", utc(2025, 8, 12, 7, 1), "America/Los_Angeles"),
         ("Aug 12 00:01 UTC", utc(2025, 8, 12, 0, 1), "UTC"),
         ("Aug 12 00:01 GMT", utc(2025, 8, 12, 0, 1), "UTC"),
         ("2025-08-12 00:01 Z", utc(2025, 8, 12, 0, 1), "UTC"),
-        ("Aug 12 00:01 BST", utc(2025, 8, 11, 23, 1), "Europe/London"),
         ("Aug 12 00:01 CEST", utc(2025, 8, 11, 22, 1), "Europe/Paris"),
         ("Aug 12 00:01 JST", utc(2025, 8, 11, 15, 1), "Asia/Tokyo"),
         ("Aug 12 00:01 HKT", utc(2025, 8, 11, 16, 1), "Asia/Hong_Kong"),
@@ -124,7 +122,7 @@ def test_abbreviations_mean_places(text: str, instant: datetime, zone: str) -> N
 
 
 def test_abbreviation_table_points_at_real_zones() -> None:
-    assert all(is_valid_zone(zone) for zone in ABBREVIATIONS.values())
+    assert all(is_valid_zone(zone) for zone in PLACES.values())
 
 
 def test_daylight_abbreviation_in_winter_is_still_new_york_wall_time() -> None:
@@ -134,21 +132,21 @@ def test_daylight_abbreviation_in_winter_is_still_new_york_wall_time() -> None:
     assert when("Jan 12 2026 00:01 CEST", "UTC") == When(utc(2026, 1, 11, 23, 1), "Europe/Paris")
 
 
-# --- year-less dates prefer the future -----------------------------------------------------
+# --- year-less dates are the nearest such date ---------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("text", "instant"),
     [
         ("Aug 12 00:01 EDT", utc(2025, 8, 12, 4, 1)),  # later this year
-        ("Jan 12 00:01 EDT", utc(2026, 1, 12, 5, 1)),  # already passed this year: next year
-        ("Jul 1 09:00", utc(2026, 7, 1, 13, 0)),
+        ("Jan 12 00:01 EDT", utc(2026, 1, 12, 5, 1)),  # 167 days ahead, 198 back: next year
+        ("Jul 1 09:00", utc(2025, 7, 1, 13, 0)),  # four weeks ago, not eleven months ahead
         ("Jul 29 08:00", utc(2025, 7, 29, 12, 0)),  # later today (now is 05:00 in New York)
-        ("Jul 29 04:00", utc(2026, 7, 29, 8, 0)),  # earlier today: next year
+        ("Jul 29 04:00", utc(2025, 7, 29, 8, 0)),  # an hour ago: still today, the caller refuses
         ("12 Aug", utc(2025, 8, 12, 4, 0)),
     ],
 )
-def test_year_less_date_is_next_occurrence(text: str, instant: datetime) -> None:
+def test_year_less_date_is_the_nearest_such_date(text: str, instant: datetime) -> None:
     assert when(text).instant == instant
 
 
@@ -161,9 +159,9 @@ def test_year_less_date_uses_now_in_the_named_zone() -> None:
     assert parse_when("Dec 31 20:00 EST", now=now, default_zone="UTC").instant == utc(
         2026, 1, 1, 1, 0
     )
-    # 23:30Z is 00:30 Jan 1 in Stockholm: a Stockholm "Jan 1 00:10" has just passed.
+    # 23:30Z is 00:30 Jan 1 in Stockholm: a Stockholm "Jan 1 00:10" was 20 minutes ago.
     assert parse_when("Jan 1 00:10 CET", now=now, default_zone="UTC").instant == utc(
-        2026, 12, 31, 23, 10
+        2025, 12, 31, 23, 10
     )
 
 

@@ -158,7 +158,8 @@ async def test_subscribe_then_subscribe_shows_the_settings(bot: RunningBot) -> N
 
 async def test_subscribe_with_an_unknown_word_is_refused(bot: RunningBot) -> None:
     body = answer(await bot.command("/desk", "subscribe hourly", user=LEAD))
-    assert "I did not understand 'hourly'" in body["text"]
+    assert 'Could not read "hourly" as a time of day' in body["text"]
+    assert "Usage:" in body["text"]
     assert await rows(bot, Subscription) == []
 
 
