@@ -38,7 +38,7 @@ from sqlmodel import select
 from bot.clock import Clock
 from bot.settings import Settings
 from handlers.posts import Shared, channel_message, owed, shared_content
-from storage import outbox, planning
+from storage import outbox, planning, truces
 from storage.db import Database
 from storage.models import Delivery, DeliveryKind, Subscription
 from storage.subscriptions import disable_subscription
@@ -78,6 +78,7 @@ def worker_name() -> str:
 
 @dataclass
 class TickReport:
+    lapsed: list[int] = field(default_factory=list)  # truces this tick lapsed
     planned: int = 0
     error: str | None = None  # why planning failed, if it did
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -173,6 +174,7 @@ class Scheduler:
             now = self.clock.now()
             try:
                 async with self.db.session() as session:
+                    report.lapsed = await truces.lapse_expired(session, now=now)
                     report.planned = await planning.plan_due(
                         session, now=now, default_offsets=self.settings.countdown_offsets
                     )

@@ -24,6 +24,8 @@ class Actor:
 CLI = Actor("cli", configured_admin=True)
 SEED = Actor("seed", configured_admin=True)
 SCHEDULER = Actor("scheduler", configured_admin=True)
+#: The clock itself: status changes that follow time (a truce lapsing at its expiry).
+PARLEY = Actor("parley", configured_admin=True)
 
 
 async def role_of(session: AsyncSession, actor: Actor) -> Role:

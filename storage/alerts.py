@@ -19,6 +19,7 @@ from storage.models import (
     Sensitivity,
     Subscription,
     Track,
+    Truce,
     Visibility,
 )
 from storage.outbox import PlannedDelivery
@@ -82,6 +83,32 @@ async def queue_expiry_alerts(
                 },
             )
             for channel in await _channels(session, expiry.track_id, restricted=restricted)
+        ],
+        now=now,
+    )
+
+
+async def queue_lapse_alerts(
+    session: AsyncSession, truce: Truce, expiry: Deadline, *, now: datetime
+) -> None:
+    """`truce` just lapsed at `expiry`'s due time: one alert to each channel following it."""
+    restricted = expiry.visibility == Visibility.restricted
+    outbox.queue(
+        session,
+        [
+            PlannedDelivery(
+                key=f"alert:lapse:{truce.id}:{expiry.due_at:%Y%m%dT%H%M%SZ}:{channel}",
+                kind=DeliveryKind.alert,
+                channel_id=channel,
+                due_at=now,
+                payload={
+                    "lapse": True,
+                    "truce_id": truce.id,
+                    "deadline_id": expiry.id,
+                    "expiry": expiry.due_at.isoformat(),
+                },
+            )
+            for channel in await _channels(session, truce.track_id, restricted=restricted)
         ],
         now=now,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -48,6 +48,33 @@ async def upcoming_deadlines(
         .where(col(Deadline.status) == DeadlineStatus.open, col(Deadline.due_at) >= now)
         .where(*in_scope(track_ids, include_restricted=include_restricted))  # type: ignore[arg-type]
         .order_by(col(Deadline.due_at), col(Deadline.id))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+#: How long an open deadline past its due time stays "recently passed" (SPEC §3).
+RECENTLY = timedelta(days=7)
+
+
+async def recently_passed(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    track_ids: Sequence[int] | None,
+    include_restricted: bool,
+    limit: int = 20,
+) -> list[Deadline]:
+    """Open deadlines due in the last 7 days, latest first: passed, outcome not yet marked."""
+    query = (
+        select(Deadline)
+        .where(
+            col(Deadline.status) == DeadlineStatus.open,
+            col(Deadline.due_at) < now,
+            col(Deadline.due_at) > now - RECENTLY,
+        )
+        .where(*in_scope(track_ids, include_restricted=include_restricted))  # type: ignore[arg-type]
+        .order_by(col(Deadline.due_at).desc(), col(Deadline.id).desc())
         .limit(limit)
     )
     return list((await session.exec(query)).all())

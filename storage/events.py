@@ -74,12 +74,36 @@ async def latest_events(
     track_ids: Sequence[int] | None,
     include_restricted: bool,
     since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 10,
 ) -> list[EventView]:
+    """The latest events, newest first: with `until` (now), only those dated by then, so an
+    event dated in the future is never "latest" (see `upcoming_events`)."""
     query = select(Event).where(*_scope(track_ids, include_restricted))  # type: ignore[arg-type]
     if since is not None:
         query = query.where(col(Event.created_at) > since)
+    if until is not None:
+        query = query.where(col(Event.occurred_at) <= until)
     query = query.order_by(col(Event.occurred_at).desc(), col(Event.id).desc()).limit(limit)
+    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
+
+
+async def upcoming_events(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    track_ids: Sequence[int] | None,
+    include_restricted: bool,
+    limit: int = 5,
+) -> list[EventView]:
+    """Events dated after `now` (announced meetings, scheduled votes), soonest first."""
+    query = (
+        select(Event)
+        .where(*_scope(track_ids, include_restricted))  # type: ignore[arg-type]
+        .where(col(Event.occurred_at) > now)
+        .order_by(col(Event.occurred_at), col(Event.id))
+        .limit(limit)
+    )
     return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 
@@ -88,6 +112,7 @@ async def timeline(
     *,
     sensitivity_id: int,
     include_restricted: bool,
+    until: datetime | None = None,
     limit: int = 20,
 ) -> list[EventView]:
     query = (
@@ -95,9 +120,10 @@ async def timeline(
         .join(EventSensitivity, col(EventSensitivity.event_id) == col(Event.id))
         .where(col(EventSensitivity.sensitivity_id) == sensitivity_id)
         .where(*_scope(None, include_restricted))  # type: ignore[arg-type]
-        .order_by(col(Event.occurred_at).desc(), col(Event.id).desc())
-        .limit(limit)
     )
+    if until is not None:
+        query = query.where(col(Event.occurred_at) <= until)
+    query = query.order_by(col(Event.occurred_at).desc(), col(Event.id).desc()).limit(limit)
     return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 

@@ -21,12 +21,15 @@ from bot.timeparse import parse_offsets
 from storage import outbox
 from storage.models import (
     Deadline,
+    DeadlineKind,
     DeadlineStatus,
     DeliveryKind,
     DeliveryStatus,
     Subscription,
     Track,
     TrackStatus,
+    Truce,
+    TruceStatus,
     Visibility,
 )
 from storage.outbox import PlannedDelivery
@@ -214,16 +217,32 @@ async def plan_due(
     return await outbox.plan(session, planned, now=now)
 
 
+async def _lapse_instants(session: AsyncSession, *, now: datetime) -> list[datetime]:
+    """When truces in force lapse (their open expiries ahead): the scheduler writes each."""
+    rows = await session.exec(
+        select(Deadline.due_at)
+        .join(Truce, col(Truce.id) == col(Deadline.truce_id))
+        .where(
+            col(Deadline.kind) == DeadlineKind.truce_expiry,
+            col(Deadline.status) == DeadlineStatus.open,
+            col(Deadline.due_at) > now,
+            col(Truce.status).in_((TruceStatus.active, TruceStatus.extended)),
+        )
+    )
+    return list(rows.all())
+
+
 async def next_due_after(
     session: AsyncSession, *, now: datetime, default_offsets: Sequence[timedelta]
 ) -> datetime | None:
-    """The next instant after `now` at which a countdown or a digest falls due."""
+    """The next instant after `now` at which a countdown or a digest falls due, or a truce
+    lapses."""
+    candidates = await _lapse_instants(session, now=now)
     subscriptions = list(
         (await session.exec(select(Subscription).where(col(Subscription.active)))).all()
     )
     if not subscriptions:
-        return None
-    candidates: list[datetime] = []
+        return min(candidates, default=None)
     if any(s.countdowns_enabled for s in subscriptions):
         open_deadlines = await session.exec(
             select(Deadline).where(

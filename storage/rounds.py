@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,6 +29,31 @@ class RoundView:
     round: TalksRound
     track: Track | None
     delegations: list[Delegation] = field(default_factory=list)
+    status: str = ""  # as the clock reads it (`status_at`); the stored one when no clock
+
+    def __post_init__(self) -> None:
+        self.status = self.status or self.round.status
+
+
+#: Statuses a lead sets by hand, which the clock never overrides.
+SETTLED = (RoundStatus.cancelled, RoundStatus.concluded)
+
+
+def status_at(talks: TalksRound, now: datetime) -> str:
+    """Scheduled, in progress or concluded by the round's times, unless settled by hand.
+
+    A round with no end is in progress for the rest of its first local day.
+    """
+    if talks.status in SETTLED:
+        return talks.status
+    if now < talks.starts_at:
+        return RoundStatus.scheduled
+    ends = talks.ends_at
+    if ends is None:
+        local = talks.starts_at.astimezone(ZoneInfo(talks.zone))
+        next_day = datetime.combine(local.date() + timedelta(days=1), time(0), local.tzinfo)
+        ends = next_day.astimezone(UTC)
+    return RoundStatus.in_progress if now < ends else RoundStatus.concluded
 
 
 async def get_round(session: AsyncSession, round_id: int) -> TalksRound:
@@ -37,12 +63,15 @@ async def get_round(session: AsyncSession, round_id: int) -> TalksRound:
     return talks
 
 
-async def round_view(session: AsyncSession, talks: TalksRound) -> RoundView:
+async def round_view(
+    session: AsyncSession, talks: TalksRound, *, now: datetime | None = None
+) -> RoundView:
     delegations = await session.exec(
         select(Delegation).where(col(Delegation.round_id) == talks.id).order_by(col(Delegation.id))
     )
     track = await session.get(Track, talks.track_id) if talks.track_id else None
-    return RoundView(round=talks, track=track, delegations=list(delegations.all()))
+    status = status_at(talks, now) if now is not None else talks.status
+    return RoundView(round=talks, track=track, delegations=list(delegations.all()), status=status)
 
 
 async def rounds_in_scope(
@@ -68,10 +97,12 @@ async def latest_and_next(
     started = [r for r in rounds if r.starts_at <= now]
     upcoming = [r for r in rounds if r.starts_at > now]
     latest = started[-1:] if started else []
-    current = [r for r in started if r.status == RoundStatus.in_progress and r not in latest]
+    current = [
+        r for r in started if status_at(r, now) == RoundStatus.in_progress and r not in latest
+    ]
     return (
-        [await round_view(session, r) for r in current + latest],
-        [await round_view(session, r) for r in upcoming[:3]],
+        [await round_view(session, r, now=now) for r in current + latest],
+        [await round_view(session, r, now=now) for r in upcoming[:3]],
     )
 
 

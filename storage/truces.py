@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.access import Actor, require_lead
-from storage.alerts import queue_expiry_alerts
-from storage.audit import commit_change, snapshot
+from storage.access import PARLEY, Actor, require_lead
+from storage.alerts import queue_expiry_alerts, queue_lapse_alerts
+from storage.audit import commit_change, record_change, snapshot
 from storage.checks import choice, clean_text, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import (
@@ -27,6 +28,9 @@ from storage.models import (
 
 CURRENT = (TruceStatus.active, TruceStatus.extended)
 EXTENDABLE = (TruceStatus.active, TruceStatus.extended, TruceStatus.lapsed)
+#: What `/truce`, App Home and the digest show: the truces in force, and lapsed ones (until
+#: a lead extends or supersedes them), so a lapse is never silently dropped from view.
+SHOWN = EXTENDABLE
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,18 @@ class TruceView:
     expiry: Deadline | None
     terms: list[TruceTerm] = field(default_factory=list)
     extensions: list[TruceExtension] = field(default_factory=list)
+
+    def status_at(self, now: datetime) -> str:
+        """The status as the clock reads it: a truce in force whose open expiry has passed
+        is lapsed at that instant, whether or not the scheduler has written it yet."""
+        if self.truce.status in CURRENT and lapses(self.expiry, now):
+            return TruceStatus.lapsed
+        return self.truce.status
+
+
+def lapses(expiry: Deadline | None, now: datetime) -> bool:
+    """An open expiry at or before `now`: with no extension, the truce has lapsed."""
+    return expiry is not None and expiry.status == DeadlineStatus.open and expiry.due_at <= now
 
 
 async def get_truce(session: AsyncSession, truce_id: int) -> Truce:
@@ -294,3 +310,58 @@ async def extend_truce(
         after={"truce": snapshot(truce), "expiry": snapshot(deadline)},
     )
     return await view_of(session, truce)
+
+
+async def lapse_expired(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Writes the lapse of every truce in force whose open expiry has passed: once.
+
+    A conditional UPDATE (status still in force) decides which process writes it, so two
+    schedulers on one database write one lapse, one audit entry and one alert per channel;
+    the three go in one transaction. Returns the ids of the truces this call lapsed.
+    """
+    is_expiry = and_(
+        col(Deadline.truce_id) == col(Truce.id), col(Deadline.kind) == DeadlineKind.truce_expiry
+    )
+    due = await session.exec(
+        select(Truce.id)
+        .join(Deadline, is_expiry)
+        .where(
+            col(Truce.status).in_(CURRENT),
+            col(Deadline.status) == DeadlineStatus.open,
+            col(Deadline.due_at) <= now,
+        )
+        .distinct()
+    )
+    lapsed: list[int] = []
+    for truce_id in [i for i in due.all() if i is not None]:
+        truce = await get_truce(session, truce_id)
+        expiry = await expiry_of(session, truce_id)
+        if expiry is None or not lapses(expiry, now):
+            continue  # its first expiry is another, still ahead
+        before = snapshot(truce)
+        claimed = await session.exec(
+            update(Truce)
+            .where(col(Truce.id) == truce_id, col(Truce.status).in_(CURRENT))
+            .values(status=TruceStatus.lapsed)
+        )
+        if claimed.rowcount != 1:
+            await session.rollback()
+            continue  # another process lapsed it first
+        record_change(
+            session,
+            actor=PARLEY,
+            at=now,
+            action="lapse",
+            entity="truce",
+            entity_id=truce_id,
+            before=before,
+            after={
+                **(before or {}),
+                "status": TruceStatus.lapsed,
+                "expired_at": expiry.due_at.isoformat(),
+            },
+        )
+        await queue_lapse_alerts(session, truce, expiry, now=now)
+        await session.commit()
+        lapsed.append(truce_id)
+    return lapsed
