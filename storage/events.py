@@ -96,11 +96,17 @@ async def upcoming_events(
     include_restricted: bool,
     limit: int = 5,
 ) -> list[EventView]:
-    """Events dated after `now` (announced meetings, scheduled votes), soonest first."""
+    """Events dated after `now` that the desk knew of by `now` (an announced meeting, a
+    scheduled vote), soonest first. Seeded events are history: in a replay (`--as-of`) one
+    dated later is news that has not happened yet, shown only from its time on."""
     query = (
         select(Event)
         .where(*_scope(track_ids, include_restricted))  # type: ignore[arg-type]
-        .where(col(Event.occurred_at) > now)
+        .where(
+            col(Event.occurred_at) > now,
+            col(Event.created_at) <= now,
+            col(Event.seed_key).is_(None),
+        )
         .order_by(col(Event.occurred_at), col(Event.id))
         .limit(limit)
     )
