@@ -50,6 +50,24 @@ async def test_taiwanese_is_tagged_when_the_keyword_list_has_it(
     assert await _tags(db, lead, "Taiwanese President postpones visit") == {"taiwan"}
 
 
+async def test_a_chinese_keyword_tags_the_event_it_appears_inside(
+    db: Database, lead: Actor
+) -> None:
+    topic = await _topic(db, lead, "Fentanyl", ["fentanyl", "芬太尼"])
+    assert await _tags(db, lead, "新华社：中方要求取消芬太尼关税") == {"fentanyl"}
+    assert await _tags(db, lead, "Briefing", "中方回应美方芬太尼关税。") == {"fentanyl"}
+    assert await _tags(db, lead, "新华社：中方要求取消关税") == set()
+    async with db.session() as s:
+        stored = await events.timeline(s, sensitivity_id=topic.id or 0, include_restricted=True)
+    assert {v.event.title for v in stored} == {"新华社：中方要求取消芬太尼关税", "Briefing"}
+
+
+async def test_japanese_and_korean_keywords_tag_inside_words(db: Database, lead: Actor) -> None:
+    await _topic(db, lead, "Rare earths", ["レアアース", "희토류"])
+    assert await _tags(db, lead, "中国がレアアースの輸出を規制") == {"rare-earths"}
+    assert await _tags(db, lead, "중국, 희토류를 수출 통제") == {"rare-earths"}
+
+
 async def test_the_seeded_rare_earths_topic_tags_both_spellings(
     db: Database, seeded: Seeded, lead: Actor
 ) -> None:
