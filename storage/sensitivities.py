@@ -134,7 +134,11 @@ async def get_sensitivity(session: AsyncSession, sensitivity_id: int) -> Sensiti
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
+    """Letters and digits of every script ("Rare earths" is rare-earths, 芬太尼 stays 芬太尼)."""
+    slug = re.sub(r"[\W_]+", "-", normal_form(name).lower()).strip("-")[:60].strip("-")
+    if not slug:
+        raise InvalidInput("The name needs a letter or a digit.", field="name")
+    return slug
 
 
 async def add_sensitivity(

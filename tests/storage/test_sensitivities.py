@@ -31,6 +31,18 @@ async def test_add_sensitivity_derives_its_slug_and_keeps_its_keywords(
     assert found.keywords == ["fentanyl", "precursor chemicals"]
 
 
+async def test_sensitivities_named_in_chinese_get_their_own_slugs(
+    db: Database, lead: Actor
+) -> None:
+    async with db.session() as s:
+        fentanyl = await sensitivities.add_sensitivity(s, actor=lead, now=NOW, name="芬太尼")
+        chips = await sensitivities.add_sensitivity(s, actor=lead, now=NOW, name="AI 芯片")
+    assert (fentanyl.slug, chips.slug) == ("芬太尼", "ai-芯片")
+    async with db.session() as s:
+        found = await sensitivities.find_sensitivity(s, "芬太尼", include_restricted=False)
+    assert found.id == fentanyl.id
+
+
 @pytest.mark.parametrize(
     ("fields", "match"),
     [
@@ -38,8 +50,9 @@ async def test_add_sensitivity_derives_its_slug_and_keeps_its_keywords(
         ({"visibility": "hidden"}, "Visibility must be one of"),
         ({"name": "n" * 101}, "limit is 100"),
         ({"name": "Taiwan"}, "exists already"),
+        ({"name": "?!"}, "needs a letter or a digit"),
     ],
-    ids=["level", "visibility", "name-too-long", "duplicate"],
+    ids=["level", "visibility", "name-too-long", "duplicate", "no-letters"],
 )
 async def test_add_sensitivity_refuses_bad_input_and_changes_nothing(
     db: Database, seeded: Seeded, lead: Actor, fields: dict[str, object], match: str
