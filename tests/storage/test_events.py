@@ -76,6 +76,23 @@ async def test_the_seeded_rare_earths_topic_tags_both_spellings(
     assert "rare-earths" not in await _tags(db, lead, "Rare cheese tariffs")
 
 
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("商务部：对部分中重稀土相关物项实施出口管制", {"rare-earths", "export-controls"}),
+        ("国台办：台湾问题是中国内政", {"taiwan"}),
+        ("賴清德延後過境美國", {"taiwan"}),
+        ("美参议员提出涉维吾尔族人权法案", {"human-rights"}),
+        ("美国恢复英伟达H20芯片对华销售", {"export-controls"}),
+        ("新华社：中方要求取消芬太尼关税", set()),
+    ],
+)
+async def test_the_seeded_topics_tag_chinese_news(
+    db: Database, seeded: Seeded, lead: Actor, title: str, expected: set[str]
+) -> None:
+    assert await _tags(db, lead, title) == expected
+
+
 async def test_a_spaced_keyword_matches_its_hyphenated_spelling(
     db: Database, lead: Actor
 ) -> None:
