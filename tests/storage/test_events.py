@@ -224,3 +224,56 @@ async def test_search_events_matches_every_word_and_hides_restricted(
         leads = await events.search_events(s, words="NOTE taiwan", include_restricted=True)
     assert {v.event.title for v in team} == {"EU note on Taiwan", "Desk-wide note on Taiwan"}
     assert len(leads) == 3
+
+
+async def _searchable(db: Database, lead: Actor, titles: list[str]) -> None:
+    for n, title in enumerate(titles):
+        async with db.session() as s:
+            await events.add_event(
+                s, actor=lead, now=NOW, title=title, occurred_at=NOW - timedelta(hours=n)
+            )
+
+
+async def _search(db: Database, words: str) -> list[str]:
+    async with db.session() as s:
+        found = await events.search_events(s, words=words, include_restricted=True)
+    return [v.event.title for v in found]
+
+
+@pytest.mark.parametrize(
+    ("words", "titles"),
+    [
+        ("50%", ["US tariff rises to 50% on steel"]),
+        ("%", ["US tariff rises to 50% on steel"]),
+        ("rate_limit", ["rate_limit notice"]),
+        ("_", ["rate_limit notice"]),
+        ("C:\\temp", ["Filed under C:\\temp"]),
+        ("\\", ["Filed under C:\\temp"]),
+        ("芬太尼", ["新华社：中方要求取消芬太尼关税"]),
+        ("芬太尼关税", ["新华社：中方要求取消芬太尼关税"]),
+        ("关税 芬太尼", ["新华社：中方要求取消芬太尼关税"]),
+        ("关税 steel", []),
+        ("レアアース", ["中国がレアアースの輸出を規制"]),
+        ("희토류", ["중국, 희토류 수출 통제"]),
+        ("STEEL", ["US tariff rises to 50% on steel", "US tariff rises to 50 on steel"]),
+    ],
+)
+async def test_search_takes_percent_underscore_and_cjk_as_typed(
+    db: Database, lead: Actor, words: str, titles: list[str]
+) -> None:
+    await _searchable(
+        db,
+        lead,
+        [
+            "US tariff rises to 50% on steel",
+            "US tariff rises to 50 on steel",
+            "rate_limit notice",
+            "ratealimit notice",
+            "Filed under C:\\temp",
+            "Filed under C:temp",
+            "新华社：中方要求取消芬太尼关税",
+            "中国がレアアースの輸出を規制",
+            "중국, 희토류 수출 통제",
+        ],
+    )
+    assert await _search(db, words) == titles
