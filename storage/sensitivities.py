@@ -95,7 +95,8 @@ def mentions(sensitivity: Sensitivity, text: str) -> bool:
 
 
 def parse_keywords(text: str) -> list[str]:
-    return [k.strip() for k in re.split(r"[,\n]", text) if k.strip()]
+    """One keyword per comma or line; the full-width comma and 、 typed in CJK count too."""
+    return [k.strip() for k in re.split(r"[,\n\uff0c\u3001]", text) if k.strip()]
 
 
 async def all_sensitivities(

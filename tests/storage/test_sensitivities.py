@@ -121,6 +121,12 @@ def test_parse_keywords_splits_on_commas_and_lines() -> None:
     ]
 
 
+def test_parse_keywords_splits_on_the_commas_typed_in_chinese_and_japanese() -> None:
+    assert sensitivities.parse_keywords("台湾，台灣、 赖清德, Taipei") == [
+        "台湾", "台灣", "赖清德", "Taipei"
+    ]
+
+
 @pytest.mark.parametrize(
     ("keyword", "text", "hit"),
     [
