@@ -31,6 +31,7 @@ USAGE = (
     "`/desk digest`, "
     "`/desk lead add|remove|list [@user]`, `/desk history`, `/desk search <words>`"
 )
+SEARCH_LIMIT = 40  # events shown; with the heading, within a message's 50 blocks
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
 
 
@@ -223,12 +224,17 @@ async def search(session: AsyncSession, ask: Ask, words: str) -> dict[str, Any]:
     if not words.strip():
         raise InvalidInput("Say what to search for: `/desk search rare earths`.")
     found = await events.search_events(
-        session, words=words, include_restricted=ask.sees_restricted, limit=40
+        session, words=words, include_restricted=ask.sees_restricted, limit=SEARCH_LIMIT + 1
     )
     if not found:
-        return {"response_type": "ephemeral", "text": render("no_results", words=words)}
-    blocks = [header(f"{len(found)} events match")] + [event_block(v) for v in found]
-    return message(f"{len(found)} events match", blocks, response_type=ask.response_type())
+        text = render("search_results", count=0, more=False, words=words)
+        return {"response_type": "ephemeral", "text": text}
+    shown, more = found[:SEARCH_LIMIT], len(found) > SEARCH_LIMIT
+    heading = render("search_results", count=len(shown), more=more, words=words)
+    blocks = [section(heading), *(event_block(v) for v in shown)]
+    # The fallback goes through `message`'s own escaping, so it leaves the typed words out.
+    fallback = render("search_results", count=len(shown), more=more, words="")
+    return message(fallback, blocks, response_type=ask.response_type())
 
 
 def register(app: AsyncApp) -> None:

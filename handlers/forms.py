@@ -366,7 +366,10 @@ async def sensitivity_form(
             "Keywords",
             optional=True,
             initial=", ".join(item.keywords) if item else None,
-            hint="Comma-separated; events that mention one are tagged",
+            hint=(
+                "Comma-separated; events that mention one are tagged. Latin keywords match "
+                "whole words (list plurals too); Chinese, Japanese and Korean ones anywhere"
+            ),
         ),
         select_input(
             Field.visibility,

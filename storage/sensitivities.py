@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -18,33 +20,83 @@ from storage.models import Level, Sensitivity, Visibility
 LEVEL_ORDER = {Level.critical: 0, Level.high: 1, Level.medium: 2, Level.low: 3}
 
 
+# Scripts that write words without spaces between them (Han, Hiragana, Katakana) or join
+# particles to the word (Hangul): a keyword's end in one of them needs no word boundary.
+_CJK = (
+    "\u1100-\u11ff"  # Hangul Jamo
+    "\u2e80-\u2fdf"  # CJK and Kangxi radicals
+    "\u3005-\u3007\u3021-\u3029\u3031-\u3035\u303b"  # 々〆〇, Suzhou numerals, kana repeats
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3100-\u31bf"  # Bopomofo, Hangul compatibility Jamo, Kanbun, Bopomofo extended
+    "\u31f0-\u31ff"  # Katakana phonetic extensions
+    "\u3400-\u4dbf\u4e00-\u9fff"  # Han
+    "\ua960-\ua97f\uac00-\ud7ff"  # Hangul
+    "\uf900-\ufaff"  # Han compatibility ideographs
+    "\uff66-\uffdc"  # half-width Katakana and Hangul
+    "\U00020000-\U0003ffff"  # Han extensions B and later
+)
 # Between the words of a keyword: any run of spaces or hyphens (ASCII, Unicode hyphen,
 # non-breaking hyphen), so "rare earths", "rare-earths" and "rare\u2011earths" are one keyword.
-_JOINER = r"[\s\-\u2010\u2011]+"
+_JOINERS = r"\s\-\u2010\u2011"
+_JOINER = rf"[{_JOINERS}]+"
+# A keyword's pieces: runs of CJK, and runs of anything else up to a joiner.
+_PIECE = re.compile(rf"[{_CJK}]+|[^{_CJK}{_JOINERS}]+")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
+# A word character of a script that spaces its words: what a Latin end must not touch.
+_SPACED_WORD = rf"[^\W{_CJK}]"
+
+
+def _is_cjk(piece: str) -> bool:
+    return _CJK_CHAR.match(piece) is not None
+
+
+def normal_form(text: str) -> str:
+    """NFKC, as keywords are matched: full-width ＡＩ is AI, half-width ｶﾀｶﾅ is カタカナ."""
+    return unicodedata.normalize("NFKC", text)
 
 
 def _keyword_regex(keyword: str) -> str:
-    parts = [re.escape(p) for p in re.split(_JOINER, keyword) if p]
-    return _JOINER.join(parts)
+    """One keyword as a regex. Its words are joined by any run of spaces or hyphens, which
+    may be left out next to a CJK piece ("出口 管制" finds 出口管制, "AI芯片" finds "AI 芯片");
+    a Latin end stands at a word boundary, a CJK end anywhere."""
+    pieces: list[str] = _PIECE.findall(normal_form(keyword))
+    if not pieces:
+        return ""
+    regex = re.escape(pieces[0])
+    for before, after in itertools.pairwise(pieces):
+        joiner = rf"[{_JOINERS}]*" if _is_cjk(before) or _is_cjk(after) else _JOINER
+        regex += joiner + re.escape(after)
+    start = "" if _is_cjk(pieces[0]) else rf"(?<!{_SPACED_WORD})"
+    end = "" if _is_cjk(pieces[-1]) else rf"(?!{_SPACED_WORD})"
+    return start + regex + end
 
 
 def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str] | None:
-    """Whole-word, case-insensitive; spaces and hyphens between words are interchangeable.
+    """Case-insensitive, for text in `normal_form`; spaces and hyphens between words are
+    interchangeable. Latin keywords match whole words (a CJK neighbour counts as a
+    boundary: "Nvidia" is found in 美国放宽Nvidia芯片出口); keywords in Chinese, Japanese and
+    Korean match inside words, which those scripts do not separate with spaces.
 
     Words are not stemmed: "tariff" does not match "tariffs" (list both to catch both)."""
     words = [w for w in (_keyword_regex(k) for k in keywords) if w]
     if not words:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
+    return re.compile("|".join(words), re.IGNORECASE)
+
+
+def text_mentions(keywords: Iterable[str], text: str) -> bool:
+    """Whether `text` mentions one of `keywords`: the one rule that tags events."""
+    pattern = keyword_pattern(keywords)
+    return bool(pattern and pattern.search(normal_form(text)))
 
 
 def mentions(sensitivity: Sensitivity, text: str) -> bool:
-    pattern = keyword_pattern([*sensitivity.keywords, sensitivity.name])
-    return bool(pattern and pattern.search(text))
+    return text_mentions([*sensitivity.keywords, sensitivity.name], text)
 
 
 def parse_keywords(text: str) -> list[str]:
-    return [k.strip() for k in re.split(r"[,\n]", text) if k.strip()]
+    """One keyword per comma or line; the full-width comma and 、 typed in CJK count too."""
+    return [k.strip() for k in re.split(r"[,\n\uff0c\u3001]", text) if k.strip()]
 
 
 async def all_sensitivities(
@@ -83,7 +135,11 @@ async def get_sensitivity(session: AsyncSession, sensitivity_id: int) -> Sensiti
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
+    """Letters and digits of every script ("Rare earths" is rare-earths, 芬太尼 stays 芬太尼)."""
+    slug = re.sub(r"[\W_]+", "-", normal_form(name).lower()).strip("-")[:60].strip("-")
+    if not slug:
+        raise InvalidInput("The name needs a letter or a digit.", field="name")
+    return slug
 
 
 async def add_sensitivity(

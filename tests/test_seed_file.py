@@ -20,6 +20,7 @@ SEED_PATH = Path(__file__).parents[1] / "seeds" / "us_china_2025.yaml"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 OUTSIDE_MARK = "(not in the founding report)"
 FOUNDING_MARK = "founding case"
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 REPORT_DATE = "2025-07-29"  # Tuesday; the report's "Monday" is 28 July, "Sunday" 27 July
 
 SECTIONS = ("tracks", "sensitivities", "rounds", "truces", "deadlines", "events")
@@ -388,6 +389,39 @@ def test_sensitivity_keywords(seed: dict[str, Any]) -> None:
     }
     for key, words in wanted.items():
         assert words <= {k.lower() for k in sens[key]["keywords"]}, key
+
+
+def test_sensitivities_carry_the_chinese_keywords_a_desk_sets(seed: dict[str, Any]) -> None:
+    sens = _by_key(seed, "sensitivities")
+    wanted = {
+        "taiwan": {"台湾", "台灣"},
+        "human-rights": {"人权", "维吾尔"},
+        "export-controls": {"出口管制", "芯片", "英伟达"},
+        "rare-earths": {"稀土"},
+    }
+    for key, words in wanted.items():
+        assert words <= set(sens[key]["keywords"]), key
+    # no tariff topic is seeded, so no 关税 keyword either
+    assert not any("关税" in s["keywords"] for s in seed["sensitivities"])
+
+
+def test_chinese_keywords_are_marked_as_desk_choices() -> None:
+    """The report is in English: every CJK keyword is named in a "Desk choice" comment
+    above its list, so no one reads it as a fact of the report."""
+    lines = SEED_PATH.read_text(encoding="utf-8").splitlines()
+    for n, line in enumerate(lines):
+        if not line.strip().startswith("keywords:"):
+            continue
+        comment: list[str] = []
+        for above in reversed(lines[:n]):
+            if not above.strip().startswith("#"):
+                break
+            comment.insert(0, above)
+        note = " ".join(comment)
+        cjk = [k for k in yaml.safe_load(line.strip())["keywords"] if CJK.search(k)]
+        assert cjk and "Desk choice, not in the report" in note, line
+        for keyword in cjk:
+            assert keyword in note, f"{keyword} is not marked as a desk choice"
 
 
 def test_sources_outside_the_report_are_marked(seed: dict[str, Any]) -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 
+from handlers.desk import SEARCH_LIMIT
 from handlers.ids import Callback
+from storage import events
+from storage.access import Actor
 from storage.models import AuditEntry, Deadline, RoleGrant, Subscription
-from tests.conftest import ADMIN, CHANNEL, LEAD, MEMBER, RunningBot
+from tests.conftest import ADMIN, AS_OF, CHANNEL, LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import (
     answer,
     assert_valid_message,
@@ -118,14 +124,85 @@ async def test_desk_history_puts_the_change_just_made_first(bot: RunningBot) -> 
 async def test_desk_search_finds_the_rare_earths_event(bot: RunningBot) -> None:
     body = answer(await bot.command("/desk", "search rare earths", user=MEMBER))
     text = block_text(body)
-    assert "1 events match" in text
+    assert text.startswith("1 event matches “rare earths”.\n")
+    assert body["text"] == "1 event matches."
     assert "Analysts: China's dominance of rare earths remains a powerful leverage point" in text
     assert "Tags: Rare earths" in text
+
+
+async def _add_events(bot: RunningBot, *titles: str) -> None:
+    for n, title in enumerate(titles):
+        async with bot.db.session() as session:
+            await events.add_event(
+                session, actor=Actor(LEAD), now=AS_OF, title=title,
+                occurred_at=AS_OF - timedelta(minutes=n),
+            )
+
+
+def _heading_and_titles(body: dict[str, Any]) -> tuple[str, list[str]]:
+    """The answer's first line, and the title of each event it lists."""
+    texts = [b["text"]["text"] for b in body["blocks"]]
+    return texts[0], [t.split("*")[1] for t in texts[1:]]
+
+
+async def test_desk_search_counts_many_events_in_the_plural(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "search Stockholm talks", user=MEMBER))
+    heading, titles = _heading_and_titles(body)
+    assert len(titles) > 1
+    assert heading == f"{len(titles)} events match “Stockholm talks”."
+    assert body["text"] == f"{len(titles)} events match."
+    assert_valid_message(body)
+
+
+@pytest.mark.parametrize(
+    ("words", "title"),
+    [
+        ("50%", "Steel tariff rises to 50%"),
+        ("to 50%", "Steel tariff rises to 50%"),
+        ("H20_export", "H20_export memo"),
+        ("_", "H20_export memo"),
+    ],
+)
+async def test_desk_search_takes_percent_and_underscore_as_text(
+    bot: RunningBot, words: str, title: str
+) -> None:
+    await _add_events(bot, "Steel tariff rises to 50%", "Steel tariff rises to 50 points")
+    await _add_events(bot, "H20_export memo", "H20 export memo")
+    body = answer(await bot.command("/desk", f"search {words}", user=MEMBER))
+    assert _heading_and_titles(body) == (f"1 event matches “{words}”.", [title])
+
+
+async def test_desk_search_finds_chinese_text_inside_words(bot: RunningBot) -> None:
+    await _add_events(bot, "新华社：中方要求取消芬太尼关税", "商务部：对稀土相关物项实施出口管制")
+    body = answer(await bot.command("/desk", "search 芬太尼", user=MEMBER))
+    assert _heading_and_titles(body) == (
+        "1 event matches “芬太尼”.", ["新华社：中方要求取消芬太尼关税"]
+    )
+    body = answer(await bot.command("/desk", "search 稀土 管制", user=MEMBER))
+    heading, titles = _heading_and_titles(body)
+    assert (heading, titles) == (
+        "1 event matches “稀土 管制”.", ["商务部：对稀土相关物项实施出口管制"]
+    )
+    tags = block_text(body).split("Tags: ")[1].split(", ")
+    assert sorted(tags) == ["Export controls", "Rare earths"]  # the seeded 出口管制, 稀土
+
+
+async def test_desk_search_past_its_limit_says_more_match(bot: RunningBot) -> None:
+    await _add_events(bot, *(f"Desk note {n}" for n in range(SEARCH_LIMIT + 1)))
+    body = answer(await bot.command("/desk", "search desk note", user=MEMBER))
+    heading, titles = _heading_and_titles(body)
+    assert heading == (
+        f"More than {SEARCH_LIMIT} events match “desk note”; the latest {SEARCH_LIMIT} are shown."
+    )
+    assert titles == [f"Desk note {n}" for n in range(SEARCH_LIMIT)]
+    assert_valid_message(body)
 
 
 async def test_desk_search_without_hits_says_so(bot: RunningBot) -> None:
     body = answer(await bot.command("/desk", "search pineapple"))
     assert body["text"] == "No events match “pineapple”."
+    body = answer(await bot.command("/desk", "search 100%"))
+    assert body["text"] == "No events match “100%”."
 
 
 async def test_desk_search_without_words_says_what_to_write(bot: RunningBot) -> None:

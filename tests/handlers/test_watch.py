@@ -164,3 +164,30 @@ async def test_watch_edit_opens_the_topic_filled_in(bot: RunningBot) -> None:
     assert view["title"]["text"] == "Edit sensitivity"
     keywords = next(b for b in view["blocks"] if b.get("block_id") == Field.keywords)
     assert "Lai Ching-te" in keywords["element"]["initial_value"]
+
+
+async def test_a_topic_keyed_in_chinese_tags_chinese_news_added_through_the_forms(
+    bot: RunningBot,
+) -> None:
+    await bot.command("/watch", "new", user=LEAD)
+    (opened,) = await bot.standin.wait_for("views.open", count=1)
+    response = await bot.submit_view(
+        opened.args["view"],
+        {Field.name: "芬太尼", Field.level: "high", Field.keywords: "芬太尼，fentanyl、precursors"},
+        user=LEAD,
+    )
+    assert response.status_code == 200 and response.text == ""
+    (item,) = await rows(bot, Sensitivity, Sensitivity.name == "芬太尼")
+    assert (item.slug, item.keywords) == ("芬太尼", ["芬太尼", "fentanyl", "precursors"])
+
+    await bot.command("/desk", "event", user=LEAD)
+    calls = await bot.standin.wait_for("views.open", count=2)
+    view = calls[1].args["view"]
+    assert view["callback_id"] == Callback.event_form
+    response = await bot.submit_view(
+        view, {Field.headline: "新华社：中方要求取消芬太尼关税"}, user=LEAD
+    )
+    assert response.status_code == 200 and response.text == ""
+
+    body = answer(await bot.command("/watch", "芬太尼"))
+    assert "新华社：中方要求取消芬太尼关税" in block_text(body)

@@ -50,12 +50,47 @@ async def test_taiwanese_is_tagged_when_the_keyword_list_has_it(
     assert await _tags(db, lead, "Taiwanese President postpones visit") == {"taiwan"}
 
 
+async def test_a_chinese_keyword_tags_the_event_it_appears_inside(
+    db: Database, lead: Actor
+) -> None:
+    topic = await _topic(db, lead, "Fentanyl", ["fentanyl", "芬太尼"])
+    assert await _tags(db, lead, "新华社：中方要求取消芬太尼关税") == {"fentanyl"}
+    assert await _tags(db, lead, "Briefing", "中方回应美方芬太尼关税。") == {"fentanyl"}
+    assert await _tags(db, lead, "新华社：中方要求取消关税") == set()
+    async with db.session() as s:
+        stored = await events.timeline(s, sensitivity_id=topic.id or 0, include_restricted=True)
+    assert {v.event.title for v in stored} == {"新华社：中方要求取消芬太尼关税", "Briefing"}
+
+
+async def test_japanese_and_korean_keywords_tag_inside_words(db: Database, lead: Actor) -> None:
+    await _topic(db, lead, "Rare earths", ["レアアース", "희토류"])
+    assert await _tags(db, lead, "中国がレアアースの輸出を規制") == {"rare-earths"}
+    assert await _tags(db, lead, "중국, 희토류를 수출 통제") == {"rare-earths"}
+
+
 async def test_the_seeded_rare_earths_topic_tags_both_spellings(
     db: Database, seeded: Seeded, lead: Actor
 ) -> None:
     assert "rare-earths" in await _tags(db, lead, "China tightens rare-earths exports")
     assert "rare-earths" in await _tags(db, lead, "Rare Earths quotas cut")
     assert "rare-earths" not in await _tags(db, lead, "Rare cheese tariffs")
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("商务部：对部分中重稀土相关物项实施出口管制", {"rare-earths", "export-controls"}),
+        ("国台办：台湾问题是中国内政", {"taiwan"}),
+        ("賴清德延後過境美國", {"taiwan"}),
+        ("美参议员提出涉维吾尔族人权法案", {"human-rights"}),
+        ("美国恢复英伟达H20芯片对华销售", {"export-controls"}),
+        ("新华社：中方要求取消芬太尼关税", set()),
+    ],
+)
+async def test_the_seeded_topics_tag_chinese_news(
+    db: Database, seeded: Seeded, lead: Actor, title: str, expected: set[str]
+) -> None:
+    assert await _tags(db, lead, title) == expected
 
 
 async def test_a_spaced_keyword_matches_its_hyphenated_spelling(
@@ -189,3 +224,56 @@ async def test_search_events_matches_every_word_and_hides_restricted(
         leads = await events.search_events(s, words="NOTE taiwan", include_restricted=True)
     assert {v.event.title for v in team} == {"EU note on Taiwan", "Desk-wide note on Taiwan"}
     assert len(leads) == 3
+
+
+async def _searchable(db: Database, lead: Actor, titles: list[str]) -> None:
+    for n, title in enumerate(titles):
+        async with db.session() as s:
+            await events.add_event(
+                s, actor=lead, now=NOW, title=title, occurred_at=NOW - timedelta(hours=n)
+            )
+
+
+async def _search(db: Database, words: str) -> list[str]:
+    async with db.session() as s:
+        found = await events.search_events(s, words=words, include_restricted=True)
+    return [v.event.title for v in found]
+
+
+@pytest.mark.parametrize(
+    ("words", "titles"),
+    [
+        ("50%", ["US tariff rises to 50% on steel"]),
+        ("%", ["US tariff rises to 50% on steel"]),
+        ("rate_limit", ["rate_limit notice"]),
+        ("_", ["rate_limit notice"]),
+        ("C:\\temp", ["Filed under C:\\temp"]),
+        ("\\", ["Filed under C:\\temp"]),
+        ("芬太尼", ["新华社：中方要求取消芬太尼关税"]),
+        ("芬太尼关税", ["新华社：中方要求取消芬太尼关税"]),
+        ("关税 芬太尼", ["新华社：中方要求取消芬太尼关税"]),
+        ("关税 steel", []),
+        ("レアアース", ["中国がレアアースの輸出を規制"]),
+        ("희토류", ["중국, 희토류 수출 통제"]),
+        ("STEEL", ["US tariff rises to 50% on steel", "US tariff rises to 50 on steel"]),
+    ],
+)
+async def test_search_takes_percent_underscore_and_cjk_as_typed(
+    db: Database, lead: Actor, words: str, titles: list[str]
+) -> None:
+    await _searchable(
+        db,
+        lead,
+        [
+            "US tariff rises to 50% on steel",
+            "US tariff rises to 50 on steel",
+            "rate_limit notice",
+            "ratealimit notice",
+            "Filed under C:\\temp",
+            "Filed under C:temp",
+            "新华社：中方要求取消芬太尼关税",
+            "中国がレアアースの輸出を規制",
+            "중국, 희토류 수출 통제",
+        ],
+    )
+    assert await _search(db, words) == titles
