@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,17 +20,17 @@ from handlers.blocks import button, buttons, context_line, header, message, sect
 from handlers.ids import Action, Field
 from handlers.present import deadline_block, in_reader_zone, left_text
 from handlers.request import Ask, read_command
-from handlers.runtime import runtime_of
+from handlers.runtime import Runtime, runtime_of
 from handlers.usage import usage_reply
 from storage import deadlines
-from storage.access import require_lead
+from storage.access import Actor, require_lead
 from storage.errors import InvalidInput
-from storage.models import DeadlineStatus
-from templates import escape_mrkdwn, render
+from storage.models import DeadlineKind, DeadlineStatus
+from templates import render
 
 USAGE = (
     "`/deadline [track] [public]`, `/deadline [track] add <title> | <when>`, `/deadline new`, "
-    "`/deadline edit <#>`, `/deadline met <#>`, `/deadline cancel <#>`"
+    "`/deadline edit <#>`, `/deadline met|missed|cancel <#>`, `/deadline reopen <#>`"
 )
 ADD_USAGE = (
     "Write `/deadline add <title> | <when>`, e.g. `/deadline add Tariff review | "
@@ -40,6 +41,7 @@ STATUS_VERBS = {
     "met": DeadlineStatus.met,
     "cancel": DeadlineStatus.cancelled,
     "missed": DeadlineStatus.missed,
+    "reopen": DeadlineStatus.open,
 }
 
 
@@ -73,19 +75,10 @@ async def handle_deadline(
             deadline_id = _number(ask.words[1:])
             if deadline_id is None:
                 raise InvalidInput(f"Name the deadline by its number: `/deadline {verb} 3`.")
-            deadline = await deadlines.update_deadline(
-                session,
-                actor=ask.actor,
-                now=runtime.now(),
-                deadline_id=deadline_id,
-                status=STATUS_VERBS[verb],
-                action=f"mark_{STATUS_VERBS[verb]}",
-            )
             await ack(
-                text=escape_mrkdwn(
-                    f"Deadline #{deadline.id} “{deadline.title}” is now {deadline.status}."
-                ),
-                response_type="ephemeral",
+                await outcome_reply(
+                    session, runtime, ask.actor, deadline_id, STATUS_VERBS[verb], confirmed=False
+                )
             )
         elif verb:
             await ack(usage_reply("/deadline", ask.text, USAGE))
@@ -184,5 +177,112 @@ async def add_from_command(
     )
 
 
+async def outcome_reply(
+    session: AsyncSession,
+    runtime: Runtime,
+    actor: Actor,
+    deadline_id: int,
+    status: str,
+    *,
+    confirmed: bool,
+) -> dict[str, Any]:
+    """Marks or reopens a deadline and says so, with a Reopen button once it is closed.
+
+    A truce's expiry is marked met only once confirmed (a button): met, its countdowns stop
+    and the truce no longer lapses at it.
+    """
+    await require_lead(session, actor)
+    deadline = await deadlines.get_deadline(session, deadline_id)
+    needs_confirming = (
+        status == DeadlineStatus.met
+        and deadline.kind == DeadlineKind.truce_expiry
+        and deadline.status == DeadlineStatus.open
+        and not confirmed
+    )
+    if needs_confirming:
+        text = render("confirm_expiry_met", title=deadline.title, ref=deadline.id)
+        return message(
+            f"Mark the truce expiry #{deadline.id} {deadline.title} met?",
+            [
+                section(text),
+                buttons(
+                    button(
+                        f"Mark #{deadline.id} met",
+                        Action.confirm_deadline_met,
+                        str(deadline.id),
+                        primary=True,
+                    ),
+                ),
+            ],
+            response_type="ephemeral",
+        )
+    deadline = await deadlines.set_outcome(
+        session, actor=actor, now=runtime.now(), deadline_id=deadline_id, status=status
+    )
+    text = render(
+        "deadline_outcome",
+        ref=deadline.id,
+        title=deadline.title,
+        status=deadline.status,
+        due=format_local(deadline.due_at, deadline.zone),
+    )
+    blocks: list[Block] = [section(text)]
+    if deadline.status != DeadlineStatus.open:
+        blocks.append(
+            buttons(button(f"Reopen #{deadline.id}", Action.reopen_deadline, str(deadline.id)))
+        )
+    fallback = f"Deadline #{deadline.id} {deadline.title} is now {deadline.status}."
+    return message(fallback, blocks, response_type="ephemeral")
+
+
+def _button_deadline(body: dict[str, Any]) -> int:
+    actions = body.get("actions") or [{}]
+    value = str(actions[0].get("value") or "")
+    if not value.isdigit():
+        raise InvalidInput("This button names no deadline.")
+    return int(value)
+
+
+async def _outcome_from_button(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+    status: str,
+    *,
+    confirmed: bool,
+) -> None:
+    runtime = runtime_of(context)
+    actor = runtime.actor(str((body.get("user") or {}).get("id") or ""))
+    async with runtime.db.session() as session:
+        reply = await outcome_reply(
+            session, runtime, actor, _button_deadline(body), status, confirmed=confirmed
+        )
+    await ack()  # after the checks: a refusal is the error handler's reply, as for forms
+    await respond(**reply, replace_original=False)
+
+
+async def mark_met_from_button(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    """*Mark met* on a countdown post; a truce's expiry asks for confirmation first."""
+    await _outcome_from_button(ack, body, respond, context, DeadlineStatus.met, confirmed=False)
+
+
+async def confirm_met_from_button(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await _outcome_from_button(ack, body, respond, context, DeadlineStatus.met, confirmed=True)
+
+
+async def reopen_from_button(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await _outcome_from_button(ack, body, respond, context, DeadlineStatus.open, confirmed=True)
+
+
 def register(app: AsyncApp) -> None:
     app.command("/deadline")(handle_deadline)
+    app.action(Action.mark_deadline_met.value)(mark_met_from_button)
+    app.action(Action.confirm_deadline_met.value)(confirm_met_from_button)
+    app.action(Action.reopen_deadline.value)(reopen_from_button)

@@ -18,6 +18,8 @@ class Action(StrEnum):
     open_deadline_form = "parley.open_deadline_form"
     edit_deadline = "parley.edit_deadline"
     mark_deadline_met = "parley.mark_deadline_met"
+    confirm_deadline_met = "parley.confirm_deadline_met"
+    reopen_deadline = "parley.reopen_deadline"
     open_truce_form = "parley.open_truce_form"
     open_round_form = "parley.open_round_form"
     edit_round = "parley.edit_round"

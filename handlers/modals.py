@@ -11,7 +11,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,7 +22,6 @@ from handlers.runtime import Runtime, runtime_of
 from storage import deadlines, events, rounds, sensitivities, tracks, truces
 from storage.access import Actor, require_lead
 from storage.errors import InvalidInput
-from storage.models import DeadlineStatus
 from templates import render
 
 DEFAULT_FIELD = {
@@ -412,36 +410,6 @@ async def open_form_from_button(
     )
 
 
-async def mark_met_from_button(
-    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, context: AsyncBoltContext
-) -> None:
-    runtime = runtime_of(context)
-    deadline_id = _button_value(body)
-    if deadline_id is None:
-        raise InvalidInput("This button names no deadline.")
-    async with runtime.db.session() as session:
-        deadline = await deadlines.update_deadline(
-            session,
-            actor=_actor(runtime, body),
-            now=runtime.now(),
-            deadline_id=deadline_id,
-            status=DeadlineStatus.met,
-            action="mark_met",
-        )
-    await ack()
-    await respond(
-        text=render(
-            "deadline_saved",
-            verb="marked met",
-            title=deadline.title,
-            ref=deadline.id,
-            due=format_local(deadline.due_at, deadline.zone),
-        ),
-        response_type="ephemeral",
-        replace_original=False,
-    )
-
-
 FORM_BUTTONS = (
     Action.open_event_form,
     Action.open_deadline_form,
@@ -462,4 +430,3 @@ def register(app: AsyncApp) -> None:
     app.view(Callback.sensitivity_form.value)(submit_sensitivity)
     for action in FORM_BUTTONS:
         app.action(action.value)(open_form_from_button)
-    app.action(Action.mark_deadline_met.value)(mark_met_from_button)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
 from storage.alerts import queue_expiry_alerts
-from storage.audit import commit_change, snapshot
+from storage.audit import commit_change, record_change, snapshot
 from storage.checks import choice, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Deadline, DeadlineKind, DeadlineStatus, Visibility
@@ -161,4 +162,66 @@ async def update_deadline(
     await commit_change(
         session, deadline, actor=actor, at=now, action=action, entity="deadline", before=before
     )
+    return deadline
+
+
+#: Outcomes a lead marks on an open deadline, and the verbs the audit trail records.
+OUTCOMES = {
+    DeadlineStatus.met: "mark_met",
+    DeadlineStatus.missed: "mark_missed",
+    DeadlineStatus.cancelled: "mark_cancelled",
+}
+ALREADY = "Deadline #{id} is {status} already; nothing changed."
+NOT_CLOSED = (
+    "Deadline #{id} is not closed; only a met, missed or cancelled deadline can be reopened."
+)
+NOT_OPEN = "Deadline #{id} is {status}; only an open deadline can be marked {wanted}."
+
+
+async def set_outcome(
+    session: AsyncSession, *, actor: Actor, now: datetime, deadline_id: int, status: str
+) -> Deadline:
+    """Marks an open deadline met, missed or cancelled, or reopens a closed one (`open`).
+
+    The change is a conditional UPDATE on the status it starts from, so a button pressed
+    twice, or by two leads at once, has one effect and one audit entry; the second press is
+    told the deadline is already so, and nothing is written.
+    """
+    await require_lead(session, actor)
+    status = choice(status, DeadlineStatus, field="status", label="Status")
+    deadline = await get_deadline(session, deadline_id)
+    reopening = status == DeadlineStatus.open
+    if not reopening and status not in OUTCOMES:
+        raise InvalidInput(f"A deadline cannot be marked {status}.")
+    starts_from = tuple(OUTCOMES) if reopening else (DeadlineStatus.open,)
+    before = snapshot(deadline)
+    values: dict[str, object] = {"status": status}
+    if reopening:
+        values["planned_from"] = now  # what fell due while it was closed is history
+    changed = await session.exec(
+        update(Deadline)
+        .where(col(Deadline.id) == deadline_id, col(Deadline.status).in_(starts_from))
+        .values(**values)
+    )
+    if changed.rowcount != 1:
+        await session.rollback()
+        current = await get_deadline(session, deadline_id)
+        await session.refresh(current)
+        if reopening:
+            raise InvalidInput(NOT_CLOSED.format(id=deadline_id))
+        if current.status == status:
+            raise InvalidInput(ALREADY.format(id=deadline_id, status=status))
+        raise InvalidInput(NOT_OPEN.format(id=deadline_id, status=current.status, wanted=status))
+    await session.refresh(deadline)
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="reopen" if reopening else OUTCOMES[DeadlineStatus(status)],
+        entity="deadline",
+        entity_id=deadline_id,
+        before=before,
+        after=snapshot(deadline),
+    )
+    await session.commit()
     return deadline

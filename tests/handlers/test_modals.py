@@ -168,6 +168,8 @@ LEAD_BUTTONS: list[tuple[Action, str, Callback | None]] = [
     (Action.open_sensitivity_form, "", Callback.sensitivity_form),
     (Action.edit_sensitivity, str(TAIWAN), Callback.sensitivity_form),
     (Action.mark_deadline_met, str(TRUCE_EXPIRY_DEADLINE), None),
+    (Action.confirm_deadline_met, str(TRUCE_EXPIRY_DEADLINE), None),  # a forged confirmation
+    (Action.reopen_deadline, str(TRUCE_EXPIRY_DEADLINE), None),
 ]
 
 
@@ -212,7 +214,7 @@ async def test_lead_clicking_mark_met_marks_the_deadline_and_says_so(bot: Runnin
     assert response.status_code == 200
     reply = await response_url_reply(bot)
     assert reply["response_type"] == "ephemeral"
-    assert f"Deadline #{deadline.id} marked met" in reply["text"]
+    assert f"Deadline #{deadline.id} {deadline.title} is now met" in reply["text"]
     (after,) = await rows(bot, Deadline, Deadline.title == "Test")
     assert after.status == DeadlineStatus.met
 
