@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.zones import zone_label
+
 __all__ = [
     "TimeLeft",
     "describe_time_left",
@@ -151,12 +153,14 @@ def describe_time_left(left: TimeLeft) -> str:
 
 
 def format_local(instant: datetime, zone: str) -> str:
-    """``Tue 12 Aug 2025 00:01 EDT``: fixed English names, so the host locale can't change it."""
+    """``Tue 12 Aug 2025 00:01 EDT``, ``Tue 12 Aug 2025 12:01 UTC+8 Shanghai``: fixed English
+    names, so the host locale can't change it, and a zone named only as `bot.zones.zone_label`
+    names it (never an abbreviation with several meanings, such as CST or IST)."""
     _require_aware("instant", instant)
     local = instant.astimezone(ZoneInfo(zone))
     return (
         f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
-        f"{local:%H:%M} {local.tzname()}"
+        f"{local:%H:%M} {zone_label(local, zone)}"
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 
@@ -19,6 +19,7 @@ from bot.timeleft import (
     time_left,
     unchanged_until,
 )
+from bot.zones import AMBIGUOUS
 
 NY = "America/New_York"
 STOCKHOLM = "Europe/Stockholm"
@@ -198,10 +199,56 @@ def test_describe_time_left(value: TimeLeft, expected: str) -> None:
         (utc(2025, 12, 1, 9, 5), STOCKHOLM, "Mon 1 Dec 2025 10:05 CET"),
         (DUE, "UTC", "Tue 12 Aug 2025 04:01 UTC"),
         (DUE, "Asia/Tokyo", "Tue 12 Aug 2025 13:01 JST"),
+        # Beijing and Taipei call themselves "CST", which also names Chicago and Havana.
+        (DUE, "Asia/Shanghai", "Tue 12 Aug 2025 12:01 UTC+8 Shanghai"),
+        (utc(2025, 1, 15, 16, 30), "Asia/Shanghai", "Thu 16 Jan 2025 00:30 UTC+8 Shanghai"),
+        (DUE, "Asia/Taipei", "Tue 12 Aug 2025 12:01 UTC+8 Taipei"),
+        (utc(2025, 12, 31, 23, 59), "Asia/Taipei", "Thu 1 Jan 2026 07:59 UTC+8 Taipei"),
+        # "IST" is Kolkata, Jerusalem and Dublin; half and quarter hours keep their minutes.
+        (DUE, "Asia/Kolkata", "Tue 12 Aug 2025 09:31 UTC+5:30 Kolkata"),
+        (utc(2025, 2, 1, 12, 0), "Asia/Kolkata", "Sat 1 Feb 2025 17:30 UTC+5:30 Kolkata"),
+        (DUE, "Asia/Kathmandu", "Tue 12 Aug 2025 09:46 UTC+5:45 Kathmandu"),
+        # London: "BST" is also Dhaka's; GMT has one meaning.
+        (utc(2025, 7, 1, 11, 0), "Europe/London", "Tue 1 Jul 2025 12:00 UTC+1 London"),
+        (utc(2025, 12, 1, 11, 0), "Europe/London", "Mon 1 Dec 2025 11:00 GMT"),
+        (utc(2025, 7, 1, 16, 0), NY, "Tue 1 Jul 2025 12:00 EDT"),
+        (utc(2025, 12, 1, 17, 0), NY, "Mon 1 Dec 2025 12:00 EST"),
+        (utc(2025, 7, 1, 6, 0), STOCKHOLM, "Tue 1 Jul 2025 08:00 CEST"),
+        (utc(2025, 12, 1, 7, 0), STOCKHOLM, "Mon 1 Dec 2025 08:00 CET"),
+        (utc(2025, 12, 1, 7, 0), "UTC", "Mon 1 Dec 2025 07:00 UTC"),
+        # Chicago is "CDT" in summer (also Havana's) and "CST" in winter.
+        (utc(2025, 7, 4, 17, 0), "America/Chicago", "Fri 4 Jul 2025 12:00 UTC-5 Chicago"),
+        (utc(2025, 1, 4, 17, 0), "America/Chicago", "Sat 4 Jan 2025 11:00 UTC-6 Chicago"),
+        (utc(2025, 7, 1, 11, 0), "America/Havana", "Tue 1 Jul 2025 07:00 UTC-4 Havana"),
+        (utc(2025, 7, 1, 11, 0), "Europe/Dublin", "Tue 1 Jul 2025 12:00 UTC+1 Dublin"),
+        (utc(2025, 1, 1, 12, 0), "Asia/Jerusalem", "Wed 1 Jan 2025 14:00 UTC+2 Jerusalem"),
+        (utc(2025, 1, 1, 12, 0), "Asia/Manila", "Wed 1 Jan 2025 20:00 UTC+8 Manila"),
+        # Across New York's spring-forward night: the label follows the instant.
+        (utc(2025, 3, 9, 6, 59), NY, "Sun 9 Mar 2025 01:59 EST"),
+        (utc(2025, 3, 9, 7, 0), NY, "Sun 9 Mar 2025 03:00 EDT"),
     ],
 )
 def test_format_local(instant: datetime, zone: str, expected: str) -> None:
-    assert format_local(instant, zone) == expected
+    shown = format_local(instant, zone)
+    assert shown == expected
+    assert not set(shown.split()) & set(AMBIGUOUS), shown
+
+
+@pytest.mark.parametrize("month", [1, 4, 7, 10])
+def test_format_local_never_prints_an_ambiguous_abbreviation_in_any_zone(month: int) -> None:
+    """Every IANA zone, in each season: no CST/IST/BST …, and an offset label tells the truth."""
+    instant = utc(2025, month, 15, 12, 0)
+    for zone in sorted(available_timezones()):
+        shown = format_local(instant, zone)
+        label = shown.split(" ", 5)[5]  # after "Wed 15 Jan 2025 12:00"
+        assert label.split()[0] not in AMBIGUOUS, (zone, shown)
+        if label.startswith("UTC") and label != "UTC":
+            offset = instant.astimezone(ZoneInfo(zone)).utcoffset()
+            assert offset is not None
+            sign = -1 if label[3] == "-" else 1
+            hours, _, minutes = label.split()[0][4:].partition(":")
+            written = sign * timedelta(hours=int(hours), minutes=int(minutes or 0))
+            assert written == offset, (zone, shown)
 
 
 def test_format_local_refuses_naive() -> None:
