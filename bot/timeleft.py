@@ -171,8 +171,16 @@ def _escape_fallback(text: str) -> str:
     return " ".join(escaped.split())  # no newline may end up inside the token
 
 
-def slack_date(instant: datetime, fallback: str) -> str:
-    """``<!date^…>`` token: Slack shows the instant in each reader's own zone (SPEC §1)."""
+def slack_date(instant: datetime, fallback: str, *, label: str = "") -> str:
+    """``<!date^…>`` token: Slack shows the instant in each reader's own zone (SPEC §1).
+
+    `label` (``your time:``) is part of the token's format, so it is shown only where Slack
+    did put the time in the reader's zone; a client that shows `fallback` instead never
+    reads it under that label.
+    """
     _require_aware("instant", instant)
     stamp = int(instant.astimezone(UTC).timestamp())
-    return f"<!date^{stamp}^{_SLACK_DATE_FORMAT}|{_escape_fallback(fallback)}>"
+    shown = _SLACK_DATE_FORMAT
+    if label.strip():
+        shown = f"{_escape_fallback(label)} {shown}"
+    return f"<!date^{stamp}^{shown}|{_escape_fallback(fallback)}>"

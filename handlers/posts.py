@@ -79,7 +79,7 @@ async def countdown_content(
         track=track.handle if track else "",
         restricted=deadline.visibility == Visibility.restricted,
         due_local=format_local(deadline.due_at, deadline.zone),
-        due_reader=in_reader_zone(deadline.due_at, deadline.zone),
+        due_reader=in_reader_zone(deadline.due_at, None),  # many read it: not one zone
         late=bool(payload.get("late")),
         fired_local=format_local(delivery.due_at, deadline.zone),
     )
@@ -133,7 +133,7 @@ async def alert_content(
         title=truce.title,
         previous_local=format_local(previous, expiry.zone),
         expiry_local=format_local(expiry.due_at, expiry.zone),
-        expiry_reader=in_reader_zone(expiry.due_at, expiry.zone),
+        expiry_reader=in_reader_zone(expiry.due_at, None),  # many read it: not one zone
         left=left_text(expiry.due_at, now=now, zone=expiry.zone),
     )
     fallback = f"Alert: {truce.title} now expires {format_local(expiry.due_at, expiry.zone)}"

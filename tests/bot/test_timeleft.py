@@ -273,6 +273,14 @@ def test_slack_date() -> None:
     )
 
 
+def test_slack_date_label_is_inside_the_token() -> None:
+    """Shown only where Slack converted the time; the fallback is never under the label."""
+    token = slack_date(DUE, "Tue 12 Aug 2025 04:01 UTC", label="your time:")
+    assert token == (
+        "<!date^1754971260^your time: {date_short_pretty} {time}|Tue 12 Aug 2025 04:01 UTC>"
+    )
+
+
 def test_slack_date_same_for_any_input_zone() -> None:
     assert slack_date(DUE.astimezone(ZoneInfo(NY)), "x") == slack_date(DUE, "x")
 
