@@ -120,7 +120,7 @@ def _plural(amount: int, unit: str) -> str:
 
 
 def _span(left: TimeLeft) -> str:
-    """``13 days 19 hours`` from a day up; ``5 h 30 min`` below, as in the countdown posts."""
+    """``13 days 19 hours`` from a day up; ``5 hours 30 minutes`` below (whole units only)."""
     if left.days:
         parts = [_plural(left.days, "day")]
         if left.hours:
@@ -128,16 +128,16 @@ def _span(left: TimeLeft) -> str:
         return " ".join(parts)
     parts = []
     if left.hours:
-        parts.append(f"{left.hours} h")
+        parts.append(_plural(left.hours, "hour"))
     if left.minutes:
-        parts.append(f"{left.minutes} min")
+        parts.append(_plural(left.minutes, "minute"))
     return " ".join(parts)
 
 
 def describe_time_left(left: TimeLeft) -> str:
-    """One short phrase for countdowns and answers.
+    """One short phrase for countdowns and answers, saying "left" once and nesting nothing.
 
-    ``13 days 19 hours left (10 business days)``, ``5 h 30 min left``,
+    ``13 days 19 hours left · 10 business days``, ``5 hours 30 minutes left``,
     ``passed 2 days 3 hours ago``, ``due now``.
     """
     if left.total == timedelta(0):
@@ -148,7 +148,7 @@ def describe_time_left(left: TimeLeft) -> str:
     if not span:
         return UNDER_A_MINUTE_LEFT
     if left.days:
-        return f"{span} left ({_plural(left.business_days, 'business day')})"
+        return f"{span} left · {_plural(left.business_days, 'business day')}"
     return f"{span} left"
 
 

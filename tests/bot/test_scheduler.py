@@ -173,7 +173,7 @@ async def test_after_downtime_only_the_latest_missed_countdown_posts_late(
     await restarted.tick()
     assert len(posts(standin)) == 2
     text = message_text(posts(standin)[-1])
-    assert "22 h left" in text
+    assert "22 hours left" in text
     assert "_Late: this countdown fell due Mon 11 Aug 2025 00:01 EDT" in text
     rows = {d.key.split(":")[3]: d.status for d in await deliveries(seeded)}
     assert rows[str(3 * 86400)] == DeliveryStatus.skipped
@@ -552,7 +552,7 @@ async def test_a_corrected_due_time_does_not_post_marks_already_past(
     clock.set(edited_at + timedelta(hours=11, seconds=1))
     await scheduler.tick()
     [post] = titled(standin)
-    assert "59 min left" in post and "Late" not in post
+    assert "59 minutes left" in post and "Late" not in post
 
 
 async def test_new_offsets_count_from_the_change(

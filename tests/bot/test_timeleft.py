@@ -63,7 +63,7 @@ def test_founding_case() -> None:
         business_days=10,
         past=False,
     )
-    assert describe_time_left(result) == "13 days 19 hours left (10 business days)"
+    assert describe_time_left(result) == "13 days 19 hours left · 10 business days"
 
 
 def test_seconds_are_floored() -> None:
@@ -168,18 +168,19 @@ def test_weekday_count_matches_brute_force() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (left(timedelta(days=13, hours=14), 10), "13 days 14 hours left (10 business days)"),
-        (left(timedelta(days=1, hours=1), 1), "1 day 1 hour left (1 business day)"),
-        (left(timedelta(days=2), 0), "2 days left (0 business days)"),
-        (left(timedelta(days=2, minutes=59), 2), "2 days left (2 business days)"),
-        (left(timedelta(hours=5, minutes=30)), "5 h 30 min left"),
-        (left(timedelta(hours=5)), "5 h left"),
-        (left(timedelta(minutes=30)), "30 min left"),
+        (left(timedelta(days=13, hours=14), 10), "13 days 14 hours left · 10 business days"),
+        (left(timedelta(days=1, hours=1), 1), "1 day 1 hour left · 1 business day"),
+        (left(timedelta(days=2), 0), "2 days left · 0 business days"),
+        (left(timedelta(days=2, minutes=59), 2), "2 days left · 2 business days"),
+        (left(timedelta(hours=5, minutes=30)), "5 hours 30 minutes left"),
+        (left(timedelta(hours=5)), "5 hours left"),
+        (left(timedelta(hours=1, minutes=1)), "1 hour 1 minute left"),
+        (left(timedelta(minutes=30)), "30 minutes left"),
         (left(timedelta(seconds=30)), UNDER_A_MINUTE_LEFT),
         (left(timedelta(0)), DUE_NOW),
         (left(-timedelta(days=2, hours=3)), "passed 2 days 3 hours ago"),
         (left(-timedelta(days=1)), "passed 1 day ago"),
-        (left(-timedelta(hours=5, minutes=30)), "passed 5 h 30 min ago"),
+        (left(-timedelta(hours=5, minutes=30)), "passed 5 hours 30 minutes ago"),
         (left(-timedelta(seconds=30)), PASSED_JUST_NOW),
     ],
 )
