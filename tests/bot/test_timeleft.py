@@ -13,8 +13,13 @@ from bot.timeleft import (
     UNDER_A_MINUTE_LEFT,
     TimeLeft,
     _weekdays_after,
+    countdown_left,
+    describe_at_mark,
     describe_time_left,
     format_local,
+    mark_name,
+    mark_slack,
+    on_its_mark,
     slack_date,
     time_left,
     unchanged_until,
@@ -343,3 +348,106 @@ def test_countdown_reads_the_same_until_unchanged_until(zone: str) -> None:
         shown = describe_time_left(time_left(due, now=now, zone=zone))
         last = until - timedelta(microseconds=1)
         assert describe_time_left(time_left(due, now=last, zone=zone)) == shown, (now, until)
+
+
+# --- countdowns at their mark -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (timedelta(days=30), "30 days left · 22 business days"),  # from Sun 13 Jul
+        (timedelta(days=14), "14 days left · 10 business days"),
+        (timedelta(days=7), "7 days left · 5 business days"),
+        (timedelta(days=3), "3 days left · 2 business days"),  # from Sat 9 Aug 00:01 EDT
+        (timedelta(days=1), "1 day left · 1 business day"),
+        (timedelta(hours=12), "12 hours left"),
+        (timedelta(hours=1), "1 hour left"),
+        (timedelta(days=1, hours=12), "1 day 12 hours left · 2 business days"),  # from Sun
+        (timedelta(minutes=90), "1 hour 30 minutes left"),
+        (timedelta(days=2, minutes=30), "2 days 30 minutes left · 2 business days"),
+        (timedelta(seconds=45), "45 seconds left"),
+        (timedelta(0), DUE_NOW),
+    ],
+)
+def test_describe_at_mark(offset: timedelta, expected: str) -> None:
+    assert describe_at_mark(offset, due=DUE, zone=NY) == expected
+
+
+@pytest.mark.parametrize(
+    ("offset", "name"),
+    [
+        (timedelta(days=7), "7-day"),
+        (timedelta(hours=12), "12-hour"),
+        (timedelta(hours=1), "1-hour"),
+        (timedelta(days=1, hours=12), "1-day 12-hour"),
+        (timedelta(minutes=90), "1-hour 30-minute"),
+        (timedelta(0), "final"),
+    ],
+)
+def test_mark_name(offset: timedelta, name: str) -> None:
+    assert mark_name(offset) == name
+
+
+@pytest.mark.parametrize(
+    ("offset", "slack"),
+    [
+        (timedelta(0), timedelta(minutes=1)),
+        (timedelta(hours=1), timedelta(minutes=7)),
+        (timedelta(hours=12), timedelta(minutes=61)),
+        (timedelta(days=30), timedelta(minutes=61)),
+    ],
+)
+def test_mark_slack(offset: timedelta, slack: timedelta) -> None:
+    assert mark_slack(offset) == slack
+
+
+def test_a_countdown_is_on_its_mark_only_within_its_slack_and_before_the_due_time() -> None:
+    hour = timedelta(hours=1)
+    mark = DUE - hour
+    assert on_its_mark(hour, due=DUE, now=mark + timedelta(seconds=3))
+    assert on_its_mark(hour, due=DUE, now=mark + timedelta(minutes=7))
+    assert not on_its_mark(hour, due=DUE, now=mark + timedelta(minutes=7, seconds=1))
+    assert not on_its_mark(timedelta(seconds=30), due=DUE, now=DUE)  # past due: not "30 s left"
+    assert on_its_mark(timedelta(0), due=DUE, now=DUE + timedelta(seconds=59))
+    assert not on_its_mark(timedelta(0), due=DUE, now=DUE + timedelta(minutes=2))
+
+
+@pytest.mark.parametrize(
+    ("offset", "after_mark", "late", "expected"),
+    [
+        # A few seconds after the mark: the mark, never "6 days 23 hours" or "59 min".
+        (timedelta(days=7), timedelta(seconds=4), False, "7 days left · 5 business days"),
+        (timedelta(days=1), timedelta(seconds=9), False, "1 day left · 1 business day"),
+        (timedelta(hours=12), timedelta(seconds=2), False, "12 hours left"),
+        (timedelta(hours=1), timedelta(seconds=1), False, "1 hour left"),
+        (timedelta(0), timedelta(seconds=5), False, ""),
+        # A catch-up after downtime (planned late): its mark and the real time left.
+        (
+            timedelta(days=7),
+            timedelta(hours=4),
+            True,
+            "late: 7-day countdown; 6 days 20 hours left · 5 business days",
+        ),
+        (timedelta(days=1), timedelta(hours=2), True, "late: 1-day countdown; 22 hours left"),
+        (timedelta(0), timedelta(hours=3), True, "late: passed 3 hours ago"),
+        # Held back by retries past its slack: late as well.
+        (
+            timedelta(hours=1),
+            timedelta(minutes=20),
+            False,
+            "late: 1-hour countdown; 40 minutes left",
+        ),
+        (
+            timedelta(hours=1),
+            timedelta(minutes=75),
+            False,
+            "late: 1-hour countdown; passed 15 minutes ago",
+        ),
+    ],
+)
+def test_countdown_left(
+    offset: timedelta, after_mark: timedelta, late: bool, expected: str
+) -> None:
+    now = DUE - offset + after_mark
+    assert countdown_left(offset, due=DUE, now=now, zone=NY, late=late) == expected

@@ -1,6 +1,7 @@
-""""Your time" (SPEC §3): in a post many read it is Slack's `<!date^…>` token, whose label
-lives inside the token and whose fallback is UTC; an ephemeral answer keeps its one reader's
-zone (users.info) as the fallback. Never the deadline's own zone under a reader label."""
+"""The reader's time (SPEC §3, "your time"): in a post many read it is Slack's `<!date^…>`
+token, whose label lives inside the token and whose fallback is UTC; an ephemeral answer
+keeps its one reader's zone (users.info) as the fallback. Never the deadline's own zone
+under a reader label."""
 
 from __future__ import annotations
 
