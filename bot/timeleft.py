@@ -9,6 +9,11 @@ Decisions (pinned by ``tests/bot/test_timeleft.py``):
   up to and *including* the due date's local date, both taken in the given zone (the
   deadline's own). Due on Tuesday, asked on the Tuesday before: Wed, Thu, Fri, Mon, Tue = 5.
   Due later today: 0. Public holidays are not known and not skipped. A past deadline has 0.
+* A countdown post states the time left *at its mark*, from its offset (``7 days left``,
+  ``12 hours left``, ``1 day 12 hours left``), not the floor of the few seconds fewer left
+  when it goes out. It states the real time left, and says "late", only when it is: a
+  catch-up after downtime (planned late, SPEC §4), or a post held back (retries) past
+  `mark_slack` of its mark or past the due time. Answers typed at any time keep the floor.
 """
 
 from __future__ import annotations
@@ -17,10 +22,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.zones import zone_label
+
 __all__ = [
+    "TICK_SLACK",
     "TimeLeft",
+    "countdown_left",
+    "describe_at_mark",
     "describe_time_left",
     "format_local",
+    "mark_name",
+    "mark_slack",
+    "on_its_mark",
     "slack_date",
     "time_left",
     "unchanged_until",
@@ -30,6 +43,10 @@ NAIVE_DATETIME = "{name} must be timezone-aware (got {value!r})"
 DUE_NOW = "due now"
 UNDER_A_MINUTE_LEFT = "under a minute left"
 PASSED_JUST_NOW = "passed just now"
+#: How late a scheduled post may go out and still be on time (a tick, a slow round).
+TICK_SLACK = timedelta(seconds=60)
+#: A held-back countdown keeps its mark for a tenth of its offset, at most this long.
+MARK_SLACK_MAX = timedelta(hours=1)
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -118,7 +135,7 @@ def _plural(amount: int, unit: str) -> str:
 
 
 def _span(left: TimeLeft) -> str:
-    """``13 days 19 hours`` from a day up; ``5 h 30 min`` below, as in the countdown posts."""
+    """``13 days 19 hours`` from a day up; ``5 hours 30 minutes`` below (whole units only)."""
     if left.days:
         parts = [_plural(left.days, "day")]
         if left.hours:
@@ -126,16 +143,16 @@ def _span(left: TimeLeft) -> str:
         return " ".join(parts)
     parts = []
     if left.hours:
-        parts.append(f"{left.hours} h")
+        parts.append(_plural(left.hours, "hour"))
     if left.minutes:
-        parts.append(f"{left.minutes} min")
+        parts.append(_plural(left.minutes, "minute"))
     return " ".join(parts)
 
 
 def describe_time_left(left: TimeLeft) -> str:
-    """One short phrase for countdowns and answers.
+    """One short phrase for countdowns and answers, saying "left" once and nesting nothing.
 
-    ``13 days 19 hours left (10 business days)``, ``5 h 30 min left``,
+    ``13 days 19 hours left · 10 business days``, ``5 hours 30 minutes left``,
     ``passed 2 days 3 hours ago``, ``due now``.
     """
     if left.total == timedelta(0):
@@ -146,17 +163,84 @@ def describe_time_left(left: TimeLeft) -> str:
     if not span:
         return UNDER_A_MINUTE_LEFT
     if left.days:
-        return f"{span} left ({_plural(left.business_days, 'business day')})"
+        return f"{span} left · {_plural(left.business_days, 'business day')}"
     return f"{span} left"
 
 
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _exact_units(delta: timedelta) -> list[tuple[int, str]]:
+    seconds = int(abs(delta).total_seconds())
+    units = []
+    for unit, size in _UNITS:
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            units.append((amount, unit))
+    return units
+
+
+def describe_at_mark(offset: timedelta, *, due: datetime, zone: str) -> str:
+    """What a countdown says at its mark, `offset` before `due`: every unit of the offset
+    (``7 days left · 5 business days``, ``1 day 12 hours left · 1 business day``,
+    ``12 hours left``, ``1 hour 30 minutes left``); business days as counted at the mark."""
+    _require_aware("due", due)
+    if offset <= timedelta(0):
+        return DUE_NOW
+    span = " ".join(_plural(amount, unit) for amount, unit in _exact_units(offset))
+    at_mark = time_left(due, now=due - offset, zone=zone)
+    if at_mark.days:
+        return f"{span} left · {_plural(at_mark.business_days, 'business day')}"
+    return f"{span} left"
+
+
+def mark_name(offset: timedelta) -> str:
+    """``7-day``, ``12-hour``, ``1-day 12-hour``: the mark, as in "the 7-day countdown"."""
+    return " ".join(f"{amount}-{unit}" for amount, unit in _exact_units(offset)) or "final"
+
+
+def mark_slack(offset: timedelta) -> timedelta:
+    """How long after its mark a countdown still reads as the mark: a tick, plus a tenth of
+    its offset up to an hour (a retried 1-hour countdown keeps "1 hour left" for 7 minutes,
+    "7 days left" holds for 61 minutes, "deadline reached" is on time for a minute)."""
+    return TICK_SLACK + min(offset / 10, MARK_SLACK_MAX)
+
+
+def on_its_mark(offset: timedelta, *, due: datetime, now: datetime) -> bool:
+    """Whether a countdown going out at `now` may state its mark: within `mark_slack` of it,
+    and (but for the final one) before the due time."""
+    _require_aware("due", due)
+    _require_aware("now", now)
+    late_by = now.astimezone(UTC) - (due.astimezone(UTC) - offset)
+    if offset > timedelta(0) and now >= due:
+        return False
+    return late_by <= mark_slack(offset)
+
+
+def countdown_left(
+    offset: timedelta, *, due: datetime, now: datetime, zone: str, late: bool
+) -> str:
+    """A countdown post's phrase. On its mark: `describe_at_mark`; at offset 0, nothing
+    (the post says "deadline reached"). Late (`late`: a catch-up after downtime; or held back
+    past its mark, see `on_its_mark`): ``late: 7-day countdown; 6 days 20 hours left · …``,
+    the real time left, floored, as an answer shows it."""
+    if not late and on_its_mark(offset, due=due, now=now):
+        return describe_at_mark(offset, due=due, zone=zone) if offset else ""
+    real = describe_time_left(time_left(due, now=now, zone=zone))
+    if not offset:
+        return f"late: {real}"
+    return f"late: {mark_name(offset)} countdown; {real}"
+
+
 def format_local(instant: datetime, zone: str) -> str:
-    """``Tue 12 Aug 2025 00:01 EDT``: fixed English names, so the host locale can't change it."""
+    """``Tue 12 Aug 2025 00:01 EDT``, ``Tue 12 Aug 2025 12:01 UTC+8 Shanghai``: fixed English
+    names, so the host locale can't change it, and a zone named only as `bot.zones.zone_label`
+    names it (never an abbreviation with several meanings, such as CST or IST)."""
     _require_aware("instant", instant)
     local = instant.astimezone(ZoneInfo(zone))
     return (
         f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
-        f"{local:%H:%M} {local.tzname()}"
+        f"{local:%H:%M} {zone_label(local, zone)}"
     )
 
 
@@ -167,8 +251,16 @@ def _escape_fallback(text: str) -> str:
     return " ".join(escaped.split())  # no newline may end up inside the token
 
 
-def slack_date(instant: datetime, fallback: str) -> str:
-    """``<!date^…>`` token: Slack shows the instant in each reader's own zone (SPEC §1)."""
+def slack_date(instant: datetime, fallback: str, *, label: str = "") -> str:
+    """``<!date^…>`` token: Slack shows the instant in each reader's own zone (SPEC §1).
+
+    `label` (``your time:``) is part of the token's format, so it is shown only where Slack
+    did put the time in the reader's zone; a client that shows `fallback` instead never
+    reads it under that label.
+    """
     _require_aware("instant", instant)
     stamp = int(instant.astimezone(UTC).timestamp())
-    return f"<!date^{stamp}^{_SLACK_DATE_FORMAT}|{_escape_fallback(fallback)}>"
+    shown = _SLACK_DATE_FORMAT
+    if label.strip():
+        shown = f"{_escape_fallback(label)} {shown}"
+    return f"<!date^{stamp}^{shown}|{_escape_fallback(fallback)}>"

@@ -41,10 +41,10 @@ class AnswerKey:
     public: bool
     role: Role
     sees_restricted: bool
-    reader_zone: str
+    reader_zone: str | None  # None in a `public` answer: its times are not one reader's
 
 
-def answer_key(ask: Ask, command: str, reader_zone: str) -> AnswerKey | None:
+def answer_key(ask: Ask, command: str, reader_zone: str | None) -> AnswerKey | None:
     """None when the record's changes cannot be seen: the answer is then made afresh."""
     if ask.version is None:
         return None

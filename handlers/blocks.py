@@ -45,6 +45,21 @@ def section(text: str, *, accessory: ButtonElement | None = None) -> SectionBloc
     return SectionBlock(text=mrkdwn(text), accessory=accessory)
 
 
+def line_sections(lines: Sequence[str]) -> list[SectionBlock]:
+    """Lines packed whole into as few sections as fit Slack's text limit, so no line (and no
+    `<!date^…>` token in one) is cut in half; only a line longer than a section is clipped."""
+    groups: list[list[str]] = []
+    size = 0
+    for line in lines:
+        if groups and size + 1 + len(line) <= SECTION_TEXT:
+            groups[-1].append(line)
+            size += 1 + len(line)
+        else:
+            groups.append([line])
+            size = len(line)
+    return [section("\n".join(group)) for group in groups]
+
+
 def header(text: str) -> HeaderBlock:
     return HeaderBlock(text=PlainTextObject(text=clip(text, HEADER_TEXT), emoji=True))
 

@@ -98,7 +98,8 @@ def _number(words: list[str]) -> int | None:
 async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient) -> dict[str, Any]:
     runtime = ask.runtime
     now = runtime.now()
-    reader_zone = await runtime.reader_zone(client, ask.user_id)
+    # A `public` answer is read by the whole channel: no one reader's zone in it.
+    reader_zone = None if ask.public else await runtime.reader_zone(client, ask.user_id)
     return await runtime.answers.answer(
         answer_key(ask, "/deadline", reader_zone),
         now=now,
@@ -107,7 +108,7 @@ async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient
 
 
 async def _upcoming_answer(
-    session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str
+    session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str | None
 ) -> Answer:
     """The upcoming deadlines in scope; it writes nothing, so it may be shown again."""
     upcoming = await deadlines.upcoming_deadlines(

@@ -13,8 +13,8 @@ from slack_sdk.models.blocks import Block
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import format_local
-from handlers.blocks import context_line, header, message, section
-from handlers.present import event_block, left_text
+from handlers.blocks import context_line, header, line_sections, message, section
+from handlers.present import event_block, in_reader_zone, left_text
 from handlers.runtime import Runtime
 from storage import deadlines, events, outbox, rounds, sensitivities, tracks
 from storage.subscriptions import get_subscription
@@ -53,11 +53,12 @@ async def digest_blocks(
                 "digest_deadline",
                 title=d.title,
                 due=format_local(d.due_at, d.zone),
+                due_reader=in_reader_zone(d.due_at, None),  # a channel post: many read it
                 left=left_text(d.due_at, now=now, zone=d.zone),
             )
             for d in ahead
         ]
-        blocks.append(section("\n".join(lines)))
+        blocks += line_sections(lines)
     changed = await events.latest_events(
         session, track_ids=track_ids, include_restricted=include_restricted, since=since, limit=15
     )

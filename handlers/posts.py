@@ -10,13 +10,13 @@ now is, gets nothing. None means the post is no longer owed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import Block
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.timeleft import format_local
+from bot.timeleft import countdown_left, format_local, on_its_mark
 from handlers.blocks import button, buttons, message, section
 from handlers.digest import channel_digest
 from handlers.ids import Action
@@ -70,17 +70,22 @@ async def countdown_content(
     ):
         return None
     track = await _track(session, deadline.track_id)
-    reached = payload.get("offset_seconds") == 0
+    offset = timedelta(seconds=int(payload.get("offset_seconds") or 0))
+    caught_up = bool(payload.get("late"))  # planned after downtime (storage.planning)
+    held_back = not caught_up and not on_its_mark(offset, due=deadline.due_at, now=now)
+    reached = not offset
+    left = countdown_left(offset, due=deadline.due_at, now=now, zone=deadline.zone, late=caught_up)
     text = render(
         "countdown",
         reached=reached,
         title=deadline.title,
-        left=left_text(deadline.due_at, now=now, zone=deadline.zone),
+        left=left,
         track=track.handle if track else "",
         restricted=deadline.visibility == Visibility.restricted,
         due_local=format_local(deadline.due_at, deadline.zone),
-        due_reader=in_reader_zone(deadline.due_at, deadline.zone),
-        late=bool(payload.get("late")),
+        due_reader=in_reader_zone(deadline.due_at, None),  # many read it: not one zone
+        caught_up=caught_up,
+        held_back=held_back,
         fired_local=format_local(delivery.due_at, deadline.zone),
     )
     value = str(deadline.id)
@@ -91,7 +96,7 @@ async def countdown_content(
             button("Mark met", Action.mark_deadline_met, value),
         ),
     ]
-    fallback = f"Deadline reached: {deadline.title}" if reached else f"{deadline.title}: countdown"
+    fallback = f"Deadline reached: {deadline.title}" if reached else f"{deadline.title}: {left}"
     return Shared(
         message(fallback, blocks),
         track=track,
@@ -133,7 +138,7 @@ async def alert_content(
         title=truce.title,
         previous_local=format_local(previous, expiry.zone),
         expiry_local=format_local(expiry.due_at, expiry.zone),
-        expiry_reader=in_reader_zone(expiry.due_at, expiry.zone),
+        expiry_reader=in_reader_zone(expiry.due_at, None),  # many read it: not one zone
         left=left_text(expiry.due_at, now=now, zone=expiry.zone),
     )
     fallback = f"Alert: {truce.title} now expires {format_local(expiry.due_at, expiry.zone)}"

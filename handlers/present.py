@@ -24,16 +24,28 @@ LEVEL_ICONS = {
 }
 
 
-def in_reader_zone(instant: datetime, reader_zone: str) -> SlackMarkup:
-    """`<!date^…>` for Slack clients, with the reader's own zone as the fallback text."""
-    return SlackMarkup(slack_date(instant, format_local(instant, reader_zone)))
+READER_LABEL = "your time:"
+
+
+def in_reader_zone(instant: datetime, reader_zone: str | None) -> SlackMarkup:
+    """``your time: <date>`` as a `<!date^…>` token: Slack shows it in each reader's zone.
+
+    The label is inside the token, so it appears only where Slack did the converting. The
+    fallback (clients that cannot) is the time in `reader_zone`, the one reader's zone
+    from `users.info`, in an answer only that reader sees; in a post many read (a channel
+    post, a `public` answer: `reader_zone` None) it is UTC, named as such.
+    """
+    fallback = format_local(instant, reader_zone or "UTC")
+    return SlackMarkup(slack_date(instant, fallback, label=READER_LABEL))
 
 
 def left_text(due: datetime, *, now: datetime, zone: str) -> str:
     return describe_time_left(time_left(due, now=now, zone=zone))
 
 
-def truce_blocks(view: TruceView, *, now: datetime, reader_zone: str, is_lead: bool) -> list[Block]:
+def truce_blocks(
+    view: TruceView, *, now: datetime, reader_zone: str | None, is_lead: bool
+) -> list[Block]:
     expiry = view.expiry
     zone = expiry.zone if expiry else "UTC"
     terms = [
@@ -73,7 +85,7 @@ def deadline_block(
     *,
     tracks: dict[int, Track],
     now: datetime,
-    reader_zone: str,
+    reader_zone: str | None,
     is_lead: bool,
 ) -> Block:
     track = tracks.get(deadline.track_id) if deadline.track_id else None

@@ -53,7 +53,8 @@ async def handle_truce(
         if verb:
             await ack(usage_reply("/truce", ask.text, USAGE))
             return
-        reader_zone = await runtime.reader_zone(client, ask.user_id)
+        # A `public` answer is read by the whole channel: no one reader's zone in it.
+        reader_zone = None if ask.public else await runtime.reader_zone(client, ask.user_id)
         now = runtime.now()
         await ack(
             await runtime.answers.answer(
@@ -65,7 +66,7 @@ async def handle_truce(
 
 
 async def list_truces(
-    session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str
+    session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str | None
 ) -> Answer:
     """The active truces in scope; it writes nothing, so it may be shown again (answers)."""
     views = await truces.truce_views(session, track_ids=ask.track_ids)
@@ -133,14 +134,13 @@ async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) ->
         zone=when.zone,
         note=note.strip(),
     )
-    reader_zone = await runtime.reader_zone(client, ask.user_id)
     assert view.expiry is not None
     text = render(
         "truce_extended",
         user_mention=user_mention(ask.user_id),
         title=view.truce.title,
         expiry_local=format_local(view.expiry.due_at, view.expiry.zone),
-        expiry_reader=in_reader_zone(view.expiry.due_at, reader_zone),
+        expiry_reader=in_reader_zone(view.expiry.due_at, None),  # posted in the channel
         note=note.strip(),
     )
     return message(

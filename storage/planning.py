@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.timeleft import TICK_SLACK
 from bot.timeparse import parse_offsets
 from storage import outbox
 from storage.models import (
@@ -35,7 +36,7 @@ from storage.models import (
 from storage.outbox import PlannedDelivery
 
 OWED_FOR = timedelta(hours=24)
-LATE_AFTER = timedelta(seconds=60)
+LATE_AFTER = TICK_SLACK  # planned later than this after its time: a catch-up, marked late
 
 
 def countdown_key(deadline: Deadline, offset: timedelta, channel_id: str) -> str:

@@ -117,7 +117,7 @@ async def test_each_countdown_posts_once_at_its_time(
         assert len(posts(standin)) == count
         text = message_text(posts(standin)[-1])
         assert "tariff" in text.lower() or "truce" in text.lower()
-        assert "Late" not in text
+        assert "late" not in text.lower()
     assert "Deadline reached" in message_text(posts(standin)[-1])
     assert max(keys(standin).values()) == 1
     standin.assert_no_violations()
@@ -173,8 +173,10 @@ async def test_after_downtime_only_the_latest_missed_countdown_posts_late(
     await restarted.tick()
     assert len(posts(standin)) == 2
     text = message_text(posts(standin)[-1])
-    assert "22 h left" in text
-    assert "_Late: this countdown fell due Mon 11 Aug 2025 00:01 EDT" in text
+    assert "— late: 1-day countdown; 22 hours left" in text
+    assert (
+        "_This countdown fell due Mon 11 Aug 2025 00:01 EDT, while Parley was not running._" in text
+    )
     rows = {d.key.split(":")[3]: d.status for d in await deliveries(seeded)}
     assert rows[str(3 * 86400)] == DeliveryStatus.skipped
     assert rows[str(86400)] == DeliveryStatus.sent
@@ -552,7 +554,7 @@ async def test_a_corrected_due_time_does_not_post_marks_already_past(
     clock.set(edited_at + timedelta(hours=11, seconds=1))
     await scheduler.tick()
     [post] = titled(standin)
-    assert "59 min left" in post and "Late" not in post
+    assert "— 1 hour left" in post and "late" not in post.lower()  # was "59 min left"
 
 
 async def test_new_offsets_count_from_the_change(
@@ -673,3 +675,205 @@ async def test_a_restart_with_many_channels_plans_in_chunks(
         assert all("Deadline reached" in message_text(p) for p in posts(standin))
     finally:
         await db.dispose()
+
+
+# --- what a countdown says (SPEC §3 "A countdown states the time left at its mark") --------
+
+RULING_DUE = datetime(2025, 9, 5, 21, 0, tzinfo=UTC)  # Fri 5 Sep 2025 17:00 EDT
+RULING_DUE_LINE = "Due Fri 5 Sep 2025 17:00 EDT  ·  Fri 5 Sep 2025 21:00 UTC"
+BUTTONS_LINE = "[Extend / edit] [Mark met]"
+
+
+async def add_ruling(db: Database, *, offsets: str | None = None) -> int:
+    async with db.session() as session:
+        deadline = await add_deadline(
+            session,
+            actor=CLI,
+            now=AS_OF,
+            title="Section 232 ruling",
+            due_at=RULING_DUE,
+            zone="America/New_York",
+            offsets=offsets,
+        )
+        assert deadline.id is not None
+        return deadline.id
+
+
+@pytest.mark.parametrize(
+    ("offset", "late_by", "headline"),
+    [
+        # Business days are counted at the mark, on New York dates (Mon 1 Sep is not skipped).
+        (timedelta(days=30), 3, "— 30 days left · 22 business days"),
+        (timedelta(days=14), 2, "— 14 days left · 10 business days"),
+        (timedelta(days=7), 5, "— 7 days left · 5 business days"),
+        (timedelta(days=3), 9, "— 3 days left · 3 business days"),
+        (timedelta(days=1), 1, "— 1 day left · 1 business day"),
+        (timedelta(hours=12), 4, "— 12 hours left"),
+        (timedelta(hours=1), 8, "— 1 hour left"),
+    ],
+    ids=["30d", "14d", "7d", "3d", "1d", "12h", "1h"],
+)
+async def test_a_countdown_at_each_default_offset_says_what_is_left_at_its_mark(
+    db: Database,
+    standin: SlackStandIn,
+    clock: ManualClock,
+    offset: timedelta,
+    late_by: int,
+    headline: str,
+) -> None:
+    """Posted `late_by` seconds after its mark (as a tick does), it states the mark, not the
+    floor of what is left a few seconds on ("6 days 23 hours", "23 h 59 min")."""
+    await subscribe(db, CHANNEL)
+    await add_ruling(db)  # the default offsets, 30d,14d,7d,3d,1d,12h,1h,0
+    clock.set(RULING_DUE - offset + timedelta(seconds=late_by))
+    await make_scheduler(db, standin, clock).tick()
+    [post] = posts(standin)
+    assert message_text(post).splitlines() == [
+        f":hourglass_flowing_sand: *Section 232 ruling* {headline}",
+        RULING_DUE_LINE,
+        BUTTONS_LINE,
+    ]
+    assert post["text"] == f"Section 232 ruling: {headline[2:]}"
+
+
+async def test_the_final_countdown_says_deadline_reached(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(db, CHANNEL)
+    await add_ruling(db)
+    clock.set(RULING_DUE + timedelta(seconds=6))
+    await make_scheduler(db, standin, clock).tick()
+    [post] = posts(standin)
+    assert message_text(post).splitlines() == [
+        ":alarm_clock: *Deadline reached: Section 232 ruling*",
+        RULING_DUE_LINE,
+        BUTTONS_LINE,
+    ]
+
+
+async def test_every_default_countdown_in_turn_reads_its_mark(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    """The whole run, each post a few seconds late: no "late", no unit short."""
+    await subscribe(db, CHANNEL)
+    await add_ruling(db)
+    scheduler = make_scheduler(db, standin, clock)
+    for offset in make_settings(standin, db).countdown_offsets:
+        clock.set(RULING_DUE - offset + timedelta(seconds=7))
+        await scheduler.tick()
+    headlines = [message_text(p).splitlines()[0] for p in posts(standin)]
+    assert [h.split("* ", 1)[-1] for h in headlines] == [
+        "— 30 days left · 22 business days",
+        "— 14 days left · 10 business days",
+        "— 7 days left · 5 business days",
+        "— 3 days left · 3 business days",
+        "— 1 day left · 1 business day",
+        "— 12 hours left",
+        "— 1 hour left",
+        ":alarm_clock: *Deadline reached: Section 232 ruling*",
+    ]
+    assert not any("late" in message_text(p).lower() for p in posts(standin))
+
+
+@pytest.mark.parametrize(
+    ("offsets", "late_by", "headline"),
+    [
+        ("1d12h", 4, "1 day 12 hours left · 1 business day"),  # Thu 4 Sep 05:00 EDT
+        ("36h", 4, "1 day 12 hours left · 1 business day"),
+        ("90m", 9, "1 hour 30 minutes left"),
+        ("2d30m", 2, "2 days 30 minutes left · 2 business days"),
+        ("45m", 3, "45 minutes left"),
+        ("10d", 5, "10 days left · 8 business days"),  # from Tue 26 Aug
+        ("1h1m1s", 1, "1 hour 1 minute 1 second left"),
+        ("30s", 2, "30 seconds left"),
+    ],
+)
+async def test_a_custom_offset_says_every_unit_of_its_mark(
+    db: Database,
+    standin: SlackStandIn,
+    clock: ManualClock,
+    offsets: str,
+    late_by: int,
+    headline: str,
+) -> None:
+    from bot.timeparse import parse_offsets
+
+    await subscribe(db, CHANNEL)
+    await add_ruling(db, offsets=offsets)
+    [offset] = parse_offsets(offsets)
+    clock.set(RULING_DUE - offset + timedelta(seconds=late_by))
+    await make_scheduler(db, standin, clock).tick()
+    [post] = posts(standin)
+    assert message_text(post).splitlines()[0] == (
+        f":hourglass_flowing_sand: *Section 232 ruling* — {headline}"
+    )
+
+
+async def test_a_catch_up_after_downtime_says_late_its_mark_and_the_real_time_left(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(db, CHANNEL)
+    await add_ruling(db)
+    clock.set(RULING_DUE - timedelta(days=14) + timedelta(seconds=3))
+    await make_scheduler(db, standin, clock).tick()
+    # Down from here until 4 hours after the 7-day mark (Fri 29 Aug 21:00 EDT).
+    clock.set(RULING_DUE - timedelta(days=7) + timedelta(hours=4))
+    await make_scheduler(db, standin, clock, worker="w2").tick()
+    assert len(posts(standin)) == 2
+    assert message_text(posts(standin)[-1]).splitlines() == [
+        ":hourglass_flowing_sand: *Section 232 ruling* — "
+        "late: 7-day countdown; 6 days 20 hours left · 5 business days",
+        RULING_DUE_LINE,
+        "_This countdown fell due Fri 29 Aug 2025 17:00 EDT, while Parley was not running._",
+        BUTTONS_LINE,
+    ]
+
+
+async def test_a_final_countdown_caught_up_after_downtime_says_late(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(db, CHANNEL)
+    await add_ruling(db, offsets="1h,0")
+    clock.set(RULING_DUE + timedelta(hours=2, minutes=30))  # down through both marks
+    await make_scheduler(db, standin, clock).tick()
+    [post] = posts(standin)
+    assert message_text(post).splitlines()[0::2] == [
+        ":alarm_clock: *Deadline reached: Section 232 ruling* — "
+        "late: passed 2 hours 30 minutes ago",
+        "_This countdown fell due Fri 5 Sep 2025 17:00 EDT, while Parley was not running._",
+    ]
+
+
+async def test_a_countdown_retried_within_its_slack_still_reads_its_mark(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(db, CHANNEL)
+    await add_ruling(db, offsets="1h")
+    standin.fail_next("chat.postMessage", status=500, error="internal_error", times=1)
+    clock.set(RULING_DUE - timedelta(hours=1) + timedelta(seconds=2))
+    scheduler = make_scheduler(db, standin, clock)
+    await scheduler.tick()
+    clock.advance(timedelta(minutes=5))  # the retry, 5 min on: inside 1 min + a tenth of 1 h
+    await scheduler.tick()
+    [post] = posts(standin)
+    assert message_text(post).splitlines()[0].endswith("* — 1 hour left")
+    assert "late" not in message_text(post).lower()
+
+
+async def test_a_countdown_held_back_past_its_slack_says_late_and_the_real_time_left(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    """Slack failing for 20 minutes: "1 hour left" would no longer be true."""
+    await subscribe(db, CHANNEL)
+    await add_ruling(db, offsets="1h")
+    standin.fail_next("chat.postMessage", status=500, error="internal_error", times=1)
+    clock.set(RULING_DUE - timedelta(hours=1) + timedelta(seconds=2))
+    scheduler = make_scheduler(db, standin, clock)
+    await scheduler.tick()
+    clock.advance(timedelta(minutes=20))
+    await scheduler.tick()
+    [post] = posts(standin)
+    assert message_text(post).splitlines()[0::2] == [
+        ":hourglass_flowing_sand: *Section 232 ruling* — late: 1-hour countdown; 39 minutes left",
+        "_This countdown fell due Fri 5 Sep 2025 16:00 EDT; posting it was held up._",
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 
@@ -13,12 +13,18 @@ from bot.timeleft import (
     UNDER_A_MINUTE_LEFT,
     TimeLeft,
     _weekdays_after,
+    countdown_left,
+    describe_at_mark,
     describe_time_left,
     format_local,
+    mark_name,
+    mark_slack,
+    on_its_mark,
     slack_date,
     time_left,
     unchanged_until,
 )
+from bot.zones import AMBIGUOUS
 
 NY = "America/New_York"
 STOCKHOLM = "Europe/Stockholm"
@@ -62,7 +68,7 @@ def test_founding_case() -> None:
         business_days=10,
         past=False,
     )
-    assert describe_time_left(result) == "13 days 19 hours left (10 business days)"
+    assert describe_time_left(result) == "13 days 19 hours left · 10 business days"
 
 
 def test_seconds_are_floored() -> None:
@@ -167,18 +173,19 @@ def test_weekday_count_matches_brute_force() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (left(timedelta(days=13, hours=14), 10), "13 days 14 hours left (10 business days)"),
-        (left(timedelta(days=1, hours=1), 1), "1 day 1 hour left (1 business day)"),
-        (left(timedelta(days=2), 0), "2 days left (0 business days)"),
-        (left(timedelta(days=2, minutes=59), 2), "2 days left (2 business days)"),
-        (left(timedelta(hours=5, minutes=30)), "5 h 30 min left"),
-        (left(timedelta(hours=5)), "5 h left"),
-        (left(timedelta(minutes=30)), "30 min left"),
+        (left(timedelta(days=13, hours=14), 10), "13 days 14 hours left · 10 business days"),
+        (left(timedelta(days=1, hours=1), 1), "1 day 1 hour left · 1 business day"),
+        (left(timedelta(days=2), 0), "2 days left · 0 business days"),
+        (left(timedelta(days=2, minutes=59), 2), "2 days left · 2 business days"),
+        (left(timedelta(hours=5, minutes=30)), "5 hours 30 minutes left"),
+        (left(timedelta(hours=5)), "5 hours left"),
+        (left(timedelta(hours=1, minutes=1)), "1 hour 1 minute left"),
+        (left(timedelta(minutes=30)), "30 minutes left"),
         (left(timedelta(seconds=30)), UNDER_A_MINUTE_LEFT),
         (left(timedelta(0)), DUE_NOW),
         (left(-timedelta(days=2, hours=3)), "passed 2 days 3 hours ago"),
         (left(-timedelta(days=1)), "passed 1 day ago"),
-        (left(-timedelta(hours=5, minutes=30)), "passed 5 h 30 min ago"),
+        (left(-timedelta(hours=5, minutes=30)), "passed 5 hours 30 minutes ago"),
         (left(-timedelta(seconds=30)), PASSED_JUST_NOW),
     ],
 )
@@ -198,10 +205,56 @@ def test_describe_time_left(value: TimeLeft, expected: str) -> None:
         (utc(2025, 12, 1, 9, 5), STOCKHOLM, "Mon 1 Dec 2025 10:05 CET"),
         (DUE, "UTC", "Tue 12 Aug 2025 04:01 UTC"),
         (DUE, "Asia/Tokyo", "Tue 12 Aug 2025 13:01 JST"),
+        # Beijing and Taipei call themselves "CST", which also names Chicago and Havana.
+        (DUE, "Asia/Shanghai", "Tue 12 Aug 2025 12:01 UTC+8 Shanghai"),
+        (utc(2025, 1, 15, 16, 30), "Asia/Shanghai", "Thu 16 Jan 2025 00:30 UTC+8 Shanghai"),
+        (DUE, "Asia/Taipei", "Tue 12 Aug 2025 12:01 UTC+8 Taipei"),
+        (utc(2025, 12, 31, 23, 59), "Asia/Taipei", "Thu 1 Jan 2026 07:59 UTC+8 Taipei"),
+        # "IST" is Kolkata, Jerusalem and Dublin; half and quarter hours keep their minutes.
+        (DUE, "Asia/Kolkata", "Tue 12 Aug 2025 09:31 UTC+5:30 Kolkata"),
+        (utc(2025, 2, 1, 12, 0), "Asia/Kolkata", "Sat 1 Feb 2025 17:30 UTC+5:30 Kolkata"),
+        (DUE, "Asia/Kathmandu", "Tue 12 Aug 2025 09:46 UTC+5:45 Kathmandu"),
+        # London: "BST" is also Dhaka's; GMT has one meaning.
+        (utc(2025, 7, 1, 11, 0), "Europe/London", "Tue 1 Jul 2025 12:00 UTC+1 London"),
+        (utc(2025, 12, 1, 11, 0), "Europe/London", "Mon 1 Dec 2025 11:00 GMT"),
+        (utc(2025, 7, 1, 16, 0), NY, "Tue 1 Jul 2025 12:00 EDT"),
+        (utc(2025, 12, 1, 17, 0), NY, "Mon 1 Dec 2025 12:00 EST"),
+        (utc(2025, 7, 1, 6, 0), STOCKHOLM, "Tue 1 Jul 2025 08:00 CEST"),
+        (utc(2025, 12, 1, 7, 0), STOCKHOLM, "Mon 1 Dec 2025 08:00 CET"),
+        (utc(2025, 12, 1, 7, 0), "UTC", "Mon 1 Dec 2025 07:00 UTC"),
+        # Chicago is "CDT" in summer (also Havana's) and "CST" in winter.
+        (utc(2025, 7, 4, 17, 0), "America/Chicago", "Fri 4 Jul 2025 12:00 UTC-5 Chicago"),
+        (utc(2025, 1, 4, 17, 0), "America/Chicago", "Sat 4 Jan 2025 11:00 UTC-6 Chicago"),
+        (utc(2025, 7, 1, 11, 0), "America/Havana", "Tue 1 Jul 2025 07:00 UTC-4 Havana"),
+        (utc(2025, 7, 1, 11, 0), "Europe/Dublin", "Tue 1 Jul 2025 12:00 UTC+1 Dublin"),
+        (utc(2025, 1, 1, 12, 0), "Asia/Jerusalem", "Wed 1 Jan 2025 14:00 UTC+2 Jerusalem"),
+        (utc(2025, 1, 1, 12, 0), "Asia/Manila", "Wed 1 Jan 2025 20:00 UTC+8 Manila"),
+        # Across New York's spring-forward night: the label follows the instant.
+        (utc(2025, 3, 9, 6, 59), NY, "Sun 9 Mar 2025 01:59 EST"),
+        (utc(2025, 3, 9, 7, 0), NY, "Sun 9 Mar 2025 03:00 EDT"),
     ],
 )
 def test_format_local(instant: datetime, zone: str, expected: str) -> None:
-    assert format_local(instant, zone) == expected
+    shown = format_local(instant, zone)
+    assert shown == expected
+    assert not set(shown.split()) & set(AMBIGUOUS), shown
+
+
+@pytest.mark.parametrize("month", [1, 4, 7, 10])
+def test_format_local_never_prints_an_ambiguous_abbreviation_in_any_zone(month: int) -> None:
+    """Every IANA zone, in each season: no CST/IST/BST …, and an offset label tells the truth."""
+    instant = utc(2025, month, 15, 12, 0)
+    for zone in sorted(available_timezones()):
+        shown = format_local(instant, zone)
+        label = shown.split(" ", 5)[5]  # after "Wed 15 Jan 2025 12:00"
+        assert label.split()[0] not in AMBIGUOUS, (zone, shown)
+        if label.startswith("UTC") and label != "UTC":
+            offset = instant.astimezone(ZoneInfo(zone)).utcoffset()
+            assert offset is not None
+            sign = -1 if label[3] == "-" else 1
+            hours, _, minutes = label.split()[0][4:].partition(":")
+            written = sign * timedelta(hours=int(hours), minutes=int(minutes or 0))
+            assert written == offset, (zone, shown)
 
 
 def test_format_local_refuses_naive() -> None:
@@ -223,6 +276,14 @@ def test_slack_date() -> None:
     assert (
         slack_date(DUE, "Tue 12 Aug 2025 00:01 EDT")
         == "<!date^1754971260^{date_short_pretty} {time}|Tue 12 Aug 2025 00:01 EDT>"
+    )
+
+
+def test_slack_date_label_is_inside_the_token() -> None:
+    """Shown only where Slack converted the time; the fallback is never under the label."""
+    token = slack_date(DUE, "Tue 12 Aug 2025 04:01 UTC", label="your time:")
+    assert token == (
+        "<!date^1754971260^your time: {date_short_pretty} {time}|Tue 12 Aug 2025 04:01 UTC>"
     )
 
 
@@ -287,3 +348,106 @@ def test_countdown_reads_the_same_until_unchanged_until(zone: str) -> None:
         shown = describe_time_left(time_left(due, now=now, zone=zone))
         last = until - timedelta(microseconds=1)
         assert describe_time_left(time_left(due, now=last, zone=zone)) == shown, (now, until)
+
+
+# --- countdowns at their mark -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (timedelta(days=30), "30 days left · 22 business days"),  # from Sun 13 Jul
+        (timedelta(days=14), "14 days left · 10 business days"),
+        (timedelta(days=7), "7 days left · 5 business days"),
+        (timedelta(days=3), "3 days left · 2 business days"),  # from Sat 9 Aug 00:01 EDT
+        (timedelta(days=1), "1 day left · 1 business day"),
+        (timedelta(hours=12), "12 hours left"),
+        (timedelta(hours=1), "1 hour left"),
+        (timedelta(days=1, hours=12), "1 day 12 hours left · 2 business days"),  # from Sun
+        (timedelta(minutes=90), "1 hour 30 minutes left"),
+        (timedelta(days=2, minutes=30), "2 days 30 minutes left · 2 business days"),
+        (timedelta(seconds=45), "45 seconds left"),
+        (timedelta(0), DUE_NOW),
+    ],
+)
+def test_describe_at_mark(offset: timedelta, expected: str) -> None:
+    assert describe_at_mark(offset, due=DUE, zone=NY) == expected
+
+
+@pytest.mark.parametrize(
+    ("offset", "name"),
+    [
+        (timedelta(days=7), "7-day"),
+        (timedelta(hours=12), "12-hour"),
+        (timedelta(hours=1), "1-hour"),
+        (timedelta(days=1, hours=12), "1-day 12-hour"),
+        (timedelta(minutes=90), "1-hour 30-minute"),
+        (timedelta(0), "final"),
+    ],
+)
+def test_mark_name(offset: timedelta, name: str) -> None:
+    assert mark_name(offset) == name
+
+
+@pytest.mark.parametrize(
+    ("offset", "slack"),
+    [
+        (timedelta(0), timedelta(minutes=1)),
+        (timedelta(hours=1), timedelta(minutes=7)),
+        (timedelta(hours=12), timedelta(minutes=61)),
+        (timedelta(days=30), timedelta(minutes=61)),
+    ],
+)
+def test_mark_slack(offset: timedelta, slack: timedelta) -> None:
+    assert mark_slack(offset) == slack
+
+
+def test_a_countdown_is_on_its_mark_only_within_its_slack_and_before_the_due_time() -> None:
+    hour = timedelta(hours=1)
+    mark = DUE - hour
+    assert on_its_mark(hour, due=DUE, now=mark + timedelta(seconds=3))
+    assert on_its_mark(hour, due=DUE, now=mark + timedelta(minutes=7))
+    assert not on_its_mark(hour, due=DUE, now=mark + timedelta(minutes=7, seconds=1))
+    assert not on_its_mark(timedelta(seconds=30), due=DUE, now=DUE)  # past due: not "30 s left"
+    assert on_its_mark(timedelta(0), due=DUE, now=DUE + timedelta(seconds=59))
+    assert not on_its_mark(timedelta(0), due=DUE, now=DUE + timedelta(minutes=2))
+
+
+@pytest.mark.parametrize(
+    ("offset", "after_mark", "late", "expected"),
+    [
+        # A few seconds after the mark: the mark, never "6 days 23 hours" or "59 min".
+        (timedelta(days=7), timedelta(seconds=4), False, "7 days left · 5 business days"),
+        (timedelta(days=1), timedelta(seconds=9), False, "1 day left · 1 business day"),
+        (timedelta(hours=12), timedelta(seconds=2), False, "12 hours left"),
+        (timedelta(hours=1), timedelta(seconds=1), False, "1 hour left"),
+        (timedelta(0), timedelta(seconds=5), False, ""),
+        # A catch-up after downtime (planned late): its mark and the real time left.
+        (
+            timedelta(days=7),
+            timedelta(hours=4),
+            True,
+            "late: 7-day countdown; 6 days 20 hours left · 5 business days",
+        ),
+        (timedelta(days=1), timedelta(hours=2), True, "late: 1-day countdown; 22 hours left"),
+        (timedelta(0), timedelta(hours=3), True, "late: passed 3 hours ago"),
+        # Held back by retries past its slack: late as well.
+        (
+            timedelta(hours=1),
+            timedelta(minutes=20),
+            False,
+            "late: 1-hour countdown; 40 minutes left",
+        ),
+        (
+            timedelta(hours=1),
+            timedelta(minutes=75),
+            False,
+            "late: 1-hour countdown; passed 15 minutes ago",
+        ),
+    ],
+)
+def test_countdown_left(
+    offset: timedelta, after_mark: timedelta, late: bool, expected: str
+) -> None:
+    now = DUE - offset + after_mark
+    assert countdown_left(offset, due=DUE, now=now, zone=NY, late=late) == expected

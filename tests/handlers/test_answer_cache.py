@@ -161,11 +161,11 @@ async def test_time_left_moves_with_the_clock_not_the_wall_minute(bot: RunningBo
     """Countdowns floor the seconds: 20 s after 09:00:00 a deadline at 11:30 is under
     2 h 30 min away, though it is still the same wall-clock minute."""
     answer(await bot.command("/deadline", "add Soon | 2025-07-29 11:30 UTC", user=LEAD))
-    assert "2 h 30 min left" in await listing(bot, "/deadline")
+    assert "2 hours 30 minutes left" in await listing(bot, "/deadline")
     bot.clock.advance(timedelta(seconds=20))
-    assert "2 h 29 min left" in await listing(bot, "/deadline")
+    assert "2 hours 29 minutes left" in await listing(bot, "/deadline")
     bot.clock.advance(timedelta(minutes=1))
-    assert "2 h 28 min left" in await listing(bot, "/deadline")
+    assert "2 hours 28 minutes left" in await listing(bot, "/deadline")
 
 
 async def test_the_turn_of_a_minute_changes_the_truce_countdown(bot: RunningBot) -> None:

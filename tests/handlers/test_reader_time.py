@@ -1,0 +1,108 @@
+"""The reader's time (SPEC §3, "your time"): in a post many read it is Slack's `<!date^…>`
+token, whose label lives inside the token and whose fallback is UTC; an ephemeral answer
+keeps its one reader's zone (users.info) as the fallback. Never the deadline's own zone
+under a reader label."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.scheduler import Scheduler, delivery_client
+from bot.settings import Settings
+from bot.standin import message_text
+from bot.timeleft import format_local
+from tests.conftest import LEAD, MEMBER, RunningBot
+from tests.handlers.helpers import answer, block_text
+
+SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01 EDT
+EXTENDED_EXPIRY = datetime(2025, 11, 10, 5, 1, tzinfo=UTC)  # +90 days, 00:01 EST
+TOKEN = re.compile(r"<!date\^(\d+)\^([^|>]*)\|([^>]*)>")
+READER_FORMAT = "your time: {date_short_pretty} {time}"
+
+
+@pytest.fixture
+def scheduler(bot: RunningBot) -> Scheduler:
+    settings = Settings(bot_token="xoxb-test-token", api_url=bot.standin.api_url)
+    return Scheduler(
+        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
+    )
+
+
+def in_shanghai(bot: RunningBot, *users: str) -> None:
+    """The people typing read Shanghai time, so their zone cannot pass for everyone's."""
+    for user in users:
+        bot.standin.users[user] = {"tz": "Asia/Shanghai", "tz_offset": 8 * 3600}
+
+
+def assert_reader_time_for_everyone(payload: dict[str, Any], instant: datetime) -> None:
+    """`your time` is a token (label inside, UTC fallback) and appears nowhere else."""
+    raw = block_text(payload)
+    tokens = TOKEN.findall(raw)
+    assert (str(int(instant.timestamp())), READER_FORMAT, format_local(instant, "UTC")) in tokens
+    assert all(fallback.endswith(" UTC") for _, _, fallback in tokens), tokens
+    assert "your time" not in TOKEN.sub("", raw).lower(), raw
+    # A client that shows the fallback shows UTC, never labelled as the reader's zone.
+    assert "your time" not in message_text(payload).lower()
+
+
+def channel_posts(bot: RunningBot) -> list[dict[str, Any]]:
+    return [c.args for c in bot.standin.calls_to("chat.postMessage") if "metadata" in c.args]
+
+
+async def test_a_countdown_post_gives_your_time_as_a_token_with_a_utc_fallback(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
+    bot.clock.set(SEEDED_EXPIRY - timedelta(days=7) + timedelta(seconds=3))
+    await scheduler.tick()
+    [post] = channel_posts(bot)
+    assert "Due Tue 12 Aug 2025 00:01 EDT" in message_text(post)  # the deadline's own zone
+    assert_reader_time_for_everyone(post, SEEDED_EXPIRY)
+    assert "Tue 12 Aug 2025 04:01 UTC" in message_text(post)
+
+
+async def test_an_expiry_alert_and_the_extension_notice_give_your_time_as_a_token(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    in_shanghai(bot, LEAD)
+    answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
+    notice = answer(await bot.command("/truce", "extend +90d", user=LEAD))
+    assert notice["response_type"] == "in_channel"
+    assert_reader_time_for_everyone(notice, EXTENDED_EXPIRY)
+    await scheduler.tick()
+    [alert] = channel_posts(bot)
+    assert "expiry moved" in message_text(alert)
+    assert_reader_time_for_everyone(alert, EXTENDED_EXPIRY)
+
+
+async def test_the_digest_gives_each_deadline_your_time_as_a_token(bot: RunningBot) -> None:
+    in_shanghai(bot, LEAD)
+    digest = answer(await bot.command("/desk", "digest", user=LEAD))
+    assert digest["response_type"] == "in_channel"
+    assert_reader_time_for_everyone(digest, SEEDED_EXPIRY)
+
+
+@pytest.mark.parametrize("command", ["/truce", "/deadline"])
+async def test_a_public_answer_is_not_in_the_askers_zone(bot: RunningBot, command: str) -> None:
+    in_shanghai(bot, MEMBER)
+    body = answer(await bot.command(command, "public", user=MEMBER))
+    assert body["response_type"] == "in_channel"
+    assert_reader_time_for_everyone(body, SEEDED_EXPIRY)
+    assert "Shanghai" not in block_text(body)
+
+
+@pytest.mark.parametrize("command", ["/truce", "/deadline"])
+async def test_an_ephemeral_answer_falls_back_to_its_readers_own_zone(
+    bot: RunningBot, command: str
+) -> None:
+    in_shanghai(bot, MEMBER)
+    body = answer(await bot.command(command, user=MEMBER))
+    assert body["response_type"] == "ephemeral"
+    stamp = str(int(SEEDED_EXPIRY.timestamp()))
+    reader = (stamp, READER_FORMAT, "Tue 12 Aug 2025 12:01 UTC+8 Shanghai")
+    assert reader in TOKEN.findall(block_text(body))
+    assert "Tue 12 Aug 2025 00:01 EDT" in block_text(body)  # and the deadline's own zone
