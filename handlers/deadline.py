@@ -25,7 +25,7 @@ from handlers.usage import usage_reply
 from storage import deadlines
 from storage.access import Actor, require_lead
 from storage.errors import InvalidInput
-from storage.models import DeadlineKind, DeadlineStatus
+from storage.models import Deadline, DeadlineKind, DeadlineStatus
 from templates import render
 
 USAGE = (
@@ -37,6 +37,10 @@ ADD_USAGE = (
     "2025-08-12 00:01 America/New_York` or `/deadline add Tariff review | in 3 days`."
 )
 NONE_AHEAD = "No upcoming deadlines are on record{scope}."
+RECENTLY_PASSED_NOTE = (
+    "Due in the last 7 days, outcome not marked yet: `/deadline met <#>`, `missed <#>` "
+    "or `cancel <#>`."
+)
 STATUS_VERBS = {
     "met": DeadlineStatus.met,
     "cancel": DeadlineStatus.cancelled,
@@ -110,28 +114,46 @@ async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient
 async def _upcoming_answer(
     session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str | None
 ) -> Answer:
-    """The upcoming deadlines in scope; it writes nothing, so it may be shown again."""
+    """The upcoming deadlines in scope, soonest first, then those passed in the last 7 days
+    whose outcome no lead has marked; it writes nothing, so it may be shown again."""
     upcoming = await deadlines.upcoming_deadlines(
         session, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
     )
-    if not upcoming:
+    passed = await deadlines.recently_passed(
+        session, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
+    )
+    if not upcoming and not passed:
         scope = f" for {ask.named_track.handle}" if ask.named_track else ""
         text = {"response_type": "ephemeral", "text": NONE_AHEAD.format(scope=scope)}
         return Answer(text, made_at=now, fresh_until=fresh_until(now, []))
     by_id = {t.id: t for t in ask.known_tracks if t.id is not None}
-    blocks: list[Block] = [header(f"Upcoming deadlines ({len(upcoming)})")]
-    blocks += [
-        deadline_block(d, tracks=by_id, now=now, reader_zone=reader_zone, is_lead=ask.is_lead)
-        for d in upcoming
-    ]
+
+    def listed(items: list[Deadline]) -> list[Block]:
+        return [
+            deadline_block(d, tracks=by_id, now=now, reader_zone=reader_zone, is_lead=ask.is_lead)
+            for d in items
+        ]
+
+    blocks: list[Block] = []
+    if upcoming:
+        blocks += [header(f"Upcoming deadlines ({len(upcoming)})"), *listed(upcoming)]
+    else:
+        blocks.append(section(NONE_AHEAD.format(scope="")))
+    if passed:
+        blocks += [
+            header(f"Recently passed ({len(passed)})"),
+            context_line(RECENTLY_PASSED_NOTE),
+            *listed(passed),
+        ]
     if ask.is_lead and not ask.public:
         blocks.append(buttons(button("Add deadline", Action.open_deadline_form, primary=True)))
     fallback = "; ".join(
         f"{d.title}: {format_local(d.due_at, d.zone)} ({left_text(d.due_at, now=now, zone=d.zone)})"
-        for d in upcoming[:10]
+        for d in (upcoming + passed)[:10]
     )
     payload = message(fallback, blocks, response_type=ask.response_type())
-    return Answer(payload, made_at=now, fresh_until=fresh_until(now, [d.due_at for d in upcoming]))
+    changes = [d.due_at for d in upcoming] + [d.due_at + deadlines.RECENTLY for d in passed]
+    return Answer(payload, made_at=now, fresh_until=fresh_until(now, changes))
 
 
 async def add_from_command(

@@ -97,7 +97,7 @@ async def digest_blocks(
             title=v.round.title,
             place=v.round.place,
             when=format_local(v.round.starts_at, v.round.zone),
-            status=v.round.status.replace("_", " "),
+            status=v.status.replace("_", " "),
         )
         for v in latest + upcoming
     ]

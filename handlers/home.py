@@ -33,7 +33,7 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
         )
         current = await truces.truce_views(session, track_ids=scope)
         latest = await events.latest_events(
-            session, track_ids=scope, include_restricted=is_lead, limit=5
+            session, track_ids=scope, include_restricted=is_lead, until=now, limit=5
         )
         hot = [
             s
@@ -42,7 +42,7 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
         ]
         hot_latest = {
             s.id: await events.timeline(
-                session, sensitivity_id=s.id, include_restricted=is_lead, limit=1
+                session, sensitivity_id=s.id, include_restricted=is_lead, until=now, limit=1
             )
             for s in hot
             if s.id is not None

@@ -20,8 +20,8 @@ from bot.timeleft import countdown_left, format_local, on_its_mark
 from handlers.blocks import button, buttons, message, section
 from handlers.digest import channel_digest
 from handlers.ids import Action
-from handlers.present import event_block, in_reader_zone, left_text
-from storage import events
+from handlers.present import event_block, in_reader_zone, left_text, term_line
+from storage import events, truces
 from storage.models import (
     Deadline,
     DeadlineStatus,
@@ -30,6 +30,7 @@ from storage.models import (
     Subscription,
     Track,
     Truce,
+    TruceStatus,
     Visibility,
 )
 from storage.planning import OWED_FOR, follows
@@ -132,6 +133,8 @@ async def alert_content(
     expiry = await session.get(Deadline, payload.get("deadline_id"))
     if truce is None or expiry is None or expiry.due_at.isoformat() != payload.get("expiry"):
         return None  # moved again since: the newer change has its own alert
+    if payload.get("lapse"):
+        return await lapse_content(session, truce, expiry)
     previous = datetime.fromisoformat(payload["previous"])
     text = render(
         "alert_expiry",
@@ -145,6 +148,27 @@ async def alert_content(
     return Shared(
         message(fallback, [section(text)]),
         track=await _track(session, expiry.track_id),
+        restricted=expiry.visibility == Visibility.restricted,
+    )
+
+
+async def lapse_content(session: AsyncSession, truce: Truce, expiry: Deadline) -> Shared | None:
+    """The truce lapsed at its expiry: tariffs snap back per its terms. None once a lead
+    extended it again (the extension has its own alert)."""
+    if truce.status != TruceStatus.lapsed:
+        return None
+    view = await truces.view_of(session, truce)
+    text = render(
+        "alert_lapse",
+        title=truce.title,
+        expiry_local=format_local(expiry.due_at, expiry.zone),
+        expiry_reader=in_reader_zone(expiry.due_at, None),  # many read it: not one zone
+        terms=[term_line(t) for t in view.terms],
+    )
+    fallback = f"Alert: {truce.title} lapsed at {format_local(expiry.due_at, expiry.zone)}"
+    return Shared(
+        message(fallback, [section(text)]),
+        track=await _track(session, truce.track_id),
         restricted=expiry.visibility == Visibility.restricted,
     )
 

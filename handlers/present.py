@@ -11,7 +11,7 @@ from bot.timeleft import describe_time_left, format_local, slack_date, time_left
 from handlers.blocks import button, context_line, divider, section
 from handlers.ids import Action
 from storage.events import EventView
-from storage.models import Deadline, Level, Sensitivity, Track, Visibility
+from storage.models import Deadline, Level, Sensitivity, Track, TruceStatus, TruceTerm, Visibility
 from storage.rounds import RoundView
 from storage.truces import TruceView
 from templates import SlackMarkup, escape_mrkdwn, render
@@ -43,15 +43,18 @@ def left_text(due: datetime, *, now: datetime, zone: str) -> str:
     return describe_time_left(time_left(due, now=now, zone=zone))
 
 
+def term_line(term: TruceTerm) -> str:
+    """``United States: additional tariff on Chinese goods 30% on China``."""
+    parts = (f"{term.party}:", term.measure, term.rate, term.target and f"on {term.target}")
+    return " ".join(p for p in parts if p)
+
+
 def truce_blocks(
     view: TruceView, *, now: datetime, reader_zone: str | None, is_lead: bool
 ) -> list[Block]:
     expiry = view.expiry
     zone = expiry.zone if expiry else "UTC"
-    terms = [
-        " ".join(p for p in (f"{t.party}:", t.measure, t.rate, t.target and f"on {t.target}") if p)
-        for t in view.terms
-    ]
+    terms = [term_line(t) for t in view.terms]
     extensions = [
         f"{format_local(e.from_at, zone)} → {format_local(e.to_at, zone)}, "
         f"decided {format_local(e.decided_at, zone)}"
@@ -64,7 +67,8 @@ def truce_blocks(
         title=view.truce.title,
         track=view.track.handle if view.track else "",
         parties=" · ".join(view.truce.parties),
-        status=view.truce.status,
+        status=view.status_at(now),
+        lapsed=view.status_at(now) == TruceStatus.lapsed,
         expiry_local=format_local(expiry.due_at, expiry.zone) if expiry else "",
         expiry_reader=in_reader_zone(expiry.due_at, reader_zone) if expiry else "",
         left=left_text(expiry.due_at, now=now, zone=expiry.zone) if expiry else "",
@@ -115,7 +119,7 @@ def round_block(view: RoundView, *, is_lead: bool) -> Block:
         track=view.track.handle if view.track else "",
         place=talks.place,
         when=when,
-        status=talks.status.replace("_", " "),
+        status=view.status.replace("_", " "),
         delegations=[
             f"{d.party}: {d.lead_name}" + (f", {d.lead_title}" if d.lead_title else "")
             for d in view.delegations

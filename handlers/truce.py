@@ -23,6 +23,7 @@ from handlers.usage import usage_reply
 from storage import truces
 from storage.access import require_lead
 from storage.errors import InvalidInput
+from storage.models import TruceStatus
 from templates import render, user_mention
 
 USAGE = "`/truce [track] [public]`, `/truce [track] extend <when> [| note]`, `/truce edit`"
@@ -75,7 +76,11 @@ async def list_truces(
         text = {"text": NO_TRUCE.format(scope=scope), "response_type": "ephemeral"}
         return Answer(text, made_at=now, fresh_until=fresh_until(now, []))
     groups = [truce_blocks(v, now=now, reader_zone=reader_zone, is_lead=ask.is_lead) for v in views]
-    title = "Active truce" if len(views) == 1 else f"{len(views)} active truces"
+    lapsed = sum(v.status_at(now) == TruceStatus.lapsed for v in views)
+    if len(views) == 1:
+        title = "Lapsed truce" if lapsed else "Active truce"
+    else:
+        title = f"{len(views)} truces" + (f" ({lapsed} lapsed)" if lapsed else "")
     payload = message(
         fallback_for(views, now=now),
         [header(title), *separated(groups)],
@@ -90,7 +95,8 @@ def fallback_for(views: list[truces.TruceView], *, now: Any) -> str:
     for view in views:
         expiry = view.expiry
         when = format_local(expiry.due_at, expiry.zone) if expiry else "no expiry"
-        parts.append(f"{view.truce.title}: expires {when}")
+        verb = "lapsed" if view.status_at(now) == TruceStatus.lapsed else "expires"
+        parts.append(f"{view.truce.title}: {verb} {when}")
     return "; ".join(parts)
 
 

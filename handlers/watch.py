@@ -50,7 +50,11 @@ async def handle_watch(
             )
             assert item.id is not None
             timeline = await events.timeline(
-                session, sensitivity_id=item.id, include_restricted=ask.sees_restricted, limit=45
+                session,
+                sensitivity_id=item.id,
+                include_restricted=ask.sees_restricted,
+                until=ask.runtime.now(),
+                limit=45,
             )
             blocks = [header(f"Watch: {item.name} ({item.level})")]
             blocks += [event_block(v) for v in timeline] or [context_line("No events yet.")]
@@ -69,6 +73,7 @@ async def handle_watch(
                     session,
                     sensitivity_id=item.id,
                     include_restricted=ask.sees_restricted,
+                    until=ask.runtime.now(),
                     limit=2,
                 )
                 blocks.append(sensitivity_block(item, latest, is_lead=ask.is_lead))

@@ -111,7 +111,7 @@ async def truce_views(
     session: AsyncSession,
     *,
     track_ids: Sequence[int] | None,
-    statuses: Sequence[str] = CURRENT,
+    statuses: Sequence[str] = SHOWN,
 ) -> list[TruceView]:
     """The truces with these statuses in scope, each with its track and expiry (one join),
     terms and extensions: three queries however many truces there are."""

@@ -178,12 +178,16 @@ async def test_the_turn_of_a_minute_changes_the_truce_countdown(bot: RunningBot)
     assert "13 days 18 hours left" in await listing(bot, "/truce")
 
 
-async def test_a_deadline_that_falls_due_leaves_the_listing(bot: RunningBot) -> None:
+async def test_a_deadline_that_falls_due_moves_to_recently_passed(bot: RunningBot) -> None:
     answer(await bot.command("/deadline", "add Imminent | 2025-07-29 09:01 UTC", user=LEAD))
     assert "*Imminent*" in await listing(bot, "/deadline")
     bot.clock.advance(timedelta(seconds=59))
     assert "under a minute left" in await listing(bot, "/deadline")
     bot.clock.advance(timedelta(seconds=2))
+    ahead, _, passed = (await listing(bot, "/deadline")).partition("Recently passed (1)")
+    assert "*Imminent*" not in ahead
+    assert "*Imminent*" in passed and "passed just now" in passed
+    bot.clock.advance(timedelta(days=7))
     assert "*Imminent*" not in await listing(bot, "/deadline")
 
 
