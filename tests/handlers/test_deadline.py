@@ -272,5 +272,5 @@ async def test_a_form_slack_will_not_open_is_reported_not_a_failure(bot: Running
     bot.standin.fail_with_error("views.open", "expired_trigger_id")
     response = await bot.command("/deadline", "new", user=LEAD)
     assert response.status_code == 200
-    [said] = await bot.standin.wait_for("response_url")
+    said = await bot.reply("response_url")
     assert "The form could not be opened (Slack said: expired_trigger_id)" in said.args["text"]
