@@ -109,6 +109,7 @@ def round_block(view: RoundView, *, is_lead: bool) -> Block:
             for d in view.delegations
         ],
         outcome=talks.outcome,
+        ref=talks.id,
     )
     accessory = button("Edit", Action.edit_round, str(talks.id)) if is_lead else None
     return section(text, accessory=accessory)
@@ -146,6 +147,7 @@ def sensitivity_block(item: Sensitivity, latest: Sequence[EventView], *, is_lead
         restricted=item.visibility == Visibility.restricted,
         description=item.description,
         latest=latest_text,
+        handle=item.slug,
     )
     accessory = button("Edit", Action.edit_sensitivity, str(item.id)) if is_lead else None
     return section(text, accessory=accessory)

@@ -215,7 +215,7 @@ async def test_member_cannot_mark_a_deadline_met(bot: RunningBot) -> None:
 
 async def test_deadline_met_without_a_number_says_how(bot: RunningBot) -> None:
     body = answer(await bot.command("/deadline", "met", user=LEAD))
-    assert "/deadline met 3" in body["text"]
+    assert "the number `/deadline` shows beside it: `/deadline met &lt;#&gt;`" in body["text"]
 
 
 async def test_deadline_edit_of_a_missing_deadline_says_so_without_a_modal(
