@@ -2,7 +2,7 @@
 
 Beside each item a listing shows what its commands take: a round the number `/talks edit`
 takes, a deadline the number `/deadline edit|met|cancel` takes, a sensitivity the topic
-`/watch edit` takes.
+`/watch edit` takes. Every button on an item names that item, within Slack's 75 characters.
 The record is made busy first: upcoming rounds, a round and a sensitivity with over-long
 names, a restricted sensitivity, and a renamed one whose old topic is another's name now.
 """
@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlmodel import SQLModel
 
-from handlers.ids import Field
+from bot.scheduler import Scheduler, delivery_client
+from bot.settings import Settings
+from handlers.ids import Action, Field
 from storage import rounds, sensitivities
 from storage.access import CLI
-from storage.models import Deadline, DeadlineStatus, Level, Sensitivity, TalksRound
+from storage.models import Deadline, DeadlineStatus, Level, Sensitivity, TalksRound, Truce
 from tests.conftest import AS_OF, LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import answer, rows
+from tests.handlers.helpers import HOSTILE, answer, assert_user_text_escaped, rows
+from tests.handlers.test_home import open_home
 
 LONG_ROUND = (
     "US–China working-level consultations on farm purchases, fentanyl precursors, export "
@@ -194,3 +200,155 @@ async def test_a_topic_means_its_own_item_before_one_renamed_to_it(busy: Running
         assert found.name == "Cross-strait relations"
         renamed = await sensitivities.find_sensitivity(session, "strait", include_restricted=True)
         assert renamed.name == "Taiwan"
+
+
+# ---- every button names its item: a table over every surface that has one -------------
+
+
+@dataclass(frozen=True)
+class Labels:
+    """How a surface's buttons of one action name their item: prefix, item, suffix."""
+
+    model: type[SQLModel]
+    prefix: str
+    suffix: str = ""
+
+
+def item_name(row: Any) -> str:
+    return str(getattr(row, "title", None) or row.name)
+
+
+async def countdown_post(bot: RunningBot) -> dict[str, Any]:
+    answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
+    settings = Settings(bot_token="xoxb-test-token", api_url=bot.standin.api_url)
+    scheduler = Scheduler(
+        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
+    )
+    bot.clock.set(datetime(2025, 8, 5, 12, 0, 1, tzinfo=UTC) - timedelta(days=1))
+    mark = bot.standin.mark()
+    await scheduler.tick()
+    posts = bot.standin.calls_since(mark, "chat.postMessage", lambda c: "metadata" in c.args)
+    (hearing,) = [p.args for p in posts if "Section 301 hearing" in str(p.args["text"])]
+    return hearing
+
+
+async def digest_post(bot: RunningBot) -> dict[str, Any]:
+    return answer(await bot.command("/desk", "digest", user=LEAD))
+
+
+async def home(bot: RunningBot) -> dict[str, Any]:
+    return await open_home(bot, LEAD)
+
+
+def command(name: str, text: str = "") -> Callable[[RunningBot], Awaitable[dict[str, Any]]]:
+    async def run(bot: RunningBot) -> dict[str, Any]:
+        return answer(await bot.command(name, text, user=LEAD))
+
+    return run
+
+
+EDIT_ROUND = {Action.edit_round: Labels(TalksRound, "Edit ")}
+EDIT_TOPIC = {Action.edit_sensitivity: Labels(Sensitivity, "Edit ")}
+EDIT_DEADLINE = {Action.edit_deadline: Labels(Deadline, "Edit ")}
+EDIT_TRUCE = {Action.open_truce_form: Labels(Truce, "Edit / extend ")}
+COUNTDOWN = {
+    Action.edit_deadline: Labels(Deadline, "Extend / edit "),
+    Action.mark_deadline_met: Labels(Deadline, "Mark ", " met"),
+}
+SURFACES: dict[str, tuple[Callable[[RunningBot], Awaitable[dict[str, Any]]], dict[str, Labels]]] = {
+    "/talks": (command("/talks"), EDIT_ROUND),
+    "/watch": (command("/watch"), EDIT_TOPIC),
+    "/deadline": (command("/deadline"), EDIT_DEADLINE),
+    "/truce": (command("/truce"), EDIT_TRUCE),
+    "App Home": (home, EDIT_DEADLINE | EDIT_TRUCE | EDIT_TOPIC),
+    "countdown post": (countdown_post, COUNTDOWN),
+    "digest": (digest_post, {}),
+}
+
+
+def all_buttons(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for block in payload["blocks"]:
+        for element in [block.get("accessory") or {}, *block.get("elements", [])]:
+            if element.get("type") == "button":
+                found.append(element)
+    return found
+
+
+@pytest.mark.parametrize("surface", list(SURFACES))
+async def test_every_button_on_an_item_names_that_item(busy: RunningBot, surface: str) -> None:
+    produce, labels = SURFACES[surface]
+    payload = await produce(busy)
+    named = 0
+    for element in all_buttons(payload):
+        text = element["text"]
+        label = text["text"]
+        assert text["type"] == "plain_text" and len(label) <= 75, element
+        if element["action_id"] not in labels:
+            assert not element.get("value"), f"{label!r} acts on an item but names none"
+            assert label.startswith("Add "), element
+            continue
+        how = labels[element["action_id"]]
+        model: Any = how.model
+        (row,) = await rows(busy, model, model.id == int(element["value"]))
+        assert label.startswith(how.prefix) and label.endswith(how.suffix), label
+        shown = label[len(how.prefix) : len(label) - len(how.suffix)]
+        name = item_name(row)
+        if shown != name:  # cut to fit: at a word, marked, and only when it had to be
+            assert len(how.prefix + name + how.suffix) > 75, label
+            assert shown.endswith("…") and name.startswith(shown[:-1]), label
+            assert not name[len(shown) - 1].isalnum(), label  # after a whole word
+        named += 1
+    expected = sum(1 for e in all_buttons(payload) if e["action_id"] in labels)
+    assert named == expected and (named > 0) == bool(labels)
+
+
+async def test_the_watch_buttons_are_edit_and_the_topic_name(busy: RunningBot) -> None:
+    payload = answer(await busy.command("/watch", user=LEAD))
+    labels = [
+        b["accessory"]["text"]["text"] for b in sections(payload) if b.get("accessory")
+    ]
+    assert "Edit Taiwan" in labels and "Edit Cross-strait relations" in labels
+    assert "Edit" not in labels
+    assert len(labels) == len(set(labels)) == 7
+    long = next(label for label in labels if label.startswith("Edit Outbound"))
+    assert long == "Edit Outbound investment screening of US capital in Chinese semiconductors…"
+    assert len(long) <= 75
+
+
+async def test_a_long_round_title_is_cut_at_a_word_on_its_button(busy: RunningBot) -> None:
+    payload = answer(await busy.command("/talks", user=LEAD))
+    (block,) = [b for b in sections(payload) if "Washington" in b["text"]["text"]]
+    label = block["accessory"]["text"]["text"]
+    assert len(label) <= 75 and label.endswith("…")
+    assert LONG_ROUND.startswith(label[len("Edit ") : -1])
+    assert not LONG_ROUND[len(label) - len("Edit ") - 1].isalnum()  # after a whole word
+
+
+async def test_members_get_the_numbers_but_no_buttons(busy: RunningBot) -> None:
+    for name in ("/talks", "/watch", "/deadline", "/truce"):
+        payload = answer(await busy.command(name, user=MEMBER))
+        assert all_buttons(payload) == []
+    assert shown_rounds(answer(await busy.command("/talks", user=MEMBER)))
+    assert shown_topics(answer(await busy.command("/watch", user=MEMBER)))
+
+
+async def test_a_hostile_title_is_plain_text_on_its_button_and_escaped_beside_it(
+    bot: RunningBot,
+) -> None:
+    async with bot.db.session() as session:
+        await rounds.add_round(
+            session,
+            actor=CLI,
+            now=AS_OF,
+            title=HOSTILE,
+            starts_at=datetime(2025, 9, 1, tzinfo=UTC),
+            zone="UTC",
+        )
+    payload = answer(await bot.command("/talks", user=LEAD))
+    assert_user_text_escaped(payload)
+    (block,) = [b for b in sections(payload) if "Ping" in b["text"]["text"]]
+    assert block["accessory"]["text"] == {"type": "plain_text", "text": f"Edit {HOSTILE}"}
+    (ref,) = [r for t, r in shown_rounds(payload) if t == HOSTILE]
+    await bot.command("/talks", f"edit {ref}", user=LEAD)
+    assert form_item(await bot.opened_view())[1] == HOSTILE
