@@ -31,6 +31,7 @@ __all__ = [
     "TEAM_ID",
     "check_blocks",
     "BlockKitViolation",
+    "Hold",
     "RecordedCall",
     "SlackStandIn",
     "find_mention_problems",
@@ -73,6 +74,18 @@ class RecordedCall:
     at: float  # time.monotonic() when received
     status: int  # HTTP status answered
     response: dict[str, Any] | str = field(default="", repr=False)  # the body answered
+
+
+@dataclass
+class Hold:
+    """A call kept waiting by `SlackStandIn.hold`: `arrived` is set when it reaches the
+    stand-in; it is recorded and answered after `release()`."""
+
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
 
 
 class BlockKitViolation(AssertionError):
@@ -122,6 +135,8 @@ class SlackStandIn:
         self.rate_limit_ratio = 0.0
         self._random = random.Random(7)
         self.calls: list[RecordedCall] = []
+        self._forgotten = 0  # calls dropped by `reset`: keeps `mark()` positions meaningful
+        self._holds: dict[str, deque[Hold]] = {}
         self.violations: list[str] = []
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -201,28 +216,65 @@ class SlackStandIn:
         """The recorded calls of one method, oldest first."""
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(
-        self, method: str, count: int = 1, timeout: float = 5.0
+    def mark(self) -> int:
+        """A position in the call log: take it before a request, then pass it as `after` to
+        `wait_for` or `next_call` to see only the calls recorded since (never an older one)."""
+        return self._forgotten + len(self.calls)
+
+    def calls_since(
+        self, after: int, method: str, where: Callable[[RecordedCall], bool] | None = None
     ) -> list[RecordedCall]:
-        """Wait until at least `count` calls of `method` were recorded; return them all."""
+        """The calls of `method` recorded at or after the `mark()` `after`, oldest first."""
+        start = max(after - self._forgotten, 0)
+        return [
+            c for c in self.calls[start:] if c.method == method and (where is None or where(c))
+        ]
+
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,
+        *,
+        after: int = 0,
+        where: Callable[[RecordedCall], bool] | None = None,
+    ) -> list[RecordedCall]:
+        """Wait until at least `count` calls of `method` were recorded at or after the `mark()`
+        `after` (and match `where`); return those calls, oldest first.
+
+        Without `after` every call since the start counts, so a call an earlier request made
+        satisfies the wait: to wait for what one request caused, take a `mark()` before it.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            found = self.calls_to(method)
+            found = self.calls_since(after, method, where)
             if len(found) >= count:
                 return found
             remaining = deadline - loop.time()
             if remaining <= 0:
                 seen = ", ".join(c.method for c in self.calls) or "nothing"
                 raise TimeoutError(
-                    f"waited {timeout}s for {count} {method} call(s), got {len(found)}; "
-                    f"calls seen: {seen}"
+                    f"waited {timeout}s for {count} {method} call(s) after call #{after}, "
+                    f"got {len(found)}; calls seen: {seen}"
                 )
             changed = self._changed
             try:
                 await asyncio.wait_for(changed.wait(), remaining)
             except TimeoutError:
                 pass
+
+    async def next_call(
+        self,
+        method: str,
+        *,
+        after: int,
+        where: Callable[[RecordedCall], bool] | None = None,
+        timeout: float = 5.0,
+    ) -> RecordedCall:
+        """The first call of `method` recorded at or after the `mark()` `after` (and matching
+        `where`), waiting for it if it has not come yet."""
+        return (await self.wait_for(method, after=after, where=where, timeout=timeout))[0]
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """The channel's current messages (after updates and deletes), oldest first."""
@@ -264,17 +316,33 @@ class SlackStandIn:
         for _ in range(times):
             queue.append(_Failure(200, error, None))
 
+    def hold(self, method: str) -> Hold:
+        """Keep the next call of `method` (or "response_url") waiting at the door, unrecorded
+        and unanswered, until `Hold.release()`: a Slack or a bot that is slow, on demand."""
+        held = Hold()
+        self._holds.setdefault(method, deque()).append(held)
+        return held
+
     def reset(self) -> None:
         """Forget calls, violations, pending failures, messages and views (keeps settings)."""
+        self._forgotten += len(self.calls)
         self.calls.clear()
         self.violations.clear()
         self._init_state()
 
     # ------------------------------------------------------------------ HTTP handlers
 
+    async def _held(self, method: str) -> None:
+        queue = self._holds.get(method)
+        if queue:
+            held = queue.popleft()
+            held.arrived.set()
+            await held.released.wait()
+
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
-        at = time.monotonic()
         method = request.match_info["method"]
+        await self._held(method)
+        at = time.monotonic()
         args: dict[str, Any] = {}
         token = _bearer(request)
         try:
@@ -289,6 +357,7 @@ class SlackStandIn:
         return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
+        await self._held("response_url")
         at = time.monotonic()
         rid = request.match_info["rid"]
         status, text, headers = 200, "ok", {}
@@ -644,8 +713,7 @@ class SlackStandIn:
         """
         socket = next((ws for ws in reversed(self._sockets) if not ws.closed), None)
         if socket is None:
-            seen = len(self.calls_to("socket_connect"))
-            await self.wait_for("socket_connect", count=seen + 1, timeout=timeout)
+            await self.next_call("socket_connect", after=self.mark(), timeout=timeout)
             socket = self._sockets[-1]
         envelope: dict[str, Any] = {
             "envelope_id": str(uuid.uuid4()),
@@ -661,17 +729,13 @@ class SlackStandIn:
 
     async def socket_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The app's acknowledgement of one envelope (waits for it)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        count = 1
-        while True:
-            acks = await self.wait_for(
-                "socket_ack", count=count, timeout=max(deadline - loop.time(), 0.0)
-            )
-            for call in acks:
-                if call.args.get("envelope_id") == envelope_id:
-                    return call.args
-            count = len(acks) + 1
+        ack = await self.next_call(
+            "socket_ack",
+            after=0,
+            where=lambda call: call.args.get("envelope_id") == envelope_id,
+            timeout=timeout,
+        )
+        return ack.args
 
     def _apps_connections_open(self, token: str) -> _Answer:
         if not token.startswith("xapp-"):

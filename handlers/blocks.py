@@ -6,6 +6,7 @@ text into a ping; the text itself is escaped by `templates`.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,31 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - 1].rstrip() + "…"
+
+
+def clip_words(text: str, limit: int) -> str:
+    """`text` on one line, within `limit` characters: a longer one is cut after a whole word
+    (back to the last space, if that keeps at least half of it; else between two characters,
+    never before a combining mark or inside joined emoji), trailing punctuation dropped, and
+    "…" added."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    while cut > 0 and (_clings(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1  # marks, selectors and joined emoji stay with the character they belong to
+    if cut > 0 and text[cut - 1].isalnum() and text[cut].isalnum():  # inside a word
+        space = text.rfind(" ", 0, cut)
+        if space >= limit // 2:
+            cut = space
+    return text[:cut].rstrip(" ,;:.–—-/(") + "…"
+
+
+def _clings(char: str) -> bool:
+    """A combining mark, a joiner or selector, or an emoji skin-tone modifier."""
+    return unicodedata.category(char) in ("Mn", "Mc", "Me", "Cf") or (
+        "\U0001f3fb" <= char <= "\U0001f3ff"
+    )
 
 
 def mrkdwn(text: str) -> MarkdownTextObject:

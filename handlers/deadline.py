@@ -64,7 +64,10 @@ async def handle_deadline(
             if deadline_id is not None:
                 await deadlines.get_deadline(session, deadline_id)
             elif verb == "edit":
-                raise InvalidInput("Name the deadline to edit by its number: `/deadline edit 3`.")
+                raise InvalidInput(
+                    "Name the deadline by the number `/deadline` shows beside it: "
+                    "`/deadline edit <#>`."
+                )
             await ack()
             view = await forms.deadline_form(
                 session,
@@ -78,7 +81,10 @@ async def handle_deadline(
         elif verb in STATUS_VERBS:
             deadline_id = _number(ask.words[1:])
             if deadline_id is None:
-                raise InvalidInput(f"Name the deadline by its number: `/deadline {verb} 3`.")
+                raise InvalidInput(
+                    "Name the deadline by the number `/deadline` shows beside it: "
+                    f"`/deadline {verb} <#>`."
+                )
             await ack(
                 await outcome_reply(
                     session, runtime, ask.actor, deadline_id, STATUS_VERBS[verb], confirmed=False

@@ -17,10 +17,10 @@ from slack_sdk.models.blocks import Block
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import countdown_left, format_local, on_its_mark
-from handlers.blocks import button, buttons, message, section
+from handlers.blocks import buttons, message, section
 from handlers.digest import channel_digest
 from handlers.ids import Action
-from handlers.present import event_block, in_reader_zone, left_text, term_line
+from handlers.present import event_block, in_reader_zone, item_button, left_text, term_line
 from storage import events, truces
 from storage.models import (
     Deadline,
@@ -89,12 +89,11 @@ async def countdown_content(
         held_back=held_back,
         fired_local=format_local(delivery.due_at, deadline.zone),
     )
-    value = str(deadline.id)
     blocks: list[Block] = [
         section(text),
         buttons(
-            button("Extend / edit", Action.edit_deadline, value),
-            button("Mark met", Action.mark_deadline_met, value),
+            item_button("extend_edit", deadline.title, Action.edit_deadline, deadline.id),
+            item_button("mark_met", deadline.title, Action.mark_deadline_met, deadline.id),
         ),
     ]
     fallback = f"Deadline reached: {deadline.title}" if reached else f"{deadline.title}: {left}"

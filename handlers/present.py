@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, ButtonElement
 
 from bot.timeleft import describe_time_left, format_local, slack_date, time_left
-from handlers.blocks import button, context_line, divider, section
+from handlers.blocks import BUTTON_TEXT, button, clip_words, context_line, divider, section
 from handlers.ids import Action
 from storage.events import EventView
 from storage.models import Deadline, Level, Sensitivity, Track, TruceStatus, TruceTerm, Visibility
 from storage.rounds import RoundView
 from storage.truces import TruceView
-from templates import SlackMarkup, escape_mrkdwn, render
+from templates import SlackMarkup, escape_mrkdwn, render, render_plain
 
 LEVEL_ICONS = {
     Level.critical: ":red_circle:",
@@ -22,6 +23,17 @@ LEVEL_ICONS = {
     Level.medium: ":large_yellow_circle:",
     Level.low: ":white_circle:",
 }
+
+
+ButtonVerb = Literal["edit", "edit_extend", "extend_edit", "mark_met"]
+
+
+def item_button(verb: ButtonVerb, item: str, action_id: str, value: int | None) -> ButtonElement:
+    """A button whose label names the item it acts on ("Edit Taiwan"); a long name is cut
+    at a word so the label fits Slack's 75 characters. The label is plain_text, as typed."""
+    room = BUTTON_TEXT - (len(render_plain("item_button", verb=verb, item="x")) - 1)
+    label = render_plain("item_button", verb=verb, item=clip_words(item, room))
+    return button(label, action_id, "" if value is None else str(value))
 
 
 READER_LABEL = "your time:"
@@ -76,7 +88,9 @@ def truce_blocks(
         extensions=extensions,
     )
     accessory = (
-        button("Edit / extend", Action.open_truce_form, str(view.truce.id)) if is_lead else None
+        item_button("edit_extend", view.truce.title, Action.open_truce_form, view.truce.id)
+        if is_lead
+        else None
     )
     blocks: list[Block] = [section(text, accessory=accessory)]
     if view.truce.source_name:
@@ -104,7 +118,9 @@ def deadline_block(
         kind=deadline.kind.replace("_", " "),
         ref=deadline.id,
     )
-    accessory = button("Edit", Action.edit_deadline, str(deadline.id)) if is_lead else None
+    accessory = (
+        item_button("edit", deadline.title, Action.edit_deadline, deadline.id) if is_lead else None
+    )
     return section(text, accessory=accessory)
 
 
@@ -125,8 +141,9 @@ def round_block(view: RoundView, *, is_lead: bool) -> Block:
             for d in view.delegations
         ],
         outcome=talks.outcome,
+        ref=talks.id,
     )
-    accessory = button("Edit", Action.edit_round, str(talks.id)) if is_lead else None
+    accessory = item_button("edit", talks.title, Action.edit_round, talks.id) if is_lead else None
     return section(text, accessory=accessory)
 
 
@@ -162,8 +179,11 @@ def sensitivity_block(item: Sensitivity, latest: Sequence[EventView], *, is_lead
         restricted=item.visibility == Visibility.restricted,
         description=item.description,
         latest=latest_text,
+        handle=item.slug,
     )
-    accessory = button("Edit", Action.edit_sensitivity, str(item.id)) if is_lead else None
+    accessory = (
+        item_button("edit", item.name, Action.edit_sensitivity, item.id) if is_lead else None
+    )
     return section(text, accessory=accessory)
 
 

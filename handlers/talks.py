@@ -37,7 +37,10 @@ async def handle_talks(
             if verb == "edit":
                 ref = ask.words[1].lstrip("#") if len(ask.words) > 1 else ""
                 if not ref.isdigit():
-                    raise InvalidInput("Name the round by its number: `/talks edit 2`.")
+                    raise InvalidInput(
+                        "Name the round by the number `/talks` shows beside it: "
+                        "`/talks edit <#>`."
+                    )
                 round_id = (await rounds.get_round(session, int(ref))).id
             await ack()
             view = await forms.round_form(

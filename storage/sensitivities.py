@@ -112,11 +112,13 @@ async def all_sensitivities(
 async def find_sensitivity(
     session: AsyncSession, topic: str, *, include_restricted: bool
 ) -> Sensitivity:
-    """By slug, name or keyword, case-insensitively."""
+    """By slug, name or keyword, case-insensitively; the slug first, so the topic a listing
+    shows beside an item always means that item (a renamed one may carry another's name)."""
     wanted = topic.strip().lower()
     items = await all_sensitivities(session, include_restricted=include_restricted)
     for match in (
-        lambda s: s.slug == wanted or s.name.lower() == wanted,
+        lambda s: s.slug == wanted,
+        lambda s: s.name.lower() == wanted,
         lambda s: wanted in (k.lower() for k in s.keywords),
         lambda s: s.name.lower().startswith(wanted) or s.slug.startswith(wanted),
     ):

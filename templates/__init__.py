@@ -42,6 +42,22 @@ def render(template: str, /, **values: Any) -> str:
     return ENV.get_template(f"{template}.j2").render(**values).strip()
 
 
+# For `plain_text` objects (button labels): Slack shows them as written and never parses
+# them for mentions or links, so values go in as typed, not mrkdwn-escaped.
+PLAIN_ENV = Environment(
+    loader=PackageLoader("templates", "."),
+    undefined=StrictUndefined,
+    autoescape=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_plain(template: str, /, **values: Any) -> str:
+    """Renders `templates/<name>.j2` as plain text on one line (runs of spaces collapsed)."""
+    return " ".join(PLAIN_ENV.get_template(f"{template}.j2").render(**values).split())
+
+
 def user_mention(user_id: str) -> SlackMarkup:
     safe = "".join(ch for ch in user_id if ch.isalnum())
     return SlackMarkup(f"<@{safe}>")

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from bot.app import build_app, build_client
 from bot.clock import ManualClock
 from bot.settings import Settings
-from bot.standin import SlackStandIn
+from bot.standin import RecordedCall, SlackStandIn
 from bot.web import build_web
 from storage.db import Database
 from storage.seed import default_seed_files, load_seed_files
@@ -151,9 +151,39 @@ def sign(
     }
 
 
+def _url_id(response_url: str) -> str:
+    """The stand-in's id of one of its response URLs (recorded as `response_url_id`)."""
+    return response_url.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One request sent to the bot, as its effects can be told from earlier ones: the
+    stand-in's `mark()` taken just before it went out, and its own trigger_id and
+    response_url id (when it carries them)."""
+
+    mark: int
+    trigger_id: str | None = None
+    response_url_id: str | None = None
+
+    def caused(self, call: RecordedCall) -> bool:
+        """Whether `call` can be this request's: a post to another request's response_url,
+        or a views.open with another request's trigger_id, is not."""
+        if call.method == "response_url" and self.response_url_id is not None:
+            return call.args.get("response_url_id") == self.response_url_id
+        if self.trigger_id is not None and "trigger_id" in call.args:
+            return call.args["trigger_id"] == self.trigger_id
+        return True
+
+
 @dataclass
 class RunningBot:
-    """The bot behind uvicorn on loopback, and helpers that speak to it as Slack does."""
+    """The bot behind uvicorn on loopback, and helpers that speak to it as Slack does.
+
+    Every request helper records the request as `last` before sending it; the helpers that
+    read what a request caused (`opened_view`, `reply`) wait for a call recorded after it,
+    never hand back one an earlier request made.
+    """
 
     url: str
     http: httpx.AsyncClient
@@ -161,6 +191,19 @@ class RunningBot:
     db: Database
     clock: ManualClock
     settings: Settings
+    last: Sent = Sent(0)
+
+    async def send(
+        self,
+        body: str,
+        headers: dict[str, str],
+        *,
+        trigger_id: str | None = None,
+        response_url_id: str | None = None,
+    ) -> httpx.Response:
+        """POSTs a body to the bot's Slack endpoint, recording it as `last` first."""
+        self.last = Sent(self.standin.mark(), trigger_id, response_url_id)
+        return await self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
 
     async def command(
         self,
@@ -171,6 +214,8 @@ class RunningBot:
         channel: str = CHANNEL,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        response_url = self.standin.response_url(channel=channel)
+        trigger_id = f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}"
         form = {
             "token": "deprecated",
             "team_id": "T0LOCAL",
@@ -183,17 +228,26 @@ class RunningBot:
             "text": text,
             "api_app_id": "A0PARLEY",
             "is_enterprise_install": "false",
-            "response_url": self.standin.response_url(channel=channel),
-            "trigger_id": f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}",
+            "response_url": response_url,
+            "trigger_id": trigger_id,
         }
         body = urlencode(form)
-        return await self.http.post(
-            f"{self.url}/slack/events", content=body, headers=headers or sign(body)
+        return await self.send(
+            body,
+            headers or sign(body),
+            trigger_id=trigger_id,
+            response_url_id=_url_id(response_url),
         )
 
     async def interaction(self, payload: dict[str, Any]) -> httpx.Response:
         body = urlencode({"payload": json.dumps(payload)})
-        return await self.http.post(f"{self.url}/slack/events", content=body, headers=sign(body))
+        url = payload.get("response_url")
+        return await self.send(
+            body,
+            sign(body),
+            trigger_id=payload.get("trigger_id"),
+            response_url_id=_url_id(url) if url else None,
+        )
 
     async def submit_view(
         self, view: dict[str, Any], values: dict[str, Any], *, user: str = ADMIN
@@ -267,9 +321,15 @@ class RunningBot:
         }
         return await self.interaction(payload)
 
-    async def opened_view(self) -> dict[str, Any]:
-        calls = await self.standin.wait_for("views.open")
-        view = calls[-1].args["view"]
+    async def reply(self, method: str, *, after: Sent | None = None) -> RecordedCall:
+        """The first `method` call the last request (or `after`) caused, waited for: one
+        recorded after it was sent, never an earlier request's."""
+        sent = after or self.last
+        return await self.standin.next_call(method, after=sent.mark, where=sent.caused)
+
+    async def opened_view(self, *, after: Sent | None = None) -> dict[str, Any]:
+        """The modal the last request (or `after`) opened, with its own trigger_id."""
+        view = (await self.reply("views.open", after=after)).args["view"]
         assert isinstance(view, dict)
         return view
 

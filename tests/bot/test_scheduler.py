@@ -210,7 +210,7 @@ async def test_a_met_deadline_stops_counting_down(
         deadline_id = deadline.id
     clock.set(AS_OF + timedelta(days=1, seconds=1))
     await scheduler.tick()
-    assert [message_text(p) for p in posts(standin)][-1].count("Section 301 hearing") == 1
+    assert [message_text(p) for p in posts(standin)][-1].count("*Section 301 hearing*") == 1
     async with seeded.session() as session:
         await update_deadline(
             session, actor=CLI, now=clock.now(), deadline_id=deadline_id, status="met"

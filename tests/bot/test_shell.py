@@ -17,6 +17,7 @@ from pathlib import Path
 PARLEY = Path(sys.executable).parent / "parley"
 AS_OF = "2025-07-29T09:00Z"
 TIMEOUT = 60
+TRUCE_EXPIRY = "US–China tariff truce (Geneva, 90 days) expires"  # the seeded deadline
 
 
 def clean_env(db_path: Path, **extra: str) -> dict[str, str]:
@@ -90,7 +91,7 @@ def test_second_start_on_same_database_does_not_seed_again(tmp_path: Path) -> No
     listing = section(second, "/deadline")
     assert "UPCOMING DEADLINES (2)" in listing
     assert "Kept across restarts" in listing
-    assert listing.count("US–China tariff truce") == 1
+    assert listing.count(f"*{TRUCE_EXPIRY}*") == 1
 
 
 def test_as_of_garbage_is_one_clear_line_and_non_zero_exit(tmp_path: Path) -> None:
@@ -299,14 +300,16 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
     )
     listing = out[out.index("parley> /deadline\n") :]
     first = listing.split("parley> ", 2)[1]
-    assert "  (1) Edit\n  (2) Add deadline\n" in first
+    assert f"  (1) Edit {TRUCE_EXPIRY}\n  (2) Add deadline\n" in first
     add_form = listing.split("parley> ", 3)[2]
     assert add_form.startswith("2\n")
     assert "── New deadline ──" in add_form
     second = listing.split("parley> ", 4)[3]
     assert "*Clicked deadline*" in second
     assert "Thu 31 Jul 2025 09:00 UTC" in second
-    assert "  (1) Edit\n  (2) Edit\n  (3) Add deadline\n" in second
+    assert (
+        f"  (1) Edit Clicked deadline\n  (2) Edit {TRUCE_EXPIRY}\n  (3) Add deadline\n" in second
+    )
     edit_form = listing.split("parley> ", 5)[4]
     assert edit_form.startswith("1\n")
     assert "── Edit deadline #2 ──" in edit_form

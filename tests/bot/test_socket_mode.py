@@ -30,6 +30,7 @@ class SocketBot:
     standin: SlackStandIn
     metrics: Metrics
     db: Database
+    last: int = 0  # the stand-in's mark() taken before the last envelope went out
 
     def command(self, command: str, text: str = "", *, user: str = ADMIN) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class SocketBot:
         }
 
     async def send(self, type: str, payload: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        self.last = self.standin.mark()
         envelope_id = await self.standin.send_envelope(type, payload, **kwargs)
         return await self.standin.socket_ack(envelope_id)
 
@@ -123,7 +125,7 @@ async def test_a_slash_command_is_acked_with_its_answer(socket_bot: SocketBot) -
 async def test_a_lead_command_opens_its_modal_through_the_web_api(socket_bot: SocketBot) -> None:
     ack = await socket_bot.send("slash_commands", socket_bot.command("/deadline", "new"))
     assert "payload" not in ack or not ack["payload"]
-    (call,) = await socket_bot.standin.wait_for("views.open")
+    call = await socket_bot.standin.next_call("views.open", after=socket_bot.last)
     assert call.args["view"]["callback_id"] == Callback.deadline_form
 
 
@@ -138,12 +140,12 @@ async def test_a_malformed_interaction_is_acked_and_never_dispatched(
 
 async def test_an_event_retried_over_the_socket_is_handled_once(socket_bot: SocketBot) -> None:
     await socket_bot.send("events_api", home_opened(MEMBER, "EvSOCKET1"))
-    await socket_bot.standin.wait_for("views.publish")
+    await socket_bot.standin.next_call("views.publish", after=socket_bot.last)
     await socket_bot.send(
         "events_api", home_opened(MEMBER, "EvSOCKET1"), retry_attempt=1, retry_reason="timeout"
     )
     await socket_bot.send("events_api", home_opened(MEMBER, "EvSOCKET2"))
-    await socket_bot.standin.wait_for("views.publish", count=2)
+    await socket_bot.standin.next_call("views.publish", after=socket_bot.last)
     assert len(socket_bot.standin.calls_to("views.publish")) == 2
     async with socket_bot.db.session() as session:
         assert await session.get(HandledRequest, "EvSOCKET1") is not None

@@ -599,6 +599,65 @@ async def test_wait_for_times_out(standin: SlackStandIn) -> None:
         await standin.wait_for("chat.postMessage", timeout=0.05)
 
 
+async def test_wait_for_after_a_mark_ignores_the_calls_recorded_before_it(
+    standin: SlackStandIn, client: AsyncWebClient
+) -> None:
+    await client.chat_postMessage(channel="C1", text="earlier")
+    mark = standin.mark()
+    waiting = asyncio.create_task(standin.next_call("chat.postMessage", after=mark, timeout=3))
+    held = standin.hold("chat.postMessage")
+    posting = asyncio.create_task(client.chat_postMessage(channel="C1", text="later"))
+    await held.arrived.wait()
+    assert not waiting.done()  # the earlier call, already recorded, does not answer the wait
+    held.release()
+    await posting
+    assert (await waiting).args["text"] == "later"
+    assert [c.args["text"] for c in await standin.wait_for("chat.postMessage")] == [
+        "earlier",
+        "later",
+    ]
+
+
+async def test_wait_for_where_picks_the_matching_call(
+    standin: SlackStandIn, client: AsyncWebClient
+) -> None:
+    mark = standin.mark()
+    for text in ("one", "two", "three"):
+        await client.chat_postMessage(channel="C1", text=text)
+    call = await standin.next_call(
+        "chat.postMessage", after=mark, where=lambda c: c.args["text"].startswith("t")
+    )
+    assert call.args["text"] == "two"
+    with pytest.raises(TimeoutError, match="after call #3"):
+        await standin.next_call("chat.postMessage", after=standin.mark(), timeout=0.05)
+
+
+async def test_a_mark_taken_before_a_reset_still_means_later_calls(
+    standin: SlackStandIn, client: AsyncWebClient
+) -> None:
+    await client.chat_postMessage(channel="C1", text="before")
+    mark = standin.mark()
+    standin.reset()
+    await client.chat_postMessage(channel="C1", text="after")
+    assert [c.args["text"] for c in standin.calls_since(mark, "chat.postMessage")] == ["after"]
+    assert standin.calls_since(standin.mark(), "chat.postMessage") == []
+
+
+async def test_a_held_response_url_post_is_recorded_when_released(
+    standin: SlackStandIn,
+) -> None:
+    held = standin.hold("response_url")
+    url = standin.response_url()
+    async with aiohttp.ClientSession() as session:
+        posting = asyncio.create_task(session.post(url, json={"text": "late reply"}))
+        await held.arrived.wait()
+        assert standin.calls_to("response_url") == []
+        held.release()
+        async with await posting as response:
+            assert response.status == 200
+    assert standin.calls_to("response_url")[0].args["text"] == "late reply"
+
+
 async def test_reset(standin: SlackStandIn, client: AsyncWebClient) -> None:
     standin.fail_with_error("auth.test", "fatal_error")
     await client.chat_postMessage(channel="C1", text="x")

@@ -43,13 +43,23 @@ async def deliver(
     headers = sign(body) | {"content-type": "application/json"}
     if retry is not None:
         headers |= {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
-    return await bot.http.post(f"{bot.url}/slack/events", content=body, headers=headers)
+    return await bot.send(body, headers)
 
 
 def published_for(bot: RunningBot, user: str) -> list[dict[str, Any]]:
     return [
         c.args["view"] for c in bot.standin.calls_to("views.publish") if c.args["user_id"] == user
     ]
+
+
+async def published(bot: RunningBot, user: str, *, after: int) -> dict[str, Any]:
+    """The user's App Home published after the stand-in's `mark()` `after`, waited for."""
+    call = await bot.standin.next_call(
+        "views.publish", after=after, where=lambda c: c.args["user_id"] == user
+    )
+    view = call.args["view"]
+    assert isinstance(view, dict)
+    return view
 
 
 def action_ids(view: dict[str, Any]) -> set[str]:
@@ -66,11 +76,11 @@ def new_event_id() -> str:
 
 
 async def test_app_home_gives_a_lead_buttons_and_a_member_none(e2e: RunningBot) -> None:
+    mark = e2e.standin.mark()
     assert (await deliver(e2e, LEAD, new_event_id())).status_code == 200
     assert (await deliver(e2e, MEMBER, new_event_id())).status_code == 200
-    await e2e.standin.wait_for("views.publish", count=2)
-    (lead_view,) = published_for(e2e, LEAD)
-    (member_view,) = published_for(e2e, MEMBER)
+    lead_view = await published(e2e, LEAD, after=mark)
+    member_view = await published(e2e, MEMBER, after=mark)
     for view in (lead_view, member_view):
         assert view["type"] == "home"
         assert "Tue 12 Aug 2025 00:01 EDT" in json.dumps(view)
@@ -82,25 +92,26 @@ async def test_a_retry_of_a_handled_event_has_no_second_effect(e2e: RunningBot) 
     event_id = new_event_id()
     first = await deliver(e2e, MEMBER, event_id)
     assert first.status_code == 200
-    await e2e.standin.wait_for("views.publish")
+    await published(e2e, MEMBER, after=e2e.last.mark)
 
     retried = await deliver(e2e, MEMBER, event_id, retry=1)
     assert retried.status_code == 200
     assert retried.headers.get("x-slack-no-retry") == "1"
     await deliver(e2e, LEAD, new_event_id())  # a later event, to know the retry's turn is over
-    await e2e.standin.wait_for("views.publish", count=2)
+    await published(e2e, LEAD, after=e2e.last.mark)
     assert len(published_for(e2e, MEMBER)) == 1
     assert await rows(e2e, HandledRequest, HandledRequest.request_id == event_id)
 
 
 async def test_a_retry_of_an_event_never_handled_is_handled_once(e2e: RunningBot) -> None:
     event_id = new_event_id()
+    mark = e2e.standin.mark()
     responses = await asyncio.gather(*(deliver(e2e, MEMBER, event_id, retry=n) for n in (1, 2, 3)))
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert sum(r.headers.get("x-slack-no-retry") == "1" for r in responses) == 2
-    await e2e.standin.wait_for("views.publish")
+    await published(e2e, MEMBER, after=mark)
     await deliver(e2e, LEAD, new_event_id())
-    await e2e.standin.wait_for("views.publish", count=2)
+    await published(e2e, LEAD, after=e2e.last.mark)
     assert len(published_for(e2e, MEMBER)) == 1
 
 

@@ -93,5 +93,5 @@ async def test_form_opens_refuses_a_bad_value_inline_and_saves_a_good_one(
     assert saved.status_code == 200 and saved.text == "", saved.text
     assert len(await rows(e2e, form.written)) == count + 1
     assert await audit_count(e2e) > audits
-    confirmation = (await e2e.standin.wait_for("chat.postEphemeral"))[-1]
+    confirmation = await e2e.reply("chat.postEphemeral")
     assert confirmation.args["user"] == LEAD

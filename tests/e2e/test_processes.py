@@ -207,7 +207,13 @@ async def test_serve_runs_the_scheduler_and_reports_it(
             body = urlencode(form)
             answered = await http.post(f"{url}/slack/events", content=body, headers=sign(body))
             assert answered.status_code == 200, answered.text
-        posts = await standin.wait_for("chat.postMessage", timeout=15)
+        await standin.next_call(
+            "chat.postMessage",
+            after=0,
+            where=lambda c: "Deadline reached: Flash vote" in str(c.args.get("text")),
+            timeout=15,
+        )
+        posts = standin.calls_to("chat.postMessage")
         health = (await http.get(f"{url}/healthz")).json()
         metrics = (await http.get(f"{url}/metrics")).text
         log = await stop(process)

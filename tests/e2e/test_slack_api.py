@@ -22,7 +22,7 @@ from tests.e2e.helpers import sample
 async def test_a_rate_limited_views_open_is_retried_and_the_form_opens(e2e: RunningBot) -> None:
     e2e.standin.fail_next("views.open", status=429, retry_after=1)
     assert (await e2e.command("/deadline", "new", user=LEAD)).status_code == 200
-    limited, opened = await e2e.standin.wait_for("views.open", count=2)
+    limited, opened = await e2e.standin.wait_for("views.open", count=2, after=e2e.last.mark)
     assert limited.status == 429 and opened.status == 200
     assert opened.at - limited.at >= 1.0  # Retry-After honoured
     assert opened.args["view"]["callback_id"] == Callback.deadline_form
@@ -34,7 +34,9 @@ async def test_a_rate_limited_confirmation_is_retried_and_delivered(e2e: Running
     e2e.standin.fail_next("chat.postEphemeral", status=429, retry_after=1)
     saved = await e2e.submit_view(view, {Field.headline: "Retried", Field.due: "+3d"}, user=LEAD)
     assert saved.status_code == 200
-    limited, delivered = await e2e.standin.wait_for("chat.postEphemeral", count=2)
+    limited, delivered = await e2e.standin.wait_for(
+        "chat.postEphemeral", count=2, after=e2e.last.mark
+    )
     assert (limited.status, delivered.status) == (429, 200)
     assert "Retried" in delivered.args["text"] and delivered.args["user"] == LEAD
 

@@ -94,14 +94,13 @@ async def audit_count(bot: RunningBot) -> int:
 
 
 async def response_url_reply(bot: RunningBot) -> dict[str, Any]:
-    """The last message posted to a response_url (an ephemeral follow-up)."""
-    calls = await bot.standin.wait_for("response_url")
-    return calls[-1].args
+    """The message the last request's follow-up posted to its own response_url."""
+    return (await bot.reply("response_url")).args
 
 
 async def confirmation(bot: RunningBot, method: str = "chat.postEphemeral") -> RecordedCall:
-    calls = await bot.standin.wait_for(method)
-    return calls[-1]
+    """The first `method` call made after the last request (a form's confirmation)."""
+    return await bot.reply(method)
 
 
 def input_block_ids(view: dict[str, Any]) -> set[str]:

@@ -215,7 +215,7 @@ async def test_member_cannot_mark_a_deadline_met(bot: RunningBot) -> None:
 
 async def test_deadline_met_without_a_number_says_how(bot: RunningBot) -> None:
     body = answer(await bot.command("/deadline", "met", user=LEAD))
-    assert "/deadline met 3" in body["text"]
+    assert "the number `/deadline` shows beside it: `/deadline met &lt;#&gt;`" in body["text"]
 
 
 async def test_deadline_edit_of_a_missing_deadline_says_so_without_a_modal(
@@ -272,5 +272,5 @@ async def test_a_form_slack_will_not_open_is_reported_not_a_failure(bot: Running
     bot.standin.fail_with_error("views.open", "expired_trigger_id")
     response = await bot.command("/deadline", "new", user=LEAD)
     assert response.status_code == 200
-    [said] = await bot.standin.wait_for("response_url")
+    said = await bot.reply("response_url")
     assert "The form could not be opened (Slack said: expired_trigger_id)" in said.args["text"]

@@ -164,7 +164,7 @@ async def test_deadline_form_confirmation_escapes_the_title(bot: RunningBot) -> 
 async def test_mark_met_button_reply_escapes_the_title(hostile: RunningBot) -> None:
     (deadline,) = await rows(hostile, Deadline, Deadline.title == HOSTILE)
     await hostile.click(Action.mark_deadline_met, str(deadline.id), user=LEAD)
-    reply = (await hostile.standin.wait_for("response_url"))[-1].args
+    reply = (await hostile.reply("response_url")).args
     assert "is now met" in reply["text"]
     assert_user_text_escaped(reply)
     assert_hostile_shown_escaped(reply)

@@ -27,13 +27,12 @@ async def open_home(bot: RunningBot, user: str) -> dict[str, Any]:
         }
     )
     headers = sign(body) | {"content-type": "application/json"}
-    before = len(bot.standin.calls_to("views.publish"))
-    response = await bot.http.post(f"{bot.url}/slack/events", content=body, headers=headers)
+    response = await bot.send(body, headers)
     assert response.status_code == 200
-    calls = await bot.standin.wait_for("views.publish", count=before + 1)
-    published = [c for c in calls if c.args.get("user_id") == user]
-    assert published, "no views.publish for the user"
-    view = published[-1].args["view"]
+    published = await bot.standin.next_call(
+        "views.publish", after=bot.last.mark, where=lambda c: c.args.get("user_id") == user
+    )
+    view = published.args["view"]
     assert isinstance(view, dict)
     return view
 

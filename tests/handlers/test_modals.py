@@ -132,7 +132,7 @@ async def test_the_same_submission_by_a_lead_is_saved(bot: RunningBot, form: str
 
     assert response.status_code == 200 and response.text == "", response.text
     assert await audit_count(bot) > audits
-    call = (await bot.standin.wait_for("chat.postEphemeral"))[-1]
+    call = await bot.reply("chat.postEphemeral")
     assert call.args["user"] == LEAD and call.args["channel"] == CHANNEL
 
 

@@ -46,7 +46,7 @@ def mark_met_body(bot: RunningBot) -> str:
 
 
 async def post(bot: RunningBot, body: str, headers: dict[str, str]) -> httpx.Response:
-    return await bot.http.post(f"{bot.url}/slack/events", content=body, headers=headers)
+    return await bot.send(body, headers)
 
 
 async def snapshot(bot: RunningBot) -> tuple[Any, ...]:
@@ -105,7 +105,7 @@ async def test_a_signed_button_click_is_handled(bot: RunningBot) -> None:
     body = mark_met_body(bot)
     response = await post(bot, body, sign(body))
     assert response.status_code == 200
-    assert "is now met" in (await bot.standin.wait_for("response_url"))[-1].args["text"]
+    assert "is now met" in (await bot.reply("response_url")).args["text"]
     (deadline,) = await rows(bot, Deadline, Deadline.id == 1)
     assert deadline.status == DeadlineStatus.met
 
