@@ -18,7 +18,7 @@ from handlers import forms
 from handlers.answers import Answer, answer_key, fresh_until
 from handlers.blocks import button, buttons, context_line, header, message, section
 from handlers.ids import Action, Field
-from handlers.present import deadline_block, in_reader_zone, left_text
+from handlers.present import deadline_block, in_reader_zone, item_button, left_text
 from handlers.request import Ask, read_command
 from handlers.runtime import Runtime, runtime_of
 from handlers.usage import usage_reply
@@ -235,12 +235,9 @@ async def outcome_reply(
             [
                 section(text),
                 buttons(
-                    button(
-                        f"Mark #{deadline.id} met",
-                        Action.confirm_deadline_met,
-                        str(deadline.id),
-                        primary=True,
-                    ),
+                    item_button(
+                        "mark_met", deadline.title, Action.confirm_deadline_met, deadline.id
+                    )
                 ),
             ],
             response_type="ephemeral",
@@ -258,9 +255,9 @@ async def outcome_reply(
     blocks: list[Block] = [section(text)]
     if deadline.status != DeadlineStatus.open:
         blocks.append(
-            buttons(button(f"Reopen #{deadline.id}", Action.reopen_deadline, str(deadline.id)))
+            buttons(item_button("reopen", deadline.title, Action.reopen_deadline, deadline.id))
         )
-    fallback = f"Deadline #{deadline.id} {deadline.title} is now {deadline.status}."
+    fallback = f"Deadline #{deadline.id} “{deadline.title}” is now {deadline.status}."
     return message(fallback, blocks, response_type="ephemeral")
 
 

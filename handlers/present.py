@@ -25,7 +25,7 @@ LEVEL_ICONS = {
 }
 
 
-ButtonVerb = Literal["edit", "edit_extend", "extend_edit", "mark_met"]
+ButtonVerb = Literal["edit", "edit_extend", "extend_edit", "mark_met", "reopen"]
 
 
 def item_button(verb: ButtonVerb, item: str, action_id: str, value: int | None) -> ButtonElement:

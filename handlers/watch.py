@@ -58,7 +58,7 @@ async def handle_watch(
             )
             blocks = [header(f"Watch: {item.name} ({item.level})")]
             blocks += [event_block(v) for v in timeline] or [context_line("No events yet.")]
-            fallback = f"{item.name}: {len(timeline)} events"
+            fallback = f"{item.name}: {len(timeline)} event" + ("" if len(timeline) == 1 else "s")
         else:
             items = await sensitivities.all_sensitivities(
                 session, include_restricted=ask.sees_restricted

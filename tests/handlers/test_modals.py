@@ -214,7 +214,7 @@ async def test_lead_clicking_mark_met_marks_the_deadline_and_says_so(bot: Runnin
     assert response.status_code == 200
     reply = await response_url_reply(bot)
     assert reply["response_type"] == "ephemeral"
-    assert f"Deadline #{deadline.id} {deadline.title} is now met" in reply["text"]
+    assert f"Deadline #{deadline.id} “{deadline.title}” is now met" in reply["text"]
     (after,) = await rows(bot, Deadline, Deadline.title == "Test")
     assert after.status == DeadlineStatus.met
 

@@ -71,8 +71,8 @@ async def test_response_url_reply_is_the_one_to_the_last_request(bot: RunningBot
 
 
 async def test_a_refusal_is_read_from_the_refused_request(bot: RunningBot) -> None:
-    await bot.click(Action.mark_deadline_met, "1", user=LEAD)
-    assert "marked met" in (await response_url_reply(bot))["text"]
+    await bot.click(Action.confirm_deadline_met, "1", user=LEAD)
+    assert "is now met" in (await response_url_reply(bot))["text"]
     held = bot.standin.hold("response_url")
     await bot.click(Action.edit_round, "1", user=MEMBER)
     await held.arrived.wait()

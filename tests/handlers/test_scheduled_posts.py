@@ -76,6 +76,16 @@ async def test_countdown_buttons_refuse_a_member_and_work_for_a_lead(
     (deadline,) = await rows(bot, Deadline, Deadline.id == int(met["value"]))
     assert deadline.status == "open"
     await bot.click(met["action_id"], met["value"], user=LEAD)
+    asked = await bot.reply("response_url")  # the truce's expiry: confirm first
+    assert "Mark it met?" in asked.args["text"] or "Mark it met?" in str(asked.args["blocks"])
+    (deadline,) = await rows(bot, Deadline, Deadline.id == int(met["value"]))
+    assert deadline.status == "open"
+    [confirm] = [
+        e for b in asked.args["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert confirm["action_id"] == Action.confirm_deadline_met
+    await bot.click(confirm["action_id"], confirm["value"], user=LEAD)
+    assert "is now *met*" in str((await bot.reply("response_url")).args["blocks"])
     (deadline,) = await rows(bot, Deadline, Deadline.id == int(met["value"]))
     assert deadline.status == "met"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from handlers.ids import Callback, Field
 from storage.models import Event, EventSensitivity, Sensitivity
 from tests.conftest import LEAD, MEMBER, RunningBot
@@ -16,6 +18,9 @@ from tests.handlers.helpers import (
 
 LAI = "Taiwan's President Lai Ching-te reportedly postpones a planned visit to the US"
 SENATORS = "US senators reportedly preparing bills on China's human rights record and Taiwan"
+# The senators' report is dated 12:00 in New York on 29 July (16:00Z), after AS_OF (09:00Z):
+# the desk sees it from then on, not before (an event dated later than now is not "latest").
+EVENING = datetime(2025, 7, 29, 18, 0, tzinfo=UTC)
 
 
 async def add_event_through_desk_form(bot: RunningBot, values: dict[str, str]) -> None:
@@ -43,6 +48,10 @@ async def test_watch_lists_sensitivities_by_level(bot: RunningBot) -> None:
 
 
 async def test_watch_taiwan_shows_the_lai_and_senators_events(bot: RunningBot) -> None:
+    morning = answer(await bot.command("/watch", "Taiwan", user=MEMBER))
+    assert LAI in block_text(morning) and SENATORS not in block_text(morning)
+    assert morning["text"] == "Taiwan: 1 event"
+    bot.clock.set(EVENING)
     body = answer(await bot.command("/watch", "Taiwan", user=MEMBER))
     text = block_text(body)
     assert "Watch: Taiwan (high)" in text
@@ -66,6 +75,7 @@ async def test_watch_unknown_topic_says_so_and_lists_topics(bot: RunningBot) -> 
 async def test_event_added_through_desk_form_mentioning_taiwan_joins_its_timeline(
     bot: RunningBot,
 ) -> None:
+    bot.clock.set(EVENING)
     audits = await audit_count(bot)
     await add_event_through_desk_form(
         bot,

@@ -105,9 +105,10 @@ async def test_a_signed_button_click_is_handled(bot: RunningBot) -> None:
     body = mark_met_body(bot)
     response = await post(bot, body, sign(body))
     assert response.status_code == 200
-    assert "is now met" in (await bot.reply("response_url")).args["text"]
+    # deadline 1 is the truce's expiry: the click is answered with a confirmation to press
+    assert "Mark the truce expiry #1" in (await bot.reply("response_url")).args["text"]
     (deadline,) = await rows(bot, Deadline, Deadline.id == 1)
-    assert deadline.status == DeadlineStatus.met
+    assert deadline.status == DeadlineStatus.open
 
 
 MALFORMED = {

@@ -1,0 +1,211 @@
+"""What the desk reads follows the clock (issue 10 §1-§2), over real HTTP with the injected
+clock: the truce reads lapsed from its expiry and the channel is told once, the Stockholm
+round concludes by its times, a passed deadline waits under "recently passed", and a
+deadline's outcome can be marked once and undone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.scheduler import Scheduler, delivery_client
+from bot.settings import Settings
+from bot.standin import message_text
+from handlers.ids import Action
+from storage.models import AuditEntry, Deadline, DeadlineStatus, Truce, TruceStatus
+from tests.conftest import LEAD, MEMBER, RunningBot
+from tests.handlers.helpers import answer, audit_count, block_text, rows
+
+EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01 EDT
+TRUCE_EXPIRY_DEADLINE = 1
+
+
+def scheduler_for(bot: RunningBot) -> Scheduler:
+    settings = Settings(bot_token="xoxb-test-token", api_url=bot.standin.api_url)
+    return Scheduler(
+        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
+    )
+
+
+def lapse_posts(bot: RunningBot) -> list[str]:
+    return [
+        message_text(c.args)
+        for c in bot.standin.calls_to("chat.postMessage")
+        if str(c.args.get("metadata", {}).get("event_payload", {}).get("key", "")).startswith(
+            "alert:lapse:"
+        )
+    ]
+
+
+async def test_truce_reads_lapsed_from_its_expiry_even_before_the_scheduler_runs(
+    bot: RunningBot,
+) -> None:
+    bot.clock.set(EXPIRY + timedelta(days=1, hours=4))
+    body = answer(await bot.command("/truce", user=MEMBER))
+    text = block_text(body)
+    assert "Lapsed truce" in text
+    assert "status *lapsed*" in text
+    assert "*Lapsed* Tue 12 Aug 2025 00:01 EDT" in text
+    assert "passed 1 day 4 hours ago" in text
+    assert "lapsed Tue 12 Aug 2025 00:01 EDT" in body["text"]
+    assert "Active truce" not in text and "status *active*" not in text
+
+
+async def test_a_lead_is_offered_to_extend_a_lapsed_truce_and_can(bot: RunningBot) -> None:
+    bot.clock.set(EXPIRY + timedelta(days=1))
+    lead_view = answer(await bot.command("/truce", user=LEAD))
+    assert Action.open_truce_form in str(lead_view["blocks"])
+    answer(await bot.command("/truce", "extend Nov 10 00:01 EDT | agreed late", user=LEAD))
+    text = block_text(answer(await bot.command("/truce", user=MEMBER)))
+    assert "Active truce" in text and "status *extended*" in text
+
+
+async def test_the_lapse_is_written_once_and_alerted_once_per_channel(bot: RunningBot) -> None:
+    answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
+    answer(await bot.command("/desk", "subscribe digest off", user=LEAD, channel="C0WIRE01"))
+    first, second = scheduler_for(bot), scheduler_for(bot)
+    bot.clock.set(EXPIRY - timedelta(seconds=1))
+    await first.tick()
+    assert lapse_posts(bot) == []
+    bot.clock.set(EXPIRY + timedelta(seconds=2))
+    await first.tick()
+    await second.tick()
+    await first.tick()
+    alerts = lapse_posts(bot)
+    assert len(alerts) == 2
+    for alert in alerts:
+        assert "US–China tariff truce (Geneva, 90 days) lapsed" in alert
+        assert "Tue 12 Aug 2025 00:01 EDT" in alert
+        assert "tariffs snap back per its terms" in alert
+        assert "United States: additional tariff on Chinese goods 30% on China" in alert
+    (truce,) = await rows(bot, Truce)
+    assert truce.status == TruceStatus.lapsed
+    lapses = await rows(bot, AuditEntry, AuditEntry.action == "lapse")
+    assert [(a.actor, a.entity) for a in lapses] == [("parley", "truce")]
+
+
+async def test_an_extension_before_the_alert_goes_out_cancels_it(bot: RunningBot) -> None:
+    answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
+    scheduler = scheduler_for(bot)
+    bot.clock.set(EXPIRY + timedelta(seconds=2))
+    async with bot.db.session() as session:
+        from storage import truces
+
+        await truces.lapse_expired(session, now=bot.clock.now())  # written, not yet posted
+    answer(await bot.command("/truce", "extend Nov 10 00:01 EDT", user=LEAD))
+    await scheduler.tick()
+    assert lapse_posts(bot) == []
+
+
+@pytest.mark.parametrize(
+    ("now", "status"),
+    [
+        (datetime(2025, 7, 27, 12, 0, tzinfo=UTC), "scheduled"),
+        (datetime(2025, 7, 29, 9, 0, tzinfo=UTC), "in progress"),
+        (datetime(2025, 10, 1, 9, 0, tzinfo=UTC), "concluded"),
+    ],
+)
+async def test_the_stockholm_round_status_follows_its_times(
+    bot: RunningBot, now: datetime, status: str
+) -> None:
+    bot.clock.set(now)
+    text = block_text(answer(await bot.command("/talks", user=MEMBER)))
+    stockholm = text[text.index("US–China economic and trade talks, Stockholm") :]
+    assert stockholm.splitlines()[1].endswith(f"·  _{status}_")
+
+
+async def test_a_passed_deadline_waits_under_recently_passed_with_its_outcome_open(
+    bot: RunningBot,
+) -> None:
+    bot.clock.set(EXPIRY + timedelta(hours=3))
+    text = block_text(answer(await bot.command("/deadline", user=MEMBER)))
+    ahead, _, passed = text.partition("Recently passed (1)")
+    assert "US–China tariff truce" not in ahead
+    assert "No upcoming deadlines" in ahead
+    assert "US–China tariff truce (Geneva, 90 days) expires" in passed
+    assert "passed 3 hours ago" in passed
+    assert "outcome not marked" in passed
+    bot.clock.set(EXPIRY + timedelta(days=7, hours=1))
+    assert (
+        "No upcoming deadlines are on record"
+        in answer(await bot.command("/deadline", user=MEMBER))["text"]
+    )
+
+
+# ---- outcomes: once, with undo ------------------------------------------------------------
+
+
+async def add_hearing(bot: RunningBot) -> int:
+    answer(await bot.command("/deadline", "add Hearing | 2025-08-20 15:00 UTC", user=LEAD))
+    (deadline,) = await rows(bot, Deadline, Deadline.title == "Hearing")
+    assert deadline.id is not None
+    return deadline.id
+
+
+@pytest.mark.parametrize("verb", ["met", "missed", "cancel"])
+async def test_a_closed_deadline_can_be_reopened(bot: RunningBot, verb: str) -> None:
+    ref = await add_hearing(bot)
+    closed = answer(await bot.command("/deadline", f"{verb} {ref}", user=LEAD))
+    assert Action.reopen_deadline in str(closed["blocks"])
+    audits = await audit_count(bot)
+    reopened = answer(await bot.command("/deadline", f"reopen {ref}", user=LEAD))
+    assert f"Deadline #{ref} “Hearing” is now open." == reopened["text"]
+    (deadline,) = await rows(bot, Deadline, Deadline.id == ref)
+    assert deadline.status == DeadlineStatus.open
+    assert await audit_count(bot) == audits + 1
+    (entry,) = [e for e in await rows(bot, AuditEntry) if e.action == "reopen"]
+    assert entry.actor == LEAD and entry.entity_id == str(ref)
+
+
+async def test_the_reopen_button_reopens(bot: RunningBot) -> None:
+    ref = await add_hearing(bot)
+    answer(await bot.command("/deadline", f"met {ref}", user=LEAD))
+    await bot.click(Action.reopen_deadline, str(ref), user=LEAD)
+    assert "is now open" in (await bot.reply("response_url")).args["text"]
+    (deadline,) = await rows(bot, Deadline, Deadline.id == ref)
+    assert deadline.status == DeadlineStatus.open
+
+
+async def test_reopening_an_open_deadline_is_refused_and_changes_nothing(bot: RunningBot) -> None:
+    ref = await add_hearing(bot)
+    audits = await audit_count(bot)
+    text = answer(await bot.command("/deadline", f"reopen {ref}", user=LEAD))["text"]
+    assert "only a met, missed or cancelled deadline can be reopened" in text
+    assert await audit_count(bot) == audits
+
+
+async def test_mark_met_pressed_twice_has_one_effect(bot: RunningBot) -> None:
+    ref = await add_hearing(bot)
+    audits = await audit_count(bot)
+    await bot.click(Action.mark_deadline_met, str(ref), user=LEAD)
+    first = await bot.reply("response_url")
+    await bot.click(Action.mark_deadline_met, str(ref), user=LEAD)
+    second = await bot.reply("response_url")
+    assert "is now met" in first.args["text"]
+    assert "is met already; nothing changed" in second.args["text"]
+    assert await audit_count(bot) == audits + 1
+
+
+async def test_the_truce_expiry_is_marked_met_only_after_confirming(bot: RunningBot) -> None:
+    audits = await audit_count(bot)
+    asked = answer(await bot.command("/deadline", f"met {TRUCE_EXPIRY_DEADLINE}", user=LEAD))
+    assert "its countdowns stop and the truce will not lapse" in block_text(asked)
+    assert Action.confirm_deadline_met in str(asked["blocks"])
+    (deadline,) = await rows(bot, Deadline, Deadline.id == TRUCE_EXPIRY_DEADLINE)
+    assert deadline.status == DeadlineStatus.open
+    assert await audit_count(bot) == audits
+    await bot.click(Action.confirm_deadline_met, str(TRUCE_EXPIRY_DEADLINE), user=LEAD)
+    assert "is now met" in (await bot.reply("response_url")).args["text"]
+    (deadline,) = await rows(bot, Deadline, Deadline.id == TRUCE_EXPIRY_DEADLINE)
+    assert deadline.status == DeadlineStatus.met
+    assert await audit_count(bot) == audits + 1
+
+
+async def test_a_member_confirming_changes_nothing(bot: RunningBot) -> None:
+    audits = await audit_count(bot)
+    await bot.click(Action.confirm_deadline_met, str(TRUCE_EXPIRY_DEADLINE), user=MEMBER)
+    assert "Only a desk lead" in (await bot.reply("response_url")).args["text"]
+    (deadline,) = await rows(bot, Deadline, Deadline.id == TRUCE_EXPIRY_DEADLINE)
+    assert deadline.status == DeadlineStatus.open
+    assert await audit_count(bot) == audits
