@@ -30,6 +30,7 @@ __all__ = [
     "countdown_left",
     "describe_at_mark",
     "describe_time_left",
+    "format_day",
     "format_local",
     "mark_name",
     "mark_slack",
@@ -242,6 +243,13 @@ def format_local(instant: datetime, zone: str) -> str:
         f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
         f"{local:%H:%M} {zone_label(local, zone)}"
     )
+
+
+def format_day(instant: datetime, zone: str) -> str:
+    """``Tue 29 Jul``: the local day of `instant`, for "since Tue 29 Jul"."""
+    _require_aware("instant", instant)
+    local = instant.astimezone(ZoneInfo(zone))
+    return f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}"
 
 
 def _escape_fallback(text: str) -> str:

@@ -12,29 +12,132 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.timeleft import format_local
+from bot.timeleft import format_day, format_local
 from handlers.blocks import context_line, header, line_sections, message, section
-from handlers.present import event_block, in_reader_zone, left_text
+from handlers.changelog import describe
+from handlers.present import in_reader_zone, left_text
 from handlers.runtime import Runtime
-from storage import deadlines, events, outbox, rounds, sensitivities, tracks
+from storage import deadlines, events, history, outbox, rounds, sensitivities, tracks, truces
+from storage.models import Deadline, RoundStatus, TruceStatus
 from storage.subscriptions import get_subscription
-from templates import render
+from templates import escape_mrkdwn, render
 
 DEADLINE_HORIZON = timedelta(days=30)
-RECENT = timedelta(days=7)
+SOON = timedelta(days=7)  # a deadline this close keeps a day from being quiet
+FIRST_DIGEST_COVERS = timedelta(days=1)
+CHANGES_SHOWN = 15
+HISTORY_MAX = 200  # the most `/desk history N` lists at once
+TALKS_AHEAD = timedelta(days=7)
+
+
+async def _truce_lines(
+    session: AsyncSession, *, now: datetime, track_ids: list[int] | None
+) -> list[str]:
+    """Every truce in force or lapsed, with its time left: there whatever its distance."""
+    lines = []
+    for view in await truces.truce_views(session, track_ids=track_ids):
+        expiry = view.expiry
+        if expiry is None:
+            continue
+        lines.append(
+            render(
+                "digest_truce",
+                title=view.truce.title,
+                lapsed=view.status_at(now) == TruceStatus.lapsed,
+                due=format_local(expiry.due_at, expiry.zone),
+                due_reader=in_reader_zone(expiry.due_at, None),  # a channel post: many read it
+                left=left_text(expiry.due_at, now=now, zone=expiry.zone),
+            )
+        )
+    return lines
+
+
+def _deadline_lines(items: list[Deadline], *, now: datetime) -> list[str]:
+    return [
+        render(
+            "digest_deadline",
+            title=d.title,
+            ref=d.id,
+            due=format_local(d.due_at, d.zone),
+            due_reader=in_reader_zone(d.due_at, None),  # a channel post: many read it
+            left=left_text(d.due_at, now=now, zone=d.zone),
+        )
+        for d in items
+    ]
+
+
+async def _change_blocks(
+    session: AsyncSession,
+    found: list[history.Change],
+    more: int,
+    *,
+    zone: str,
+    alerted: Collection[int],
+) -> list[Block]:
+    """WHAT CHANGED: one line a change, newest first, grouped by track when several."""
+    handles = {t.id: t.handle for t in await tracks.all_tracks(session) if t.id is not None}
+    groups: dict[str, list[str]] = {}
+    for change in found:
+        line = describe(change, zone=zone)
+        if change.entry.entity == "event" and change.entry.entity_id.isdigit():
+            if int(change.entry.entity_id) in alerted:
+                line += " — _already alerted_"
+        group = handles.get(change.track_id, "") if change.track_id else "desk-wide"
+        groups.setdefault(group, []).append(f"• {line}")
+    blocks: list[Block] = [header("What changed")]
+    for group, lines in groups.items():
+        if len(groups) > 1:
+            lines = [f"*{escape_mrkdwn(group)}*", *lines]
+        blocks += line_sections(lines)
+    if more:
+        total = min(more + CHANGES_SHOWN, HISTORY_MAX)
+        blocks.append(context_line(render("digest_more", more=more, total=total)))
+    return blocks
+
+
+async def _quiet_line(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    since: datetime,
+    zone: str,
+    track_ids: list[int] | None,
+    include_restricted: bool,
+) -> Block:
+    """A quiet day in one line: since when nothing changed, and what comes next."""
+    ahead = await deadlines.upcoming_deadlines(
+        session, now=now, track_ids=track_ids, include_restricted=include_restricted, limit=1
+    )
+    return section(
+        render(
+            "digest_quiet",
+            since=format_day(since, zone),
+            next_title=ahead[0].title if ahead else "",
+            next_left=left_text(ahead[0].due_at, now=now, zone=ahead[0].zone) if ahead else "",
+        )
+    )
 
 
 async def digest_blocks(
     session: AsyncSession,
     *,
     now: datetime,
+    zone: str,
     track_ids: list[int] | None,
     include_restricted: bool,
     since: datetime,
     alerted: Collection[int] = (),
 ) -> list[Block]:
-    """The digest's sections; events in `alerted` are marked as already alerted."""
-    blocks: list[Block] = []
+    """The digest's sections, or one line on a quiet day (nothing changed since `since`,
+    nothing due within 7 days). Events in `alerted` are marked as already alerted."""
+    found, more = await history.changes(
+        session,
+        include_restricted=include_restricted,
+        track_ids=track_ids,
+        since=since,
+        until=now,
+        limit=CHANGES_SHOWN,
+    )
     ahead = [
         d
         for d in await deadlines.upcoming_deadlines(
@@ -46,25 +149,48 @@ async def digest_blocks(
         )
         if d.due_at - now <= DEADLINE_HORIZON
     ]
+    if not found and not any(d.due_at - now <= SOON for d in ahead):
+        return [
+            await _quiet_line(
+                session,
+                now=now,
+                since=since,
+                zone=zone,
+                track_ids=track_ids,
+                include_restricted=include_restricted,
+            )
+        ]
+    blocks: list[Block] = []
+    truce_lines = await _truce_lines(session, now=now, track_ids=track_ids)
+    if truce_lines:
+        blocks.append(header("Truce" if len(truce_lines) == 1 else "Truces"))
+        blocks += line_sections(truce_lines)
     if ahead:
         blocks.append(header("Deadlines ahead"))
-        lines = [
-            render(
-                "digest_deadline",
-                title=d.title,
-                due=format_local(d.due_at, d.zone),
-                due_reader=in_reader_zone(d.due_at, None),  # a channel post: many read it
-                left=left_text(d.due_at, now=now, zone=d.zone),
-            )
-            for d in ahead
-        ]
-        blocks += line_sections(lines)
-    changed = await events.latest_events(
-        session, track_ids=track_ids, include_restricted=include_restricted, since=since, limit=15
+        blocks += line_sections(_deadline_lines(ahead, now=now))
+    passed = await deadlines.recently_passed(
+        session, now=now, track_ids=track_ids, include_restricted=include_restricted
     )
-    if changed:
-        blocks.append(header("What changed"))
-        blocks += [event_block(v, alerted=v.event.id in alerted) for v in changed]
+    if passed:
+        blocks.append(header("Recently passed"))
+        blocks += line_sections(_deadline_lines(passed, now=now))
+    if found:
+        blocks += await _change_blocks(session, found, more, zone=zone, alerted=alerted)
+    hot = await _hot_lines(session, now=now, since=since, include_restricted=include_restricted)
+    if hot:
+        blocks.append(header("Sensitivities"))
+        blocks += line_sections(hot)
+    talks = await _talks_lines(session, now=now, track_ids=track_ids)
+    if talks:
+        blocks.append(header("Talks"))
+        blocks += line_sections(talks)
+    return blocks
+
+
+async def _hot_lines(
+    session: AsyncSession, *, now: datetime, since: datetime, include_restricted: bool
+) -> list[str]:
+    """Sensitivities with events added since the last digest (not the same ones every day)."""
     hot = []
     for item in await sensitivities.all_sensitivities(
         session, include_restricted=include_restricted
@@ -73,9 +199,13 @@ async def digest_blocks(
         recent = [
             v
             for v in await events.timeline(
-                session, sensitivity_id=item.id, include_restricted=include_restricted, limit=3
+                session,
+                sensitivity_id=item.id,
+                include_restricted=include_restricted,
+                until=now,
+                limit=10,
             )
-            if v.event.occurred_at >= now - RECENT
+            if v.event.created_at > since
         ]
         if recent:
             hot.append(
@@ -87,11 +217,18 @@ async def digest_blocks(
                     latest=recent[0].event.title,
                 )
             )
-    if hot:
-        blocks.append(header("Sensitivities"))
-        blocks.append(section("\n".join(hot)))
+    return hot
+
+
+async def _talks_lines(
+    session: AsyncSession, *, now: datetime, track_ids: list[int] | None
+) -> list[str]:
+    """Rounds in progress, or starting within 7 days: not the same past round every day."""
     latest, upcoming = await rounds.latest_and_next(session, now=now, track_ids=track_ids)
-    talks = [
+    shown = [v for v in latest if v.status == RoundStatus.in_progress] + [
+        v for v in upcoming if v.round.starts_at - now <= TALKS_AHEAD
+    ]
+    return [
         render(
             "digest_round",
             title=v.round.title,
@@ -99,12 +236,8 @@ async def digest_blocks(
             when=format_local(v.round.starts_at, v.round.zone),
             status=v.status.replace("_", " "),
         )
-        for v in latest + upcoming
+        for v in shown
     ]
-    if talks:
-        blocks.append(header("Talks"))
-        blocks.append(section("\n".join(talks)))
-    return blocks
 
 
 async def channel_digest(
@@ -112,8 +245,9 @@ async def channel_digest(
 ) -> dict[str, Any]:
     """The digest for one channel, scoped by its subscription (all active tracks if none).
 
-    "What changed" runs from the last digest posted in the channel (else the last day);
-    events already alerted there are marked so.
+    "What changed" runs from the last digest posted in the channel; the first one after
+    subscribing, from the subscription (at most a day back). Events already alerted there
+    are marked so.
     """
     subscription = await get_subscription(session, channel_id)
     handle_filter = subscription.tracks if subscription else None
@@ -121,22 +255,23 @@ async def channel_digest(
     if handle_filter:
         scope = [t for t in scope if t.handle in handle_filter]
     last = await outbox.last_sent_digest(session, channel_id)
-    since = now - timedelta(days=1)
+    since = now - FIRST_DIGEST_COVERS
+    if subscription is not None and subscription.active_since is not None:
+        since = max(since, subscription.active_since)
     if last is not None:  # from when the last one was rendered: nothing falls in between
         rendered = (last.payload or {}).get("rendered_at")
         since = datetime.fromisoformat(rendered) if rendered else last.sent_at or since
+    zone = subscription.digest_zone if subscription else default_zone
     blocks = await digest_blocks(
         session,
         now=now,
+        zone=zone,
         track_ids=[t.id for t in scope if t.id is not None],
         include_restricted=bool(subscription and subscription.restricted),
         since=since,
         alerted=await outbox.alerted_event_ids(session, channel_id, since=since),
     )
-    zone = subscription.digest_zone if subscription else default_zone
     title = f"Desk digest · {format_local(now, zone)}"
-    if not blocks:
-        blocks = [context_line("Nothing ahead and nothing new on the record.")]
     return message(title, [header(title), *blocks])
 
 

@@ -243,8 +243,12 @@ async def set_terms(
         at=now,
         action="set_terms",
         entity="truce",
-        before={"terms": [t.model_dump(mode="json") for t in old.terms]},
-        after={"terms": [t.__dict__ for t in terms]},
+        before={"title": truce.title, "terms": [t.model_dump(mode="json") for t in old.terms]},
+        after={
+            "title": truce.title,
+            "track_id": truce.track_id,
+            "terms": [t.__dict__ for t in terms],
+        },
     )
     return await view_of(session, truce)
 

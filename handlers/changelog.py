@@ -1,0 +1,104 @@
+"""Changes to the record in words ("moved deadline #3 … to …", "raised Taiwan from high to
+critical"), for the digest's WHAT CHANGED and `/desk history`: one line each, from the audit
+entry alone, so the line says what changed then, whatever the item became since."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.timeleft import format_local
+from storage.history import Change
+from storage.models import Level
+from templates import render
+
+_LEVELS = list(Level)
+_OUTCOMES = {"mark_met": "met", "mark_missed": "missed", "mark_cancelled": "cancelled"}
+#: Fields whose change a line names when nothing more telling changed.
+_FIELDS = {
+    "title": "title",
+    "kind": "kind",
+    "offsets": "countdown offsets",
+    "visibility": "visibility",
+    "place": "place",
+    "delegations": "delegations",
+    "description": "description",
+    "keywords": "keywords",
+    "summary": "summary",
+    "source_name": "source",
+}
+
+
+def _time(value: Any, zone: str) -> str:
+    if not isinstance(value, str) or not value:
+        return ""
+    try:
+        return format_local(datetime.fromisoformat(value), zone)
+    except ValueError:
+        return value
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return [
+        label for key, label in _FIELDS.items() if key in after and before.get(key) != after[key]
+    ]
+
+
+def _what(change: Change, zone: str) -> dict[str, Any]:
+    """The template's values: `kind` picks the sentence."""
+    entry, item, was = change.entry, change.snapshot, change.previous
+    ref, title = entry.entity_id, item.get("title") or item.get("name") or item.get("handle") or ""
+    base = {"ref": ref, "title": title, "entity": entry.entity}
+    action, entity = entry.action, entry.entity
+    if action == "add":
+        when = item.get("due_at") or item.get("starts_at") or item.get("occurred_at")
+        return {
+            **base,
+            "kind": "add",
+            "when": _time(when, item.get("zone") or zone),
+            "level": item.get("level", ""),
+            "confidence": item.get("confidence", ""),
+        }
+    if action in _OUTCOMES:
+        return {**base, "kind": "outcome", "status": _OUTCOMES[action]}
+    if action == "reopen":
+        return {**base, "kind": "reopen"}
+    if action == "lapse":
+        return {**base, "kind": "lapse", "when": _time(item.get("expired_at"), zone)}
+    if action == "extend":
+        old = (entry.before or {}).get("expiry") or {}
+        new = (entry.after or {}).get("expiry") or {}
+        expiry_zone = new.get("zone") or zone
+        return {
+            **base,
+            "kind": "extend",
+            "from": _time(old.get("due_at"), expiry_zone),
+            "to": _time(new.get("due_at"), expiry_zone),
+        }
+    if action == "set_terms":
+        return {**base, "kind": "terms", "count": len((entry.after or {}).get("terms") or [])}
+    if entity == "deadline" and was.get("due_at") != item.get("due_at"):
+        deadline_zone = item.get("zone") or zone
+        return {
+            **base,
+            "kind": "moved",
+            "from": _time(was.get("due_at"), deadline_zone),
+            "to": _time(item.get("due_at"), deadline_zone),
+        }
+    if entity == "sensitivity" and was.get("level") != item.get("level"):
+        up = _LEVELS.index(Level(item["level"])) > _LEVELS.index(Level(was["level"]))
+        return {
+            **base,
+            "kind": "level",
+            "verb": "raised" if up else "lowered",
+            "from": was.get("level"),
+            "to": item.get("level"),
+        }
+    if entity == "round" and was.get("status") != item.get("status"):
+        return {**base, "kind": "status", "status": str(item.get("status", "")).replace("_", " ")}
+    return {**base, "kind": "update", "fields": ", ".join(_changed(was, item))}
+
+
+def describe(change: Change, *, zone: str) -> str:
+    """One line of mrkdwn, user text escaped: ``moved deadline #3 “Hearing” to …``."""
+    return render("change_line", **_what(change, zone))

@@ -1,0 +1,103 @@
+"""Changes to the record, read back from the audit trail: what the digest's WHAT CHANGED and
+`/desk history` show, each with the track it belongs to and whether it is restricted, so a
+team channel never learns of a restricted item from its audit entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import AuditEntry, Visibility
+
+#: The entities that make up the record (roles, subscriptions and imports are the desk's
+#: housekeeping, not news).
+RECORD = ("event", "deadline", "truce", "round", "sensitivity", "track")
+_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Change:
+    """One audit entry of the record, with what decides who may read it."""
+
+    entry: AuditEntry
+    track_id: int | None
+    restricted: bool
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        """The item as the change left it (as it was, for a removal)."""
+        return _item(self.entry.after) or _item(self.entry.before)
+
+    @property
+    def previous(self) -> dict[str, Any]:
+        return _item(self.entry.before)
+
+
+def _item(snapshot: dict[str, Any] | None) -> dict[str, Any]:
+    """A truce's extension stores {"truce": …, "expiry": …}; everything else the row."""
+    if not snapshot:
+        return {}
+    inner = snapshot.get("truce")
+    return inner if isinstance(inner, dict) else snapshot
+
+
+def change_of(entry: AuditEntry) -> Change:
+    item = _item(entry.after) or _item(entry.before)
+    expiry = (entry.after or {}).get("expiry") or {}
+    restricted = Visibility.restricted in (item.get("visibility"), expiry.get("visibility"))
+    track_id = item.get("track_id") if entry.entity != "track" else item.get("id")
+    return Change(entry, track_id if isinstance(track_id, int) else None, restricted)
+
+
+def _visible(change: Change, track_ids: Sequence[int] | None, include_restricted: bool) -> bool:
+    if change.restricted and not include_restricted:
+        return False
+    return track_ids is None or change.track_id is None or change.track_id in track_ids
+
+
+async def changes(
+    session: AsyncSession,
+    *,
+    include_restricted: bool,
+    track_ids: Sequence[int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[list[Change], int]:
+    """The changes in scope, newest first: (`limit` of them after `offset`, how many more).
+
+    With `since`, everything after it is counted; without, the count stops at one (there are
+    older ones), so paging the whole trail never reads all of it.
+    """
+    query = select(AuditEntry).where(col(AuditEntry.entity).in_(RECORD))
+    if since is not None:
+        query = query.where(col(AuditEntry.at) > since)
+    if until is not None:
+        query = query.where(col(AuditEntry.at) <= until)
+    query = query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+    page: list[Change] = []
+    skipped = more = 0
+    start = 0
+    while True:
+        batch = (await session.exec(query.offset(start).limit(_BATCH))).all()
+        for entry in batch:
+            change = change_of(entry)
+            if not _visible(change, track_ids, include_restricted):
+                continue
+            if skipped < offset:
+                skipped += 1
+            elif len(page) < limit:
+                page.append(change)
+            else:
+                more += 1
+                if since is None:
+                    return page, more
+        if len(batch) < _BATCH:
+            return page, more
+        start += _BATCH
