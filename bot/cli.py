@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -100,6 +100,73 @@ def main_callback(
         ctx.invoke(run)
 
 
+REPLAY_GRACE = timedelta(minutes=1)  # a re-run at the same --as-of starts just behind its
+# own first run: that is a continuation, not a replay into the past
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The SQLite file the URL names; None for PostgreSQL or an in-memory database."""
+    from storage.db import sqlite_file
+
+    found = sqlite_file(database_url) if database_url.startswith("sqlite") else None
+    return Path(found) if found else None
+
+
+def record_name(database_url: str) -> str:
+    path = sqlite_path(database_url)
+    return str(path) if path else "the record at PARLEY_DATABASE_URL"
+
+
+def replay_database(database_url: str) -> Path:
+    """`--fresh`'s file: NAME-replay.db beside a SQLite file, else parley-replay.db in the
+    current folder (the shell's record is SQLite either way)."""
+    path = sqlite_path(database_url)
+    if path is None:
+        return Path.cwd() / "parley-replay.db"
+    return path.with_name(f"{path.stem}-replay{path.suffix or '.db'}")
+
+
+def start_fresh(settings: Settings) -> Settings:
+    """Settings on a new, empty replay file, an older one removed; the record the settings
+    named is not touched."""
+    from dataclasses import replace
+
+    replay = replay_database(settings.database_url)
+    try:
+        for path in (replay, *(replay.with_name(replay.name + s) for s in ("-wal", "-shm"))):
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        typer.echo(f"parley shell: --fresh cannot remove {replay}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"Replaying in a fresh database, {replay}; "
+        f"{record_name(settings.database_url)} is left as it is."
+    )
+    return replace(settings, database_url=f"sqlite:///{replay}")
+
+
+def record_ahead_warning(
+    *, written: datetime, start: datetime, as_of: str | None, database_url: str
+) -> str:
+    """One paragraph: the record was written after the instant the shell's clock starts at."""
+    import textwrap
+
+    from bot.timeleft import format_local
+
+    clock = f"--as-of {format_local(start, 'UTC')}" if as_of else "now"
+    again = f"parley shell --as-of {as_of} --fresh" if as_of else "parley shell --fresh"
+    text = (
+        f"parley shell: {record_name(database_url)} was last written "
+        f"{format_local(written, 'UTC')}, after {clock}. A replay on it shows what was "
+        "entered later as if it were known then, and posts none of the countdowns and "
+        "digests that fall due in between: they come before its channel subscribed, or "
+        f"were posted already. To replay as the desk saw it, start with `{again}`: a new "
+        f"database seeded as of that instant, {replay_database(database_url)} (this record "
+        "is left as it is)."
+    )
+    return textwrap.fill(text, width=88)
+
+
 @app.command()
 def shell(
     as_of: Annotated[
@@ -110,26 +177,53 @@ def shell(
     no_seed: Annotated[
         bool, typer.Option("--no-seed", help="Do not seed an empty record.")
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Replay on a new, freshly seeded database: NAME-replay.db beside the SQLite "
+            "file (else parley-replay.db here), replacing an older replay file; the record "
+            "itself is not touched.",
+        ),
+    ] = False,
 ) -> None:
-    """A local console that behaves like Slack: no Slack account or network needed."""
+    """A local console that behaves like Slack: no Slack account or network needed.
+
+    With --as-of on a record written after that instant (a plain run seeds at the wall
+    clock), the shell says so at start: the replay would post nothing that fell due in
+    between. Add --fresh to replay on a new database seeded as of that instant.
+    """
     settings = load_settings(database_url)
     start = parse_as_of(as_of)
+    if fresh:
+        settings = start_fresh(settings)
     # Shifted even without --as-of, so that `:wait` can move it on.
     clock: Clock = ShiftedClock(start or SystemClock().now())
     from bot.logs import configure_logging, secrets_of
 
     configure_logging(json=False, level=logging.WARNING, secrets=secrets_of(settings))
-    asyncio.run(_shell(settings, clock, seed=not no_seed))
+    asyncio.run(_shell(settings, clock, seed=not no_seed, as_of=as_of))
 
 
-async def _shell(settings: Settings, clock: Clock, *, seed: bool) -> None:
+async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | None) -> None:
     from bot.shell import CHANNEL_ID, Shell
     from storage import subscriptions, tracks
     from storage.access import SEED
+    from storage.replay import last_written_at
     from storage.seed import default_seed_files, load_seed_files
 
     db = await open_database(settings)
     try:
+        start = clock.now()
+        async with db.session() as session:
+            written = await last_written_at(session)
+        if written is not None and written > start + REPLAY_GRACE:
+            typer.echo(
+                record_ahead_warning(
+                    written=written, start=start, as_of=as_of, database_url=settings.database_url
+                ),
+                err=True,
+            )
         if seed:
             async with db.session() as session:
                 if not await tracks.all_tracks(session):
@@ -441,7 +535,7 @@ def run(
     elif settings.signing_secret:
         serve(host=host, port=port)
     else:
-        shell(as_of=None, database_url=None, no_seed=False)
+        shell(as_of=None, database_url=None, no_seed=False, fresh=False)
 
 
 @app.command()

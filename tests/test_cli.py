@@ -148,6 +148,7 @@ def test_help_of_each_command_exits_zero(command: list[str]) -> None:
     assert f"Usage: parley {' '.join(command)}" in result.output
     if command == ["shell"]:
         assert "--as-of" in result.output
+        assert "--fresh" in result.output
     if command == ["import"]:
         assert "--replace" in result.output
 
