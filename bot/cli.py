@@ -225,7 +225,7 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | N
                 err=True,
             )
         if seed:
-            async with db.session() as session:
+            async with db.transaction() as session:
                 if not await tracks.all_tracks(session):
                     report = await load_seed_files(session, default_seed_files(), now=clock.now())
                     await subscriptions.subscribe(
@@ -256,21 +256,40 @@ def seed(
         typer.Argument(help="Seed files (YAML); default: the bundled founding case."),
     ] = None,
 ) -> None:
-    """Load seed data; loading twice is the same as loading once."""
+    """Load seed data; loading twice is the same as loading once.
+
+    The files are checked whole first and loaded in one transaction: a file that is not a
+    seed is refused with one line naming the file, the line and column, the item and the
+    problem, and nothing is written.
+    """
+    from storage.seed import SeedError, default_seed_files, read_seed
+
     settings = load_settings()
+    try:
+        seeds = [read_seed(path) for path in files or default_seed_files()]
+    except SeedError as exc:
+        typer.echo(f"parley seed: refused, nothing changed: {exc}", err=True)
+        raise typer.Exit(1) from None
 
     async def go() -> None:
-        from storage.errors import InvalidInput
-        from storage.seed import default_seed_files, load_seed_files
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from storage.seed import load_seeds
 
         db = await open_database(settings)
         try:
-            async with db.session() as session:
-                report = await load_seed_files(
-                    session, list(files or default_seed_files()), now=SystemClock().now()
-                )
-        except (InvalidInput, OSError, KeyError) as exc:
-            typer.echo(f"parley seed: {exc}", err=True)
+            async with db.transaction() as session:
+                report = await load_seeds(session, seeds, now=SystemClock().now())
+        except SeedError as exc:
+            typer.echo(f"parley seed: refused, nothing changed: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except SQLAlchemyError as exc:
+            reason = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:200]
+            typer.echo(
+                f"parley seed: the database refused the load, nothing changed "
+                f"({type(exc).__name__}: {reason})",
+                err=True,
+            )
             raise typer.Exit(1) from None
         finally:
             await db.dispose()
