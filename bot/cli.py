@@ -206,7 +206,7 @@ def shell(
 
 
 async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | None) -> None:
-    from bot.shell import CHANNEL_ID, Shell
+    from bot.shell import CHANNEL_ID, CHANNEL_NAME, Shell
     from storage import subscriptions, tracks
     from storage.access import SEED
     from storage.replay import last_written_at
@@ -236,7 +236,7 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | N
                         default_zone=settings.timezone,
                     )
                     typer.echo(
-                        f"Seeded the founding case: {report}; #desk gets countdowns and "
+                        f"Seeded the founding case: {report}; #{CHANNEL_NAME} gets countdowns and "
                         "the daily digest."
                     )
         console = Shell(settings=settings, db=db, clock=clock)
@@ -557,15 +557,67 @@ def run(
         shell(as_of=None, database_url=None, no_seed=False, fresh=False)
 
 
+def channel_id_of(given: str) -> str:
+    """The channel id `--channel` names: an id (`C0123…`, `#C0123…`) or `#desk`, the name
+    the local shell shows for its channel."""
+    from bot.shell import CHANNEL_ID, CHANNEL_NAME
+
+    name = given.strip().removeprefix("#")
+    return CHANNEL_ID if name.lower() == CHANNEL_NAME else name
+
+
+def channel_label(channel_id: str) -> str:
+    from bot.shell import CHANNEL_ID, CHANNEL_NAME
+
+    return f"#{CHANNEL_NAME} ({channel_id})" if channel_id == CHANNEL_ID else channel_id
+
+
+async def subscribed_channel(db: Database, given: str) -> str:
+    """The id of the subscribed channel `given` names, or one line why not and exit 1."""
+    from storage.models import Subscription
+    from storage.subscriptions import active_subscriptions
+
+    channel = channel_id_of(given)
+    async with db.session() as session:
+        subscription = await session.get(Subscription, channel)
+        subscribed = [s.channel_id for s in await active_subscriptions(session)]
+    if subscription is not None and subscription.active:
+        return channel
+    problem = (
+        f"{given} is no longer subscribed"
+        if subscription is not None
+        else f"{given} is not a subscribed channel"
+    )
+    if given.startswith("#") and not channel.isupper():  # Slack's names are lower case
+        problem += " (a channel name other than #desk is not known here: give its id, C…)"
+    known = ", ".join(channel_label(c) for c in subscribed) or "none; /desk subscribe adds one"
+    typer.echo(f"parley digest: {problem}; nothing posted (subscribed: {known})", err=True)
+    raise typer.Exit(1)
+
+
 @app.command()
 def digest(
-    channel: Annotated[str, typer.Option("--channel", help="The channel id, e.g. C0123456789.")],
+    channel: Annotated[
+        str,
+        typer.Option(
+            "--channel",
+            help="A subscribed channel: its id (e.g. C0123456789), or #desk for the shell's.",
+        ),
+    ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the digest; post nothing.")
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Render (and post) it as of this instant, e.g. 2025-08-01T08:00Z."
+        ),
+    ] = None,
 ) -> None:
-    """Render one channel's digest now and post it (or only print it with --dry-run)."""
+    """Render one subscribed channel's digest now (or as of --as-of) and post it, or only
+    print it with --dry-run. A channel that is not subscribed is refused."""
     settings = load_settings()
+    start = parse_as_of(as_of)
     if not dry_run and not settings.bot_token:
         typer.echo(
             "parley: setting SLACK_BOT_TOKEN: required to post (or use --dry-run)", err=True
@@ -579,15 +631,16 @@ def digest(
         from storage.models import DeliveryKind
         from storage.outbox import PlannedDelivery
 
-        clock = SystemClock()
+        clock: Clock = ShiftedClock(start) if start else SystemClock()
         db = await open_database(settings)
         try:
+            channel_id = await subscribed_channel(db, channel)
             if dry_run:
                 async with db.session() as session:
                     reply = await channel_digest(
                         session,
                         now=clock.now(),
-                        channel_id=channel,
+                        channel_id=channel_id,
                         default_zone=settings.timezone,
                     )
                 typer.echo(message_text(reply))
@@ -598,9 +651,9 @@ def digest(
             now = clock.now()
             outcome = await scheduler.deliver_now(
                 PlannedDelivery(
-                    key=f"digest:{channel}:manual:{now:%Y%m%dT%H%M%S%fZ}",
+                    key=f"digest:{channel_id}:manual:{now:%Y%m%dT%H%M%S%fZ}",
                     kind=DeliveryKind.digest,
-                    channel_id=channel,
+                    channel_id=channel_id,
                     due_at=now,
                     payload={"manual": True},
                 )
@@ -608,9 +661,11 @@ def digest(
         finally:
             await db.dispose()
         if outcome != "sent":
-            typer.echo(f"parley digest: not posted to {channel}: {outcome} (see `parley outbox`)")
+            typer.echo(
+                f"parley digest: not posted to {channel_id}: {outcome} (see `parley outbox`)"
+            )
             return 1
-        typer.echo(f"Posted the digest to {channel}.")
+        typer.echo(f"Posted the digest to {channel_id}.")
         return 0
 
     raise typer.Exit(asyncio.run(go()))

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from bot.standin import SlackStandIn, message_text
+from storage import subscriptions
+from storage.access import CLI
+from storage.db import Database
+from tests.conftest import AS_OF
 from tests.test_cli import PARLEY, TIMEOUT, clean_env, ok, parley
 
 
@@ -27,11 +33,42 @@ async def run(*args: str, db: Path, cwd: Path, **env: str) -> tuple[int, str, st
     return process.returncode, out.decode(), err.decode()
 
 
+async def change_subscription(db: Path, channel: str, *, subscribed: bool = True) -> None:
+    database = Database(f"sqlite:///{db}")
+    try:
+        async with database.session() as session:
+            if subscribed:
+                await subscriptions.subscribe(session, actor=CLI, now=AS_OF, channel_id=channel)
+            else:
+                await subscriptions.unsubscribe(session, actor=CLI, now=AS_OF, channel_id=channel)
+    finally:
+        await database.dispose()
+
+
 @pytest.fixture
 def seeded_db(tmp_path: Path) -> Path:
+    """The founding case, with CDESK001 subscribed (at AS_OF)."""
     db = tmp_path / "parley.db"
     ok(parley("seed", db=db, cwd=tmp_path))
+    asyncio.run(change_subscription(db, "CDESK001"))
     return db
+
+
+@pytest.fixture
+def shell_db(tmp_path: Path) -> Path:
+    """A record made by `parley shell --as-of AS_OF`: seeded, its #desk subscribed."""
+    db = tmp_path / "shell.db"
+    ok(parley("shell", "--as-of", "2025-07-29T09:00Z", db=db, cwd=tmp_path))
+    return db
+
+
+def deliveries(db: Path) -> list[tuple[str, str, str, str | None]]:
+    connection = sqlite3.connect(db)
+    try:
+        query = "SELECT key, status, due_at, sent_at FROM delivery ORDER BY id"
+        return list(connection.execute(query))
+    finally:
+        connection.close()
 
 
 def test_digest_dry_run_prints_it_and_posts_nothing(seeded_db: Path, tmp_path: Path) -> None:
@@ -78,6 +115,113 @@ async def test_a_failed_post_stays_in_the_outbox_with_its_error(
     assert "1 failed, 0 sent." in out
     [row] = [line for line in out.splitlines() if "digest:CDESK001:manual:" in line]
     assert " failed " in row and "internal_error" in row
+
+
+# ---- which channel ---------------------------------------------------------------------------
+
+
+async def test_a_channel_that_is_not_subscribed_is_refused_and_nothing_posted(
+    seeded_db: Path, tmp_path: Path, standin: SlackStandIn
+) -> None:
+    slack = {"SLACK_BOT_TOKEN": "xoxb-cli-test", "SLACK_API_URL": standin.api_url}
+    for extra in ([], ["--dry-run"]):
+        code, out, err = await run(
+            "digest", "--channel", "CELSEWHERE", *extra, db=seeded_db, cwd=tmp_path, **slack
+        )
+        assert (code, out) == (1, ""), (code, out, err)
+        assert err.strip().splitlines() == [
+            "parley digest: CELSEWHERE is not a subscribed channel; nothing posted "
+            "(subscribed: CDESK001)"
+        ]
+    assert standin.calls_to("chat.postMessage") == []
+    assert deliveries(seeded_db) == []
+
+
+async def test_a_channel_whose_subscription_was_removed_is_refused(
+    seeded_db: Path, tmp_path: Path, standin: SlackStandIn
+) -> None:
+    await change_subscription(seeded_db, "CDESK001", subscribed=False)
+    slack = {"SLACK_BOT_TOKEN": "xoxb-cli-test", "SLACK_API_URL": standin.api_url}
+    code, out, err = await run(
+        "digest", "--channel", "CDESK001", db=seeded_db, cwd=tmp_path, **slack
+    )
+    assert (code, out) == (1, "")
+    assert err.strip().splitlines() == [
+        "parley digest: CDESK001 is no longer subscribed; nothing posted "
+        "(subscribed: none; /desk subscribe adds one)"
+    ]
+    assert standin.calls_to("chat.postMessage") == []
+    assert deliveries(seeded_db) == []
+
+
+def test_a_channel_name_the_shell_does_not_show_is_refused_with_a_hint(
+    shell_db: Path, tmp_path: Path
+) -> None:
+    result = parley("digest", "--channel", "#trade", "--dry-run", db=shell_db, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "parley digest: #trade is not a subscribed channel (a channel name other than #desk is "
+        "not known here: give its id, C…); nothing posted (subscribed: #desk (CLOCALDESK))"
+    ]
+
+
+async def test_the_shells_desk_is_taken_by_the_name_it_shows(
+    shell_db: Path, tmp_path: Path, standin: SlackStandIn
+) -> None:
+    code, out, err = await run(
+        "digest", "--channel", "#desk", "--dry-run", db=shell_db, cwd=tmp_path
+    )
+    assert code == 0, (out, err)
+    assert "DESK DIGEST" in out
+    slack = {"SLACK_BOT_TOKEN": "xoxb-cli-test", "SLACK_API_URL": standin.api_url}
+    code, out, err = await run("digest", "--channel", "#desk", db=shell_db, cwd=tmp_path, **slack)
+    assert code == 0, (out, err)
+    assert out.strip() == "Posted the digest to CLOCALDESK."
+    [post] = standin.calls_to("chat.postMessage")
+    assert post.args["channel"] == "CLOCALDESK"
+
+
+# ---- as of ----------------------------------------------------------------------------------
+
+
+def test_digest_as_of_renders_it_at_that_instant(seeded_db: Path, tmp_path: Path) -> None:
+    out = ok(
+        parley(
+            "digest", "--channel", "CDESK001", "--dry-run", "--as-of", "2025-08-01T08:00Z",
+            db=seeded_db, cwd=tmp_path,
+        )
+    )
+    assert out.startswith("DESK DIGEST · FRI 1 AUG 2025 08:00 UTC\n"), out
+    assert "10 days 20 hours left" in out  # to the truce's expiry, 12 Aug 04:01 UTC
+
+
+async def test_digest_as_of_posts_it_at_that_instant(
+    seeded_db: Path, tmp_path: Path, standin: SlackStandIn
+) -> None:
+    slack = {"SLACK_BOT_TOKEN": "xoxb-cli-test", "SLACK_API_URL": standin.api_url}
+    code, out, err = await run(
+        "digest", "--channel", "CDESK001", "--as-of", "2025-08-01T08:00Z",
+        db=seeded_db, cwd=tmp_path, **slack,
+    )
+    assert code == 0, (out, err)
+    [post] = standin.calls_to("chat.postMessage")
+    assert message_text(post.args).startswith("DESK DIGEST · FRI 1 AUG 2025 08:00 UTC")
+    [(key, status, due_at, sent_at)] = deliveries(seeded_db)
+    assert key.startswith("digest:CDESK001:manual:20250801T0800")
+    assert status == "sent"
+    assert datetime.fromisoformat(due_at).strftime("%Y-%m-%d %H:%M") == "2025-08-01 08:00"
+    assert sent_at is not None and sent_at.startswith("2025-08-01")
+
+
+def test_digest_as_of_garbage_is_one_line(seeded_db: Path, tmp_path: Path) -> None:
+    result = parley(
+        "digest", "--channel", "CDESK001", "--dry-run", "--as-of", "soon", db=seeded_db,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "parley: --as-of 'soon' is not an ISO 8601 time (e.g. 2025-07-29T09:00Z)"
+    ]
 
 
 def test_the_parley_executable_is_installed() -> None:
