@@ -23,6 +23,7 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
+    from sqlmodel.ext.asyncio.session import AsyncSession
     from starlette.routing import BaseRoute
 
     from bot.metrics import Metrics
@@ -671,10 +672,34 @@ def digest(
     raise typer.Exit(asyncio.run(go()))
 
 
+OUTBOX_LIMIT = 20
+
+
 @app.command()
-def outbox() -> None:
-    """List the scheduled posts not yet sent: pending, in progress and failed."""
+def outbox(
+    upcoming: Annotated[
+        bool,
+        typer.Option(
+            "--upcoming",
+            help="List the next posts instead: countdowns and digests as the scheduler will "
+            "make them, soonest first, with those still in the outbox.",
+        ),
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=1000, help="How many posts to list.")
+    ] = OUTBOX_LIMIT,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="With --upcoming: what is next as of this instant."),
+    ] = None,
+) -> None:
+    """List the scheduled posts not yet sent (pending, in progress and failed), or with
+    --upcoming the next posts planned, with their times, kind, channel and key."""
     settings = load_settings()
+    start = parse_as_of(as_of)
+    if start is not None and not upcoming:
+        typer.echo("parley outbox: --as-of goes with --upcoming", err=True)
+        raise typer.Exit(2)
 
     async def go() -> None:
         from storage import outbox as deliveries
@@ -682,7 +707,12 @@ def outbox() -> None:
         db = await open_database(settings)
         try:
             async with db.session() as session:
-                rows = await deliveries.unsent(session)
+                if upcoming:
+                    await _show_upcoming(
+                        session, now=start or SystemClock().now(), limit=limit, settings=settings
+                    )
+                    return
+                rows = await deliveries.unsent(session, limit=limit)
                 counts = await deliveries.status_counts(session)
         finally:
             await db.dispose()
@@ -693,7 +723,7 @@ def outbox() -> None:
         )
         unsent = counts["pending"] + counts["claimed"] + counts["failed"]
         if unsent > len(rows):
-            typer.echo(f"(the oldest {len(rows)} of {unsent} are listed)")
+            typer.echo(f"(the oldest {len(rows)} of {unsent} are listed; --limit N for more)")
         for row in rows:
             error = f"  {row.last_error}" if row.last_error else ""
             retry = f" retry {row.retry_at:%Y-%m-%d %H:%M}Z" if row.retry_at else ""
@@ -703,6 +733,43 @@ def outbox() -> None:
             )
 
     asyncio.run(go())
+
+
+async def _show_upcoming(
+    session: AsyncSession, *, now: datetime, limit: int, settings: Settings
+) -> None:
+    """`parley outbox --upcoming`: the outbox's posts still to go (a failed one at its
+    retry), then what planning will add, merged by time."""
+    from bot.timeleft import format_local
+    from storage import outbox as deliveries
+    from storage import planning
+    from storage.models import DeliveryStatus
+
+    lines: list[tuple[datetime, str, str, str, str]] = []
+    for row in await deliveries.unsent(session, limit=limit + 1):
+        if row.status == DeliveryStatus.failed and row.retry_at is None:
+            continue  # not retried: `parley outbox` shows it with its error
+        at = row.retry_at if row.status == DeliveryStatus.failed and row.retry_at else row.due_at
+        state = {"pending": "pending", "claimed": "posting", "failed": "retry"}[row.status]
+        lines.append((at, state, row.kind, row.channel_id, row.key))
+    for item in await planning.upcoming(
+        session, now=now, default_offsets=settings.countdown_offsets, limit=limit + 1
+    ):
+        state = "due" if item.due_at <= now else "planned"
+        lines.append((item.due_at, state, item.kind, item.channel_id, item.key))
+    lines.sort(key=lambda line: (line[0], line[4]))
+    if not lines:
+        typer.echo(
+            f"Nothing is planned after {format_local(now, 'UTC')}: no subscribed channel has "
+            "a countdown or a digest to come."
+        )
+        return
+    shown = lines[:limit]
+    typer.echo(f"Next {len(shown)} posts after {format_local(now, 'UTC')}:")
+    for at, state, kind, channel, key in shown:
+        typer.echo(f"{at:%Y-%m-%d %H:%M}Z  {state:<8} {kind:<9} {channel:<12} {key}")
+    if len(lines) > limit:
+        typer.echo(f"(the next {limit} are listed; --limit N for more)")
 
 
 def main() -> None:

@@ -125,6 +125,8 @@ HELP = [
     ["serve"],
     ["socket"],
     ["run"],
+    ["digest"],
+    ["outbox"],
 ]
 
 
@@ -151,6 +153,10 @@ def test_help_of_each_command_exits_zero(command: list[str]) -> None:
         assert "--fresh" in result.output
     if command == ["import"]:
         assert "--replace" in result.output
+    if command == ["digest"]:
+        assert "--as-of" in result.output and "#desk" in result.output
+    if command == ["outbox"]:
+        assert "--upcoming" in result.output and "--limit" in result.output
 
 
 # ---- seed and migrations -------------------------------------------------------------------

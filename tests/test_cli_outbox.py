@@ -224,5 +224,99 @@ def test_digest_as_of_garbage_is_one_line(seeded_db: Path, tmp_path: Path) -> No
     ]
 
 
+# ---- what is next ---------------------------------------------------------------------------
+
+
+def test_upcoming_lists_the_next_countdowns_and_digests(shell_db: Path, tmp_path: Path) -> None:
+    args = ["outbox", "--upcoming", "--as-of", "2025-08-04T09:00Z", "--limit", "4"]
+    out = ok(parley(*args, db=shell_db, cwd=tmp_path))
+    assert out.splitlines() == [
+        "Next 4 posts after Mon 4 Aug 2025 09:00 UTC:",
+        # owed since 08:00, not planned yet (no scheduler ran): the next tick posts it
+        "2025-08-04 08:00Z  due      digest    CLOCALDESK   digest:CLOCALDESK:2025-08-04",
+        "2025-08-05 04:01Z  planned  countdown CLOCALDESK   "
+        "countdown:1:20250812T040100Z:604800:CLOCALDESK",
+        "2025-08-05 08:00Z  planned  digest    CLOCALDESK   digest:CLOCALDESK:2025-08-05",
+        "2025-08-06 08:00Z  planned  digest    CLOCALDESK   digest:CLOCALDESK:2025-08-06",
+        "(the next 4 are listed; --limit N for more)",
+    ]
+    args = ["outbox", "--upcoming", "--as-of", "2025-08-12T03:30Z"]
+    later = ok(parley(*args, db=shell_db, cwd=tmp_path)).splitlines()
+    assert later[:4] == [
+        "Next 20 posts after Tue 12 Aug 2025 03:30 UTC:",
+        # missed by under a day: the next tick posts each once, marked late
+        "2025-08-11 08:00Z  due      digest    CLOCALDESK   digest:CLOCALDESK:2025-08-11",
+        "2025-08-12 03:01Z  due      countdown CLOCALDESK   "
+        "countdown:1:20250812T040100Z:3600:CLOCALDESK",
+        "2025-08-12 04:01Z  planned  countdown CLOCALDESK   "
+        "countdown:1:20250812T040100Z:0:CLOCALDESK",
+    ]
+    assert len(later) == 22 and later[-1] == "(the next 20 are listed; --limit N for more)"
+    assert deliveries(shell_db) == []  # looking ahead plans nothing
+
+
+def test_upcoming_leaves_out_posts_a_seed_made_later_never_owed(
+    seeded_db: Path, tmp_path: Path
+) -> None:
+    # `parley seed` ran at the wall clock: the truce's countdowns before that are history.
+    args = ["outbox", "--upcoming", "--as-of", "2025-08-04T09:00Z", "--limit", "30"]
+    out = ok(parley(*args, db=seeded_db, cwd=tmp_path))
+    assert "digest:CDESK001:2025-08-05" in out
+    assert "countdown" not in out
+
+
+def test_upcoming_leaves_out_what_a_replay_posted_already(shell_db: Path, tmp_path: Path) -> None:
+    replay = ["shell", "--as-of", "2025-07-29T09:00Z"]
+    ok(parley(*replay, db=shell_db, cwd=tmp_path, stdin=":wait 3d\n"))  # 30, 31 Jul, 1 Aug
+    args = ["outbox", "--upcoming", "--as-of", "2025-07-29T09:00Z", "--limit", "2"]
+    assert ok(parley(*args, db=shell_db, cwd=tmp_path)).splitlines()[1:3] == [
+        "2025-08-02 08:00Z  planned  digest    CLOCALDESK   digest:CLOCALDESK:2025-08-02",
+        "2025-08-03 08:00Z  planned  digest    CLOCALDESK   digest:CLOCALDESK:2025-08-03",
+    ]
+
+
+async def test_upcoming_shows_a_failed_post_at_its_retry(
+    seeded_db: Path, tmp_path: Path, standin: SlackStandIn
+) -> None:
+    standin.fail_with_error("chat.postMessage", "internal_error")
+    slack = {"SLACK_BOT_TOKEN": "xoxb-cli-test", "SLACK_API_URL": standin.api_url}
+    code, _, _ = await run("digest", "--channel", "CDESK001", db=seeded_db, cwd=tmp_path, **slack)
+    assert code == 1
+    [(key, status, _, _)] = deliveries(seeded_db)
+    assert status == "failed"
+    code, out, err = await run("outbox", "--upcoming", db=seeded_db, cwd=tmp_path)
+    assert code == 0, err
+    [line] = [line for line in out.splitlines() if key in line]
+    assert "  retry    digest    CDESK001     digest:CDESK001:manual:" in line
+
+
+def test_upcoming_with_no_subscription_says_nothing_is_planned(tmp_path: Path) -> None:
+    db = tmp_path / "parley.db"
+    ok(parley("seed", db=db, cwd=tmp_path))
+    out = ok(parley("outbox", "--upcoming", "--as-of", "2025-07-29T09:00Z", db=db, cwd=tmp_path))
+    assert out.strip() == (
+        "Nothing is planned after Tue 29 Jul 2025 09:00 UTC: no subscribed channel has a "
+        "countdown or a digest to come."
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--upcoming", "--limit", "0"], "Invalid value for '--limit'"),
+        (["--upcoming", "--limit", "many"], "Invalid value for '--limit'"),
+        (["--upcoming", "--as-of", "soon"], "parley: --as-of 'soon' is not an ISO 8601 time"),
+        (["--as-of", "2025-07-29T09:00Z"], "parley outbox: --as-of goes with --upcoming"),
+    ],
+    ids=["limit-0", "limit-word", "as-of-garbage", "as-of-alone"],
+)
+def test_bad_outbox_options_are_refused(args: list[str], says: str, tmp_path: Path) -> None:
+    result = parley("outbox", *args, db=tmp_path / "p.db", cwd=tmp_path)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "p.db").exists()
+
+
 def test_the_parley_executable_is_installed() -> None:
     assert shutil.which(str(PARLEY))
