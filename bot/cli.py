@@ -19,7 +19,6 @@ import typer
 from bot import __version__
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.settings import SettingError, Settings
-from storage.db import Database
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 
     from bot.metrics import Metrics
     from bot.scheduler import Scheduler
+    from storage.db import Database
 
 app = typer.Typer(
     help="Parley: the negotiation desk's record in Slack.",
@@ -68,6 +68,8 @@ def parse_as_of(value: str | None) -> datetime | None:
 
 async def open_database(settings: Settings) -> Database:
     """The database, migrated; one clear line and exit 2 when it cannot be reached."""
+    from storage.db import Database  # here, not at the top: `parley --version` stays quick
+
     try:
         db = Database(settings.database_url)
         await asyncio.wait_for(db.upgrade(), timeout=8)

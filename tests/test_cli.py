@@ -115,6 +115,19 @@ def test_version(tmp_path: Path) -> None:
     assert not (tmp_path / "p.db").exists()
 
 
+def test_the_command_line_module_imports_no_database_or_slack_code() -> None:
+    # What `parley --version` and `--help` load: the rest is imported by the command run.
+    script = (
+        "import sys, bot.cli; print(' '.join(sorted(m for m in "
+        "('alembic', 'storage.db', 'sqlmodel', 'slack_bolt', 'slack_sdk', 'aiohttp', 'yaml') "
+        "if m in sys.modules)))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=TIMEOUT
+    )
+    assert found.stdout.strip() == ""
+
+
 HELP = [
     ["shell"],
     ["seed"],
