@@ -156,7 +156,8 @@ def record_ahead_warning(
 
     from bot.timeleft import format_local
 
-    clock = f"--as-of {format_local(start, 'UTC')}" if as_of else "now"
+    started = format_local(start, "UTC")
+    clock = f"--as-of {started}" if as_of else f"now, {started}"
     again = f"parley shell --as-of {as_of} --fresh" if as_of else "parley shell --fresh"
     text = (
         f"parley shell: {record_name(database_url)} was last written "
