@@ -629,7 +629,7 @@ def digest(
         raise typer.Exit(2)
 
     async def go() -> int:
-        from bot.scheduler import Scheduler, delivery_client
+        from bot.scheduler import LEASE, Scheduler, delivery_client
         from bot.standin import message_text
         from handlers.digest import channel_digest
         from storage.models import DeliveryKind
@@ -649,8 +649,15 @@ def digest(
                     )
                 typer.echo(message_text(reply))
                 return 0
+            # A claim made at a past --as-of would look expired at once to a scheduler on
+            # the wall clock: its lease runs from the wall clock too.
+            behind = max(SystemClock().now() - clock.now(), timedelta(0))
             scheduler = Scheduler(
-                db=db, client=delivery_client(settings), clock=clock, settings=settings
+                db=db,
+                client=delivery_client(settings),
+                clock=clock,
+                settings=settings,
+                lease=LEASE + behind,
             )
             now = clock.now()
             outcome = await scheduler.deliver_now(

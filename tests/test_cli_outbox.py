@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.standin import SlackStandIn, message_text
+from bot.standin import RecordedCall, SlackStandIn, message_text
 from storage import subscriptions
 from storage.access import CLI
 from storage.db import Database
@@ -211,6 +211,33 @@ async def test_digest_as_of_posts_it_at_that_instant(
     assert status == "sent"
     assert datetime.fromisoformat(due_at).strftime("%Y-%m-%d %H:%M") == "2025-08-01 08:00"
     assert sent_at is not None and sent_at.startswith("2025-08-01")
+
+
+async def test_a_digest_posted_as_of_a_past_instant_holds_its_claim_by_the_wall_clock(
+    seeded_db: Path, tmp_path: Path, standin: SlackStandIn
+) -> None:
+    # Else a scheduler on the wall clock would take the claim over while the post is made.
+    leases: list[tuple[str, datetime]] = []
+
+    def while_posting(call: RecordedCall) -> None:
+        if call.method == "chat.postMessage":
+            connection = sqlite3.connect(seeded_db)
+            try:
+                [(status, lease)] = connection.execute("SELECT status, lease_until FROM delivery")
+            finally:
+                connection.close()
+            leases.append((status, datetime.fromisoformat(lease)))
+
+    standin.on_call = while_posting
+    slack = {"SLACK_BOT_TOKEN": "xoxb-cli-test", "SLACK_API_URL": standin.api_url}
+    code, out, err = await run(
+        "digest", "--channel", "CDESK001", "--as-of", "2025-08-01T08:00Z",
+        db=seeded_db, cwd=tmp_path, **slack,
+    )
+    assert code == 0, (out, err)
+    [(status, lease)] = leases
+    assert status == "claimed"
+    assert lease.replace(tzinfo=lease.tzinfo or UTC) > datetime.now(UTC)
 
 
 def test_digest_as_of_garbage_is_one_line(seeded_db: Path, tmp_path: Path) -> None:
