@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,14 +19,15 @@ import typer
 from bot import __version__
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.settings import SettingError, Settings
-from storage.db import Database
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
+    from sqlmodel.ext.asyncio.session import AsyncSession
     from starlette.routing import BaseRoute
 
     from bot.metrics import Metrics
     from bot.scheduler import Scheduler
+    from storage.db import Database
 
 app = typer.Typer(
     help="Parley: the negotiation desk's record in Slack.",
@@ -67,6 +68,8 @@ def parse_as_of(value: str | None) -> datetime | None:
 
 async def open_database(settings: Settings) -> Database:
     """The database, migrated; one clear line and exit 2 when it cannot be reached."""
+    from storage.db import Database  # here, not at the top: `parley --version` stays quick
+
     try:
         db = Database(settings.database_url)
         await asyncio.wait_for(db.upgrade(), timeout=8)
@@ -100,6 +103,74 @@ def main_callback(
         ctx.invoke(run)
 
 
+REPLAY_GRACE = timedelta(minutes=1)  # a re-run at the same --as-of starts just behind its
+# own first run: that is a continuation, not a replay into the past
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The SQLite file the URL names; None for PostgreSQL or an in-memory database."""
+    from storage.db import sqlite_file
+
+    found = sqlite_file(database_url) if database_url.startswith("sqlite") else None
+    return Path(found) if found else None
+
+
+def record_name(database_url: str) -> str:
+    path = sqlite_path(database_url)
+    return str(path) if path else "the record at PARLEY_DATABASE_URL"
+
+
+def replay_database(database_url: str) -> Path:
+    """`--fresh`'s file: NAME-replay.db beside a SQLite file, else parley-replay.db in the
+    current folder (the shell's record is SQLite either way)."""
+    path = sqlite_path(database_url)
+    if path is None:
+        return Path.cwd() / "parley-replay.db"
+    return path.with_name(f"{path.stem}-replay{path.suffix or '.db'}")
+
+
+def start_fresh(settings: Settings) -> Settings:
+    """Settings on a new, empty replay file, an older one removed; the record the settings
+    named is not touched."""
+    from dataclasses import replace
+
+    replay = replay_database(settings.database_url)
+    try:
+        for path in (replay, *(replay.with_name(replay.name + s) for s in ("-wal", "-shm"))):
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        typer.echo(f"parley shell: --fresh cannot remove {replay}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"Replaying in a fresh database, {replay}; "
+        f"{record_name(settings.database_url)} is left as it is."
+    )
+    return replace(settings, database_url=f"sqlite:///{replay}")
+
+
+def record_ahead_warning(
+    *, written: datetime, start: datetime, as_of: str | None, database_url: str
+) -> str:
+    """One paragraph: the record was written after the instant the shell's clock starts at."""
+    import textwrap
+
+    from bot.timeleft import format_local
+
+    started = format_local(start, "UTC")
+    clock = f"--as-of {started}" if as_of else f"now, {started}"
+    again = f"parley shell --as-of {as_of} --fresh" if as_of else "parley shell --fresh"
+    text = (
+        f"parley shell: {record_name(database_url)} was last written "
+        f"{format_local(written, 'UTC')}, after {clock}. A replay on it shows what was "
+        "entered later as if it were known then, and posts none of the countdowns and "
+        "digests that fall due in between: they come before its channel subscribed, or "
+        f"were posted already. To replay as the desk saw it, start with `{again}`: a new "
+        f"database seeded as of that instant, {replay_database(database_url)} (this record "
+        "is left as it is)."
+    )
+    return textwrap.fill(text, width=88)
+
+
 @app.command()
 def shell(
     as_of: Annotated[
@@ -110,28 +181,55 @@ def shell(
     no_seed: Annotated[
         bool, typer.Option("--no-seed", help="Do not seed an empty record.")
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Replay on a new, freshly seeded database: NAME-replay.db beside the SQLite "
+            "file (else parley-replay.db here), replacing an older replay file; the record "
+            "itself is not touched.",
+        ),
+    ] = False,
 ) -> None:
-    """A local console that behaves like Slack: no Slack account or network needed."""
+    """A local console that behaves like Slack: no Slack account or network needed.
+
+    With --as-of on a record written after that instant (a plain run seeds at the wall
+    clock), the shell says so at start: the replay would post nothing that fell due in
+    between. Add --fresh to replay on a new database seeded as of that instant.
+    """
     settings = load_settings(database_url)
     start = parse_as_of(as_of)
+    if fresh:
+        settings = start_fresh(settings)
     # Shifted even without --as-of, so that `:wait` can move it on.
     clock: Clock = ShiftedClock(start or SystemClock().now())
     from bot.logs import configure_logging, secrets_of
 
     configure_logging(json=False, level=logging.WARNING, secrets=secrets_of(settings))
-    asyncio.run(_shell(settings, clock, seed=not no_seed))
+    asyncio.run(_shell(settings, clock, seed=not no_seed, as_of=as_of))
 
 
-async def _shell(settings: Settings, clock: Clock, *, seed: bool) -> None:
-    from bot.shell import CHANNEL_ID, Shell
+async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | None) -> None:
+    from bot.shell import CHANNEL_ID, CHANNEL_NAME, Shell
     from storage import subscriptions, tracks
     from storage.access import SEED
+    from storage.replay import last_written_at
     from storage.seed import default_seed_files, load_seed_files
 
     db = await open_database(settings)
     try:
+        start = clock.now()
+        async with db.session() as session:
+            written = await last_written_at(session)
+        if written is not None and written > start + REPLAY_GRACE:
+            typer.echo(
+                record_ahead_warning(
+                    written=written, start=start, as_of=as_of, database_url=settings.database_url
+                ),
+                err=True,
+            )
         if seed:
-            async with db.session() as session:
+            async with db.transaction() as session:
                 if not await tracks.all_tracks(session):
                     report = await load_seed_files(session, default_seed_files(), now=clock.now())
                     await subscriptions.subscribe(
@@ -142,7 +240,7 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool) -> None:
                         default_zone=settings.timezone,
                     )
                     typer.echo(
-                        f"Seeded the founding case: {report}; #desk gets countdowns and "
+                        f"Seeded the founding case: {report}; #{CHANNEL_NAME} gets countdowns and "
                         "the daily digest."
                     )
         console = Shell(settings=settings, db=db, clock=clock)
@@ -162,21 +260,40 @@ def seed(
         typer.Argument(help="Seed files (YAML); default: the bundled founding case."),
     ] = None,
 ) -> None:
-    """Load seed data; loading twice is the same as loading once."""
+    """Load seed data; loading twice is the same as loading once.
+
+    The files are checked whole first and loaded in one transaction: a file that is not a
+    seed is refused with one line naming the file, the line and column, the item and the
+    problem, and nothing is written.
+    """
+    from storage.seed import SeedError, default_seed_files, read_seed
+
     settings = load_settings()
+    try:
+        seeds = [read_seed(path) for path in files or default_seed_files()]
+    except SeedError as exc:
+        typer.echo(f"parley seed: refused, nothing changed: {exc}", err=True)
+        raise typer.Exit(1) from None
 
     async def go() -> None:
-        from storage.errors import InvalidInput
-        from storage.seed import default_seed_files, load_seed_files
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from storage.seed import load_seeds
 
         db = await open_database(settings)
         try:
-            async with db.session() as session:
-                report = await load_seed_files(
-                    session, list(files or default_seed_files()), now=SystemClock().now()
-                )
-        except (InvalidInput, OSError, KeyError) as exc:
-            typer.echo(f"parley seed: {exc}", err=True)
+            async with db.transaction() as session:
+                report = await load_seeds(session, seeds, now=SystemClock().now())
+        except SeedError as exc:
+            typer.echo(f"parley seed: refused, nothing changed: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except SQLAlchemyError as exc:
+            reason = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:200]
+            typer.echo(
+                f"parley seed: the database refused the load, nothing changed "
+                f"({type(exc).__name__}: {reason})",
+                err=True,
+            )
             raise typer.Exit(1) from None
         finally:
             await db.dispose()
@@ -441,18 +558,70 @@ def run(
     elif settings.signing_secret:
         serve(host=host, port=port)
     else:
-        shell(as_of=None, database_url=None, no_seed=False)
+        shell(as_of=None, database_url=None, no_seed=False, fresh=False)
+
+
+def channel_id_of(given: str) -> str:
+    """The channel id `--channel` names: an id (`C0123…`, `#C0123…`) or `#desk`, the name
+    the local shell shows for its channel."""
+    from bot.shell import CHANNEL_ID, CHANNEL_NAME
+
+    name = given.strip().removeprefix("#")
+    return CHANNEL_ID if name.lower() == CHANNEL_NAME else name
+
+
+def channel_label(channel_id: str) -> str:
+    from bot.shell import CHANNEL_ID, CHANNEL_NAME
+
+    return f"#{CHANNEL_NAME} ({channel_id})" if channel_id == CHANNEL_ID else channel_id
+
+
+async def subscribed_channel(db: Database, given: str) -> str:
+    """The id of the subscribed channel `given` names, or one line why not and exit 1."""
+    from storage.models import Subscription
+    from storage.subscriptions import active_subscriptions
+
+    channel = channel_id_of(given)
+    async with db.session() as session:
+        subscription = await session.get(Subscription, channel)
+        subscribed = [s.channel_id for s in await active_subscriptions(session)]
+    if subscription is not None and subscription.active:
+        return channel
+    problem = (
+        f"{given} is no longer subscribed"
+        if subscription is not None
+        else f"{given} is not a subscribed channel"
+    )
+    if given.startswith("#") and not channel.isupper():  # Slack's names are lower case
+        problem += " (a channel name other than #desk is not known here: give its id, C…)"
+    known = ", ".join(channel_label(c) for c in subscribed) or "none; /desk subscribe adds one"
+    typer.echo(f"parley digest: {problem}; nothing posted (subscribed: {known})", err=True)
+    raise typer.Exit(1)
 
 
 @app.command()
 def digest(
-    channel: Annotated[str, typer.Option("--channel", help="The channel id, e.g. C0123456789.")],
+    channel: Annotated[
+        str,
+        typer.Option(
+            "--channel",
+            help="A subscribed channel: its id (e.g. C0123456789), or #desk for the shell's.",
+        ),
+    ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the digest; post nothing.")
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Render (and post) it as of this instant, e.g. 2025-08-01T08:00Z."
+        ),
+    ] = None,
 ) -> None:
-    """Render one channel's digest now and post it (or only print it with --dry-run)."""
+    """Render one subscribed channel's digest now (or as of --as-of) and post it, or only
+    print it with --dry-run. A channel that is not subscribed is refused."""
     settings = load_settings()
+    start = parse_as_of(as_of)
     if not dry_run and not settings.bot_token:
         typer.echo(
             "parley: setting SLACK_BOT_TOKEN: required to post (or use --dry-run)", err=True
@@ -460,34 +629,42 @@ def digest(
         raise typer.Exit(2)
 
     async def go() -> int:
-        from bot.scheduler import Scheduler, delivery_client
+        from bot.scheduler import LEASE, Scheduler, delivery_client
         from bot.standin import message_text
         from handlers.digest import channel_digest
         from storage.models import DeliveryKind
         from storage.outbox import PlannedDelivery
 
-        clock = SystemClock()
+        clock: Clock = ShiftedClock(start) if start else SystemClock()
         db = await open_database(settings)
         try:
+            channel_id = await subscribed_channel(db, channel)
             if dry_run:
                 async with db.session() as session:
                     reply = await channel_digest(
                         session,
                         now=clock.now(),
-                        channel_id=channel,
+                        channel_id=channel_id,
                         default_zone=settings.timezone,
                     )
                 typer.echo(message_text(reply))
                 return 0
+            # A claim made at a past --as-of would look expired at once to a scheduler on
+            # the wall clock: its lease runs from the wall clock too.
+            behind = max(SystemClock().now() - clock.now(), timedelta(0))
             scheduler = Scheduler(
-                db=db, client=delivery_client(settings), clock=clock, settings=settings
+                db=db,
+                client=delivery_client(settings),
+                clock=clock,
+                settings=settings,
+                lease=LEASE + behind,
             )
             now = clock.now()
             outcome = await scheduler.deliver_now(
                 PlannedDelivery(
-                    key=f"digest:{channel}:manual:{now:%Y%m%dT%H%M%S%fZ}",
+                    key=f"digest:{channel_id}:manual:{now:%Y%m%dT%H%M%S%fZ}",
                     kind=DeliveryKind.digest,
-                    channel_id=channel,
+                    channel_id=channel_id,
                     due_at=now,
                     payload={"manual": True},
                 )
@@ -495,18 +672,44 @@ def digest(
         finally:
             await db.dispose()
         if outcome != "sent":
-            typer.echo(f"parley digest: not posted to {channel}: {outcome} (see `parley outbox`)")
+            typer.echo(
+                f"parley digest: not posted to {channel_id}: {outcome} (see `parley outbox`)"
+            )
             return 1
-        typer.echo(f"Posted the digest to {channel}.")
+        typer.echo(f"Posted the digest to {channel_id}.")
         return 0
 
     raise typer.Exit(asyncio.run(go()))
 
 
+OUTBOX_LIMIT = 20
+
+
 @app.command()
-def outbox() -> None:
-    """List the scheduled posts not yet sent: pending, in progress and failed."""
+def outbox(
+    upcoming: Annotated[
+        bool,
+        typer.Option(
+            "--upcoming",
+            help="List the next posts instead: countdowns and digests as the scheduler will "
+            "make them, soonest first, with those still in the outbox.",
+        ),
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=1000, help="How many posts to list.")
+    ] = OUTBOX_LIMIT,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="With --upcoming: what is next as of this instant."),
+    ] = None,
+) -> None:
+    """List the scheduled posts not yet sent (pending, in progress and failed), or with
+    --upcoming the next posts planned, with their times, kind, channel and key."""
     settings = load_settings()
+    start = parse_as_of(as_of)
+    if start is not None and not upcoming:
+        typer.echo("parley outbox: --as-of goes with --upcoming", err=True)
+        raise typer.Exit(2)
 
     async def go() -> None:
         from storage import outbox as deliveries
@@ -514,7 +717,12 @@ def outbox() -> None:
         db = await open_database(settings)
         try:
             async with db.session() as session:
-                rows = await deliveries.unsent(session)
+                if upcoming:
+                    await _show_upcoming(
+                        session, now=start or SystemClock().now(), limit=limit, settings=settings
+                    )
+                    return
+                rows = await deliveries.unsent(session, limit=limit)
                 counts = await deliveries.status_counts(session)
         finally:
             await db.dispose()
@@ -525,7 +733,7 @@ def outbox() -> None:
         )
         unsent = counts["pending"] + counts["claimed"] + counts["failed"]
         if unsent > len(rows):
-            typer.echo(f"(the oldest {len(rows)} of {unsent} are listed)")
+            typer.echo(f"(the oldest {len(rows)} of {unsent} are listed; --limit N for more)")
         for row in rows:
             error = f"  {row.last_error}" if row.last_error else ""
             retry = f" retry {row.retry_at:%Y-%m-%d %H:%M}Z" if row.retry_at else ""
@@ -535,6 +743,43 @@ def outbox() -> None:
             )
 
     asyncio.run(go())
+
+
+async def _show_upcoming(
+    session: AsyncSession, *, now: datetime, limit: int, settings: Settings
+) -> None:
+    """`parley outbox --upcoming`: the outbox's posts still to go (a failed one at its
+    retry), then what planning will add, merged by time."""
+    from bot.timeleft import format_local
+    from storage import outbox as deliveries
+    from storage import planning
+    from storage.models import DeliveryStatus
+
+    lines: list[tuple[datetime, str, str, str, str]] = []
+    for row in await deliveries.unsent(session, limit=limit + 1):
+        if row.status == DeliveryStatus.failed and row.retry_at is None:
+            continue  # not retried: `parley outbox` shows it with its error
+        at = row.retry_at if row.status == DeliveryStatus.failed and row.retry_at else row.due_at
+        state = {"pending": "pending", "claimed": "posting", "failed": "retry"}[row.status]
+        lines.append((at, state, row.kind, row.channel_id, row.key))
+    for item in await planning.upcoming(
+        session, now=now, default_offsets=settings.countdown_offsets, limit=limit + 1
+    ):
+        state = "due" if item.due_at <= now else "planned"
+        lines.append((item.due_at, state, item.kind, item.channel_id, item.key))
+    lines.sort(key=lambda line: (line[0], line[4]))
+    if not lines:
+        typer.echo(
+            f"Nothing is planned after {format_local(now, 'UTC')}: no subscribed channel has "
+            "a countdown or a digest to come."
+        )
+        return
+    shown = lines[:limit]
+    typer.echo(f"Next {len(shown)} posts after {format_local(now, 'UTC')}:")
+    for at, state, kind, channel, key in shown:
+        typer.echo(f"{at:%Y-%m-%d %H:%M}Z  {state:<8} {kind:<9} {channel:<12} {key}")
+    if len(lines) > limit:
+        typer.echo(f"(the next {limit} are listed; --limit N for more)")
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from storage.db import Database
 
 USER_ID = "ULOCALADMIN"
 CHANNEL_ID = "CLOCALDESK"
+CHANNEL_NAME = "desk"  # shown as #desk; `parley digest --channel '#desk'` takes it too
 TEAM_ID = "T0LOCAL"
 PROMPT = "parley> "
 COMMANDS = ("/truce", "/deadline", "/talks", "/watch", "/desk")
@@ -204,7 +205,7 @@ class Shell:
             "team_id": TEAM_ID,
             "team_domain": "parley-local",
             "channel_id": CHANNEL_ID,
-            "channel_name": "desk",
+            "channel_name": CHANNEL_NAME,
             "user_id": USER_ID,
             "user_name": "you",
             "command": name,
@@ -243,7 +244,7 @@ class Shell:
             "user": {"id": USER_ID, "username": "you", "team_id": TEAM_ID},
             "api_app_id": "A0PARLEY",
             "trigger_id": f"shell.{uuid.uuid4().hex}",
-            "channel": {"id": button.channel, "name": "desk"},
+            "channel": {"id": button.channel, "name": CHANNEL_NAME},
             "container": {
                 "type": "message",
                 "channel_id": button.channel,

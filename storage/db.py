@@ -106,6 +106,28 @@ class Database:
             if session.in_transaction() or session.identity_map or session.new:
                 await asyncio.shield(session.close())
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose commits (one per service call) are savepoints inside one
+        transaction: it commits when the block ends, and rolls back whole if it raises.
+        For a load that must land entirely or not at all (`parley seed`)."""
+        async with self.engine.connect() as connection:
+            await connection.begin()
+            if self.is_sqlite:
+                # pysqlite begins a transaction only before a write, so the first SAVEPOINT
+                # would be the outermost and its RELEASE a commit: begin for real first.
+                await connection.exec_driver_sql("BEGIN")
+            session = self._sessions(bind=connection, join_transaction_mode="create_savepoint")
+            try:
+                yield session
+            except BaseException:
+                await asyncio.shield(session.close())
+                await asyncio.shield(connection.rollback())
+                raise
+            await session.close()
+            await connection.commit()
+            self.version.bump()
+
     async def upgrade(self, revision: str = "head") -> None:
         """Applies the migrations. Processes starting together on one database take turns
         (an advisory lock on PostgreSQL, a lock file beside a SQLite file); the later ones

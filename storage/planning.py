@@ -10,6 +10,7 @@ subscribed, are history and never owed.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -265,3 +266,121 @@ async def next_due_after(
                     candidates.append(fire_at)
                     break
     return min(candidates, default=None)
+
+
+def countdowns_ahead(
+    deadlines: Sequence[Deadline],
+    subscriptions: Sequence[Subscription],
+    tracks: dict[int, Track],
+    *,
+    now: datetime,
+    default_offsets: Sequence[timedelta],
+) -> list[PlannedDelivery]:
+    """The countdowns after `now`, each to the channels `plan_countdowns` will owe it to."""
+    ahead: list[PlannedDelivery] = []
+    channels = [s for s in subscriptions if s.active and s.countdowns_enabled]
+    for deadline in deadlines:
+        track = tracks.get(deadline.track_id) if deadline.track_id else None
+        restricted = deadline.visibility == Visibility.restricted
+        set_at = deadline.planned_from or deadline.created_at
+        for offset in deadline_offsets(deadline, default_offsets):
+            fire_at = deadline.due_at - offset
+            if fire_at <= now:
+                continue
+            for subscription in channels:
+                if fire_at < max(set_at, _since(subscription)) or not follows(
+                    subscription, track, restricted=restricted
+                ):
+                    continue
+                ahead.append(
+                    PlannedDelivery(
+                        key=countdown_key(deadline, offset, subscription.channel_id),
+                        kind=DeliveryKind.countdown,
+                        channel_id=subscription.channel_id,
+                        due_at=fire_at,
+                        payload={
+                            "deadline_id": deadline.id,
+                            "due_at": deadline.due_at.isoformat(),
+                            "offset_seconds": int(offset.total_seconds()),
+                        },
+                    )
+                )
+    return ahead
+
+
+def digests_ahead(
+    subscriptions: Sequence[Subscription], *, now: datetime, count: int, known: set[str]
+) -> list[PlannedDelivery]:
+    """Each channel's next `count` daily digests after `now` not already in the outbox."""
+    ahead: list[PlannedDelivery] = []
+    for subscription in subscriptions:
+        if not (subscription.active and subscription.digest_enabled):
+            continue
+        today = now.astimezone(ZoneInfo(subscription.digest_zone)).date()
+        found = 0
+        days = count * 7 // 5 + 3 + len(known)  # enough, with weekends and days posted already
+        for local_day in (today + timedelta(days=n) for n in range(days)):
+            if found == count:
+                break
+            if subscription.weekdays_only and local_day.weekday() >= 5:
+                continue
+            fire_at = digest_instant(subscription, local_day)
+            key = digest_key(subscription.channel_id, local_day)
+            if fire_at <= now or fire_at < _since(subscription) or key in known:
+                continue
+            found += 1
+            ahead.append(
+                PlannedDelivery(
+                    key=key,
+                    kind=DeliveryKind.digest,
+                    channel_id=subscription.channel_id,
+                    due_at=fire_at,
+                    payload={"local_day": local_day.isoformat()},
+                )
+            )
+    return ahead
+
+
+async def upcoming(
+    session: AsyncSession, *, now: datetime, default_offsets: Sequence[timedelta], limit: int
+) -> list[PlannedDelivery]:
+    """The next `limit` countdowns and digests, soonest first, as the scheduler will plan
+    them: those owed by `now` but not planned yet (its next tick's), then those ahead.
+    Nothing already in the outbox (`outbox.unsent` has those still to go)."""
+    subscriptions = list(
+        (await session.exec(select(Subscription).where(col(Subscription.active)))).all()
+    )
+    if not subscriptions:
+        return []
+    deadlines = list(
+        (
+            await session.exec(
+                select(Deadline).where(
+                    col(Deadline.status) == DeadlineStatus.open,
+                    col(Deadline.due_at) >= now - OWED_FOR - LATE_AFTER,
+                )
+            )
+        ).all()
+    )
+    tracks = {t.id: t for t in (await session.exec(select(Track))).all() if t.id is not None}
+    known = await outbox.known_countdown_keys(
+        session, [d.id for d in deadlines if d.id is not None]
+    ) | await outbox.known_keys(
+        session, kind=DeliveryKind.digest, due_since=now - OWED_FOR * 2 - LATE_AFTER
+    )
+    counting = [d for d in deadlines if _has_owed_countdown(d, now, default_offsets)]
+    owed = plan_countdowns(
+        counting,
+        subscriptions,
+        tracks,
+        now=now,
+        default_offsets=default_offsets,
+        known=known,
+    ) + plan_digests(subscriptions, now=now, known=known)
+    ahead = countdowns_ahead(
+        deadlines, subscriptions, tracks, now=now, default_offsets=default_offsets
+    ) + digests_ahead(subscriptions, now=now, count=limit, known=known)
+    candidates = [p for p in owed if p.status == DeliveryStatus.pending] + [
+        p for p in ahead if p.key not in known
+    ]
+    return heapq.nsmallest(limit, candidates, key=lambda p: (p.due_at, p.key))

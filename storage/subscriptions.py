@@ -29,6 +29,13 @@ async def get_subscription(session: AsyncSession, channel_id: str) -> Subscripti
     return subscription if subscription and subscription.active else None
 
 
+async def active_subscriptions(session: AsyncSession) -> list[Subscription]:
+    query = select(Subscription).where(col(Subscription.active)).order_by(
+        col(Subscription.channel_id)
+    )
+    return list((await session.exec(query)).all())
+
+
 async def subscribe(
     session: AsyncSession,
     *,

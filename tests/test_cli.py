@@ -115,6 +115,19 @@ def test_version(tmp_path: Path) -> None:
     assert not (tmp_path / "p.db").exists()
 
 
+def test_the_command_line_module_imports_no_database_or_slack_code() -> None:
+    # What `parley --version` and `--help` load: the rest is imported by the command run.
+    script = (
+        "import sys, bot.cli; print(' '.join(sorted(m for m in "
+        "('alembic', 'storage.db', 'sqlmodel', 'slack_bolt', 'slack_sdk', 'aiohttp', 'yaml') "
+        "if m in sys.modules)))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=TIMEOUT
+    )
+    assert found.stdout.strip() == ""
+
+
 HELP = [
     ["shell"],
     ["seed"],
@@ -125,6 +138,8 @@ HELP = [
     ["serve"],
     ["socket"],
     ["run"],
+    ["digest"],
+    ["outbox"],
 ]
 
 
@@ -148,8 +163,13 @@ def test_help_of_each_command_exits_zero(command: list[str]) -> None:
     assert f"Usage: parley {' '.join(command)}" in result.output
     if command == ["shell"]:
         assert "--as-of" in result.output
+        assert "--fresh" in result.output
     if command == ["import"]:
         assert "--replace" in result.output
+    if command == ["digest"]:
+        assert "--as-of" in result.output and "#desk" in result.output
+    if command == ["outbox"]:
+        assert "--upcoming" in result.output and "--limit" in result.output
 
 
 # ---- seed and migrations -------------------------------------------------------------------
@@ -172,6 +192,107 @@ def test_seed_with_a_missing_file_is_refused(tmp_path: Path) -> None:
     assert result.stderr.startswith("parley seed: ")
     assert "nope.yaml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+GOOD_TRACK = "version: 1\ntracks:\n  - key: good\n    name: Good\n"
+NOT_SEEDS = {
+    "yaml-syntax": (
+        "version: 1\ntracks:\n  - key: a\n    name: [x\n",
+        ":5:1: not valid YAML: expected ',' or ']', but got '<stream end>' "
+        "(while parsing a flow sequence from line 4, column 11)",
+    ),
+    "yaml-indent": (
+        "version: 1\ntracks:\n  - key: a\n   name: x\n",
+        ":4:4: not valid YAML: expected <block end>",
+    ),
+    "missing-field": (
+        GOOD_TRACK + "  - key: b\n    parties: [X]\n",
+        ":5:5: tracks item 2 (b): missing field 'name'",
+    ),
+    "wrong-type": (
+        GOOD_TRACK + "    parties: China\n",
+        ":5:14: tracks item 1 (good), parties: expected a list of text, not text",
+    ),
+    "unquoted-date": (
+        "version: 1\nrounds:\n  - key: r\n    title: R\n    starts_at: 2025-07-28\n",
+        ":5:16: rounds item 1 (r), starts_at: expected a local time written YYYY-MM-DD HH:MM, "
+        "not a YAML date (quote it: '2025-08-12 00:01')",
+    ),
+    "unreadable-time": (
+        "version: 1\nrounds:\n  - key: r\n    title: R\n    starts_at: '28 July'\n",
+        ":5:16: rounds item 1 (r), starts_at: '28 July' is not a local time written "
+        "YYYY-MM-DD HH:MM",
+    ),
+    "unknown-field": (
+        GOOD_TRACK + "    vsibility: restricted\n",
+        ":5:5: tracks item 1 (good): unknown field 'vsibility' (the fields are key, name, ",
+    ),
+    "unknown-zone": (
+        "version: 1\nevents:\n  - key: e\n    title: E\n    occurred_at: '2025-07-28 10:00'\n"
+        "    zone: Mars/Olympus\n",
+        ":6:11: events item 1 (e), zone: Unknown time zone 'Mars/Olympus'",
+    ),
+    "key-twice": (
+        GOOD_TRACK + "  - key: good\n    name: Again\n",
+        ":5:10: tracks item 2 (good): key 'good' is used twice (items 1 and 2)",
+    ),
+    "not-a-seed": ("hello: world\n", ":1:1: not a Parley seed file (it starts with 'version: 1')"),
+    "section-not-a-list": (
+        "version: 1\ntracks: {good: Good}\n",
+        ":2:9: tracks: expected a list of items, not a mapping",
+    ),
+    # Refused by the record while loading, after an item already written: rolled back.
+    "bad-choice": (
+        GOOD_TRACK + "  - key: bad\n    name: Bad\n    status: paused\n",
+        ":7:13: tracks item 2 (bad), status: Status must be one of: active, dormant, closed "
+        "(got 'paused').",
+    ),
+    "unknown-track": (
+        GOOD_TRACK + "rounds:\n  - key: r\n    title: R\n    track: us-mars\n"
+        "    starts_at: '2025-07-28 10:00'\n",
+        ":8:12: rounds item 1 (r), track: seed refers to unknown track 'us-mars'",
+    ),
+}
+
+
+def record_rows(db: Path) -> list[str]:
+    """The rows of the record (the migrations' own bookkeeping left out)."""
+    if not db.exists():
+        return []
+    return [
+        line
+        for line in snapshot(db)
+        if line.startswith("INSERT INTO") and not line.startswith('INSERT INTO "alembic_version"')
+    ]
+
+
+@pytest.mark.parametrize("case", sorted(NOT_SEEDS))
+def test_a_file_that_is_not_a_seed_is_one_line_and_writes_nothing(
+    case: str, tmp_path: Path
+) -> None:
+    text, expected = NOT_SEEDS[case]
+    good, file = tmp_path / "good.yaml", tmp_path / f"{case}.yaml"
+    good.write_text(GOOD_TRACK.replace("good", "first"), encoding="utf-8")
+    file.write_text(text, encoding="utf-8")
+    db = tmp_path / "p.db"
+    result = parley("seed", str(good), str(file), db=db, cwd=tmp_path)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"parley seed: refused, nothing changed: {file}:"), lines[0]
+    assert expected in lines[0], lines[0]
+    assert record_rows(db) == []  # not even good.yaml's track: one transaction
+
+
+def test_seed_of_a_folder_is_refused(tmp_path: Path) -> None:
+    result = parley("seed", str(tmp_path), db=tmp_path / "p.db", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"parley seed: refused, nothing changed: {tmp_path}: cannot read it: Is a directory"
+    ]
+    assert not (tmp_path / "p.db").exists()
 
 
 def test_db_upgrade(tmp_path: Path) -> None:

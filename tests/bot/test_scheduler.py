@@ -14,7 +14,7 @@ from bot.clock import ManualClock
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
 from bot.standin import SlackStandIn, message_text
-from storage import outbox, subscriptions
+from storage import outbox, planning, subscriptions
 from storage.access import CLI
 from storage.db import Database
 from storage.deadlines import add_deadline, update_deadline
@@ -130,6 +130,33 @@ async def test_each_countdown_posts_once_at_its_time(
     assert "Deadline reached" in message_text(posts(standin)[-1])
     assert max(keys(standin).values()) == 1
     standin.assert_no_violations()
+
+
+async def test_upcoming_lists_what_the_scheduler_then_posts(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(seeded, CHANNEL, digest_enabled=True)
+    await subscribe(seeded, "CWEEKDAY", digest_enabled=True, weekdays_only=True,
+                    countdowns_enabled=False)
+    await subscribe(seeded, "CEUONLY1", tracks=["us-eu"])  # no us-china countdowns, no digest
+    scheduler = make_scheduler(seeded, standin, clock)
+    async with seeded.session() as session:
+        ahead = await planning.upcoming(
+            session, now=AS_OF, default_offsets=scheduler.settings.countdown_offsets, limit=40
+        )
+    window = [p for p in ahead if p.due_at <= ahead[24].due_at]  # 25, and any at the same time
+    assert {p.kind for p in window} == {"countdown", "digest"}
+    assert {p.channel_id for p in window} == {CHANNEL, "CWEEKDAY"}
+    assert [p.due_at for p in window] == sorted(p.due_at for p in window)
+    for item in window:  # as the shell's :wait does: stop at each
+        clock.set(item.due_at + timedelta(seconds=1))
+        await scheduler.tick()
+    assert keys(standin) == Counter(p.key for p in window)
+    async with seeded.session() as session:
+        after = await planning.upcoming(
+            session, now=clock.now(), default_offsets=scheduler.settings.countdown_offsets, limit=1
+        )
+    assert after and after[0].due_at > window[-1].due_at  # posted ones are no longer ahead
 
 
 async def test_an_extension_replans_and_alerts(

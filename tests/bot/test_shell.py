@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 PARLEY = Path(sys.executable).parent / "parley"
@@ -28,10 +30,14 @@ def clean_env(db_path: Path, **extra: str) -> dict[str, str]:
 
 
 def shell(
-    tmp_path: Path, *lines: str, db_name: str = "parley.db", as_of: str | None = AS_OF
+    tmp_path: Path,
+    *lines: str,
+    db_name: str = "parley.db",
+    as_of: str | None = AS_OF,
+    flags: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Runs `parley shell` with `lines` piped in; the process ends at end of input."""
-    args = [str(PARLEY), "shell"]
+    args = [str(PARLEY), "shell", *flags]
     if as_of is not None:
         args += ["--as-of", as_of]
     stdin = "".join(line + "\n" for line in lines)
@@ -86,8 +92,10 @@ def test_truce_on_fresh_database_seeds_and_counts_down(tmp_path: Path) -> None:
 def test_second_start_on_same_database_does_not_seed_again(tmp_path: Path) -> None:
     first = ok(shell(tmp_path, "/deadline add Kept across restarts | +3d"))
     assert "Seeded the founding case" in first
-    second = ok(shell(tmp_path, "/deadline"))
+    again = shell(tmp_path, "/deadline")
+    second = ok(again)
     assert "Seeded" not in second
+    assert again.stderr == ""  # the same --as-of again is a continuation, not a rewind
     listing = section(second, "/deadline")
     assert "UPCOMING DEADLINES (2)" in listing
     assert "Kept across restarts" in listing
@@ -102,6 +110,63 @@ def test_as_of_garbage_is_one_clear_line_and_non_zero_exit(tmp_path: Path) -> No
     assert len(lines) == 1, result.stderr
     assert "--as-of" in lines[0] and "garbage" in lines[0]
     assert "2025-07-29T09:00Z" in lines[0]  # an example that works
+    assert not (tmp_path / "parley.db").exists()
+
+
+def snapshot(db: Path) -> list[str]:
+    connection = sqlite3.connect(db)
+    try:
+        return list(connection.iterdump())
+    finally:
+        connection.close()
+
+
+def test_a_replay_on_a_record_written_later_says_so_and_offers_fresh(tmp_path: Path) -> None:
+    ok(shell(tmp_path, as_of=None))  # seeded and subscribed at the wall clock
+    result = shell(tmp_path, ":wait 8d")
+    out = ok(result)
+    assert "Parley posted" not in out  # still true, but no longer silent:
+    warning = " ".join(result.stderr.split())
+    assert warning.startswith(f"parley shell: {tmp_path / 'parley.db'} was last written ")
+    assert "after --as-of Tue 29 Jul 2025 09:00 UTC" in warning
+    assert "posts none of the countdowns and digests that fall due in between" in warning
+    assert f"`parley shell --as-of {AS_OF} --fresh`" in warning
+    assert str(tmp_path / "parley-replay.db") in warning
+    assert len(result.stderr.strip().split("\n\n")) == 1  # one paragraph
+    assert not (tmp_path / "parley-replay.db").exists()  # offered, not made
+
+
+def test_fresh_replays_in_a_new_file_and_leaves_the_record_alone(tmp_path: Path) -> None:
+    ok(shell(tmp_path, "/deadline add Made at the wall clock | +3d", as_of=None))
+    record = snapshot(tmp_path / "parley.db")
+    added = "/deadline add Only in the first replay | +1d"
+    first = shell(tmp_path, added, ":wait 8d", flags=["--fresh"])
+    out = ok(first)
+    assert first.stderr == ""
+    replay = tmp_path / "parley-replay.db"
+    assert out.startswith(
+        f"Replaying in a fresh database, {replay}; {tmp_path / 'parley.db'} is left as it is.\n"
+        "Seeded the founding case: "
+    )
+    waited = section(out, ":wait 8d")
+    assert "── Parley posted to #CLOCALDESK · Tue 5 Aug 2025 04:01 UTC ──" in waited
+    assert "Made at the wall clock" not in section(out, added)
+    # Again: the older replay file is replaced, the record still untouched.
+    second = ok(shell(tmp_path, "/deadline", flags=["--fresh"]))
+    listing = section(second, "/deadline")
+    assert "UPCOMING DEADLINES (1)" in listing
+    assert "Only in the first replay" not in listing
+    assert snapshot(tmp_path / "parley.db") == record
+
+
+def test_fresh_that_cannot_replace_the_replay_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "parley-replay.db").mkdir()
+    result = shell(tmp_path, "/truce", flags=["--fresh"])
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"parley shell: --fresh cannot remove {tmp_path / 'parley-replay.db'}: Is a directory"
+    ]
     assert not (tmp_path / "parley.db").exists()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlmodel import col, select
 
@@ -9,7 +11,7 @@ from storage import rounds, truces
 from storage.db import Database
 from storage.errors import InvalidInput
 from storage.models import TalksRound
-from storage.seed import default_seed_files, load_seed, load_seed_files
+from storage.seed import SeedError, default_seed_files, load_seed, load_seed_files
 from tests.conftest import AS_OF
 from tests.storage.conftest import Seeded, assert_utc, audit_trail, row_counts, utc
 
@@ -105,3 +107,46 @@ async def test_a_seed_naming_an_unknown_track_is_refused(db: Database) -> None:
         with pytest.raises(InvalidInput, match="unknown track 'us-mars'"):
             await load_seed(s, data, now=AS_OF)
     assert (await row_counts(db))["talks_round"] == 0
+
+
+HALF_BAD = """version: 1
+tracks:
+  - key: good
+    name: Good
+rounds:
+  - key: r1
+    title: Round
+    track: us-mars
+    starts_at: "2025-09-01 10:00"
+"""
+
+
+async def test_a_seed_refused_halfway_in_one_transaction_writes_nothing(
+    db: Database, tmp_path: Path
+) -> None:
+    file = tmp_path / "half.yaml"
+    file.write_text(HALF_BAD, encoding="utf-8")
+    with pytest.raises(SeedError) as refused:
+        async with db.transaction() as s:
+            await load_seed_files(s, [file], now=AS_OF)
+    assert str(refused.value) == (
+        f"{file}:8:12: rounds item 1 (r1), track: seed refers to unknown track 'us-mars'"
+    )
+    counts = await row_counts(db)
+    assert counts["track"] == 0 and counts["audit_entry"] == 0  # the track went back too
+
+
+async def test_the_founding_case_in_one_transaction_is_all_written(db: Database) -> None:
+    async with db.transaction() as s:
+        report = await load_seed_files(s, default_seed_files(), now=AS_OF)
+    counts = await row_counts(db)
+    assert (counts["track"], counts["event"], counts["deadline"]) == (3, 12, 1)
+    assert len(await audit_trail(db)) == sum(report.added.values())
+
+
+async def test_a_seed_given_as_data_is_checked_before_loading(db: Database) -> None:
+    data = {"version": 1, "tracks": [{"key": "a", "name": "A", "parties": "China"}]}
+    async with db.session() as s:
+        with pytest.raises(SeedError, match=r"^tracks item 1 \(a\), parties: expected a list"):
+            await load_seed(s, data, now=AS_OF)
+    assert (await row_counts(db))["track"] == 0
