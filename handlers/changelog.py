@@ -10,7 +10,7 @@ from typing import Any
 from bot.timeleft import format_local
 from storage.history import Change
 from storage.models import Level
-from templates import render
+from templates import SlackMarkup, render
 
 _LEVELS = list(Level)
 _OUTCOMES = {"mark_met": "met", "mark_missed": "missed", "mark_cancelled": "cancelled"}
@@ -50,6 +50,8 @@ def _what(change: Change, zone: str) -> dict[str, Any]:
     ref, title = entry.entity_id, item.get("title") or item.get("name") or item.get("handle") or ""
     base = {"ref": ref, "title": title, "entity": entry.entity}
     action, entity = entry.action, entry.entity
+    if entity in ("role", "subscription", "record"):
+        return {**base, "kind": f"{entity}_{action}"}
     if action == "add":
         when = item.get("due_at") or item.get("starts_at") or item.get("occurred_at")
         return {
@@ -64,7 +66,8 @@ def _what(change: Change, zone: str) -> dict[str, Any]:
     if action == "reopen":
         return {**base, "kind": "reopen"}
     if action == "lapse":
-        return {**base, "kind": "lapse", "when": _time(item.get("expired_at"), zone)}
+        expiry_zone = item.get("expiry_zone") or zone
+        return {**base, "kind": "lapse", "when": _time(item.get("expired_at"), expiry_zone)}
     if action == "extend":
         old = (entry.before or {}).get("expiry") or {}
         new = (entry.after or {}).get("expiry") or {}
@@ -101,4 +104,6 @@ def _what(change: Change, zone: str) -> dict[str, Any]:
 
 def describe(change: Change, *, zone: str) -> str:
     """One line of mrkdwn, user text escaped: ``moved deadline #3 “Hearing” to …``."""
-    return render("change_line", **_what(change, zone))
+    values = _what(change, zone)
+    item = SlackMarkup(render("change_item", **values))  # escaped once, here
+    return render("change_line", **{**values, "item": item})

@@ -8,28 +8,32 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_clock
 from handlers import forms
-from handlers.blocks import header, message, section
+from handlers.blocks import context_line, header, line_sections, message, section
+from handlers.changelog import describe
 from handlers.digest import digest_message
 from handlers.present import event_block
 from handlers.request import Ask, read_command
 from handlers.runtime import runtime_of
 from handlers.usage import usage_reply
-from storage import audit, events, roles, subscriptions, tracks
+from storage import events, roles, subscriptions, tracks
 from storage.access import require_lead
 from storage.errors import InvalidInput
-from templates import render, user_mention
+from storage.history import EVERYTHING
+from storage.history import changes as changes_of_record
+from templates import SlackMarkup, render, user_mention
 
 USAGE = (
     "`/desk [help]`, `/desk event`, `/desk subscribe [HH:MM] [Zone/Name] [weekdays|daily] "
     "[countdowns on|off] [digest on|off] [restricted on|off]`, `/desk unsubscribe`, "
     "`/desk digest`, "
-    "`/desk lead add|remove|list [@user]`, `/desk history`, `/desk search <words>`"
+    "`/desk lead add|remove|list [@user]`, `/desk history [N] [page P]`, `/desk search <words>`"
 )
 SEARCH_LIMIT = 40  # events shown; with the heading, within a message's 50 blocks
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
@@ -73,7 +77,7 @@ async def handle_desk(
         elif verb == "lead":
             await ack(await lead(session, ask, args))
         elif verb == "history":
-            await ack(await history(session, ask, client))
+            await ack(await history(session, ask, args, client))
         elif verb == "search":
             await ack(await search(session, ask, " ".join(args)))
         else:
@@ -196,28 +200,60 @@ async def lead(session: AsyncSession, ask: Ask, args: list[str]) -> dict[str, An
     return {"response_type": "ephemeral", "text": text}
 
 
-async def history(session: AsyncSession, ask: Ask, client: AsyncWebClient) -> dict[str, Any]:
-    entries = await audit.recent_entries(session, limit=20)
-    if not entries:
-        return {"response_type": "ephemeral", "text": "No changes are on record yet."}
+HISTORY_USAGE = "`/desk history [N] [page P]`: the N latest changes (20 by default, up to 200)."
+HISTORY_MAX = 200
+
+
+def _history_args(args: list[str]) -> tuple[int, int]:
+    """``history``, ``history 50``, ``history 50 page 2`` -> (how many, which page)."""
+    words = [w.lower() for w in args]
+    count, page = 20, 1
+    if "page" in words:
+        at = words.index("page")
+        if at + 1 >= len(words) or not words[at + 1].isdigit() or int(words[at + 1]) < 1:
+            raise InvalidInput(f"Say which page, e.g. `/desk history 20 page 2`. {HISTORY_USAGE}")
+        page = int(words[at + 1])
+        del words[at : at + 2]
+    if len(words) > 1 or (words and not words[0].isdigit()):
+        raise InvalidInput(f"I did not understand {' '.join(args)!r}. {HISTORY_USAGE}")
+    if words:
+        count = int(words[0])
+        if not 1 <= count <= HISTORY_MAX:
+            raise InvalidInput(f"Ask for 1 to {HISTORY_MAX} changes. {HISTORY_USAGE}")
+    return count, page
+
+
+async def history(
+    session: AsyncSession, ask: Ask, args: list[str], client: AsyncWebClient
+) -> dict[str, Any]:
+    """Recent changes in words, newest first, paged; restricted items only for leads."""
+    count, page = _history_args(args)
+    found, more = await changes_of_record(
+        session,
+        include_restricted=ask.sees_restricted,
+        offset=(page - 1) * count,
+        limit=count,
+        entities=EVERYTHING,
+    )
+    if not found:
+        text = "No changes are on record yet." if page == 1 else f"There is no page {page}."
+        return {"response_type": "ephemeral", "text": text}
     zone = await ask.runtime.reader_zone(client, ask.user_id)
     lines = [
         render(
             "audit_line",
-            when=format_local(e.at, zone),
-            actor=user_mention(e.actor) if e.actor[:1] in "UW" else e.actor,
-            action=e.action,
-            entity=e.entity,
-            ref=e.entity_id,
-            title=((e.after or e.before or {}).get("title") or ""),
+            when=format_local(c.entry.at, zone),
+            actor=user_mention(c.entry.actor) if c.entry.actor[:1] in "UW" else c.entry.actor,
+            change=SlackMarkup(describe(c, zone=zone)),
         )
-        for e in entries
+        for c in found
     ]
-    return message(
-        "Recent changes",
-        [header("Recent changes"), section("\n".join(lines))],
-        response_type="ephemeral",
-    )
+    first = (page - 1) * count + 1
+    title = f"Changes {first}–{first + len(found) - 1}, newest first"
+    blocks: list[Block] = [header(title), *line_sections(lines)]
+    if more:
+        blocks.append(context_line(f"Older changes: `/desk history {count} page {page + 1}`."))
+    return message(title, blocks, response_type="ephemeral")
 
 
 async def search(session: AsyncSession, ask: Ask, words: str) -> dict[str, Any]:

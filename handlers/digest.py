@@ -18,6 +18,7 @@ from handlers.changelog import describe
 from handlers.present import in_reader_zone, left_text
 from handlers.runtime import Runtime
 from storage import deadlines, events, history, outbox, rounds, sensitivities, tracks, truces
+from storage.access import SEED
 from storage.models import Deadline, RoundStatus, TruceStatus
 from storage.subscriptions import get_subscription
 from templates import escape_mrkdwn, render
@@ -137,6 +138,7 @@ async def digest_blocks(
         since=since,
         until=now,
         limit=CHANGES_SHOWN,
+        without_actors=(SEED.id,),  # the seed is the record's history, not news
     )
     ahead = [
         d
@@ -257,7 +259,8 @@ async def channel_digest(
     last = await outbox.last_sent_digest(session, channel_id)
     since = now - FIRST_DIGEST_COVERS
     if subscription is not None and subscription.active_since is not None:
-        since = max(since, subscription.active_since)
+        # (since, now]: a change made in the same instant as subscribing is after it
+        since = max(since, subscription.active_since - timedelta(microseconds=1))
     if last is not None:  # from when the last one was rendered: nothing falls in between
         rendered = (last.payload or {}).get("rendered_at")
         since = datetime.fromisoformat(rendered) if rendered else last.sent_at or since

@@ -17,6 +17,8 @@ from storage.models import AuditEntry, Visibility
 #: The entities that make up the record (roles, subscriptions and imports are the desk's
 #: housekeeping, not news).
 RECORD = ("event", "deadline", "truce", "round", "sensitivity", "track")
+#: Everything `/desk history` shows: the record and the desk's housekeeping.
+EVERYTHING = (*RECORD, "role", "subscription", "record")
 _BATCH = 200
 
 
@@ -69,13 +71,17 @@ async def changes(
     until: datetime | None = None,
     offset: int = 0,
     limit: int = 20,
+    without_actors: Sequence[str] = (),
+    entities: Sequence[str] = RECORD,
 ) -> tuple[list[Change], int]:
     """The changes in scope, newest first: (`limit` of them after `offset`, how many more).
 
     With `since`, everything after it is counted; without, the count stops at one (there are
     older ones), so paging the whole trail never reads all of it.
     """
-    query = select(AuditEntry).where(col(AuditEntry.entity).in_(RECORD))
+    query = select(AuditEntry).where(col(AuditEntry.entity).in_(entities))
+    if without_actors:
+        query = query.where(col(AuditEntry.actor).not_in(without_actors))
     if since is not None:
         query = query.where(col(AuditEntry.at) > since)
     if until is not None:

@@ -363,6 +363,7 @@ async def lapse_expired(session: AsyncSession, *, now: datetime) -> list[int]:
                 **(before or {}),
                 "status": TruceStatus.lapsed,
                 "expired_at": expiry.due_at.isoformat(),
+                "expiry_zone": expiry.zone,
             },
         )
         await queue_lapse_alerts(session, truce, expiry, now=now)

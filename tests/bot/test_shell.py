@@ -404,8 +404,10 @@ def test_wait_shows_each_countdown_and_digest_as_it_falls_due(tmp_path: Path) ->
         "Mon 11 Aug 2025 16:01 UTC",
         "Tue 12 Aug 2025 03:01 UTC",
         "Tue 12 Aug 2025 04:01 UTC",
+        "Tue 12 Aug 2025 04:01 UTC",  # with no extension, the truce lapsed: its alert
     ]
     assert "Deadline reached: US–China tariff truce" in waited
+    assert "US–China tariff truce (Geneva, 90 days) lapsed" in waited
     assert waited.count("DESK DIGEST") == 14  # one a day at 08:00, the first on 29 July
     assert "It is now Tue 12 Aug 2025 09:00 UTC." in waited
     assert "Digest: 08:00 UTC, daily" in section(out, "/desk subscribe")

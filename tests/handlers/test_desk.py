@@ -106,12 +106,13 @@ async def test_desk_history_shows_recent_changes_with_who_and_what(bot: RunningB
     answer(await bot.command("/deadline", "add Tariff review | +3d", user=LEAD))
     body = answer(await bot.command("/desk", "history", user=MEMBER))
     text = block_text(body)
-    assert "Recent changes" in text
+    assert "Changes 1–20, newest first" in text
     (line,) = [x for x in text.split("\n") if "Tariff review" in x]
     assert "<@ULEAD001>" in line
-    assert "add deadline #2" in line
-    assert "Tue 29 Jul 2025 11:00 CEST" in line  # when, in the reader's zone
-    assert " · seed · add event" in text
+    assert "added deadline #2 “Tariff review”, due Fri 1 Aug 2025 11:00 CEST" in line
+    assert line.startswith("Tue 29 Jul 2025 11:00 CEST")  # when, in the reader's zone
+    assert " · seed · added event #" in text
+    assert "Older changes: `/desk history 20 page 2`." in text
     assert_valid_message(body)
 
 
@@ -269,8 +270,10 @@ async def test_desk_digest_posts_deadlines_changes_and_talks_here(bot: RunningBo
     assert body["response_type"] == "in_channel"
     assert "Desk digest · Tue 29 Jul 2025 11:00 CEST" in text
     assert "Deadlines ahead" in text
-    assert "*Tariff review* — Fri 1 Aug 2025 11:00 CEST" in text
+    assert "*Tariff review* #2 — Fri 1 Aug 2025 11:00 CEST" in text
     assert "US–China tariff truce (Geneva, 90 days) expires" in text
+    assert "What changed" in text
+    assert "• added deadline #2 “Tariff review”, due Fri 1 Aug 2025 11:00 CEST" in text
     assert "Talks" in text and "US–China economic and trade talks, Stockholm" in text
     assert_valid_message(body)
 

@@ -236,3 +236,5 @@ async def test_error_replies_escape_what_was_typed(
 ) -> None:
     body = answer(await bot.command(command, text, user=LEAD))
     assert "<!channel>" not in body["text"] and "<!here>" not in body["text"]
+
+

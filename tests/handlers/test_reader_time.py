@@ -81,6 +81,7 @@ async def test_an_expiry_alert_and_the_extension_notice_give_your_time_as_a_toke
 
 async def test_the_digest_gives_each_deadline_your_time_as_a_token(bot: RunningBot) -> None:
     in_shanghai(bot, LEAD)
+    answer(await bot.command("/deadline", "add Tariff review | +3d", user=LEAD))  # not quiet
     digest = answer(await bot.command("/desk", "digest", user=LEAD))
     assert digest["response_type"] == "in_channel"
     assert_reader_time_for_everyone(digest, SEEDED_EXPIRY)

@@ -98,11 +98,17 @@ async def test_the_app_home_says_the_time_left_once(bot: RunningBot) -> None:
 
 
 async def test_the_digest_line_has_no_parentheses_inside_parentheses(bot: RunningBot) -> None:
+    answer(await bot.command("/deadline", "add Tariff review | +3d", user=LEAD))  # not quiet
     text = message_text(answer(await bot.command("/desk", "digest", user=LEAD)))
     assert_said_once(text)
-    line = next(line for line in text.splitlines() if line.startswith(f"• *{TRUCE}"))
-    assert line == (
-        f"• *{TRUCE} expires* — Tue 12 Aug 2025 00:01 EDT  ·  Tue 12 Aug 2025 04:01 UTC  ·  "
+    deadline = next(line for line in text.splitlines() if line.startswith(f"• *{TRUCE} expires"))
+    assert deadline == (
+        f"• *{TRUCE} expires* #1 — Tue 12 Aug 2025 00:01 EDT  ·  Tue 12 Aug 2025 04:01 UTC  ·  "
+        f"{LEFT_AT_AS_OF}"
+    )
+    truce = next(line for line in text.splitlines() if line.startswith(f"• *{TRUCE}* —"))
+    assert truce == (
+        f"• *{TRUCE}* — expires Tue 12 Aug 2025 00:01 EDT  ·  Tue 12 Aug 2025 04:01 UTC  ·  "
         f"{LEFT_AT_AS_OF}"
     )
 

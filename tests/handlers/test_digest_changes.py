@@ -1,0 +1,209 @@
+"""The digest tells what changed (issue 10 §3), posted by the scheduler with the injected
+clock: every change since the channel's last digest from the audit trail, in words, nothing
+from before the subscription, the truce line always there, a quiet day in one line; and
+`/desk history` pages the trail in the same words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.scheduler import Scheduler, delivery_client
+from bot.settings import Settings
+from bot.standin import message_text
+from storage import deadlines
+from storage.access import Actor
+from tests.conftest import AS_OF, LEAD, MEMBER, RunningBot
+from tests.handlers.helpers import answer, block_text
+
+TRUCE = "US–China tariff truce (Geneva, 90 days)"
+MORNING = datetime(2025, 7, 30, 6, 0, 1, tzinfo=UTC)  # Wed 30 Jul 08:00 in Stockholm
+
+
+@pytest.fixture
+def scheduler(bot: RunningBot) -> Scheduler:
+    settings = Settings(bot_token="xoxb-test-token", api_url=bot.standin.api_url)
+    return Scheduler(
+        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
+    )
+
+
+def digests(bot: RunningBot) -> list[dict[str, Any]]:
+    return [
+        c.args
+        for c in bot.standin.calls_to("chat.postMessage")
+        if str(c.args.get("metadata", {}).get("event_payload", {}).get("key", "")).startswith(
+            "digest:"
+        )
+    ]
+
+
+async def digest_at(bot: RunningBot, scheduler: Scheduler, when: datetime) -> dict[str, Any]:
+    before = len(digests(bot))
+    bot.clock.set(when)
+    await scheduler.tick()
+    posted = digests(bot)
+    assert len(posted) == before + 1, "one digest a morning"
+    return posted[-1]
+
+
+async def test_the_next_digest_names_the_extension_and_the_new_deadline_and_nothing_older(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=1))
+    answer(await bot.command("/truce", "extend +90d | agreed in Stockholm", user=LEAD))
+    answer(await bot.command("/deadline", "add Section 301 hearing | Aug 20 15:00 UTC", user=LEAD))
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    changed = text[text.index("WHAT CHANGED") :]
+    assert (
+        f"• extended truce “{TRUCE}” from Tue 12 Aug 2025 00:01 EDT to Mon 10 Nov 2025 00:01 EST"
+        in changed
+    )
+    assert "• added deadline #2 “Section 301 hearing”, due Wed 20 Aug 2025 15:00 UTC" in changed
+    assert changed.index("added deadline") < changed.index("extended truce")  # newest first
+    # nothing from before the subscription: the seeded history is not news
+    assert "Geneva joint statement" not in text and "added event" not in text
+    # the truce keeps its line though its expiry is now months away
+    assert f"• *{TRUCE}* — expires Mon 10 Nov 2025 00:01 EST" in text
+
+
+async def test_a_quiet_day_is_one_line(bot: RunningBot, scheduler: Scheduler) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=1))
+    answer(await bot.command("/truce", "extend +90d", user=LEAD))
+    await digest_at(bot, scheduler, MORNING)
+    quiet = await digest_at(bot, scheduler, MORNING + timedelta(days=1))
+    blocks = quiet["blocks"]
+    assert [b["type"] for b in blocks] == ["header", "section"]
+    assert message_text(quiet).splitlines()[1] == (
+        f"_No changes since Wed 30 Jul; next: *{TRUCE} expires*, "
+        "101 days 23 hours left · 72 business days._"
+    )
+
+
+async def test_a_day_with_a_deadline_within_a_week_is_not_quiet(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    await digest_at(bot, scheduler, MORNING)  # the truce expiry is 12 days away: quiet
+    text = message_text(await digest_at(bot, scheduler, MORNING + timedelta(days=6)))
+    assert "DEADLINES AHEAD" in text and "No changes since" not in text
+    assert f"• *{TRUCE}* — expires Tue 12 Aug 2025 00:01 EDT" in text
+
+
+async def test_the_lapse_is_in_what_changed_and_the_truce_line_says_lapsed(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    await digest_at(bot, scheduler, datetime(2025, 8, 11, 6, 0, 1, tzinfo=UTC))
+    bot.clock.set(datetime(2025, 8, 12, 4, 1, 5, tzinfo=UTC))
+    await scheduler.tick()
+    text = message_text(await digest_at(bot, scheduler, datetime(2025, 8, 12, 6, 0, 1, tzinfo=UTC)))
+    assert f"• truce “{TRUCE}” lapsed at Tue 12 Aug 2025 00:01 EDT with no extension" in text
+    assert f"• *{TRUCE}* — lapsed Tue 12 Aug 2025 00:01 EDT" in text
+    assert "RECENTLY PASSED" in text
+
+
+async def test_the_first_digest_covers_only_what_changed_since_subscribing(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/deadline", "add Before | Aug 20 15:00 UTC", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=2))
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=3))
+    answer(await bot.command("/deadline", "add After | Aug 21 15:00 UTC", user=LEAD))
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    changed = text[text.index("WHAT CHANGED") :]
+    assert "“After”" in changed and "“Before”" not in changed
+
+
+async def test_many_changes_are_cut_with_a_pointer_to_history(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=1))
+    for n in range(20):
+        answer(await bot.command("/deadline", f"add Review {n} | Sep {n + 1} 12:00", user=LEAD))
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    changed = text[text.index("WHAT CHANGED") :]
+    assert changed.count("• added deadline") == 15
+    assert "…and 5 more: `/desk history 20` lists them." in changed
+
+
+async def test_a_restricted_change_stays_out_of_a_team_channel_digest(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    async with bot.db.session() as session:
+        await deadlines.add_deadline(
+            session,
+            actor=Actor(LEAD),
+            now=AS_OF + timedelta(hours=1),
+            title="Back-channel call",
+            due_at=datetime(2025, 8, 20, 12, 0, tzinfo=UTC),
+            zone="UTC",
+            visibility="restricted",
+        )
+        await deadlines.add_deadline(
+            session,
+            actor=Actor(LEAD),
+            now=AS_OF + timedelta(hours=1),
+            title="Public hearing",
+            due_at=datetime(2025, 8, 21, 12, 0, tzinfo=UTC),
+            zone="UTC",
+        )
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    assert "Public hearing" in text and "Back-channel call" not in text
+    history = block_text(answer(await bot.command("/desk", "history", user=MEMBER)))
+    assert "Public hearing" in history and "Back-channel call" not in history
+    lead_history = block_text(answer(await bot.command("/desk", "history", user=LEAD)))
+    assert "Back-channel call" in lead_history
+
+
+# ---- /desk history ----------------------------------------------------------------------------
+
+
+async def test_history_names_changes_in_words(bot: RunningBot) -> None:
+    answer(await bot.command("/deadline", "add Hearing | Aug 20 15:00 UTC", user=LEAD))
+    answer(await bot.command("/deadline", "met 2", user=LEAD))
+    answer(await bot.command("/truce", "extend +90d", user=LEAD))
+    text = block_text(answer(await bot.command("/desk", "history 3", user=MEMBER)))
+    lines = text.splitlines()[1:4]
+    assert lines[0].endswith(
+        f"· <@{LEAD}> · extended truce “{TRUCE}” from Tue 12 Aug 2025 00:01 EDT "
+        "to Mon 10 Nov 2025 00:01 EST"
+    )
+    assert lines[1].endswith(f"· <@{LEAD}> · marked deadline #2 “Hearing” met")
+    assert lines[2].endswith(
+        f"· <@{LEAD}> · added deadline #2 “Hearing”, due Wed 20 Aug 2025 15:00 UTC"
+    )
+    assert "mark_met" not in text and "add deadline" not in text
+
+
+async def test_history_pages_reach_older_entries(bot: RunningBot) -> None:
+    first = block_text(answer(await bot.command("/desk", "history 5", user=MEMBER)))
+    second = block_text(answer(await bot.command("/desk", "history 5 page 2", user=MEMBER)))
+    assert first.splitlines()[0] == "Changes 1–5, newest first"
+    assert second.splitlines()[0] == "Changes 6–10, newest first"
+    assert "`/desk history 5 page 2`" in first
+    assert set(first.splitlines()[1:6]).isdisjoint(second.splitlines()[1:6])
+
+
+@pytest.mark.parametrize(
+    ("typed", "fragment"),
+    [
+        ("history 0", "Ask for 1 to 200 changes"),
+        ("history 500", "Ask for 1 to 200 changes"),
+        ("history lots", "I did not understand 'lots'"),
+        ("history 5 page", "Say which page"),
+        ("history 5 page 0", "Say which page"),
+        ("history 5 page 999", "There is no page 999."),
+    ],
+)
+async def test_history_refuses_what_it_cannot_read(
+    bot: RunningBot, typed: str, fragment: str
+) -> None:
+    assert fragment in answer(await bot.command("/desk", typed, user=MEMBER))["text"]
