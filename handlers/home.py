@@ -16,7 +16,7 @@ from handlers.present import deadline_block, event_block, sensitivity_block, tru
 from handlers.runtime import Runtime, runtime_of
 from storage import deadlines, events, sensitivities, tracks, truces
 from storage.access import role_of
-from storage.models import Level, Role
+from storage.models import Level, Role, TruceStatus
 
 HOT_LEVELS = (Level.critical, Level.high)
 
@@ -34,6 +34,9 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
         current = await truces.truce_views(session, track_ids=scope)
         latest = await events.latest_events(
             session, track_ids=scope, include_restricted=is_lead, until=now, limit=5
+        )
+        coming = await events.upcoming_events(
+            session, now=now, track_ids=scope, include_restricted=is_lead, limit=3
         )
         hot = [
             s
@@ -63,13 +66,16 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
         deadline_block(d, tracks=by_id, now=now, reader_zone=zone, is_lead=is_lead)
         for d in upcoming
     ] or [context_line("No upcoming deadlines.")]
-    blocks += [divider(), header("Active truce")]
+    lapsed = [v for v in current if v.status_at(now) == TruceStatus.lapsed]
+    blocks += [divider(), header("Lapsed truce" if lapsed and len(current) == 1 else "Active truce")]
     for view in current:
         blocks += truce_blocks(view, now=now, reader_zone=zone, is_lead=is_lead)
     if not current:
         blocks.append(context_line("No active truce."))
     blocks += [divider(), header("Latest events")]
     blocks += [event_block(v) for v in latest] or [context_line("No events yet.")]
+    if coming:
+        blocks += [header("Coming up"), *(event_block(v) for v in coming)]
     if hot:
         blocks += [divider(), header("Hot sensitivities")]
         blocks += [

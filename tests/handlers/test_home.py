@@ -62,3 +62,31 @@ async def test_home_gives_leads_the_form_buttons_and_members_none(bot: RunningBo
     assert Action.open_event_form not in action_ids(member_view)
     assert not action_ids(member_view)
     assert {Action.open_event_form, Action.open_deadline_form} <= action_ids(lead_view)
+
+
+async def test_home_follows_the_clock(bot: RunningBot) -> None:
+    """An event dated later than now is coming up, not latest; a lapsed truce reads so."""
+    from datetime import UTC, datetime
+
+    async with bot.db.session() as session:
+        from storage import events
+        from storage.access import Actor
+
+        await events.add_event(
+            session,
+            actor=Actor(LEAD),
+            now=bot.clock.now(),
+            title="Trump–Xi call announced for Friday",
+            occurred_at=datetime(2025, 8, 1, 13, 0, tzinfo=UTC),
+            zone="UTC",
+        )
+    text = json.dumps(await open_home(bot, MEMBER), ensure_ascii=False)
+    coming = text[text.index("Coming up") :]
+    latest = text[text.index("Latest events") : text.index("Coming up")]
+    assert "Trump–Xi call announced" in coming and "Trump–Xi call announced" not in latest
+    bot.clock.set(datetime(2025, 8, 13, 9, 0, tzinfo=UTC))
+    text = json.dumps(await open_home(bot, MEMBER), ensure_ascii=False)
+    assert "Lapsed truce" in text and "status *lapsed*" in text
+    assert "Coming up" not in text
+    latest = text[text.index("Latest events") :]
+    assert "Trump–Xi call announced" in latest
