@@ -179,15 +179,16 @@ def _has_owed_countdown(
     )
 
 
-async def plan_due(
-    session: AsyncSession, *, now: datetime, default_offsets: Sequence[timedelta]
-) -> int:
-    """Writes the countdowns and digests due by `now` into the outbox; returns how many."""
+async def _planning_inputs(
+    session: AsyncSession, *, now: datetime
+) -> tuple[list[Subscription], list[Deadline], dict[int, Track]]:
+    """What planning reads: active subscriptions, open deadlines that may still owe a
+    countdown, and the tracks (no deadlines are read when no channel is subscribed)."""
     subscriptions = list(
         (await session.exec(select(Subscription).where(col(Subscription.active)))).all()
     )
     if not subscriptions:
-        return 0
+        return [], [], {}
     deadlines = list(
         (
             await session.exec(
@@ -199,6 +200,16 @@ async def plan_due(
         ).all()
     )
     tracks = {t.id: t for t in (await session.exec(select(Track))).all() if t.id is not None}
+    return subscriptions, deadlines, tracks
+
+
+async def plan_due(
+    session: AsyncSession, *, now: datetime, default_offsets: Sequence[timedelta]
+) -> int:
+    """Writes the countdowns and digests due by `now` into the outbox; returns how many."""
+    subscriptions, deadlines, tracks = await _planning_inputs(session, now=now)
+    if not subscriptions:
+        return 0
     counting = [d for d in deadlines if _has_owed_countdown(d, now, default_offsets)]
     planned = plan_countdowns(
         counting,
@@ -347,22 +358,9 @@ async def upcoming(
     """The next `limit` countdowns and digests, soonest first, as the scheduler will plan
     them: those owed by `now` but not planned yet (its next tick's), then those ahead.
     Nothing already in the outbox (`outbox.unsent` has those still to go)."""
-    subscriptions = list(
-        (await session.exec(select(Subscription).where(col(Subscription.active)))).all()
-    )
+    subscriptions, deadlines, tracks = await _planning_inputs(session, now=now)
     if not subscriptions:
         return []
-    deadlines = list(
-        (
-            await session.exec(
-                select(Deadline).where(
-                    col(Deadline.status) == DeadlineStatus.open,
-                    col(Deadline.due_at) >= now - OWED_FOR - LATE_AFTER,
-                )
-            )
-        ).all()
-    )
-    tracks = {t.id: t for t in (await session.exec(select(Track))).all() if t.id is not None}
     known = await outbox.known_countdown_keys(
         session, [d.id for d in deadlines if d.id is not None]
     ) | await outbox.known_keys(

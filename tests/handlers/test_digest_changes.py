@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.scheduler import Scheduler, delivery_client
-from bot.settings import Settings
+from bot.scheduler import Scheduler
 from bot.standin import message_text
 from storage import deadlines
 from storage.access import Actor
@@ -20,14 +19,6 @@ from tests.handlers.helpers import answer, block_text
 
 TRUCE = "US–China tariff truce (Geneva, 90 days)"
 MORNING = datetime(2025, 7, 30, 6, 0, 1, tzinfo=UTC)  # Wed 30 Jul 08:00 in Stockholm
-
-
-@pytest.fixture
-def scheduler(bot: RunningBot) -> Scheduler:
-    settings = Settings(bot_token="xoxb-test-token", api_url=bot.standin.api_url)
-    return Scheduler(
-        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
-    )
 
 
 def digests(bot: RunningBot) -> list[dict[str, Any]]:

@@ -9,23 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.scheduler import Scheduler, delivery_client
-from bot.settings import Settings
 from bot.standin import message_text
 from handlers.ids import Action
 from storage.models import AuditEntry, Deadline, DeadlineStatus, Truce, TruceStatus
 from tests.conftest import LEAD, MEMBER, RunningBot
+from tests.handlers.conftest import make_scheduler
 from tests.handlers.helpers import answer, audit_count, block_text, rows
 
 EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01 EDT
 TRUCE_EXPIRY_DEADLINE = 1
-
-
-def scheduler_for(bot: RunningBot) -> Scheduler:
-    settings = Settings(bot_token="xoxb-test-token", api_url=bot.standin.api_url)
-    return Scheduler(
-        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
-    )
 
 
 def lapse_posts(bot: RunningBot) -> list[str]:
@@ -64,7 +56,7 @@ async def test_a_lead_is_offered_to_extend_a_lapsed_truce_and_can(bot: RunningBo
 async def test_the_lapse_is_written_once_and_alerted_once_per_channel(bot: RunningBot) -> None:
     answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
     answer(await bot.command("/desk", "subscribe digest off", user=LEAD, channel="C0WIRE01"))
-    first, second = scheduler_for(bot), scheduler_for(bot)
+    first, second = make_scheduler(bot), make_scheduler(bot)
     bot.clock.set(EXPIRY - timedelta(seconds=1))
     await first.tick()
     assert lapse_posts(bot) == []
@@ -87,7 +79,7 @@ async def test_the_lapse_is_written_once_and_alerted_once_per_channel(bot: Runni
 
 async def test_an_extension_before_the_alert_goes_out_cancels_it(bot: RunningBot) -> None:
     answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
-    scheduler = scheduler_for(bot)
+    scheduler = make_scheduler(bot)
     bot.clock.set(EXPIRY + timedelta(seconds=2))
     async with bot.db.session() as session:
         from storage import truces

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.scheduler import Scheduler, delivery_client
-from bot.settings import Settings
+from bot.scheduler import Scheduler
 from bot.standin import message_text
 from bot.timeleft import format_local
 from tests.conftest import LEAD, MEMBER, RunningBot
@@ -22,14 +21,6 @@ SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01
 EXTENDED_EXPIRY = datetime(2025, 11, 10, 5, 1, tzinfo=UTC)  # +90 days, 00:01 EST
 TOKEN = re.compile(r"<!date\^(\d+)\^([^|>]*)\|([^>]*)>")
 READER_FORMAT = "your time: {date_short_pretty} {time}"
-
-
-@pytest.fixture
-def scheduler(bot: RunningBot) -> Scheduler:
-    settings = Settings(bot_token="xoxb-test-token", api_url=bot.standin.api_url)
-    return Scheduler(
-        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
-    )
 
 
 def in_shanghai(bot: RunningBot, *users: str) -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from bot.scheduler import Scheduler, delivery_client
-from bot.settings import Settings
+from bot.scheduler import Scheduler
 from bot.standin import message_text
 from handlers.ids import Action
 from storage.models import Deadline
@@ -16,14 +13,6 @@ from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import HOSTILE, answer, assert_user_text_escaped, rows
 
 EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def scheduler(bot: RunningBot) -> Scheduler:
-    settings = Settings(bot_token="xoxb-test-token", api_url=bot.standin.api_url)
-    return Scheduler(
-        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
-    )
 
 
 def scheduled(bot: RunningBot) -> list[str]:

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.scheduler import Scheduler, delivery_client
-from bot.settings import Settings
+from bot.scheduler import Scheduler
 from bot.standin import message_text
 from tests.conftest import LEAD, MEMBER, RunningBot, sign
 from tests.handlers.helpers import answer
@@ -21,14 +20,6 @@ SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01
 TRUCE = "US–China tariff truce (Geneva, 90 days)"
 LEFT_AT_AS_OF = "13 days 19 hours left · 10 business days"  # 13 d 19 h 1 min at 09:00 UTC
 LEFT = re.compile(r"\bleft\b", re.IGNORECASE)
-
-
-@pytest.fixture
-def scheduler(bot: RunningBot) -> Scheduler:
-    settings = Settings(bot_token="xoxb-test-token", api_url=bot.standin.api_url)
-    return Scheduler(
-        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
-    )
 
 
 def nesting(line: str) -> int:
