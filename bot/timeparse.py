@@ -299,7 +299,7 @@ def _fixed_offset(match: re.Match[str]) -> timedelta:
 
 def _zone_of_token(token: str, text: str) -> _Zone | None:
     """One token as a zone: abbreviation, IANA name or ``UTC+8``; None if it is none."""
-    message = ambiguity_message(token) if token.isalpha() else None
+    message = ambiguity_message(token, _quote(text)) if token.isalpha() else None
     if message is not None:
         raise TimeParseError(message)
     zone = abbreviation_zone(token)

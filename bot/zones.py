@@ -81,16 +81,17 @@ _SHOWN = frozenset(PLACES) - {"Z", "ET", "CT", "MT", "PT", "BJT"}
 _NOT_CITIES = ("Etc/", "SystemV/", "US/", "Canada/", "Mexico/", "Brazil/", "Chile/")
 
 
-def ambiguity_message(abbreviation: str) -> str | None:
-    """``CST could be America/Chicago, …: write the zone`` for an ambiguous one, else None."""
+def ambiguity_message(abbreviation: str, typed: str = "") -> str | None:
+    """``CST could be America/Chicago, …: write the zone`` for an ambiguous one, else None.
+
+    The example is `typed` with the abbreviation replaced by the first candidate."""
     candidates = AMBIGUOUS.get(abbreviation.upper())
     if candidates is None:
         return None
     listed = ", ".join(candidates[:-1]) + " or " + candidates[-1]
-    return (
-        f"{abbreviation.upper()} could be {listed}: write the zone, "
-        f"e.g. Aug 12 12:00 {candidates[0]}."
-    )
+    words = [candidates[0] if w == abbreviation else w for w in typed.split()]
+    example = " ".join(words) if candidates[0] in words else f"Aug 12 12:00 {candidates[0]}"
+    return f"{abbreviation.upper()} could be {listed}: write the zone, e.g. {example}."
 
 
 def abbreviation_zone(word: str) -> str | None:

@@ -77,6 +77,7 @@ def _what(change: Change, zone: str) -> dict[str, Any]:
             "kind": "extend",
             "from": _time(old.get("due_at"), expiry_zone),
             "to": _time(new.get("due_at"), expiry_zone),
+            "note": (entry.after or {}).get("note") or "",
         }
     if action == "set_terms":
         return {**base, "kind": "terms", "count": len((entry.after or {}).get("terms") or [])}

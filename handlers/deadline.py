@@ -38,8 +38,8 @@ ADD_USAGE = (
 )
 NONE_AHEAD = "No upcoming deadlines are on record{scope}."
 RECENTLY_PASSED_NOTE = (
-    "Due in the last 7 days, outcome not marked yet: `/deadline met <#>`, `missed <#>` "
-    "or `cancel <#>`."
+    "Due in the last 7 days, outcome not marked yet: `/deadline met N`, `missed N` or "
+    "`cancel N`, with the number shown."
 )
 STATUS_VERBS = {
     "met": DeadlineStatus.met,

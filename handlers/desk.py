@@ -260,7 +260,11 @@ async def search(session: AsyncSession, ask: Ask, words: str) -> dict[str, Any]:
     if not words.strip():
         raise InvalidInput("Say what to search for: `/desk search rare earths`.")
     found = await events.search_events(
-        session, words=words, include_restricted=ask.sees_restricted, limit=SEARCH_LIMIT + 1
+        session,
+        words=words,
+        include_restricted=ask.sees_restricted,
+        until=ask.runtime.now(),
+        limit=SEARCH_LIMIT + 1,
     )
     if not found:
         text = render("search_results", count=0, more=False, words=words)

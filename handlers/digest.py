@@ -19,7 +19,7 @@ from handlers.present import in_reader_zone, left_text
 from handlers.runtime import Runtime
 from storage import deadlines, events, history, outbox, rounds, sensitivities, tracks, truces
 from storage.access import SEED
-from storage.models import Deadline, RoundStatus, TruceStatus
+from storage.models import Deadline, DeadlineKind, RoundStatus, TruceStatus
 from storage.subscriptions import get_subscription
 from templates import escape_mrkdwn, render
 
@@ -32,7 +32,7 @@ TALKS_AHEAD = timedelta(days=7)
 
 
 async def _truce_lines(
-    session: AsyncSession, *, now: datetime, track_ids: list[int] | None
+    session: AsyncSession, *, now: datetime, shown_at: datetime, track_ids: list[int] | None
 ) -> list[str]:
     """Every truce in force or lapsed, with its time left: there whatever its distance."""
     lines = []
@@ -47,13 +47,13 @@ async def _truce_lines(
                 lapsed=view.status_at(now) == TruceStatus.lapsed,
                 due=format_local(expiry.due_at, expiry.zone),
                 due_reader=in_reader_zone(expiry.due_at, None),  # a channel post: many read it
-                left=left_text(expiry.due_at, now=now, zone=expiry.zone),
+                left=left_text(expiry.due_at, now=shown_at, zone=expiry.zone),
             )
         )
     return lines
 
 
-def _deadline_lines(items: list[Deadline], *, now: datetime) -> list[str]:
+def _deadline_lines(items: list[Deadline], *, shown_at: datetime) -> list[str]:
     return [
         render(
             "digest_deadline",
@@ -61,7 +61,7 @@ def _deadline_lines(items: list[Deadline], *, now: datetime) -> list[str]:
             ref=d.id,
             due=format_local(d.due_at, d.zone),
             due_reader=in_reader_zone(d.due_at, None),  # a channel post: many read it
-            left=left_text(d.due_at, now=now, zone=d.zone),
+            left=left_text(d.due_at, now=shown_at, zone=d.zone),
         )
         for d in items
     ]
@@ -74,15 +74,21 @@ async def _change_blocks(
     *,
     zone: str,
     alerted: Collection[int],
+    alerted_truces: Collection[int],
 ) -> list[Block]:
     """WHAT CHANGED: one line a change, newest first, grouped by track when several."""
     handles = {t.id: t.handle for t in await tracks.all_tracks(session) if t.id is not None}
     groups: dict[str, list[str]] = {}
     for change in found:
         line = describe(change, zone=zone)
-        if change.entry.entity == "event" and change.entry.entity_id.isdigit():
-            if int(change.entry.entity_id) in alerted:
-                line += " — _already alerted_"
+        entry = change.entry
+        ref = int(entry.entity_id) if entry.entity_id.isdigit() else None
+        if (entry.entity == "event" and ref in alerted) or (
+            entry.entity == "truce"
+            and entry.action in ("lapse", "extend")
+            and ref in alerted_truces
+        ):
+            line += " — _already alerted_"
         group = handles.get(change.track_id, "") if change.track_id else "desk-wide"
         groups.setdefault(group, []).append(f"• {line}")
     blocks: list[Block] = [header("What changed")]
@@ -100,6 +106,7 @@ async def _quiet_line(
     session: AsyncSession,
     *,
     now: datetime,
+    shown_at: datetime,
     since: datetime,
     zone: str,
     track_ids: list[int] | None,
@@ -114,7 +121,7 @@ async def _quiet_line(
             "digest_quiet",
             since=format_day(since, zone),
             next_title=ahead[0].title if ahead else "",
-            next_left=left_text(ahead[0].due_at, now=now, zone=ahead[0].zone) if ahead else "",
+            next_left=left_text(ahead[0].due_at, now=shown_at, zone=ahead[0].zone) if ahead else "",
         )
     )
 
@@ -128,9 +135,14 @@ async def digest_blocks(
     include_restricted: bool,
     since: datetime,
     alerted: Collection[int] = (),
+    alerted_truces: Collection[int] = (),
+    shown_at: datetime | None = None,
 ) -> list[Block]:
     """The digest's sections, or one line on a quiet day (nothing changed since `since`,
-    nothing due within 7 days). Events in `alerted` are marked as already alerted."""
+    no deadline passed since then, none due within 7 days). Events in `alerted` and truce
+    changes in `alerted_truces` are marked as already alerted. Time left is given as of
+    `shown_at` (the digest's own time when it goes out a few seconds after it)."""
+    shown_at = shown_at or now
     found, more = await history.changes(
         session,
         include_restricted=include_restricted,
@@ -151,11 +163,16 @@ async def digest_blocks(
         )
         if d.due_at - now <= DEADLINE_HORIZON
     ]
-    if not found and not any(d.due_at - now <= SOON for d in ahead):
+    passed = await deadlines.recently_passed(
+        session, now=now, track_ids=track_ids, include_restricted=include_restricted
+    )
+    passed_since = any(d.due_at > since for d in passed)
+    if not found and not passed_since and not any(d.due_at - now <= SOON for d in ahead):
         return [
             await _quiet_line(
                 session,
                 now=now,
+                shown_at=shown_at,
                 since=since,
                 zone=zone,
                 track_ids=track_ids,
@@ -163,21 +180,23 @@ async def digest_blocks(
             )
         ]
     blocks: list[Block] = []
-    truce_lines = await _truce_lines(session, now=now, track_ids=track_ids)
+    truce_lines = await _truce_lines(session, now=now, shown_at=shown_at, track_ids=track_ids)
     if truce_lines:
         blocks.append(header("Truce" if len(truce_lines) == 1 else "Truces"))
         blocks += line_sections(truce_lines)
+    # a truce's expiry is on the truce's own line
+    ahead = [d for d in ahead if d.kind != DeadlineKind.truce_expiry]
+    passed = [d for d in passed if d.kind != DeadlineKind.truce_expiry]
     if ahead:
         blocks.append(header("Deadlines ahead"))
-        blocks += line_sections(_deadline_lines(ahead, now=now))
-    passed = await deadlines.recently_passed(
-        session, now=now, track_ids=track_ids, include_restricted=include_restricted
-    )
+        blocks += line_sections(_deadline_lines(ahead, shown_at=shown_at))
     if passed:
         blocks.append(header("Recently passed"))
-        blocks += line_sections(_deadline_lines(passed, now=now))
+        blocks += line_sections(_deadline_lines(passed, shown_at=shown_at))
     if found:
-        blocks += await _change_blocks(session, found, more, zone=zone, alerted=alerted)
+        blocks += await _change_blocks(
+            session, found, more, zone=zone, alerted=alerted, alerted_truces=alerted_truces
+        )
     hot = await _hot_lines(session, now=now, since=since, include_restricted=include_restricted)
     if hot:
         blocks.append(header("Sensitivities"))
@@ -243,7 +262,12 @@ async def _talks_lines(
 
 
 async def channel_digest(
-    session: AsyncSession, *, now: datetime, channel_id: str, default_zone: str
+    session: AsyncSession,
+    *,
+    now: datetime,
+    channel_id: str,
+    default_zone: str,
+    shown_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The digest for one channel, scoped by its subscription (all active tracks if none).
 
@@ -273,8 +297,10 @@ async def channel_digest(
         include_restricted=bool(subscription and subscription.restricted),
         since=since,
         alerted=await outbox.alerted_event_ids(session, channel_id, since=since),
+        alerted_truces=await outbox.alerted_truce_ids(session, channel_id, since=since),
+        shown_at=shown_at,
     )
-    title = f"Desk digest · {format_local(now, zone)}"
+    title = f"Desk digest · {format_local(shown_at or now, zone)}"
     return message(title, [header(title), *blocks])
 
 

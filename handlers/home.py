@@ -67,7 +67,10 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
         for d in upcoming
     ] or [context_line("No upcoming deadlines.")]
     lapsed = [v for v in current if v.status_at(now) == TruceStatus.lapsed]
-    blocks += [divider(), header("Lapsed truce" if lapsed and len(current) == 1 else "Active truce")]
+    blocks += [
+        divider(),
+        header("Lapsed truce" if lapsed and len(current) == 1 else "Active truce"),
+    ]
     for view in current:
         blocks += truce_blocks(view, now=now, reader_zone=zone, is_lead=is_lead)
     if not current:

@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.timeleft import countdown_left, format_local, on_its_mark
+from bot.timeleft import TICK_SLACK, countdown_left, format_local, on_its_mark
 from handlers.blocks import buttons, message, section
 from handlers.digest import channel_digest
 from handlers.ids import Action
@@ -188,8 +188,14 @@ async def digest_message(
     active = subscription is not None and subscription.active and subscription.digest_enabled
     if not (active or payload.get("manual")):
         return None  # unsubscribed, or the digest turned off, since it was planned
+    # On time (a tick or two after its time), it reads as of its time, as a countdown does.
+    on_time = not payload.get("late") and timedelta(0) <= now - delivery.due_at <= TICK_SLACK
     reply = await channel_digest(
-        session, now=now, channel_id=delivery.channel_id, default_zone=default_zone
+        session,
+        now=now,
+        channel_id=delivery.channel_id,
+        default_zone=default_zone,
+        shown_at=delivery.due_at if on_time else None,
     )
     if subscription is not None and payload.get("late"):
         fell_due = format_local(delivery.due_at, subscription.digest_zone)

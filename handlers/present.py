@@ -56,9 +56,10 @@ def left_text(due: datetime, *, now: datetime, zone: str) -> str:
 
 
 def term_line(term: TruceTerm) -> str:
-    """``United States: additional tariff on Chinese goods 30% on China``."""
-    parts = (f"{term.party}:", term.measure, term.rate, term.target and f"on {term.target}")
-    return " ".join(p for p in parts if p)
+    """``United States → China: additional tariff on Chinese goods, 30%``: who applies what
+    to whom at what rate (SPEC §2), the target named once."""
+    who = f"{term.party} → {term.target}" if term.target else term.party
+    return f"{who}: {term.measure}" + (f", {term.rate}" if term.rate else "")
 
 
 def truce_blocks(

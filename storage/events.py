@@ -144,7 +144,12 @@ def contains_pattern(word: str) -> str:
 
 
 async def search_events(
-    session: AsyncSession, *, words: str, include_restricted: bool, limit: int = 20
+    session: AsyncSession,
+    *,
+    words: str,
+    include_restricted: bool,
+    until: datetime | None = None,
+    limit: int = 20,
 ) -> list[EventView]:
     """Events whose title, summary or source contains every word, newest first.
 
@@ -160,6 +165,8 @@ async def search_events(
                 col(Event.source_name).ilike(like, escape=LIKE_ESCAPE),
             )
         )
+    if until is not None:  # as `/watch` does: an event dated later than now is not found yet
+        query = query.where(col(Event.occurred_at) <= until)
     query = query.order_by(col(Event.occurred_at).desc()).limit(limit)
     return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 

@@ -293,6 +293,17 @@ async def last_sent_digest(session: AsyncSession, channel_id: str) -> Delivery |
 
 async def alerted_event_ids(session: AsyncSession, channel_id: str, *, since: datetime) -> set[int]:
     """Events already alerted in this channel: the digest marks them so."""
+    return await _alerted_ids(session, channel_id, since=since, field="event_id")
+
+
+async def alerted_truce_ids(session: AsyncSession, channel_id: str, *, since: datetime) -> set[int]:
+    """Truces whose expiry change or lapse was alerted in this channel since `since`."""
+    return await _alerted_ids(session, channel_id, since=since, field="truce_id")
+
+
+async def _alerted_ids(
+    session: AsyncSession, channel_id: str, *, since: datetime, field: str
+) -> set[int]:
     query = select(Delivery.payload).where(
         col(Delivery.kind) == DeliveryKind.alert,
         col(Delivery.channel_id) == channel_id,
@@ -301,6 +312,6 @@ async def alerted_event_ids(session: AsyncSession, channel_id: str, *, since: da
     )
     found: set[int] = set()
     for payload in (await session.exec(query)).all():
-        if payload and isinstance(payload.get("event_id"), int):
-            found.add(payload["event_id"])
+        if payload and isinstance(payload.get(field), int):
+            found.add(payload[field])
     return found

@@ -384,6 +384,16 @@ def default_seed_files() -> list[Path]:
     return sorted(folder.glob("*.yaml"))
 
 
+_ONE = {
+    "tracks": "track",
+    "sensitivities": "sensitivity",
+    "rounds": "round",
+    "truces": "truce",
+    "events": "event",
+    "deadlines": "deadline",
+}
+
+
 @dataclass
 class SeedReport:
     added: dict[str, int] = field(default_factory=dict)
@@ -393,7 +403,9 @@ class SeedReport:
         self.added[kind] = self.added.get(kind, 0) + 1
 
     def __str__(self) -> str:
-        parts = [f"{n} {kind}" for kind, n in self.added.items()]
+        parts = [
+            f"{n} {_ONE.get(kind, kind) if n == 1 else kind}" for kind, n in self.added.items()
+        ]
         return f"added {', '.join(parts) or 'nothing'}; {self.skipped} already present"
 
 

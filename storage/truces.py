@@ -311,7 +311,7 @@ async def extend_truce(
         action="extend",
         entity="truce",
         before=before,
-        after={"truce": snapshot(truce), "expiry": snapshot(deadline)},
+        after={"truce": snapshot(truce), "expiry": snapshot(deadline), "note": extension.note},
     )
     return await view_of(session, truce)
 

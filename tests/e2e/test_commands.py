@@ -17,7 +17,7 @@ async def test_truce_shows_terms_and_the_expiry_in_its_zone_and_the_readers(
     body = answer(await e2e.command("/truce", user=MEMBER))
     text = block_text(body)
     assert body["response_type"] == "ephemeral"
-    assert "United States: additional tariff on Chinese goods 30% on China" in text
+    assert "United States → China: additional tariff on Chinese goods, 30%" in text
     assert SEEDED_EXPIRY_NY in text  # the deadline's own zone
     assert f"|{SEEDED_EXPIRY_LA}>" in text  # the reader's zone, as the <!date^…> fallback
     assert "13 days 19 hours" in text

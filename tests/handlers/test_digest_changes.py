@@ -81,7 +81,7 @@ async def test_a_day_with_a_deadline_within_a_week_is_not_quiet(
     answer(await bot.command("/desk", "subscribe", user=LEAD))
     await digest_at(bot, scheduler, MORNING)  # the truce expiry is 12 days away: quiet
     text = message_text(await digest_at(bot, scheduler, MORNING + timedelta(days=6)))
-    assert "DEADLINES AHEAD" in text and "No changes since" not in text
+    assert "No changes since" not in text  # the truce's expiry is 6 days 22 hours away
     assert f"• *{TRUCE}* — expires Tue 12 Aug 2025 00:01 EDT" in text
 
 
@@ -95,7 +95,7 @@ async def test_the_lapse_is_in_what_changed_and_the_truce_line_says_lapsed(
     text = message_text(await digest_at(bot, scheduler, datetime(2025, 8, 12, 6, 0, 1, tzinfo=UTC)))
     assert f"• truce “{TRUCE}” lapsed at Tue 12 Aug 2025 00:01 EDT with no extension" in text
     assert f"• *{TRUCE}* — lapsed Tue 12 Aug 2025 00:01 EDT" in text
-    assert "RECENTLY PASSED" in text
+    assert "passed 1 hour 59 minutes ago" in text  # as of 08:00 CEST
 
 
 async def test_the_first_digest_covers_only_what_changed_since_subscribing(
@@ -198,3 +198,57 @@ async def test_history_refuses_what_it_cannot_read(
     bot: RunningBot, typed: str, fragment: str
 ) -> None:
     assert fragment in answer(await bot.command("/desk", typed, user=MEMBER))["text"]
+
+
+async def test_an_on_time_digest_states_the_time_left_at_its_own_time(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    """Posted a second after 08:00, it reads as of 08:00, as a countdown reads its mark."""
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    answer(await bot.command("/deadline", "add Hearing | Aug 12 16:00 UTC", user=LEAD))
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    assert "Desk digest · Wed 30 Jul 2025 08:00 CEST".upper() in text
+    assert "*Hearing* #2 — Tue 12 Aug 2025 16:00 UTC" in text
+    assert "13 days 10 hours left" in text  # 06:00Z to 16:00Z, not "13 days 9 hours"
+    assert f"• *{TRUCE}* — expires Tue 12 Aug 2025 00:01 EDT" in text
+    assert "12 days 22 hours left" in text  # 06:00Z to 04:01Z
+
+
+async def test_the_truce_expiry_is_on_the_truce_line_only(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    answer(await bot.command("/deadline", "add Hearing | Aug 1 16:00 UTC", user=LEAD))
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    assert text.count("Tue 12 Aug 2025 00:01 EDT") == 1
+    assert f"{TRUCE} expires* #1" not in text
+
+
+async def test_a_deadline_that_passed_since_the_last_digest_keeps_the_day_from_being_quiet(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=1))
+    answer(await bot.command("/truce", "extend +90d", user=LEAD))
+    answer(await bot.command("/deadline", "add Call | Jul 30 12:00 UTC", user=LEAD))
+    await digest_at(bot, scheduler, MORNING)
+    passed = message_text(await digest_at(bot, scheduler, MORNING + timedelta(days=1)))
+    assert "No changes since" not in passed
+    assert "RECENTLY PASSED" in passed and "*Call* #2" in passed
+    quiet = message_text(await digest_at(bot, scheduler, MORNING + timedelta(days=2)))
+    assert "No changes since Thu 31 Jul" in quiet
+
+
+async def test_an_alerted_lapse_and_extension_are_marked_so(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    await digest_at(bot, scheduler, datetime(2025, 8, 11, 6, 0, 1, tzinfo=UTC))
+    bot.clock.set(datetime(2025, 8, 12, 4, 1, 5, tzinfo=UTC))
+    await scheduler.tick()  # the lapse, and its alert
+    bot.clock.set(datetime(2025, 8, 12, 5, 0, tzinfo=UTC))
+    answer(await bot.command("/truce", "extend +90d | agreed late", user=LEAD))
+    await scheduler.tick()  # the expiry alert
+    text = message_text(await digest_at(bot, scheduler, datetime(2025, 8, 12, 6, 0, 1, tzinfo=UTC)))
+    assert "lapsed at Tue 12 Aug 2025 00:01 EDT with no extension — _already alerted_" in text
+    assert "to Mon 10 Nov 2025 00:01 EST: “agreed late” — _already alerted_" in text

@@ -69,8 +69,8 @@ async def test_the_lapse_is_written_once_and_alerted_once_per_channel(bot: Runni
     for alert in alerts:
         assert "US–China tariff truce (Geneva, 90 days) lapsed" in alert
         assert "Tue 12 Aug 2025 00:01 EDT" in alert
-        assert "tariffs snap back per its terms" in alert
-        assert "United States: additional tariff on Chinese goods 30% on China" in alert
+        assert "the tariffs it suspended snap back" in alert and "Terms that lapsed:" in alert
+        assert "United States → China: additional tariff on Chinese goods, 30%" in alert
     (truce,) = await rows(bot, Truce)
     assert truce.status == TruceStatus.lapsed
     lapses = await rows(bot, AuditEntry, AuditEntry.action == "lapse")
@@ -201,3 +201,12 @@ async def test_a_member_confirming_changes_nothing(bot: RunningBot) -> None:
     (deadline,) = await rows(bot, Deadline, Deadline.id == TRUCE_EXPIRY_DEADLINE)
     assert deadline.status == DeadlineStatus.open
     assert await audit_count(bot) == audits
+
+
+async def test_search_finds_what_watch_shows_and_nothing_dated_later(bot: RunningBot) -> None:
+    """At 09:00Z on 29 July the report's 12:00 Stockholm items are an hour ahead."""
+    early = block_text(answer(await bot.command("/desk", "search extension", user=MEMBER)))
+    assert "possible 90-day extension" not in early
+    bot.clock.set(datetime(2025, 7, 29, 10, 0, tzinfo=UTC))
+    later = block_text(answer(await bot.command("/desk", "search extension", user=MEMBER)))
+    assert "possible 90-day extension" in later

@@ -35,8 +35,8 @@ async def test_truce_shows_parties_terms_expiry_time_left_and_reader_date(
     assert body["response_type"] == "ephemeral"
     assert "US–China tariff truce (Geneva, 90 days)" in text
     assert "United States · China" in text
-    assert "United States: additional tariff on Chinese goods 30% on China" in text
-    assert "China: additional tariff on US goods 10% on United States" in text
+    assert "United States → China: additional tariff on Chinese goods, 30%" in text
+    assert "China → United States: additional tariff on US goods, 10%" in text
     assert "Tue 12 Aug 2025 00:01 EDT" in text
     assert "13 days 19 hours" in text
     assert f"<!date^{int(SEEDED_EXPIRY.timestamp())}^" in text
@@ -188,7 +188,7 @@ async def test_truce_form_submission_changes_terms_and_extends(bot: RunningBot) 
     (extension,) = await rows(bot, TruceExtension)
     assert extension.source == "Stockholm readout"
     assert await audit_count(bot) == audits + 2
-    assert "20% on China" in block_text(answer(await bot.command("/truce")))
+    assert ", 20%" in block_text(answer(await bot.command("/truce")))
 
 
 async def test_truce_form_bad_terms_line_is_an_inline_error(bot: RunningBot) -> None:
