@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -22,9 +23,10 @@ from handlers.present import event_block
 from handlers.request import Ask, read_command
 from handlers.runtime import runtime_of
 from handlers.usage import usage_reply
-from storage import events, roles, subscriptions, tracks
+from storage import events, roles, sensitivities, subscriptions, tracks
 from storage.access import require_lead
 from storage.errors import InvalidInput
+from storage.events import EventView
 from storage.history import EVERYTHING
 from storage.history import changes as changes_of_record
 from templates import SlackMarkup, render, user_mention
@@ -259,13 +261,15 @@ async def history(
 async def search(session: AsyncSession, ask: Ask, words: str) -> dict[str, Any]:
     if not words.strip():
         raise InvalidInput("Say what to search for: `/desk search rare earths`.")
+    now = ask.runtime.now()
     found = await events.search_events(
         session,
         words=words,
         include_restricted=ask.sees_restricted,
-        until=ask.runtime.now(),
+        until=now,
         limit=SEARCH_LIMIT + 1,
     )
+    found = await _with_topic_events(session, ask, words, found, now=now)
     if not found:
         text = render("search_results", count=0, more=False, words=words)
         return {"response_type": "ephemeral", "text": text}
@@ -275,6 +279,36 @@ async def search(session: AsyncSession, ask: Ask, words: str) -> dict[str, Any]:
     # The fallback goes through `message`'s own escaping, so it leaves the typed words out.
     fallback = render("search_results", count=len(shown), more=more, words="")
     return message(fallback, blocks, response_type=ask.response_type())
+
+
+async def _with_topic_events(
+    session: AsyncSession, ask: Ask, words: str, found: list[EventView], *, now: datetime
+) -> list[EventView]:
+    """Words that are a topic's name or one of its keywords (稀土, export controls) also find
+    the events tagged with that topic, whatever language those events are written in."""
+    wanted = " ".join(words.split()).lower()
+    topics = [
+        t
+        for t in await sensitivities.all_sensitivities(
+            session, include_restricted=ask.sees_restricted
+        )
+        if wanted in (t.name.lower(), t.slug, *(k.lower() for k in t.keywords))
+    ]
+    seen = {v.event.id for v in found}
+    for topic in topics:
+        assert topic.id is not None
+        for view in await events.timeline(
+            session,
+            sensitivity_id=topic.id,
+            include_restricted=ask.sees_restricted,
+            until=now,
+            limit=SEARCH_LIMIT + 1,
+        ):
+            if view.event.id not in seen:
+                seen.add(view.event.id)
+                found.append(view)
+    found.sort(key=lambda v: (v.event.occurred_at, v.event.id or 0), reverse=True)
+    return found[: SEARCH_LIMIT + 1]
 
 
 def register(app: AsyncApp) -> None:

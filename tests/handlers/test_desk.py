@@ -123,6 +123,7 @@ async def test_desk_history_puts_the_change_just_made_first(bot: RunningBot) -> 
 
 
 async def test_desk_search_finds_the_rare_earths_event(bot: RunningBot) -> None:
+    bot.clock.set(AS_OF + timedelta(hours=2))  # the analysis is dated 12:00 CEST (10:00Z)
     body = answer(await bot.command("/desk", "search rare earths", user=MEMBER))
     text = block_text(body)
     assert text.startswith("1 event matches “rare earths”.\n")
@@ -271,7 +272,7 @@ async def test_desk_digest_posts_deadlines_changes_and_talks_here(bot: RunningBo
     assert "Desk digest · Tue 29 Jul 2025 11:00 CEST" in text
     assert "Deadlines ahead" in text
     assert "*Tariff review* #2 — Fri 1 Aug 2025 11:00 CEST" in text
-    assert "US–China tariff truce (Geneva, 90 days) expires" in text
+    assert "• *US–China tariff truce (Geneva, 90 days)* — expires Tue 12 Aug 2025" in text
     assert "What changed" in text
     assert "• added deadline #2 “Tariff review”, due Fri 1 Aug 2025 11:00 CEST" in text
     assert "Talks" in text and "US–China economic and trade talks, Stockholm" in text

@@ -210,3 +210,14 @@ async def test_search_finds_what_watch_shows_and_nothing_dated_later(bot: Runnin
     bot.clock.set(datetime(2025, 7, 29, 10, 0, tzinfo=UTC))
     later = block_text(answer(await bot.command("/desk", "search extension", user=MEMBER)))
     assert "possible 90-day extension" in later
+
+
+@pytest.mark.parametrize("words", ["稀土", "rare earths", "Rare Earths", "rare-earths"])
+async def test_search_by_a_topic_keyword_finds_its_tagged_events(
+    bot: RunningBot, words: str
+) -> None:
+    """The seeded rare-earths analysis is in English; its topic's Chinese keyword finds it."""
+    bot.clock.set(datetime(2025, 7, 29, 18, 0, tzinfo=UTC))
+    text = block_text(answer(await bot.command("/desk", f"search {words}", user=MEMBER)))
+    assert "China's dominance of rare earths" in text
+    assert "1 event matches" in text
