@@ -377,6 +377,8 @@ class Shell:
             self.say(WAIT_USAGE if advance else "This clock cannot be moved.")
             return
         target = self.clock.now() + delta
+        if self.scheduler is not None:  # what the last command made due (an alert) goes first
+            await self.scheduler.tick_logged()
         while self.scheduler is not None:
             async with self.db.session() as session:
                 due = await planning.next_due_after(

@@ -436,3 +436,11 @@ def test_scheduler_off_posts_nothing(tmp_path: Path) -> None:
 def test_a_command_whose_text_says_payload_is_still_a_command(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, "/deadline add payload review | +3d", "/deadline"))
     assert "payload review" in section(out, "/deadline")
+
+
+def test_an_alert_made_by_a_command_goes_out_before_wait_moves_the_clock(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, "/desk subscribe", "/truce extend +90d | agreed", ":wait 1h"))
+    waited = section(out, ":wait 1h")
+    posted = re.findall(r"── Parley posted to #CLOCALDESK · (.+?) ──\n(.+)", waited)
+    assert posted[0][0] == "Tue 29 Jul 2025 09:00 UTC"  # at the extension, not an hour on
+    assert "the expiry moved from Tue 12 Aug 2025 00:01 EDT" in posted[0][1]
