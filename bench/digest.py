@@ -3,7 +3,7 @@
 
     python -m bench.digest
 
-Times `handlers.digest.digest_message` (queries, sections, Block Kit and the JSON that is
+Times `bot.render.digest.digest_message` (queries, sections, Block Kit and the JSON that is
 posted) in a fresh session per run, against a big record and, alternately, against the
 seeded founding case alone: the baseline measured in the same run.
 """
@@ -25,9 +25,9 @@ from sqlmodel import SQLModel, col, select
 
 from bench.report import Check, Report, main, percentile
 from bot.clock import ManualClock
+from bot.render.digest import digest_message
+from bot.runtime import Runtime
 from bot.settings import Settings
-from handlers.digest import digest_message
-from handlers.runtime import Runtime
 from storage.db import Database
 from storage.models import (
     Confidence,

@@ -39,12 +39,12 @@ from bench.commands import (
 from bench.report import Report, main
 from bot.app import build_app, build_client
 from bot.clock import SystemClock
+from bot.render.blocks import header, message
+from bot.render.present import deadline_block, truce_blocks
+from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.standin import SlackStandIn
-from handlers.blocks import header, message
-from handlers.present import deadline_block, truce_blocks
 from handlers.request import read_command
-from handlers.runtime import Runtime
 from storage import deadlines, tracks, truces
 from storage.access import role_of
 from storage.db import Database

@@ -19,10 +19,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.retries import handle_each_event_once
+from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers import deadline, desk, home, modals, talks, truce, watch
 from handlers.errors import handle_listener_error
-from handlers.runtime import Runtime
 from storage.db import Database
 
 SHELL_SIGNING_SECRET = "parley-shell-local-only"

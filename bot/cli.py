@@ -623,15 +623,13 @@ def digest(
     settings = load_settings()
     start = parse_as_of(as_of)
     if not dry_run and not settings.bot_token:
-        typer.echo(
-            "parley: setting SLACK_BOT_TOKEN: required to post (or use --dry-run)", err=True
-        )
+        typer.echo("parley: setting SLACK_BOT_TOKEN: required to post (or use --dry-run)", err=True)
         raise typer.Exit(2)
 
     async def go() -> int:
+        from bot.render.digest import channel_digest
         from bot.scheduler import LEASE, Scheduler, delivery_client
         from bot.standin import message_text
-        from handlers.digest import channel_digest
         from storage.models import DeliveryKind
         from storage.outbox import PlannedDelivery
 

@@ -25,8 +25,6 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.errors import FAILED_HEADER
-
 request_log = logging.getLogger("parley.requests")
 MAX_NAME = 100
 # Set on a 200 that acknowledges without effect (an event already handled); Slack reads it
@@ -197,8 +195,11 @@ def describe(body: Mapping[str, Any]) -> tuple[Kind, str]:
     return Kind.other, ""
 
 
-def outcome_of(status: int, body: bytes | str, headers: Mapping[str, Any]) -> Outcome:
-    """How an answered request ended, from what was answered."""
+def outcome_of(
+    status: int, body: bytes | str, headers: Mapping[str, Any], *, failed: bool = False
+) -> Outcome:
+    """How an answered request ended, from what was answered and whether a listener failed
+    (`bot.runtime.LISTENER_FAILED` in the request's context)."""
     if status == 401:
         return Outcome.unauthorized
     if status == 400:
@@ -207,7 +208,7 @@ def outcome_of(status: int, body: bytes | str, headers: Mapping[str, Any]) -> Ou
         return Outcome.rejected  # signed, but no listener takes it
     if not 200 <= status < 300:
         return Outcome.error
-    if any(str(k).lower() == FAILED_HEADER for k in headers):
+    if failed:
         return Outcome.error  # answered clearly, but the listener failed
     if any(str(k).lower() == NO_RETRY_HEADER for k in headers):
         return Outcome.rejected

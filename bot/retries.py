@@ -17,7 +17,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from bot.metrics import NO_RETRY_HEADER
-from handlers.runtime import runtime_of
+from bot.runtime import runtime_of
 from storage.handled import first_time, forget_handled
 
 log = logging.getLogger("parley.retries")

@@ -36,8 +36,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import select
 
 from bot.clock import Clock
+from bot.render.posts import Shared, channel_message, owed, shared_content
 from bot.settings import Settings
-from handlers.posts import Shared, channel_message, owed, shared_content
 from storage import outbox, planning, truces
 from storage.db import Database
 from storage.models import Delivery, DeliveryKind, Subscription

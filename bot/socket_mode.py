@@ -16,13 +16,16 @@ import time
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
+from slack_bolt.adapter.socket_mode.async_internals import send_async_response
+from slack_bolt.adapter.socket_mode.internals import build_headers
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.metrics import Metrics, Outcome, describe, outcome_of
+from bot.runtime import LISTENER_FAILED
 from bot.web import payload_problem
 
 # Envelope types whose payload is an interaction (Bolt parses those; the guard checks first).
@@ -56,10 +59,19 @@ class SocketModeHandler(AsyncSocketModeHandler):
             await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             status, outcome = 400, Outcome.malformed
         else:
-            response = await run_async_bolt_app(self.app, req)
+            # as `run_async_bolt_app` does, keeping the request to read its context after
+            bolt = AsyncBoltRequest(
+                mode="socket_mode", body=req.payload, headers=build_headers(req)
+            )
+            response = await self.app.async_dispatch(bolt)
             await send_async_response(client, req, response, started)
             status = response.status
-            outcome = outcome_of(status, response.body or "", response.headers)
+            outcome = outcome_of(
+                status,
+                response.body or "",
+                response.headers,
+                failed=bool(bolt.context.get(LISTENER_FAILED)),
+            )
         kind, name = describe(payload)
         self.metrics.record_request(
             kind=kind,

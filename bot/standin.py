@@ -226,9 +226,7 @@ class SlackStandIn:
     ) -> list[RecordedCall]:
         """The calls of `method` recorded at or after the `mark()` `after`, oldest first."""
         start = max(after - self._forgotten, 0)
-        return [
-            c for c in self.calls[start:] if c.method == method and (where is None or where(c))
-        ]
+        return [c for c in self.calls[start:] if c.method == method and (where is None or where(c))]
 
     async def wait_for(
         self,

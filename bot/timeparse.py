@@ -471,8 +471,10 @@ def _read_parts(text: str, date_order: str | None) -> _Parts | None:
             ok = _set(parts, "day", int(raw))
         elif kind == "number":
             number = int(raw)
-            if raw == "12" and _TWELVE_OF_CLOCK.match(lowered, pos) and (
-                parts.day is not None or not _MONTH_WORD.search(lowered)
+            if (
+                raw == "12"
+                and _TWELVE_OF_CLOCK.match(lowered, pos)
+                and (parts.day is not None or not _MONTH_WORD.search(lowered))
             ):
                 continue  # the "12" of "12 noon": the clock word that follows sets the time
             if after_at and number <= 23 and len(raw) <= 2:

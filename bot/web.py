@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.metrics import UNTRUSTED, Metrics, Outcome, describe, outcome_of
+from bot.runtime import LISTENER_FAILED
 from storage.db import Database
 
 log = logging.getLogger("parley.web")
@@ -210,7 +211,12 @@ def build_web(
             outcome = Outcome.unauthorized
         else:
             response = to_starlette_response(await app.async_dispatch(bolt))
-            outcome = outcome_of(response.status_code, bytes(response.body), response.headers)
+            outcome = outcome_of(
+                response.status_code,
+                bytes(response.body),
+                response.headers,
+                failed=bool(bolt.context.get(LISTENER_FAILED)),
+            )
         kind, name = describe(document)
         event_id = document.get("event_id") if outcome not in UNTRUSTED else None
         metrics.record_request(

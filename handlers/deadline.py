@@ -13,14 +13,14 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.answers import Answer, fresh_until
+from bot.render.blocks import button, buttons, context_line, header, message, section
+from bot.render.ids import Action, Field
+from bot.render.present import deadline_block, in_reader_zone, item_button, left_text
+from bot.runtime import Runtime, runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.answers import Answer, answer_key, fresh_until
-from handlers.blocks import button, buttons, context_line, header, message, section
-from handlers.ids import Action, Field
-from handlers.present import deadline_block, in_reader_zone, item_button, left_text
-from handlers.request import Ask, read_command
-from handlers.runtime import Runtime, runtime_of
+from handlers.request import Ask, answer_key, read_command
 from handlers.usage import usage_reply
 from storage import deadlines
 from storage.access import Actor, require_lead

@@ -13,15 +13,15 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.render.blocks import context_line, header, line_sections, message, section
+from bot.render.changelog import describe
+from bot.render.digest import digest_message
+from bot.render.present import event_block
+from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_clock
 from handlers import forms
-from handlers.blocks import context_line, header, line_sections, message, section
-from handlers.changelog import describe
-from handlers.digest import digest_message
-from handlers.present import event_block
 from handlers.request import Ask, read_command
-from handlers.runtime import runtime_of
 from handlers.usage import usage_reply
 from storage import events, roles, sensitivities, subscriptions, tracks
 from storage.access import require_lead

@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import DBAPIError
 
+from bot.render.ids import Callback, Field
+from bot.runtime import LISTENER_FAILED
 from bot.timeparse import TimeParseError
-from handlers.ids import Callback, Field
 from handlers.modals import DEFAULT_FIELD
 from storage.errors import RECORD_UNAVAILABLE, InvalidInput, ParleyError
 from templates import escape_mrkdwn
@@ -41,14 +42,11 @@ def reply_text(error: Exception) -> tuple[str, str | None]:
     return UNEXPECTED.format(id=error_id), None
 
 
-FAILED_HEADER = "x-parley-outcome"
-
-
-def _json(body: dict[str, Any], headers: dict[str, str | Sequence[str]]) -> BoltResponse:
+def _json(body: dict[str, Any]) -> BoltResponse:
     return BoltResponse(
         status=200,
         body=json.dumps(body),
-        headers={"content-type": "application/json;charset=utf-8", **headers},
+        headers={"content-type": "application/json;charset=utf-8"},
     )
 
 
@@ -57,12 +55,11 @@ async def handle_listener_error(
     body: dict[str, Any],
     respond: AsyncRespond,
     response: BoltResponse | None,
+    context: AsyncBoltContext,
 ) -> BoltResponse | None:
     text, field = reply_text(error)
-    # The user gets a clear 200 reply either way; the header tells the metrics it failed.
-    failed: dict[str, str | Sequence[str]] = (
-        {} if isinstance(error, ParleyError | TimeParseError) else {FAILED_HEADER: "error"}
-    )
+    if not isinstance(error, ParleyError | TimeParseError):
+        context[LISTENER_FAILED] = True  # the user still gets a clear 200 reply
     kind = body.get("type") or ("slash_command" if body.get("command") else "")
     if response is not None:  # not acknowledged yet: answer in the HTTP response
         if kind == "view_submission":
@@ -70,14 +67,14 @@ async def handle_listener_error(
             known = Callback(callback) if callback in set(Callback) else None
             target = field or (DEFAULT_FIELD.get(known) if known else None) or Field.headline
             errors = {"response_action": "errors", "errors": {str(target): text[:2000]}}
-            return _json(errors, failed)
+            return _json(errors)
         if kind == "slash_command":
-            return _json({"response_type": "ephemeral", "text": escape_mrkdwn(text)}, failed)
+            return _json({"response_type": "ephemeral", "text": escape_mrkdwn(text)})
         if kind == "block_actions" and body.get("response_url"):
             await respond(
                 text=escape_mrkdwn(text), response_type="ephemeral", replace_original=False
             )
-        return BoltResponse(status=200, body="", headers=failed)
+        return BoltResponse(status=200, body="")
     if body.get("response_url") or body.get("response_urls"):
         await respond(text=escape_mrkdwn(text), response_type="ephemeral", replace_original=False)
     return None

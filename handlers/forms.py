@@ -30,6 +30,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.render.blocks import clip, context_line
+from bot.render.ids import Action, Callback, Field
 from bot.timeleft import format_local
 from bot.timeparse import (
     TimeParseError,
@@ -39,8 +41,6 @@ from bot.timeparse import (
     parse_when,
     written_with_year,
 )
-from handlers.blocks import clip, context_line
-from handlers.ids import Action, Callback, Field
 from storage import deadlines, rounds, sensitivities, tracks, truces
 from storage.errors import InvalidInput
 from storage.models import (

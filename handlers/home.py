@@ -10,10 +10,10 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.blocks import VIEW_BLOCKS, button, buttons, context_line, divider, fit, header
-from handlers.ids import Action
-from handlers.present import deadline_block, event_block, sensitivity_block, truce_blocks
-from handlers.runtime import Runtime, runtime_of
+from bot.render.blocks import VIEW_BLOCKS, button, buttons, context_line, divider, fit, header
+from bot.render.ids import Action
+from bot.render.present import deadline_block, event_block, sensitivity_block, truce_blocks
+from bot.runtime import Runtime, runtime_of
 from storage import deadlines, events, sensitivities, tracks, truces
 from storage.access import role_of
 from storage.models import Level, Role, TruceStatus

@@ -14,11 +14,11 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.render.ids import Action, Callback, Field
+from bot.runtime import Runtime, runtime_of
 from bot.timeleft import format_local
 from handlers import forms
 from handlers.forms import DESK_WIDE, FormMeta, Submission, read_time
-from handlers.ids import Action, Callback, Field
-from handlers.runtime import Runtime, runtime_of
 from storage import deadlines, events, rounds, sensitivities, tracks, truces
 from storage.access import Actor, require_lead
 from storage.errors import InvalidInput

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.runtime import Runtime
+from bot.answers import AnswerKey
+from bot.runtime import Runtime
 from storage import tracks
 from storage.access import Actor
 from storage.models import Role, Track
@@ -26,7 +27,7 @@ class Ask:
     role: Role
     restricted_channel: bool
     known_tracks: list[Track]  # every track, to label items with their handle
-    version: Version | None  # the record's, read before anything else (handlers.answers)
+    version: Version | None  # the record's, read before anything else (bot.answers)
 
     @property
     def user_id(self) -> str:
@@ -88,4 +89,19 @@ async def read_command(session: AsyncSession, runtime: Runtime, command: dict[st
         restricted_channel=restricted,
         known_tracks=known,
         version=version,
+    )
+
+
+def answer_key(ask: Ask, command: str, reader_zone: str | None) -> AnswerKey | None:
+    """None when the record's changes cannot be seen: the answer is then made afresh."""
+    if ask.version is None:
+        return None
+    return AnswerKey(
+        version=ask.version,
+        command=command,
+        track_id=ask.named_track.id if ask.named_track else None,
+        public=ask.public,
+        role=ask.role,
+        sees_restricted=ask.sees_restricted,
+        reader_zone=reader_zone,
     )

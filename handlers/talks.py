@@ -10,12 +10,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.render.blocks import button, buttons, context_line, header, message
+from bot.render.ids import Action
+from bot.render.present import round_block
+from bot.runtime import runtime_of
 from handlers import forms
-from handlers.blocks import button, buttons, context_line, header, message
-from handlers.ids import Action
-from handlers.present import round_block
 from handlers.request import read_command
-from handlers.runtime import runtime_of
 from handlers.usage import usage_reply
 from storage import rounds
 from storage.access import require_lead
@@ -38,8 +38,7 @@ async def handle_talks(
                 ref = ask.words[1].lstrip("#") if len(ask.words) > 1 else ""
                 if not ref.isdigit():
                     raise InvalidInput(
-                        "Name the round by the number `/talks` shows beside it: "
-                        "`/talks edit <#>`."
+                        "Name the round by the number `/talks` shows beside it: `/talks edit <#>`."
                     )
                 round_id = (await rounds.get_round(session, int(ref))).id
             await ack()

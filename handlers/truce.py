@@ -11,14 +11,14 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.answers import Answer, fresh_until
+from bot.render.blocks import context_line, header, message, section
+from bot.render.ids import Field
+from bot.render.present import in_reader_zone, separated, truce_blocks
+from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.answers import Answer, answer_key, fresh_until
-from handlers.blocks import context_line, header, message, section
-from handlers.ids import Field
-from handlers.present import in_reader_zone, separated, truce_blocks
-from handlers.request import Ask, read_command
-from handlers.runtime import runtime_of
+from handlers.request import Ask, answer_key, read_command
 from handlers.usage import usage_reply
 from storage import truces
 from storage.access import require_lead

@@ -10,12 +10,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.render.blocks import button, buttons, context_line, header, message
+from bot.render.ids import Action
+from bot.render.present import event_block, sensitivity_block
+from bot.runtime import runtime_of
 from handlers import forms
-from handlers.blocks import button, buttons, context_line, header, message
-from handlers.ids import Action
-from handlers.present import event_block, sensitivity_block
 from handlers.request import read_command
-from handlers.runtime import runtime_of
 from storage import events, sensitivities
 from storage.access import require_lead
 

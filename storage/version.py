@@ -1,5 +1,5 @@
 """The record's version: a value that moves whenever a commit changes the record, so reads
-can be memoised and answers reused until it moves (`storage.lookups`, `handlers.answers`).
+can be memoised and answers reused until it moves (`storage.lookups`, `bot.answers`).
 
     version = db.version.current()   # None: changes cannot be seen now, so cache nothing
 

@@ -13,10 +13,10 @@ import pytest
 from bot.app import build_app, build_client
 from bot.clock import ManualClock
 from bot.metrics import Metrics
+from bot.render.ids import Callback
 from bot.settings import Settings
 from bot.socket_mode import SocketModeHandler
 from bot.standin import SlackStandIn
-from handlers.ids import Callback
 from storage.db import Database
 from storage.models import HandledRequest
 from tests.conftest import ADMIN, BOT_TOKEN, CHANNEL, MEMBER, seed

@@ -18,10 +18,10 @@ from starlette.routing import Route
 from bot.app import build_app, build_client
 from bot.clock import ManualClock
 from bot.metrics import Metrics
+from bot.render.ids import Callback, Field
 from bot.settings import Settings
 from bot.standin import SlackStandIn
 from bot.web import build_ops_web, build_web
-from handlers.ids import Callback, Field
 from storage.db import Database
 from tests.conftest import ADMIN, BOT_TOKEN, MEMBER, SIGNING_SECRET, RunningBot, sign
 from tests.e2e.helpers import eventually, sample

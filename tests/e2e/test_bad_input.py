@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.render.ids import Action, Callback, Field
 from handlers import forms
-from handlers.ids import Action, Callback, Field
 from storage.models import Deadline, DeadlineStatus
 from tests.conftest import CHANNEL, LEAD, MEMBER, RunningBot, sign
 from tests.handlers.helpers import answer, audit_count, response_url_reply, rows

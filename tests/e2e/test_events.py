@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from handlers.ids import Action
+from bot.render.ids import Action
 from storage.models import HandledRequest
 from tests.conftest import LEAD, MEMBER, RunningBot, sign
 from tests.handlers.helpers import rows

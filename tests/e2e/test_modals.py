@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handlers.ids import Callback, Field
+from bot.render.ids import Callback, Field
 from storage.models import Deadline, Event, Sensitivity, TalksRound, TruceExtension
 from tests.conftest import LEAD, RunningBot
 from tests.handlers.helpers import answer, audit_count, rows

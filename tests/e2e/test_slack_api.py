@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import build_client
 from bot.metrics import Metrics
+from bot.render.ids import Callback, Field
 from bot.settings import Settings
 from bot.standin import SlackStandIn
-from handlers.ids import Callback, Field
 from tests.conftest import BOT_TOKEN, CHANNEL, LEAD, MEMBER, RunningBot
 from tests.e2e.helpers import sample
 

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from bot.answers import Answer, AnswerCache, AnswerKey
 from bot.clock import ManualClock
+from bot.render.ids import Action
 from bot.settings import Settings
 from bot.standin import SlackStandIn
-from handlers.answers import Answer, AnswerCache, AnswerKey
-from handlers.ids import Action
 from storage import deadlines
 from storage.access import CLI
 from storage.db import Database

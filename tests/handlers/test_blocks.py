@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.blocks import BUTTON_TEXT, clip_words
-from handlers.ids import Action
-from handlers.present import ButtonVerb, item_button
+from bot.render.blocks import BUTTON_TEXT, clip_words
+from bot.render.ids import Action
+from bot.render.present import ButtonVerb, item_button
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one emoji: man, ZWJ, woman, ZWJ, girl
 WAVE_DARK = "\U0001f44b\U0001f3ff"  # waving hand + skin-tone modifier

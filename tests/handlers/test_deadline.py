@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers.ids import Callback, Field
+from bot.render.ids import Callback, Field
 from storage import deadlines
 from storage.access import CLI
 from storage.models import AuditEntry, Deadline, DeadlineStatus

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from bot.render.ids import Callback
 from handlers.desk import SEARCH_LIMIT
-from handlers.ids import Callback
 from storage import events
 from storage.access import Actor
 from storage.models import AuditEntry, Deadline, RoleGrant, Subscription

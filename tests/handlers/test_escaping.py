@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from bot.render.ids import Action, Field
 from bot.standin import message_text
-from handlers.ids import Action, Field
 from storage.models import Deadline
 from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import (

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.render.ids import Action
 from bot.standin import message_text
-from handlers.ids import Action
 from storage.models import AuditEntry, Deadline, DeadlineStatus, Truce, TruceStatus
 from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.conftest import make_scheduler

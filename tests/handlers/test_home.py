@@ -4,7 +4,7 @@ import json
 import time
 from typing import Any
 
-from handlers.ids import Action
+from bot.render.ids import Action
 from tests.conftest import LEAD, MEMBER, RunningBot, sign
 
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from sqlmodel import SQLModel
 
+from bot.render.ids import Action, Field
 from bot.scheduler import Scheduler, delivery_client
 from bot.settings import Settings
-from handlers.ids import Action, Field
 from storage import rounds, sensitivities
 from storage.access import CLI
 from storage.models import Deadline, DeadlineStatus, Level, Sensitivity, TalksRound, Truce

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from bot.render.ids import Action, Callback, Field
 from handlers import forms
-from handlers.ids import Action, Callback, Field
 from storage.models import (
     Deadline,
     DeadlineStatus,

@@ -9,7 +9,7 @@ last call recorded would return the previous one here.
 
 from __future__ import annotations
 
-from handlers.ids import Action, Callback, Field
+from bot.render.ids import Action, Callback, Field
 from storage.models import Deadline
 from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import answer, confirmation, response_url_reply, rows

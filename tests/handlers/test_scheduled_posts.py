@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.render.ids import Action
 from bot.scheduler import Scheduler
 from bot.standin import message_text
-from handlers.ids import Action
 from storage.models import Deadline
 from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import HOSTILE, answer, assert_user_text_escaped, rows

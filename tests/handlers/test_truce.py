@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from handlers.ids import Callback, Field
+from bot.render.ids import Callback, Field
 from storage.models import AuditEntry, Deadline, TruceExtension, TruceTerm
 from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import (

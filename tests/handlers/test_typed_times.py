@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from bot.render.ids import Field
 from handlers import forms
-from handlers.ids import Field
 from storage.models import Deadline, Event, Subscription, TalksRound, TruceExtension
 from tests.conftest import CHANNEL, LEAD, RunningBot, start_bot
 from tests.handlers.helpers import answer, audit_count, block_text, rows

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from handlers.ids import Action
+from bot.render.ids import Action
 from storage.models import Deadline, DeadlineStatus
 from tests.conftest import ADMIN, CHANNEL, RunningBot, sign
 from tests.handlers.helpers import audit_count, rows

@@ -1,4 +1,4 @@
-"""Record items as mrkdwn blocks: wording from `templates`, structure from `handlers.blocks`."""
+"""Record items as mrkdwn blocks: wording from `templates`, structure from `bot.render.blocks`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Literal
 
 from slack_sdk.models.blocks import Block, ButtonElement
 
+from bot.render.blocks import BUTTON_TEXT, button, clip_words, context_line, divider, section
+from bot.render.ids import Action
 from bot.timeleft import describe_time_left, format_local, slack_date, time_left
-from handlers.blocks import BUTTON_TEXT, button, clip_words, context_line, divider, section
-from handlers.ids import Action
 from storage.events import EventView
 from storage.models import Deadline, Level, Sensitivity, Track, TruceStatus, TruceTerm, Visibility
 from storage.rounds import RoundView

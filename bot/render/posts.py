@@ -16,11 +16,11 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.render.blocks import buttons, message, section
+from bot.render.digest import channel_digest
+from bot.render.ids import Action
+from bot.render.present import event_block, in_reader_zone, item_button, left_text, term_line
 from bot.timeleft import TICK_SLACK, countdown_left, format_local, on_its_mark
-from handlers.blocks import buttons, message, section
-from handlers.digest import channel_digest
-from handlers.ids import Action
-from handlers.present import event_block, in_reader_zone, item_button, left_text, term_line
 from storage import events, truces
 from storage.models import (
     Deadline,

@@ -12,11 +12,11 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.render.blocks import context_line, header, line_sections, message, section
+from bot.render.changelog import describe
+from bot.render.present import in_reader_zone, left_text
+from bot.runtime import Runtime
 from bot.timeleft import format_day, format_local
-from handlers.blocks import context_line, header, line_sections, message, section
-from handlers.changelog import describe
-from handlers.present import in_reader_zone, left_text
-from handlers.runtime import Runtime
 from storage import deadlines, events, history, outbox, rounds, sensitivities, tracks, truces
 from storage.access import SEED
 from storage.models import Deadline, DeadlineKind, RoundStatus, TruceStatus

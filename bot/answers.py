@@ -21,14 +21,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.timeleft import unchanged_until
 from storage.models import Role
 from storage.version import Version
-
-if TYPE_CHECKING:  # handlers.request needs the Runtime, which holds an AnswerCache
-    from handlers.request import Ask
 
 ANSWER_CACHE_SIZE = 512
 
@@ -42,21 +39,6 @@ class AnswerKey:
     role: Role
     sees_restricted: bool
     reader_zone: str | None  # None in a `public` answer: its times are not one reader's
-
-
-def answer_key(ask: Ask, command: str, reader_zone: str | None) -> AnswerKey | None:
-    """None when the record's changes cannot be seen: the answer is then made afresh."""
-    if ask.version is None:
-        return None
-    return AnswerKey(
-        version=ask.version,
-        command=command,
-        track_id=ask.named_track.id if ask.named_track else None,
-        public=ask.public,
-        role=ask.role,
-        sees_restricted=ask.sees_restricted,
-        reader_zone=reader_zone,
-    )
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,18 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.answers import AnswerCache
 from bot.clock import Clock
 from bot.settings import Settings
 from bot.timeparse import is_valid_zone
-from handlers.answers import AnswerCache
 from storage.access import Actor
 from storage.db import Database
 from storage.lookups import RecordLookups
+
+#: Set in a request's context when a listener failed unexpectedly (`handlers.errors`); the
+#: serving code reads it back to count the request as an error in /metrics. Nothing about
+#: it is sent to Slack.
+LISTENER_FAILED = "parley_listener_failed"
 
 ZONE_CACHE_SECONDS = 3600.0
 
