@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,7 +64,7 @@ async def _postgres_available() -> bool:
     return True
 
 
-async def _create_pg_database() -> str:
+async def _create_pg_database(template: str | None = None) -> str:
     import asyncpg
 
     url = make_url(POSTGRES_URL)
@@ -71,7 +73,8 @@ async def _create_pg_database() -> str:
         user=url.username, host=url.query.get("host") or url.host, database=url.database
     )
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
     return url.set(database=name).render_as_string(hide_password=False)
@@ -110,18 +113,69 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIt
         await _drop_pg_database(url)
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.upgrade()
+# Migrated once a session, then copied for each test: a file copy on SQLite, CREATE DATABASE
+# … TEMPLATE on PostgreSQL. `database_url` stays an empty database (the migration tests).
+_TEMPLATES: dict[str, str] = {}
+
+
+async def _migrated(url: str) -> None:
+    database = Database(url)
+    try:
+        await database.upgrade()
+    finally:
+        await database.dispose()
+
+
+async def _template(kind: str, folder: Path) -> str:
+    """The migrated template of `kind`: a SQLite file, or a PostgreSQL database's name."""
+    if kind not in _TEMPLATES:
+        if kind == "sqlite":
+            path = folder / "template.db"
+            await _migrated(f"sqlite:///{path}")
+            _TEMPLATES[kind] = str(path)
+        else:
+            url = await _create_pg_database()
+            await _migrated(url)
+            _TEMPLATES[kind] = str(make_url(url).database)
+    return _TEMPLATES[kind]
+
+
+async def migrated_database_url(kind: str, tmp_path: Path, name: str = "parley-test.db") -> str:
+    """A fresh database of `kind` at the migrations' head, copied from the template."""
+    template = await _template(kind, tmp_path.parent)  # the session's base temp folder
+    if kind == "sqlite":
+        target = tmp_path / name
+        for suffix in ("", "-wal"):
+            if Path(template + suffix).exists():
+                shutil.copyfile(template + suffix, f"{target}{suffix}")
+        return f"sqlite:///{target}"
+    return await _create_pg_database(template=template)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_the_postgres_template() -> Iterator[None]:
+    yield
+    name = _TEMPLATES.pop("postgres", None)
+    if name is not None:
+        url = make_url(POSTGRES_URL).set(database=name)
+        asyncio.run(_drop_pg_database(url.render_as_string(hide_password=False)))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated database of each kind: storage tests run on both."""
+    if request.param == "postgres" and not await _postgres_available():
+        await make_database_url("postgres", tmp_path)  # fails in CI, skips elsewhere
+    database = Database(await migrated_database_url(request.param, tmp_path))
     yield database
     await database.dispose()
+    if request.param == "postgres":
+        await _drop_pg_database(database.url)
 
 
 @pytest.fixture
-async def sqlite_db(tmp_path: Any) -> AsyncIterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'parley-http.db'}")
-    await database.upgrade()
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(await migrated_database_url("sqlite", tmp_path, "parley-http.db"))
     yield database
     await database.dispose()
 

@@ -92,11 +92,13 @@ async def test_the_digest_line_has_no_parentheses_inside_parentheses(bot: Runnin
     answer(await bot.command("/deadline", "add Tariff review | +3d", user=LEAD))  # not quiet
     text = message_text(answer(await bot.command("/desk", "digest", user=LEAD)))
     assert_said_once(text)
-    deadline = next(line for line in text.splitlines() if line.startswith(f"• *{TRUCE} expires"))
+    deadline = next(line for line in text.splitlines() if line.startswith("• *Tariff review*"))
     assert deadline == (
-        f"• *{TRUCE} expires* #1 — Tue 12 Aug 2025 00:01 EDT  ·  Tue 12 Aug 2025 04:01 UTC  ·  "
-        f"{LEFT_AT_AS_OF}"
+        "• *Tariff review* #2 — Fri 1 Aug 2025 11:00 CEST  ·  Fri 1 Aug 2025 09:00 UTC  ·  "
+        "3 days left · 3 business days"
     )
+    # the truce's own expiry is on the truce's line, not repeated as a deadline
+    assert not any(line.startswith(f"• *{TRUCE} expires") for line in text.splitlines())
     truce = next(line for line in text.splitlines() if line.startswith(f"• *{TRUCE}* —"))
     assert truce == (
         f"• *{TRUCE}* — expires Tue 12 Aug 2025 00:01 EDT  ·  Tue 12 Aug 2025 04:01 UTC  ·  "
