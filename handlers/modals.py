@@ -214,32 +214,22 @@ async def submit_truce(
             forms.require_future(when, Field.expiry, now=now, rule=forms.EXTENSION_RULE)
             if expiry is not None:  # refuse before anything is written
                 truces.check_new_expiry(expiry, when.instant, now=now)
+        saved, changed = await truces.edit_truce(
+            session,
+            actor=actor,
+            now=now,
+            truce_id=meta.item_id,
+            terms=terms,
+            new_expiry=when.instant if when else None,
+            zone=when.zone if when else None,
+            source=form.text(Field.source),
+            note=form.text(Field.note),
+        )
         changes = []
-        old_terms = [(t.party, t.measure, t.rate, t.target) for t in current.terms]
-        if [(t.party, t.measure, t.rate, t.target) for t in terms] != old_terms:
-            await truces.set_terms(
-                session, actor=actor, now=now, truce_id=meta.item_id, terms=terms
-            )
+        if "terms" in changed:
             changes.append("terms updated")
-        if when is not None:
-            extended = await truces.extend_truce(
-                session,
-                actor=actor,
-                now=now,
-                truce_id=meta.item_id,
-                new_expiry=when.instant,
-                zone=when.zone,
-                source=form.text(Field.source),
-                note=form.text(Field.note),
-            )
-            assert extended.expiry is not None
-            changes.append(
-                "now expires " + format_local(extended.expiry.due_at, extended.expiry.zone)
-            )
-        if not changes:
-            raise InvalidInput(
-                "Nothing changed: give a new expiry or edit the terms.", field=Field.expiry
-            )
+        if "expiry" in changed and saved.expiry is not None:
+            changes.append("now expires " + format_local(saved.expiry.due_at, saved.expiry.zone))
     await ack()
     await _confirm(
         client,

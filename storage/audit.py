@@ -56,6 +56,25 @@ async def commit_change(
 
     The entry is keyed by the row's primary key; `after` defaults to the row as written.
     """
+    await stage_change(
+        session, row, actor=actor, at=at, action=action, entity=entity, before=before, after=after
+    )
+    await session.commit()
+
+
+async def stage_change(
+    session: AsyncSession,
+    row: SQLModel,
+    *,
+    actor: Actor,
+    at: datetime,
+    action: str,
+    entity: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """`commit_change` without the commit, for a service call that makes several changes
+    (each with its entry) in one transaction."""
     session.add(row)
     await session.flush()
     record_change(
@@ -68,7 +87,6 @@ async def commit_change(
         before=before,
         after=snapshot(row) if after is None else after,
     )
-    await session.commit()
 
 
 async def recent_entries(session: AsyncSession, *, limit: int = 20) -> list[AuditEntry]:

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import PARLEY, Actor, require_lead
 from storage.alerts import queue_expiry_alerts, queue_lapse_alerts
-from storage.audit import commit_change, record_change, snapshot
+from storage.audit import commit_change, record_change, snapshot, stage_change
 from storage.checks import choice, clean_text, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import (
@@ -231,12 +231,21 @@ async def set_terms(
 ) -> TruceView:
     await require_lead(session, actor)
     truce = await get_truce(session, truce_id)
+    await _stage_terms(session, truce, actor=actor, now=now, terms=terms)
+    await session.commit()
+    return await view_of(session, truce)
+
+
+async def _stage_terms(
+    session: AsyncSession, truce: Truce, *, actor: Actor, now: datetime, terms: Sequence[TermInput]
+) -> None:
+    assert truce.id is not None
     old = await view_of(session, truce)
     for term in old.terms:
         await session.delete(term)
     await session.flush()
-    _add_terms(session, truce_id, terms)
-    await commit_change(
+    _add_terms(session, truce.id, terms)
+    await stage_change(
         session,
         truce,
         actor=actor,
@@ -250,7 +259,6 @@ async def set_terms(
             "terms": [t.__dict__ for t in terms],
         },
     )
-    return await view_of(session, truce)
 
 
 def check_new_expiry(current: Deadline, new_expiry: datetime, *, now: datetime) -> None:
@@ -279,13 +287,69 @@ async def extend_truce(
     """Moves the expiry, records the extension, reopens the expiry deadline."""
     await require_lead(session, actor)
     truce = await get_truce(session, truce_id)
-    deadline = await expiry_of(session, truce_id)
+    await _stage_extension(
+        session, truce, actor=actor, now=now, new_expiry=new_expiry, zone=zone,
+        source=source, note=note,
+    )  # fmt: skip
+    await session.commit()
+    return await view_of(session, truce)
+
+
+async def edit_truce(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    now: datetime,
+    truce_id: int,
+    terms: Sequence[TermInput] | None = None,
+    new_expiry: datetime | None = None,
+    zone: str | None = None,
+    source: str = "",
+    note: str = "",
+) -> tuple[TruceView, list[str]]:
+    """The truce form: new terms and/or a new expiry in one transaction, one audit entry
+    per change, so a refused extension leaves the terms as they were. Returns the view and
+    what changed ("terms", "expiry"); nothing to change is refused."""
+    await require_lead(session, actor)
+    truce = await get_truce(session, truce_id)
+    current = await view_of(session, truce)
+    changed: list[str] = []
+    old_terms = [(t.party, t.measure, t.rate, t.target) for t in current.terms]
+    if terms is not None and [(t.party, t.measure, t.rate, t.target) for t in terms] != old_terms:
+        await _stage_terms(session, truce, actor=actor, now=now, terms=terms)
+        changed.append("terms")
+    if new_expiry is not None:
+        await _stage_extension(
+            session, truce, actor=actor, now=now, new_expiry=new_expiry, zone=zone,
+            source=source, note=note,
+        )  # fmt: skip
+        changed.append("expiry")
+    if not changed:
+        await session.rollback()
+        raise InvalidInput("Nothing changed: give a new expiry or edit the terms.", field="expiry")
+    await session.commit()
+    return await view_of(session, truce), changed
+
+
+async def _stage_extension(
+    session: AsyncSession,
+    truce: Truce,
+    *,
+    actor: Actor,
+    now: datetime,
+    new_expiry: datetime,
+    zone: str | None,
+    source: str,
+    note: str,
+) -> None:
+    assert truce.id is not None
+    deadline = await expiry_of(session, truce.id)
     if deadline is None:
-        raise NotFound(f"Truce #{truce_id} has no expiry to move.")
+        raise NotFound(f"Truce #{truce.id} has no expiry to move.")
     check_new_expiry(deadline, new_expiry, now=now)
     before = {"truce": snapshot(truce), "expiry": snapshot(deadline)}
     extension = TruceExtension(
-        truce_id=truce_id,
+        truce_id=truce.id,
         from_at=deadline.due_at,
         to_at=new_expiry,
         decided_at=now,
@@ -303,7 +367,7 @@ async def extend_truce(
     truce.status = TruceStatus.extended
     session.add_all([deadline, truce])
     await queue_expiry_alerts(session, deadline, previous=previous, now=now)
-    await commit_change(
+    await stage_change(
         session,
         truce,
         actor=actor,
@@ -313,7 +377,6 @@ async def extend_truce(
         before=before,
         after={"truce": snapshot(truce), "expiry": snapshot(deadline), "note": extension.note},
     )
-    return await view_of(session, truce)
 
 
 async def lapse_expired(session: AsyncSession, *, now: datetime) -> list[int]:

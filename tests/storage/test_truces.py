@@ -295,3 +295,45 @@ async def test_extension_history_is_in_decision_order(
     assert [(r.from_at, r.to_at) for r in rows] == [
         (SNAPBACK, NOVEMBER), (NOVEMBER, NOVEMBER + timedelta(days=30))
     ]
+
+
+async def test_edit_truce_changes_terms_and_expiry_in_one_transaction(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    new_terms = [truces.TermInput("United States", "additional tariff on Chinese goods", "20%")]
+    async with db.session() as s:
+        view, changed = await truces.edit_truce(
+            s, actor=lead, now=NOW, truce_id=seeded.truce, terms=new_terms, new_expiry=NOVEMBER
+        )
+    assert changed == ["terms", "expiry"]
+    assert [t.rate for t in view.terms] == ["20%"]
+    assert view.expiry is not None and view.expiry.due_at == NOVEMBER
+    actions = [e.action for e in await audit_trail(db) if e.entity == "truce"]
+    assert actions[-2:] == ["set_terms", "extend"]
+
+
+async def test_edit_truce_whose_extension_is_refused_keeps_the_old_terms(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    before = await row_counts(db)
+    new_terms = [truces.TermInput("United States", "additional tariff on Chinese goods", "20%")]
+    async with db.session() as s:
+        with pytest.raises(InvalidInput, match="already past"):
+            await truces.edit_truce(
+                s, actor=lead, now=NOW, truce_id=seeded.truce, terms=new_terms,
+                new_expiry=NOW - timedelta(days=1),
+            )  # fmt: skip
+    assert await row_counts(db) == before
+    async with db.session() as s:
+        view = await truces.view_of(s, await truces.get_truce(s, seeded.truce))
+    assert [t.rate for t in view.terms] == ["30%", "10%"]
+
+
+async def test_edit_truce_with_nothing_to_change_is_refused(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    before = await row_counts(db)
+    async with db.session() as s:
+        with pytest.raises(InvalidInput, match="Nothing changed"):
+            await truces.edit_truce(s, actor=lead, now=NOW, truce_id=seeded.truce)
+    assert await row_counts(db) == before
