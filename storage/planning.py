@@ -72,6 +72,14 @@ def follows(subscription: Subscription, deadline_track: Track | None, *, restric
     return deadline_track.status == TrackStatus.active
 
 
+def followed_tracks(subscription: Subscription | None, tracks: Sequence[Track]) -> list[Track]:
+    """The tracks a channel follows, by the rule of `follows` (one rule for the digest and
+    the countdowns): the ones it names, whatever their status, else every active one."""
+    if subscription is None:
+        return [t for t in tracks if t.status == TrackStatus.active]
+    return [t for t in tracks if follows(subscription, t, restricted=False)]
+
+
 def _since(subscription: Subscription) -> datetime:
     return subscription.active_since or subscription.created_at
 

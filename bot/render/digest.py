@@ -20,6 +20,7 @@ from bot.timeleft import format_day, format_local
 from storage import deadlines, events, history, outbox, rounds, sensitivities, tracks, truces
 from storage.access import SEED
 from storage.models import Deadline, DeadlineKind, RoundStatus, TruceStatus
+from storage.planning import followed_tracks
 from storage.subscriptions import get_subscription
 from templates import escape_mrkdwn, render
 
@@ -276,10 +277,7 @@ async def channel_digest(
     are marked so.
     """
     subscription = await get_subscription(session, channel_id)
-    handle_filter = subscription.tracks if subscription else None
-    scope = await tracks.resolve_tracks(session, handle=None)
-    if handle_filter:
-        scope = [t for t in scope if t.handle in handle_filter]
+    scope = followed_tracks(subscription, await tracks.all_tracks(session))
     last = await outbox.last_sent_digest(session, channel_id)
     since = now - FIRST_DIGEST_COVERS
     if subscription is not None and subscription.active_since is not None:

@@ -252,3 +252,30 @@ async def test_an_alerted_lapse_and_extension_are_marked_so(
     text = message_text(await digest_at(bot, scheduler, datetime(2025, 8, 12, 6, 0, 1, tzinfo=UTC)))
     assert "lapsed at Tue 12 Aug 2025 00:01 EDT with no extension — _already alerted_" in text
     assert "to Mon 10 Nov 2025 00:01 EST: “agreed late” — _already alerted_" in text
+
+
+async def test_a_channel_that_names_a_dormant_track_hears_of_it_as_its_countdowns_do(
+    bot: RunningBot,
+) -> None:
+    """One rule (`storage.planning.followed_tracks`) for the digest and the countdowns."""
+    from storage import subscriptions, tracks
+    from storage.access import CLI
+    from storage.planning import follows
+
+    async with bot.db.session() as session:
+        track = await tracks.add_track(
+            session, actor=CLI, now=AS_OF, handle="us-uk", name="US–UK", parties=["US", "UK"],
+            status="dormant",
+        )  # fmt: skip
+        await deadlines.add_deadline(
+            session, actor=CLI, now=AS_OF, title="UK steel quota review",
+            due_at=datetime(2025, 8, 1, 12, 0, tzinfo=UTC), zone="UTC", track_id=track.id,
+        )  # fmt: skip
+        subscription = await subscriptions.subscribe(
+            session, actor=Actor(LEAD), now=AS_OF, channel_id="C0UKDESK", tracks=["us-uk"]
+        )
+    assert follows(subscription, track, restricted=False)
+    digest = block_text(answer(await bot.command("/desk", "digest", channel="C0UKDESK")))
+    assert "UK steel quota review" in digest
+    everyone = block_text(answer(await bot.command("/desk", "digest")))
+    assert "UK steel quota review" not in everyone  # a dormant track is not followed by default
