@@ -6,11 +6,13 @@ errors come back inline with `response_action: errors`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -354,62 +356,58 @@ def _channel(body: dict[str, Any]) -> str:
     return str((body.get("channel") or {}).get("id") or "")
 
 
-async def open_form_from_button(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-) -> None:
-    runtime = runtime_of(context)
-    action_id = str((body.get("actions") or [{}])[0].get("action_id") or "")
-    item_id = _button_value(body)
-    channel_id = _channel(body)
-    async with runtime.db.session() as session:
-        await require_lead(session, _actor(runtime, body))
-        if action_id == Action.open_event_form:
-            view = await forms.event_form(session, channel_id=channel_id, track=None)
-        elif action_id in (Action.open_deadline_form, Action.edit_deadline):
-            view = await forms.deadline_form(
-                session,
-                channel_id=channel_id,
-                deadline_id=item_id if action_id == Action.edit_deadline else None,
-                track=None,
-            )
-        elif action_id == Action.open_truce_form:
-            if item_id is None:
-                truce = await truces.extendable_truce(session, track_ids=None)
-                item_id = truce.id
-            assert item_id is not None
-            view = await forms.truce_form(session, channel_id=channel_id, truce_id=item_id)
-        elif action_id in (Action.open_round_form, Action.edit_round):
-            view = await forms.round_form(
-                session,
-                channel_id=channel_id,
-                round_id=item_id if action_id == Action.edit_round else None,
-                track=None,
-            )
-        else:
-            view = await forms.sensitivity_form(
-                session,
-                channel_id=channel_id,
-                sensitivity_id=item_id if action_id == Action.edit_sensitivity else None,
-            )
-    await ack()
-    await forms.open_view(
-        client,
-        str(body.get("trigger_id") or ""),
-        view,
-        response_url=body.get("response_url"),
-    )
+FormBuilder = Callable[[AsyncSession, str, int | None], Awaitable[View]]
 
 
-FORM_BUTTONS = (
-    Action.open_event_form,
-    Action.open_deadline_form,
-    Action.edit_deadline,
-    Action.open_truce_form,
-    Action.open_round_form,
-    Action.edit_round,
-    Action.open_sensitivity_form,
-    Action.edit_sensitivity,
-)
+async def _truce_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+    if item_id is None:  # App Home's button: the one truce that can be extended
+        item_id = (await truces.extendable_truce(session, track_ids=None)).id
+    assert item_id is not None
+    return await forms.truce_form(session, channel_id=channel_id, truce_id=item_id)
+
+
+#: The buttons that open a form, and how each builds it (item id: the button's value).
+FORM_BUTTONS: dict[Action, FormBuilder] = {
+    Action.open_event_form: lambda s, c, _: forms.event_form(s, channel_id=c, track=None),
+    Action.open_deadline_form: lambda s, c, _: forms.deadline_form(
+        s, channel_id=c, deadline_id=None, track=None
+    ),
+    Action.edit_deadline: lambda s, c, i: forms.deadline_form(
+        s, channel_id=c, deadline_id=i, track=None
+    ),
+    Action.open_truce_form: _truce_form,
+    Action.open_round_form: lambda s, c, _: forms.round_form(
+        s, channel_id=c, round_id=None, track=None
+    ),
+    Action.edit_round: lambda s, c, i: forms.round_form(s, channel_id=c, round_id=i, track=None),
+    Action.open_sensitivity_form: lambda s, c, _: forms.sensitivity_form(
+        s, channel_id=c, sensitivity_id=None
+    ),
+    Action.edit_sensitivity: lambda s, c, i: forms.sensitivity_form(
+        s, channel_id=c, sensitivity_id=i
+    ),
+}
+
+
+def opens_form(build: FormBuilder) -> Callable[..., Awaitable[None]]:
+    """The listener of one form button: a lead's click opens the form Bolt routed it to."""
+
+    async def open_form(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        runtime = runtime_of(context)
+        async with runtime.db.session() as session:
+            await require_lead(session, _actor(runtime, body))
+            view = await build(session, _channel(body), _button_value(body))
+        await ack()
+        await forms.open_view(
+            client,
+            str(body.get("trigger_id") or ""),
+            view,
+            response_url=body.get("response_url"),
+        )
+
+    return open_form
 
 
 def register(app: AsyncApp) -> None:
@@ -418,5 +416,5 @@ def register(app: AsyncApp) -> None:
     app.view(Callback.truce_form.value)(submit_truce)
     app.view(Callback.round_form.value)(submit_round)
     app.view(Callback.sensitivity_form.value)(submit_sensitivity)
-    for action in FORM_BUTTONS:
-        app.action(action.value)(open_form_from_button)
+    for action, build in FORM_BUTTONS.items():
+        app.action(action.value)(opens_form(build))
