@@ -37,7 +37,6 @@ from bot.timeparse import (
     TimeParseError,
     When,
     day_month,
-    parse_offsets,
     parse_when,
     written_with_year,
 )
@@ -480,16 +479,6 @@ def require_future(when: When, field: Field, *, now: datetime, rule: str) -> Whe
             day_month=day_month(when), example=written_with_year(when, years=1)
         )
     raise InvalidInput(message, field=field)
-
-
-def read_offsets(text: str) -> str:
-    """A deadline's own countdown offsets, checked; empty means the desk's default."""
-    if text:
-        try:
-            parse_offsets(text)
-        except ValueError as exc:  # TimeParseError is one
-            raise InvalidInput(str(exc), field=Field.offsets) from None
-    return text
 
 
 def read_terms(submission: Submission) -> list[TermInput]:

@@ -144,7 +144,7 @@ async def submit_deadline(
         )
         if meta.item_id is None:
             forms.require_future(when, Field.due, now=now, rule=forms.NEW_DEADLINE_RULE)
-        offsets = forms.read_offsets(form.text(Field.offsets))
+        offsets = form.text(Field.offsets)  # checked by storage, shown inline if wrong
         fields: dict[str, Any] = dict(
             title=form.text(Field.headline),
             due_at=when.instant,

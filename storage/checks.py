@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.timeparse import format_offset, parse_offsets
 from storage.errors import InvalidInput
 
 TITLE_LIMIT = 150
@@ -49,3 +50,15 @@ def zone_name(value: str, *, field: str = "zone") -> str:
             field=field,
         ) from None
     return value
+
+
+def clean_offsets(value: str | None, *, field: str = "offsets") -> str | None:
+    """A deadline's own countdown offsets, checked and written one way (``30d,7d,12h,0``),
+    longest first; empty means the desk's default. One rule for forms, imports and seeds."""
+    if value is None or not value.strip():
+        return None
+    try:
+        offsets = parse_offsets(value)
+    except ValueError as exc:  # TimeParseError is one: its text says what to write
+        raise InvalidInput(str(exc), field=field) from None
+    return ",".join(format_offset(o) for o in offsets)

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.access import Actor, require_lead
 from storage.alerts import queue_expiry_alerts
 from storage.audit import commit_change, record_change, snapshot
-from storage.checks import choice, clean_title, zone_name
+from storage.checks import choice, clean_offsets, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Deadline, DeadlineKind, DeadlineStatus, Visibility
 
@@ -110,7 +110,7 @@ async def add_deadline(
         track_id=track_id,
         truce_id=truce_id,
         round_id=round_id,
-        offsets=offsets or None,
+        offsets=clean_offsets(offsets),
         visibility=choice(visibility, Visibility, field="visibility", label="Visibility"),
         created_at=now,
         planned_from=now,
@@ -153,8 +153,8 @@ async def update_deadline(
         if status == DeadlineStatus.open and deadline.status != DeadlineStatus.open:
             deadline.planned_from = now  # reopened: what fell due meanwhile is history
         deadline.status = status
-    if offsets is not None and (offsets or None) != deadline.offsets:
-        deadline.offsets = offsets or None
+    if offsets is not None and clean_offsets(offsets) != deadline.offsets:
+        deadline.offsets = clean_offsets(offsets)
         deadline.planned_from = now  # new offsets count from now, not from the past
     if visibility is not None:
         deadline.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")

@@ -201,3 +201,33 @@ async def test_upcoming_deadlines_are_soonest_first_and_respect_scope_and_visibi
         "Briefing", "Desk-wide review", "EU vote",
         "US–China tariff truce (Geneva, 90 days) expires",
     ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("7d, 1d,12h ,0", "7d,1d,12h,0"), ("1h30m,90m", "1h30m"), ("2w", "14d"), ("", None)],
+)
+async def test_offsets_are_checked_and_stored_one_way(
+    db: Database, seeded: Seeded, lead: Actor, typed: str, stored: str | None
+) -> None:
+    async with db.session() as s:
+        deadline = await deadlines.add_deadline(
+            s, actor=lead, now=NOW, title="Hearing", due_at=NOW + timedelta(days=9),
+            zone="UTC", offsets=typed,
+        )  # fmt: skip
+    assert deadline.offsets == stored
+
+
+@pytest.mark.parametrize("typed", ["7d,soon", "-1d", "30"])
+async def test_bad_offsets_are_refused_by_storage_and_nothing_is_written(
+    db: Database, seeded: Seeded, lead: Actor, typed: str
+) -> None:
+    before = await row_counts(db)
+    async with db.session() as s:
+        with pytest.raises(InvalidInput) as refused:
+            await deadlines.add_deadline(
+                s, actor=lead, now=NOW, title="Hearing", due_at=NOW + timedelta(days=9),
+                zone="UTC", offsets=typed,
+            )  # fmt: skip
+    assert refused.value.field == "offsets"
+    assert await row_counts(db) == before
