@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_admin
 from storage.audit import record_change
+from storage.checks import clean_offsets
 from storage.errors import InvalidInput
 from storage.models import (
     AuditEntry,
@@ -96,6 +97,14 @@ def _require_zoned(model: type[SQLModel], item: SQLModel, *, table: str, row: in
             )
 
 
+def _check_offsets(deadline: Deadline, *, table: str, row: int) -> None:
+    """The same rule as a form's: an export with offsets Parley cannot read is refused."""
+    try:
+        deadline.offsets = clean_offsets(deadline.offsets)
+    except InvalidInput as exc:
+        raise InvalidInput(f"table {table!r}, row {row}: offsets: {exc}") from None
+
+
 def parse_export(raw: str) -> dict[str, list[SQLModel]]:
     """Checks a document completely before anything is written; raises InvalidInput."""
     try:
@@ -132,6 +141,8 @@ def parse_export(raw: str) -> dict[str, list[SQLModel]]:
                     f"table {name!r}, row {i + 1}: {where}: {first['msg']}"
                 ) from None
             _require_zoned(model, items[-1], table=name, row=i + 1)
+            if isinstance(items[-1], Deadline):
+                _check_offsets(items[-1], table=name, row=i + 1)
         parsed[name] = items
     return parsed
 

@@ -265,3 +265,16 @@ def test_every_table_of_the_record_is_exported() -> None:
     from storage.backup import BY_NAME
 
     assert set(BY_NAME) == set(SQLModel.metadata.tables)
+
+
+async def test_unreadable_countdown_offsets_in_an_export_are_refused(
+    db: Database, seeded: Seeded
+) -> None:
+    document = await _export(db)
+    document["tables"]["deadline"][0]["offsets"] = "7d,soon"
+    before = await _export(db)
+    with pytest.raises(InvalidInput) as refused:
+        await _import(db, _resealed(document), replace=True)
+    assert "table 'deadline', row 1: offsets:" in str(refused.value)
+    assert '"soon"' in str(refused.value)
+    assert (await _export(db))["tables"] == before["tables"]
