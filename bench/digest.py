@@ -30,6 +30,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import (
+    AuditEntry,
     Confidence,
     Deadline,
     DeadlineKind,
@@ -130,10 +131,30 @@ async def add_bulk_record(db: Database, now: datetime) -> None:
         {"event_id": last_seeded_id + 1 + n, "sensitivity_id": pick(sensitivity_ids)}
         for n in range(0, EVENTS, 3)
     ]
+    # Each event added by a lead leaves its audit entry, which WHAT CHANGED reads back.
+    audit = [
+        {
+            "at": e["created_at"],
+            "actor": e["created_by"],
+            "action": "add",
+            "entity": "event",
+            "entity_id": str(last_seeded_id + 1 + n),
+            "after": {
+                "title": e["title"],
+                "track_id": e["track_id"],
+                "visibility": str(e["visibility"]),
+                "occurred_at": e["occurred_at"].isoformat(),
+                "zone": e["zone"],
+                "confidence": str(e["confidence"]),
+            },
+        }
+        for n, e in enumerate(events)
+    ]
     async with db.engine.begin() as connection:
         await connection.execute(insert(Event), rows(Event, events))
         await connection.execute(insert(Deadline), rows(Deadline, deadlines))
         await connection.execute(insert(EventSensitivity), tags)
+        await connection.execute(insert(AuditEntry), audit)
 
 
 async def render_once(db: Database, runtime: Runtime) -> tuple[float, dict[str, Any], str]:
