@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pytest
 import yaml
 
-SEED_PATH = Path(__file__).parents[1] / "seeds" / "us_china_2025.yaml"
+SEED_PATH = Path(__file__).parents[2] / "seeds" / "us_china_2025.yaml"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 OUTSIDE_MARK = "(not in the founding report)"
 FOUNDING_MARK = "founding case"

@@ -20,7 +20,7 @@ from bot.settings import Settings
 from storage.db import Database
 from tests.conftest import AS_OF
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "deploy" / "slack-manifest.yaml"
 # Slack's schema, vendored with its source named in tests/data/README.md.
 SCHEMA = REPO / "tests" / "data" / "slack-manifest.schema.1.0.0.json"
