@@ -18,13 +18,15 @@ from datetime import timedelta
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
+from rich.text import Text
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import build_app, build_client
 from bot.clock import Clock
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
-from bot.standin import RecordedCall, SlackStandIn, message_text
+from bot.standin import RecordedCall, SlackStandIn
+from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_offsets
 from bot.web import bolt_request, read_body
@@ -72,6 +74,7 @@ class Shell:
         clock: Clock,
         out: TextIO = sys.stdout,
         read_line: Callable[[str], str | None] | None = None,
+        colour: bool | None = None,
     ) -> None:
         self.settings = replace(settings, admins=settings.admins | {USER_ID})
         self.db = db
@@ -79,6 +82,12 @@ class Shell:
         self.out = out
         self._read_line = read_line or _stdin_line
         self.state = ShellState()
+        self.console = make_console(out, colour=wants_colour(out) if colour is None else colour)
+        self.renderer = Renderer(
+            zone=self.settings.timezone,
+            users={USER_ID: "you"},
+            channels={CHANNEL_ID: CHANNEL_NAME},
+        )
         self.standin = SlackStandIn(
             strict=False,
             on_call=self._on_call,
@@ -129,6 +138,23 @@ class Shell:
         self.out.write(text + "\n")
         self.out.flush()
 
+    def show(self, lines: list[Text]) -> None:
+        for line in lines:
+            self.console.print(line)
+        self.out.flush()
+
+    def where(self, channel: str) -> str:
+        if channel == USER_ID or channel.startswith("D"):
+            return "you (a direct message)"
+        return "#" + self.renderer.channels.get(channel, channel)
+
+    def banner(self, text: str) -> None:
+        self.show([Text(f"── {text} ──", STYLE_BANNER)])
+
+    def posted_banner(self, verb: str, channel: str) -> None:
+        when = format_local(self.clock.now(), self.settings.timezone)
+        self.banner(f"Parley {verb} {self.where(channel)} · {when}")
+
     async def read(self, prompt: str) -> str | None:
         return await asyncio.to_thread(self._read_line, prompt)
 
@@ -136,18 +162,24 @@ class Shell:
 
     async def _on_call(self, call: RecordedCall) -> None:
         if call.method in ("chat.postMessage", "chat.postEphemeral", "chat.update", "response_url"):
-            if call.args.get("delete_original"):
+            args = call.args
+            if args.get("delete_original"):
                 return
             answer = call.response if isinstance(call.response, dict) else {}
             ts = answer.get("ts")
-            channel = str(call.args.get("channel") or CHANNEL_ID)
-            if (call.args.get("metadata") or {}).get("event_type") == METADATA_TYPE:
-                if not answer.get("ok"):
-                    return
-                where = "you" if channel == USER_ID else f"#{channel}"
-                when = format_local(self.clock.now(), self.settings.timezone)
-                self.say(f"── Parley posted to {where} · {when} ──")
-            self.show_message(call.args, channel=channel, ts=ts)
+            channel = str(args.get("channel") or CHANNEL_ID)
+            scheduled = (args.get("metadata") or {}).get("event_type") == METADATA_TYPE
+            if scheduled and not answer.get("ok"):
+                return
+            if call.method == "chat.postMessage":
+                self.posted_banner("posted to", channel)
+            elif call.method == "chat.update":
+                self.posted_banner("updated a post in", channel)
+            elif call.method == "response_url" and args.get("response_type") == "in_channel":
+                self.posted_banner("posted to", channel)
+            else:
+                self.banner("only you can see this")
+            self.show_message(args, channel=channel, ts=ts)
         elif call.method in ("views.open", "views.push", "views.update"):
             view = call.args.get("view")
             if isinstance(view, dict):
@@ -156,27 +188,23 @@ class Shell:
                 self.state.pending_views.append({**view, "id": view_id or "V0SHELL"})
 
     def show_message(self, payload: dict[str, Any], *, channel: str, ts: str | None) -> None:
-        self.say(message_text(payload))
-        for block in payload.get("blocks") or []:
-            elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
-            if isinstance(block.get("accessory"), dict):
-                elements.append(block["accessory"])
-            for element in elements:
-                if element.get("type") != "button":
-                    continue
-                number = len(self.state.buttons) + 1
-                label = str((element.get("text") or {}).get("text") or "button")
-                self.state.buttons.append(
-                    Button(
-                        label,
-                        str(element.get("action_id")),
-                        str(element.get("value") or ""),
-                        str(block.get("block_id") or ""),
-                        channel,
-                        ts,
-                    )
+        """The message, each button numbered in its place; numbers run on across messages,
+        so every button still on screen can be clicked."""
+
+        def button(block: dict[str, Any], element: dict[str, Any]) -> int:
+            self.state.buttons.append(
+                Button(
+                    str((element.get("text") or {}).get("text") or "button"),
+                    str(element.get("action_id")),
+                    str(element.get("value") or ""),
+                    str(block.get("block_id") or ""),
+                    channel,
+                    ts,
                 )
-                self.say(f"  ({number}) {label}")
+            )
+            return len(self.state.buttons)
+
+        self.show(self.renderer.message(payload, button))
         self.say()
 
     # ---- what the user does ------------------------------------------------------------------
@@ -231,6 +259,10 @@ class Shell:
             self.say(body + "\n")
             return
         if isinstance(payload, dict):
+            if payload.get("response_type") == "in_channel":
+                self.posted_banner("posted to", CHANNEL_ID)
+            else:
+                self.banner("only you can see this")
             self.show_message(payload, channel=CHANNEL_ID, ts=None)
 
     async def click(self, number: int) -> None:
@@ -282,7 +314,7 @@ class Shell:
         self.say(f"── {title} ── (press Enter to keep a [default]; type /cancel to give up)")
         for block in view.get("blocks") or []:
             if block.get("type") == "context":
-                self.say(message_text({"blocks": [block]}))
+                self.show(self.renderer.block(block))
         inputs = [b for b in view.get("blocks") or [] if b.get("type") == "input"]
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}

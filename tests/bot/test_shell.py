@@ -68,6 +68,18 @@ def after(output: str, typed: str) -> str:
     return output[output.rindex(marker) + len(marker) :]
 
 
+def listed(text: str) -> list[str]:
+    """The titles of the items a listing shows (a line `Title  ·  handle`, or `Title` alone
+    before its time), not the buttons or other mentions of them."""
+    lines = text.splitlines()
+    return [
+        line.split("  ·  ")[0]
+        for line, below in zip(lines, lines[1:] + [""], strict=True)
+        if below[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+        and not line.startswith((" ", "─"))
+    ]
+
+
 def section(output: str, typed: str) -> str:
     """What the shell printed in answer to the line `typed`, up to the next main prompt."""
     rest = after(output, typed)
@@ -82,7 +94,7 @@ def test_truce_on_fresh_database_seeds_and_counts_down(tmp_path: Path) -> None:
     assert out.startswith("Seeded the founding case: added 3 tracks")
     assert "Parley shell" in out
     truce = section(out, "/truce")
-    assert "ACTIVE TRUCE" in truce
+    assert truce.startswith("── only you can see this ──\nActive truce\n")  # the header
     assert "US–China tariff truce" in truce
     assert "12 Aug 2025" in truce
     assert re.search(r"13 days \d+ hours? left", truce), truce
@@ -97,9 +109,9 @@ def test_second_start_on_same_database_does_not_seed_again(tmp_path: Path) -> No
     assert "Seeded" not in second
     assert again.stderr == ""  # the same --as-of again is a continuation, not a rewind
     listing = section(second, "/deadline")
-    assert "UPCOMING DEADLINES (2)" in listing
+    assert "\nUpcoming deadlines (2)\n" in listing
     assert "Kept across restarts" in listing
-    assert listing.count(f"*{TRUCE_EXPIRY}*") == 1
+    assert listed(listing).count(TRUCE_EXPIRY) == 1
 
 
 def test_as_of_garbage_is_one_clear_line_and_non_zero_exit(tmp_path: Path) -> None:
@@ -149,12 +161,12 @@ def test_fresh_replays_in_a_new_file_and_leaves_the_record_alone(tmp_path: Path)
         "Seeded the founding case: "
     )
     waited = section(out, ":wait 8d")
-    assert "── Parley posted to #CLOCALDESK · Tue 5 Aug 2025 04:01 UTC ──" in waited
+    assert "── Parley posted to #desk · Tue 5 Aug 2025 04:01 UTC ──" in waited
     assert "Made at the wall clock" not in section(out, added)
     # Again: the older replay file is replaced, the record still untouched.
     second = ok(shell(tmp_path, "/deadline", flags=["--fresh"]))
     listing = section(second, "/deadline")
-    assert "UPCOMING DEADLINES (1)" in listing
+    assert "\nUpcoming deadlines (1)\n" in listing
     assert "Only in the first replay" not in listing
     assert snapshot(tmp_path / "parley.db") == record
 
@@ -176,14 +188,13 @@ def test_fresh_that_cannot_replace_the_replay_file_is_one_line(tmp_path: Path) -
 def test_deadline_add_then_list(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, "/deadline add Test | +3d", "/deadline"))
     added = section(out, "/deadline add Test | +3d")
-    assert "Deadline #2 added" in added and "*Test*" in added
+    assert "Deadline #2 added: Test\n" in added
     assert "Fri 1 Aug 2025 09:00 UTC" in added
     listing = section(out, "/deadline")
-    assert "UPCOMING DEADLINES (2)" in listing
-    assert "*Test*" in listing
+    assert "\nUpcoming deadlines (2)\n" in listing
     assert "1 Aug 2025" in listing
     # soonest first
-    assert listing.index("*Test*") < listing.index("US–China tariff truce")
+    assert listed(listing) == ["Test", TRUCE_EXPIRY]
 
 
 def test_unknown_input_gets_a_hint(tmp_path: Path) -> None:
@@ -249,10 +260,10 @@ def test_event_form_filled_at_prompts_then_watch_shows_it(tmp_path: Path) -> Non
         position = found + len(prompt)
     assert "The form has errors" not in out
     watch = after(out, "/watch Taiwan")
-    assert "WATCH: TAIWAN" in watch
+    assert "\nWatch: Taiwan (high)\n" in watch
     line = next(line for line in watch.splitlines() if EVENT_TITLE in line)
     assert "Tue 29 Jul 2025 09:00 UTC" in line
-    assert "_confirmed_" in line
+    assert line.endswith("  ·  confirmed")
     assert "Source: Reuters" in watch
     assert "Event #13 added" in out
 
@@ -285,11 +296,11 @@ def test_unreadable_due_time_is_shown_inline_and_asked_again(tmp_path: Path) -> 
     assert form.count("Title: ") == 1
     assert "Kind:" not in errors and "Track:" not in errors
     listing = after(out, "/deadline")
-    assert "UPCOMING DEADLINES (2)" in listing
-    assert "*Tariff review*" in listing
+    assert "\nUpcoming deadlines (2)\n" in listing
+    assert "Tariff review" in listed(listing)
     assert "Sun 3 Aug 2025 09:00 UTC" in listing
-    assert "_tariff action_" in listing
-    assert "Deadline #2 added: *Tariff review*" in out
+    assert "  ·  tariff action  ·  " in listing
+    assert "Deadline #2 added: Tariff review, due " in out
 
 
 def test_cancel_in_a_form_saves_nothing(tmp_path: Path) -> None:
@@ -321,10 +332,10 @@ def test_cancel_in_a_form_saves_nothing(tmp_path: Path) -> None:
     assert out.count("Form cancelled; nothing was saved.") == 3
     assert "The form has errors:" in out
     listing = section(out, "/deadline")
-    assert "UPCOMING DEADLINES (1)" in listing
+    assert "\nUpcoming deadlines (1)\n" in listing
     assert "Ghost" not in listing
     watch = after(out, "/watch Taiwan")
-    assert "WATCH: TAIWAN" in watch
+    assert "\nWatch: Taiwan (high)\n" in watch
     assert "Ghost" not in watch
     assert "added" not in out.split("parley> ", 1)[1]
 
@@ -333,7 +344,7 @@ def test_end_of_input_in_a_form_saves_nothing(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, "/deadline new", "Half typed", "+3d"))
     assert out.rstrip().endswith("Form cancelled; nothing was saved.")
     listing = section(ok(shell(tmp_path, "/deadline")), "/deadline")
-    assert "UPCOMING DEADLINES (1)" in listing
+    assert "\nUpcoming deadlines (1)\n" in listing
     assert "Half typed" not in listing
 
 
@@ -366,15 +377,18 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
     listing = out[out.index("parley> /deadline\n") :]
     first = listing.split("parley> ", 2)[1]
     assert f"  (1) Edit {TRUCE_EXPIRY}\n  (2) Add deadline\n" in first
+    assert "[Add deadline]" not in out  # each button printed once, numbered
+    assert first.count("Add deadline") == 1
     add_form = listing.split("parley> ", 3)[2]
     assert add_form.startswith("2\n")
     assert "── New deadline ──" in add_form
     second = listing.split("parley> ", 4)[3]
-    assert "*Clicked deadline*" in second
+    assert listed(second) == ["Clicked deadline", TRUCE_EXPIRY]
     assert "Thu 31 Jul 2025 09:00 UTC" in second
-    assert (
-        f"  (1) Edit Clicked deadline\n  (2) Edit {TRUCE_EXPIRY}\n  (3) Add deadline\n" in second
-    )
+    # Each item's button under it.
+    assert "  (1) Edit Clicked deadline\n" in second
+    assert f"  (2) Edit {TRUCE_EXPIRY}\n  (3) Add deadline\n" in second
+    assert second.index("(1) Edit Clicked") < second.index(TRUCE_EXPIRY)
     edit_form = listing.split("parley> ", 5)[4]
     assert edit_form.startswith("1\n")
     assert "── Edit deadline #2 ──" in edit_form
@@ -382,8 +396,8 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
     assert "Due [2025-07-31 09:00 UTC]: \n" in edit_form
     assert "The form has errors" not in edit_form
     last = after(out, "/deadline")
-    assert "UPCOMING DEADLINES (2)" in last
-    assert "*Clicked deadline*" in last
+    assert "\nUpcoming deadlines (2)\n" in last
+    assert "Clicked deadline" in listed(last)
     assert "Thu 31 Jul 2025 09:00 UTC" in last
     assert "Deadline #2 added" in out and "Deadline #2 updated" in out
 
@@ -394,7 +408,7 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
 def test_wait_shows_each_countdown_and_digest_as_it_falls_due(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, ":wait 14d", "/desk subscribe"))
     waited = section(out, ":wait 14d")
-    posted = re.findall(r"── Parley posted to #CLOCALDESK · (.+?) ──", waited)
+    posted = re.findall(r"── Parley posted to #desk · (.+?) ──", waited)
     countdowns = [w for w in posted if "04:01" in w or "16:01" in w or "03:01" in w]
     # 7d, 3d, 1d, 12h, 1h and "deadline reached" before 12 August 00:01 EDT (04:01 UTC).
     assert countdowns == [
@@ -408,7 +422,7 @@ def test_wait_shows_each_countdown_and_digest_as_it_falls_due(tmp_path: Path) ->
     ]
     assert "Deadline reached: US–China tariff truce" in waited
     assert "US–China tariff truce (Geneva, 90 days) lapsed" in waited
-    assert waited.count("DESK DIGEST") == 14  # one a day at 08:00, the first on 29 July
+    assert waited.count("──\nDesk digest · ") == 14  # one a day at 08:00, the first on 29 July
     assert "It is now Tue 12 Aug 2025 09:00 UTC." in waited
     assert "Digest: 08:00 UTC, daily" in section(out, "/desk subscribe")
 
@@ -441,6 +455,34 @@ def test_a_command_whose_text_says_payload_is_still_a_command(tmp_path: Path) ->
 def test_an_alert_made_by_a_command_goes_out_before_wait_moves_the_clock(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, "/desk subscribe", "/truce extend +90d | agreed", ":wait 1h"))
     waited = section(out, ":wait 1h")
-    posted = re.findall(r"── Parley posted to #CLOCALDESK · (.+?) ──\n(.+)", waited)
+    posted = re.findall(r"── Parley posted to #desk · (.+?) ──\n(.+)", waited)
     assert posted[0][0] == "Tue 29 Jul 2025 09:00 UTC"  # at the extension, not an hour on
     assert "the expiry moved from Tue 12 Aug 2025 00:01 EDT" in posted[0][1]
+
+
+# ---- rendering -----------------------------------------------------------------------------
+
+
+def test_piped_output_is_plain_and_without_slack_markup(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(PARLEY), "shell", "--as-of", AS_OF],
+        input="/truce\n/deadline\n/desk help\n/truce public\n",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(tmp_path / "parley.db", TERM="xterm-256color", COLORTERM="truecolor"),
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    out = ok(result)
+    assert "\x1b" not in out  # not a terminal: no ANSI codes, whatever TERM says
+    for markup in ("*", "`", "&lt;", "&gt;", "&amp;", ":hourglass", "<@U", "<#C", "<!date"):
+        assert markup not in out.replace("  *1. ", ""), markup
+    truce = section(out, "/truce")
+    assert "No extension recorded.\n" in truce  # was _No extension recorded._
+    assert "US–China tariff truce (Geneva, 90 days)  ·  us-china\n" in truce
+    assert "/desk search <words> — search the timeline" in section(out, "/desk help")
+    public = section(out, "/truce public")
+    assert public.startswith("── Parley posted to #desk · Tue 29 Jul 2025 09:00 UTC ──\n")
+    assert section(out, "/truce").startswith("── only you can see this ──\n")
