@@ -227,7 +227,6 @@ class Shell:
         if name not in COMMANDS:
             self.say(f"Unknown command {name!r}. Commands: {', '.join(COMMANDS)}.")
             return
-        self.state.buttons = []
         form = {
             "token": "shell",
             "team_id": TEAM_ID,
@@ -267,7 +266,11 @@ class Shell:
 
     async def click(self, number: int) -> None:
         if not 1 <= number <= len(self.state.buttons):
-            self.say(f"There is no button ({number}).")
+            shown = len(self.state.buttons)
+            self.say(
+                f"There is no button ({number})."
+                + (f" The buttons on screen are (1) to ({shown})." if shown else "")
+            )
             return
         button = self.state.buttons[number - 1]
         payload = {

@@ -364,7 +364,7 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
             "",
             "",
             "/deadline",
-            "1",  # (1) Edit: the new, soonest deadline
+            "3",  # (3) Edit: the new, soonest deadline; numbers run on from the first listing
             "",  # keep every [default]
             "",
             "",
@@ -385,12 +385,12 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
     second = listing.split("parley> ", 4)[3]
     assert listed(second) == ["Clicked deadline", TRUCE_EXPIRY]
     assert "Thu 31 Jul 2025 09:00 UTC" in second
-    # Each item's button under it.
-    assert "  (1) Edit Clicked deadline\n" in second
-    assert f"  (2) Edit {TRUCE_EXPIRY}\n  (3) Add deadline\n" in second
-    assert second.index("(1) Edit Clicked") < second.index(TRUCE_EXPIRY)
+    # Each item's button under it; the numbers go on from the ones still on screen.
+    assert "  (3) Edit Clicked deadline\n" in second
+    assert f"  (4) Edit {TRUCE_EXPIRY}\n  (5) Add deadline\n" in second
+    assert second.index("(3) Edit Clicked") < second.index(TRUCE_EXPIRY)
     edit_form = listing.split("parley> ", 5)[4]
-    assert edit_form.startswith("1\n")
+    assert edit_form.startswith("3\n")
     assert "── Edit deadline #2 ──" in edit_form
     assert "Title [Clicked deadline]: \n" in edit_form
     assert "Due [2025-07-31 09:00 UTC]: \n" in edit_form
@@ -399,7 +399,18 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
     assert "\nUpcoming deadlines (2)\n" in last
     assert "Clicked deadline" in listed(last)
     assert "Thu 31 Jul 2025 09:00 UTC" in last
+    assert "  (6) Edit Clicked deadline\n" in last
     assert "Deadline #2 added" in out and "Deadline #2 updated" in out
+
+
+def test_a_button_from_an_earlier_post_still_clicks(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, "/deadline", "/watch Taiwan", "1", "/cancel", "9"))
+    assert "  (1) Edit " + TRUCE_EXPIRY in section(out, "/deadline")
+    assert "  (3) Add event\n  (4) Add sensitivity\n" in section(out, "/watch Taiwan")
+    clicked = section(out, "1")  # the first listing's button, after /watch printed more
+    assert "── Edit deadline #1 ──" in clicked
+    assert "There is no button" not in clicked
+    assert "There is no button (9). The buttons on screen are (1) to (4)." in section(out, "9")
 
 
 # ---- scheduled posts -----------------------------------------------------------------------
