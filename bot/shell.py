@@ -7,12 +7,10 @@ as prompts, buttons as numbered choices. Works piped (`printf '/truce\\n' | parl
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TextIO
@@ -25,12 +23,20 @@ from bot.app import build_app, build_client
 from bot.clock import Clock
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
+from bot.shell_input import (
+    Interrupted,
+    LineReader,
+    TerminalReader,
+    WordCompleter,
+    command_tree,
+    default_reader,
+)
 from bot.standin import RecordedCall, SlackStandIn
 from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_offsets
 from bot.web import bolt_request, read_body
-from storage import planning
+from storage import planning, tracks
 from storage.db import Database
 
 USER_ID = "ULOCALADMIN"
@@ -64,7 +70,8 @@ class ShellState:
 
 
 class Shell:
-    """Drives the app with typed lines; `read_line` returns None at end of input."""
+    """Drives the app with typed lines from `reader` (default: prompt_toolkit on a terminal,
+    plain lines when piped)."""
 
     def __init__(
         self,
@@ -73,14 +80,14 @@ class Shell:
         db: Database,
         clock: Clock,
         out: TextIO = sys.stdout,
-        read_line: Callable[[str], str | None] | None = None,
+        reader: LineReader | None = None,
         colour: bool | None = None,
     ) -> None:
         self.settings = replace(settings, admins=settings.admins | {USER_ID})
         self.db = db
         self.clock = clock
         self.out = out
-        self._read_line = read_line or _stdin_line
+        self._reader = reader
         self.state = ShellState()
         self.console = make_console(out, colour=wants_colour(out) if colour is None else colour)
         self.renderer = Renderer(
@@ -102,12 +109,16 @@ class Shell:
             },
         )
         self.app: AsyncApp | None = None
+        self.tracks: list[str] = []
+        self.topics: list[str] = []
         self.scheduler: Scheduler | None = None
 
     async def start(self, *, tick_every: float | None = 2.0) -> None:
         """Starts the stand-in and the app; the scheduler too, ticking every `tick_every` s
         (None: only on `:wait`), unless PARLEY_SCHEDULER is off."""
         await self.standin.start()
+        async with self.db.session() as session:
+            self.tracks = [t.handle for t in await tracks.all_tracks(session)]
         settings = replace(self.settings, api_url=self.standin.api_url)
         client = build_client(settings, token="xoxb-parley-shell")
         self.app = build_app(
@@ -130,6 +141,8 @@ class Shell:
                 self.scheduler.start(every=tick_every)
 
     async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.standin.stop()
@@ -155,8 +168,20 @@ class Shell:
         when = format_local(self.clock.now(), self.settings.timezone)
         self.banner(f"Parley {verb} {self.where(channel)} · {when}")
 
-    async def read(self, prompt: str) -> str | None:
-        return await asyncio.to_thread(self._read_line, prompt)
+    @property
+    def interactive(self) -> bool:
+        """A person at a terminal (prompt_toolkit), not a pipe."""
+        return isinstance(self.reader, TerminalReader)
+
+    @property
+    def reader(self) -> LineReader:
+        if self._reader is None:
+            self._reader = default_reader(WordCompleter(command_tree(self.tracks, self.topics)))
+        return self._reader
+
+    async def read(self, prompt: str, *, field: bool = False, default: str = "") -> str | None:
+        """A line; None at end of input; Interrupted (Ctrl-C) passes through."""
+        return await self.reader.read(prompt, field=field, default=default)
 
     # ---- what the app sends out ------------------------------------------------------------
 
@@ -324,7 +349,10 @@ class Shell:
         ask = inputs
         while True:
             for block in ask:
-                answer = await self.prompt_input(block, errors.get(str(block.get("block_id"))))
+                try:
+                    answer = await self.prompt_input(block, errors.get(str(block.get("block_id"))))
+                except Interrupted:  # Ctrl-C
+                    answer = None
                 if answer is None:
                     self.say("Form cancelled; nothing was saved.\n")
                     return
@@ -371,7 +399,8 @@ class Shell:
                 line = await self.read(
                     "  choose (number"
                     + ("s, comma-separated" if kind == "multi_static_select" else "")
-                    + "): "
+                    + "): ",
+                    field=True,
                 )
                 if line is None or line.strip() == "/cancel":
                     return None
@@ -390,7 +419,7 @@ class Shell:
         if hint:
             self.say(f"  ({hint})")
         shown = f" [{initial_text}]" if initial_text else ""
-        line = await self.read(f"{label}{optional}{shown}: ")
+        line = await self.read(f"{label}{optional}{shown}: ", field=True)
         if line is None or line.strip() == "/cancel":
             return None
         value = line.strip() or initial_text or None
@@ -435,8 +464,13 @@ class Shell:
     async def run(self) -> None:
         self.say(INTRO.format(user=USER_ID))
         while True:
-            line = await self.read(PROMPT)
+            try:
+                line = await self.read(PROMPT)
+            except Interrupted:
+                continue  # Ctrl-C: the line is dropped, a new prompt
             if line is None:
+                if self.interactive:
+                    self.say()  # Ctrl-D: leave on a line of its own
                 break
             line = line.strip()
             if not line or line.startswith("#"):
@@ -455,14 +489,4 @@ class Shell:
                 self.say("Type a slash command (e.g. /truce), a button number, or quit.")
 
 
-def _stdin_line(prompt: str) -> str | None:
-    if sys.stdin.isatty():
-        try:
-            return input(prompt)
-        except EOFError:
-            return None
-    line = sys.stdin.readline()
-    if not line:
-        return None
-    sys.stdout.write(prompt + line if line.endswith("\n") else prompt + line + "\n")
-    return line.rstrip("\n")
+

@@ -9,10 +9,15 @@ reads like a transcript.
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -497,3 +502,139 @@ def test_piped_output_is_plain_and_without_slack_markup(tmp_path: Path) -> None:
     public = section(out, "/truce public")
     assert public.startswith("── Parley posted to #desk · Tue 29 Jul 2025 09:00 UTC ──\n")
     assert section(out, "/truce").startswith("── only you can see this ──\n")
+
+
+# ---- interrupting --------------------------------------------------------------------------
+
+
+def read_until(process: subprocess.Popen[str], text: str) -> str:
+    """Reads the shell's stdout line by line until a line holds `text` (the shell is killed
+    if it never comes: a watchdog, not a sleep, so no timing is guessed)."""
+    assert process.stdout is not None
+    watchdog = threading.Timer(TIMEOUT, process.kill)
+    watchdog.start()
+    seen = ""
+    try:
+        while text not in seen:
+            line = process.stdout.readline()
+            assert line, (text, seen)
+            seen += line
+    finally:
+        watchdog.cancel()
+    return seen
+
+
+def test_ctrl_c_in_a_form_cancels_it_and_the_shell_goes_on(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [str(PARLEY), "shell", "--as-of", AS_OF],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(tmp_path / "parley.db"),
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None
+    process.stdin.write("/deadline new\nGhost\n")
+    process.stdin.flush()
+    form = read_until(process, "Title: Ghost")
+    process.send_signal(signal.SIGINT)  # at the Due prompt (or just before it)
+    form += read_until(process, "Form cancelled; nothing was saved.")
+    rest, errors = process.communicate("/deadline\n", timeout=TIMEOUT)
+    assert process.returncode == 0, (form, rest, errors)
+    assert "Traceback" not in errors
+    assert "Due: ^C\n" in form
+    assert "UPCOMING" not in rest and "\nUpcoming deadlines (1)\n" in rest
+    assert "Ghost" not in rest
+
+
+# ---- on a terminal -------------------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[=>])")
+
+
+class Terminal:
+    """`parley shell` on a pseudo-terminal: keys in, the screen's text out (ANSI removed)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.master, slave = pty.openpty()
+        env = clean_env(
+            tmp_path / "parley.db",
+            TERM="xterm-256color",
+            PROMPT_TOOLKIT_NO_CPR="1",
+            PARLEY_SHELL_HISTORY=str(tmp_path / "history"),
+        )
+        env.pop("NO_COLOR", None)
+        self.process = subprocess.Popen(
+            [str(PARLEY), "shell", "--as-of", AS_OF],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            cwd=tmp_path,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.raw = b""
+        self.seen = 0
+
+    def text(self) -> str:
+        return ANSI.sub("", self.raw.decode("utf-8", errors="replace")).replace("\r", "")
+
+    def expect(self, wanted: str) -> str:
+        """Reads until `wanted` shows after what the last expect saw; returns the new text."""
+        deadline = time.monotonic() + TIMEOUT
+        while wanted not in self.text()[self.seen :]:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, (wanted, self.text()[self.seen :])
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # the shell has ended
+                    chunk = b""
+                assert chunk, (wanted, self.text()[self.seen :])
+                self.raw += chunk
+        text = self.text()
+        end = text.index(wanted, self.seen) + len(wanted)
+        new, self.seen = text[self.seen : end], end
+        return new
+
+    def send(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def close(self) -> int:
+        try:
+            return self.process.wait(timeout=TIMEOUT)
+        finally:
+            os.close(self.master)
+
+
+def test_on_a_terminal_tab_history_colour_ctrl_c_and_ctrl_d(tmp_path: Path) -> None:
+    term = Terminal(tmp_path)
+    try:
+        term.expect("parley>")
+        term.send("/tr\t")
+        term.expect("/truce")  # Tab completed it
+        term.send("\r")
+        assert "Active truce" in term.expect("(1) Edit / extend")
+        assert b"\x1b[1m" in term.raw  # styles on a terminal
+        term.expect("parley>")
+        term.send("/deadline new\r")
+        term.expect("Title:")
+        term.send("Ghost\x03")  # Ctrl-C in a form
+        term.expect("Form cancelled; nothing was saved.")
+        term.expect("parley>")
+        term.send("\x1b[A")  # Up: the last command again
+        term.expect("/deadline new")
+        term.send("\x03")  # Ctrl-C at the prompt drops the line
+        term.expect("parley>")
+        term.send("\x04")  # Ctrl-D leaves
+        assert term.close() == 0
+    finally:
+        if term.process.poll() is None:
+            term.process.kill()
+    assert term.text().endswith("\n")
+    assert "Traceback" not in term.text()
+    assert "/truce" in (tmp_path / "history").read_text()
