@@ -50,6 +50,31 @@ INTRO = (
     "/talks, /watch. A number clicks the button with that number; ':wait 7d' moves the "
     "clock on (scheduled posts appear as they fall due); ':now' shows it; 'quit' leaves."
 )
+
+
+def pick_option(options: list[dict[str, Any]], typed: str) -> dict[str, Any] | str:
+    """The option `typed` names: its number, its text or value, or the start of one (any
+    case); else why not, as one line."""
+    if typed.isdigit():
+        number = int(typed)
+        if 1 <= number <= len(options):
+            return options[number - 1]
+        return f"Type a number from 1 to {len(options)}, or a name."
+    want = typed.casefold()
+    names = [(o, str(o["text"]["text"]).casefold(), str(o.get("value", "")).casefold())
+             for o in options]
+    for option, text, value in names:
+        if want in (text, value):
+            return option
+    found = [o for o, text, value in names if text.startswith(want) or value.startswith(want)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        return f"No choice is named {typed!r}: type a number from 1 to {len(options)}, or a name."
+    shown = ", ".join(str(o["text"]["text"]) for o in found[:5])
+    return f"{typed!r} could be {shown}: type more of the name, or its number."
+
+
 WAIT_USAGE = "Usage: :wait <duration>, e.g. :wait 7d, :wait 12h, :wait 30m."
 
 
@@ -350,7 +375,10 @@ class Shell:
         while True:
             for block in ask:
                 try:
-                    answer = await self.prompt_input(block, errors.get(str(block.get("block_id"))))
+                    block_id = str(block.get("block_id"))
+                    answer = await self.prompt_input(
+                        block, errors.get(block_id), values.get(block_id)
+                    )
                 except Interrupted:  # Ctrl-C
                     answer = None
                 if answer is None:
@@ -379,7 +407,11 @@ class Shell:
             self.say()
             return
 
-    async def prompt_input(self, block: dict[str, Any], error: str | None) -> dict[str, Any] | None:
+    async def prompt_input(
+        self, block: dict[str, Any], error: str | None, previous: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Asks for one field; `previous` is what was given for it before an error, kept as
+        its default (on a terminal the line starts from it, ready to edit)."""
         label = str((block.get("label") or {}).get("text") or block.get("block_id"))
         element = block.get("element") or {}
         hint = (block.get("hint") or {}).get("text")
@@ -388,17 +420,26 @@ class Shell:
             self.say(f"  ! {label}: {error}")
         action_id = str(element.get("action_id") or "value")
         kind = element.get("type")
+        given = (previous or {}).get(action_id) or {}
         if kind in ("static_select", "multi_static_select"):
+            multi = kind == "multi_static_select"
             options = element.get("options") or []
-            initial = (element.get("initial_option") or {}).get("value")
+            if given:
+                marked = given.get("selected_options") if multi else [given.get("selected_option")]
+            elif multi:
+                marked = element.get("initial_options") or []
+            else:
+                marked = [element.get("initial_option")]
+            kept = {m.get("value") for m in marked or [] if isinstance(m, dict)}
+            initial = [o for o in options if o.get("value") in kept]
             self.say(f"{label}{optional}:")
             for i, option in enumerate(options, 1):
-                mark = "*" if option.get("value") == initial else " "
+                mark = "*" if option in initial else " "
                 self.say(f"  {mark}{i}. {option['text']['text']}")
             while True:
                 line = await self.read(
-                    "  choose (number"
-                    + ("s, comma-separated" if kind == "multi_static_select" else "")
+                    "  choose ("
+                    + ("numbers or names, comma-separated" if multi else "number or name")
                     + "): ",
                     field=True,
                 )
@@ -406,23 +447,30 @@ class Shell:
                     return None
                 picks = [p.strip() for p in line.split(",") if p.strip()]
                 if not picks:
-                    chosen = [o for o in options if o.get("value") == initial]
-                elif all(p.isdigit() and 1 <= int(p) <= len(options) for p in picks):
-                    chosen = [options[int(p) - 1] for p in picks]
+                    chosen = initial
                 else:
-                    self.say(f"  Type a number from 1 to {len(options)}.")
-                    continue
-                if kind == "multi_static_select":
+                    found = [pick_option(options, p) for p in picks]
+                    problems = [why for why in found if isinstance(why, str)]
+                    if problems or (not multi and len(picks) > 1):
+                        self.say("  " + (problems[0] if problems else "Choose one."))
+                        continue
+                    chosen = [o for o in found if isinstance(o, dict)]
+                if multi:
                     return {action_id: {"type": kind, "selected_options": chosen}}
                 return {action_id: {"type": kind, "selected_option": chosen[0] if chosen else None}}
         initial_text = element.get("initial_value")
+        typed = given.get("value") if given else None
         if hint:
             self.say(f"  ({hint})")
-        shown = f" [{initial_text}]" if initial_text else ""
-        line = await self.read(f"{label}{optional}{shown}: ", field=True)
+        default = str(typed or initial_text or "")
+        if self.interactive and typed:  # the line starts from what was typed, to edit
+            line = await self.read(f"{label}{optional}: ", field=True, default=str(typed))
+        else:
+            shown = f" [{default}]" if default else ""
+            line = await self.read(f"{label}{optional}{shown}: ", field=True)
         if line is None or line.strip() == "/cancel":
             return None
-        value = line.strip() or initial_text or None
+        value = line.strip() or default or None
         if element.get("multiline") and value:
             value = value.replace("\\n", "\n")
         return {action_id: {"type": "plain_text_input", "value": value}}
@@ -468,9 +516,7 @@ class Shell:
                 line = await self.read(PROMPT)
             except Interrupted:
                 continue  # Ctrl-C: the line is dropped, a new prompt
-            if line is None:
-                if self.interactive:
-                    self.say()  # Ctrl-D: leave on a line of its own
+            if line is None:  # end of input; Ctrl-D (prompt_toolkit ends its line itself)
                 break
             line = line.strip()
             if not line or line.startswith("#"):

@@ -240,23 +240,23 @@ def test_event_form_filled_at_prompts_then_watch_shows_it(tmp_path: Path) -> Non
         "Kind:",
         "  *3. report",
         "   7. diplomatic",
-        "  choose (number): 7",
+        "  choose (number or name): 7",
         "Summary (optional): Live-fire drill announced.",
         "Source (optional): Reuters",
         "Source URL (optional): \n",
         "Confidence:",
         "  *2. reported",
-        "  choose (number): 3",
+        "  choose (number or name): 3",
         "Track:",
         "  *1. desk-wide (no track)",
         "   2. us-china",
-        "  choose (number): 2",
+        "  choose (number or name): 2",
         "Visibility:",
         "  *1. team",
-        "  choose (number): \n",
+        "  choose (number or name): \n",
         "Sensitivities (optional):",
         "   3. Taiwan",
-        "  choose (numbers, comma-separated): 3",
+        "  choose (numbers or names, comma-separated): 3",
     ]
     position = 0
     for prompt in prompts:
@@ -271,6 +271,37 @@ def test_event_form_filled_at_prompts_then_watch_shows_it(tmp_path: Path) -> Non
     assert line.endswith("  ·  confirmed")
     assert "Source: Reuters" in watch
     assert "Event #13 added" in out
+
+
+def test_a_choice_by_name_or_the_start_of_one(tmp_path: Path) -> None:
+    out = ok(
+        shell(
+            tmp_path,
+            "/desk event",
+            EVENT_TITLE,  # Title
+            "",  # When
+            "Diplomatic",  # Kind: by name, any case
+            "",  # Summary
+            "",  # Source
+            "",  # Source URL
+            "r",  # Confidence: rumour or reported → asked again
+            "conf",  # Confidence: confirmed
+            "us-c",  # Track: us-china — US–China trade
+            "nope",  # Visibility: no such name → asked again
+            "restricted",  # Visibility
+            "taiwan, 1",  # Sensitivities: a name and a number
+            "/watch Taiwan",
+        )
+    )
+    form = section(out, "/desk event")
+    assert "  choose (number or name): Diplomatic\n" in form
+    assert "  'r' could be rumour, reported: type more of the name, or its number.\n" in form
+    assert "  No choice is named 'nope': type a number from 1 to 2, or a name.\n" in form
+    assert "The form has errors" not in out
+    assert "Event #13 added" in out
+    watch = after(out, "/watch Taiwan")
+    line = next(line for line in watch.splitlines() if EVENT_TITLE in line)
+    assert line.endswith("  ·  confirmed  ·  🔒")  # confirmed, and restricted (the lock)
 
 
 def test_unreadable_due_time_is_shown_inline_and_asked_again(tmp_path: Path) -> None:
@@ -296,8 +327,8 @@ def test_unreadable_due_time_is_shown_inline_and_asked_again(tmp_path: Path) -> 
     assert "whenever blue moon" in error_line
     assert "+90d" in error_line  # an example that works
     # Only the field in error is asked again, with the earlier answers kept.
-    assert form.count("\nDue: ") == 2
-    assert "\nDue: +5d\n" in errors
+    assert form.count("\nDue") == 2
+    assert "\nDue [whenever blue moon]: +5d\n" in errors  # asked again with what was typed
     assert form.count("Title: ") == 1
     assert "Kind:" not in errors and "Track:" not in errors
     listing = after(out, "/deadline")
@@ -605,8 +636,18 @@ class Terminal:
         os.write(self.master, keys.encode())
 
     def close(self) -> int:
+        """Waits for the shell to end and reads what it wrote last."""
         try:
-            return self.process.wait(timeout=TIMEOUT)
+            code = self.process.wait(timeout=TIMEOUT)
+            while select.select([self.master], [], [], 0)[0]:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # EIO: nothing left on a pty whose other end is closed
+                    break
+                if not chunk:
+                    break
+                self.raw += chunk
+            return code
         finally:
             os.close(self.master)
 
@@ -630,11 +671,26 @@ def test_on_a_terminal_tab_history_colour_ctrl_c_and_ctrl_d(tmp_path: Path) -> N
         term.expect("/deadline new")
         term.send("\x03")  # Ctrl-C at the prompt drops the line
         term.expect("parley>")
+        term.send("/deadline new\r")
+        term.expect("Title:")
+        term.send("Typed kept\r")
+        term.expect("Due:")
+        term.send("blue moon\r")
+        for _ in range(4):  # Kind, Track, Countdown offsets, Visibility: the defaults
+            term.expect("):")
+            term.send("\r")
+        term.expect("The form has errors:")
+        term.expect("  ! Due: ")
+        term.expect("\nDue: blue moon")  # asked again, the line starting from what was typed
+        term.send("\x15+5d\r")  # Ctrl-U clears it; a time that reads
+        term.expect("Deadline #2 added: Typed kept")
+        term.expect("parley>")
         term.send("\x04")  # Ctrl-D leaves
         assert term.close() == 0
     finally:
         if term.process.poll() is None:
             term.process.kill()
-    assert term.text().endswith("\n")
+    last = term.text().split("\n")
+    assert last[-1] == "" and last[-2].startswith("parley>")  # Ctrl-D: ends on a fresh line
     assert "Traceback" not in term.text()
     assert "/truce" in (tmp_path / "history").read_text()

@@ -153,3 +153,28 @@ def _os_pipe() -> tuple[io.BufferedReader, io.BufferedWriter]:
 
     r, w = os.pipe()
     return os.fdopen(r, "rb"), os.fdopen(w, "wb", buffering=0)  # type: ignore[return-value]
+
+
+def test_a_choice_is_picked_by_number_name_or_unique_prefix() -> None:
+    from bot.shell import pick_option
+
+    options = [
+        {"text": {"type": "plain_text", "text": name}, "value": value}
+        for name, value in [
+            ("rumour", "rumour"),
+            ("reported", "reported"),
+            ("report", "report"),
+            ("us-china — US–China trade", "3"),
+        ]
+    ]
+    assert pick_option(options, "2") is options[1]
+    assert pick_option(options, "Report") is options[2]  # a whole name beats a longer one
+    assert pick_option(options, "reporte") is options[1]
+    assert pick_option(options, "US-C") is options[3]
+    assert pick_option(options, "r") == (
+        "'r' could be rumour, reported, report: type more of the name, or its number."
+    )
+    assert pick_option(options, "9") == "Type a number from 1 to 4, or a name."
+    assert pick_option(options, "zz") == (
+        "No choice is named 'zz': type a number from 1 to 4, or a name."
+    )
