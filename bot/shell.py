@@ -7,7 +7,9 @@ as prompts, buttons as numbered choices. Works piped (`printf '/truce\\n' | parl
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 import time
 import uuid
@@ -135,6 +137,7 @@ class Shell:
         )
         self.app: AsyncApp | None = None
         self.tracks: list[str] = []
+        self.gone = False  # stdout was closed
         self.topics: list[str] = []
         self.scheduler: Scheduler | None = None
 
@@ -173,13 +176,30 @@ class Shell:
         await self.standin.stop()
 
     def say(self, text: str = "") -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
+        try:
+            self.out.write(text + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            self.stdout_closed()
 
     def show(self, lines: list[Text]) -> None:
-        for line in lines:
-            self.console.print(line)
-        self.out.flush()
+        try:
+            for line in lines:
+                self.console.print(line)
+            self.out.flush()
+        except BrokenPipeError:
+            self.stdout_closed()
+
+    def stdout_closed(self) -> None:
+        """Nobody reads any more (`parley shell | head -1`): the shell ends quietly."""
+        self.gone = True
+        devnull = open(os.devnull, "w")  # noqa: SIM115  (kept until the process ends)
+        try:
+            os.dup2(devnull.fileno(), self.out.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        self.out = devnull
+        self.console.file = devnull
 
     def where(self, channel: str) -> str:
         if channel == USER_ID or channel.startswith("D"):
@@ -206,7 +226,13 @@ class Shell:
 
     async def read(self, prompt: str, *, field: bool = False, default: str = "") -> str | None:
         """A line; None at end of input; Interrupted (Ctrl-C) passes through."""
-        return await self.reader.read(prompt, field=field, default=default)
+        if self.gone:
+            return None
+        try:
+            return await self.reader.read(prompt, field=field, default=default)
+        except BrokenPipeError:  # the echo of a piped line
+            self.stdout_closed()
+            return None
 
     # ---- what the app sends out ------------------------------------------------------------
 
@@ -512,6 +538,8 @@ class Shell:
     async def run(self) -> None:
         self.say(INTRO.format(user=USER_ID))
         while True:
+            if self.gone:
+                break
             try:
                 line = await self.read(PROMPT)
             except Interrupted:

@@ -694,3 +694,25 @@ def test_on_a_terminal_tab_history_colour_ctrl_c_and_ctrl_d(tmp_path: Path) -> N
     assert last[-1] == "" and last[-2].startswith("parley>")  # Ctrl-D: ends on a fresh line
     assert "Traceback" not in term.text()
     assert "/truce" in (tmp_path / "history").read_text()
+
+
+def test_a_closed_stdout_ends_the_shell_quietly(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [str(PARLEY), "shell", "--as-of", AS_OF],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(tmp_path / "parley.db"),
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stdout.readline().startswith("Seeded the founding case")
+    process.stdout.close()  # as `parley shell | head -1` does
+    process.stdin.write("/truce\n/deadline\n/watch\n" * 50)
+    process.stdin.close()
+    assert process.wait(timeout=TIMEOUT) == 0
+    assert process.stderr is not None
+    with process.stderr:
+        assert process.stderr.read() == ""  # no traceback, no logged error
