@@ -536,6 +536,22 @@ class Shell:
     # ---- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
+        """The console loop. On a terminal, what prints while a prompt is up (a scheduled
+        post) goes above the prompt, which is drawn again below it."""
+        if not (self.interactive and self.out is sys.stdout):
+            await self._run()
+            return
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        original = self.out
+        with patch_stdout(raw=True):
+            self.out = self.console.file = sys.stdout
+            try:
+                await self._run()
+            finally:
+                self.out = self.console.file = original
+
+    async def _run(self) -> None:
         self.say(INTRO.format(user=USER_ID))
         while True:
             if self.gone:

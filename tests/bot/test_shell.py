@@ -685,6 +685,11 @@ def test_on_a_terminal_tab_history_colour_ctrl_c_and_ctrl_d(tmp_path: Path) -> N
         term.send("\x15+5d\r")  # Ctrl-U clears it; a time that reads
         term.expect("Deadline #2 added: Typed kept")
         term.expect("parley>")
+        term.send("/truce extend +90d | agreed\r")  # the alert goes out at the next tick
+        term.expect("extended by @you")
+        # Printed while the prompt waits (or, if the tick came first, before it)…
+        term.expect("Alert — US–China tariff truce")
+        term.expect("parley>")  # …and a prompt drawn below it
         term.send("\x04")  # Ctrl-D leaves
         assert term.close() == 0
     finally:
