@@ -48,7 +48,7 @@ TEAM_ID = "T0LOCAL"
 PROMPT = "parley> "
 COMMANDS = ("/truce", "/deadline", "/talks", "/watch", "/desk")
 INTRO = (
-    "Parley shell — you are {user} (an admin) in #desk. Type /desk help, /truce, /deadline, "
+    "Parley shell — you are @you ({user}, an admin) in #desk. Type /desk help, /truce, /deadline, "
     "/talks, /watch. A number clicks the button with that number; ':wait 7d' moves the "
     "clock on (scheduled posts appear as they fall due); ':now' shows it; 'quit' leaves."
 )
@@ -138,6 +138,7 @@ class Shell:
         self.app: AsyncApp | None = None
         self.tracks: list[str] = []
         self.gone = False  # stdout was closed
+        self.ended_blank = False  # the last line printed was empty
         self.topics: list[str] = []
         self.scheduler: Scheduler | None = None
 
@@ -181,6 +182,7 @@ class Shell:
             self.out.flush()
         except BrokenPipeError:
             self.stdout_closed()
+        self.ended_blank = text == ""
 
     def show(self, lines: list[Text]) -> None:
         try:
@@ -189,6 +191,7 @@ class Shell:
             self.out.flush()
         except BrokenPipeError:
             self.stdout_closed()
+        self.ended_blank = self.ended_blank and not lines
 
     def stdout_closed(self) -> None:
         """Nobody reads any more (`parley shell | head -1`): the shell ends quietly."""
@@ -228,6 +231,7 @@ class Shell:
         """A line; None at end of input; Interrupted (Ctrl-C) passes through."""
         if self.gone:
             return None
+        self.ended_blank = False  # the prompt's line comes next
         try:
             return await self.reader.read(prompt, field=field, default=default)
         except BrokenPipeError:  # the echo of a piped line
@@ -430,7 +434,8 @@ class Shell:
                 continue
             if status != 200:
                 self.say(f"(the app answered HTTP {status}: {body})")
-            self.say()
+            if not self.ended_blank:  # the answer, if any, already ended with one
+                self.say()
             return
 
     async def prompt_input(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import threading
@@ -56,6 +57,10 @@ COMMAND_WORDS: dict[str, dict[str, Any] | None] = {
     ":now": None,
     "quit": None,
 }
+
+
+# C0 controls but tab, DEL, C1 controls: a pasted escape sequence or ^H is not text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class Interrupted(Exception):
@@ -241,7 +246,7 @@ class PipeReader:
         if line is None:
             self._ended = True
             return None
-        text = line.removesuffix("\n").removesuffix("\r")
+        text = _CONTROL.sub("", line.removesuffix("\n").removesuffix("\r"))
         self.echo.write(prompt + text + "\n")
         self.echo.flush()
         return text

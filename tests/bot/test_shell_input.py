@@ -131,6 +131,11 @@ async def test_pipe_reader_echoes_replaces_bad_utf8_and_stays_ended() -> None:
     assert echo.getvalue() == "parley> /truce\nparley> \ufffd bad\nTitle: last\n"
 
 
+async def test_pipe_reader_drops_control_characters() -> None:
+    pipe_reader = PipeReader(io.BytesIO(b"/tru\x08ce\x1b\x00\t x\n"), io.StringIO())
+    assert await pipe_reader.read("parley> ") == "/truce\t x"
+
+
 async def test_pipe_reader_interrupt_fails_the_pending_read() -> None:
     echo = io.StringIO()
     read_end, write_end = _os_pipe()
