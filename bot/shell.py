@@ -25,14 +25,7 @@ from bot.app import build_app, build_client
 from bot.clock import Clock
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
-from bot.shell_input import (
-    Interrupted,
-    LineReader,
-    TerminalReader,
-    WordCompleter,
-    command_tree,
-    default_reader,
-)
+from bot.shell_input import Interrupted, LineReader, command_tree, default_reader
 from bot.standin import RecordedCall, SlackStandIn
 from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
@@ -219,12 +212,12 @@ class Shell:
     @property
     def interactive(self) -> bool:
         """A person at a terminal (prompt_toolkit), not a pipe."""
-        return isinstance(self.reader, TerminalReader)
+        return self.reader.interactive
 
     @property
     def reader(self) -> LineReader:
         if self._reader is None:
-            self._reader = default_reader(WordCompleter(command_tree(self.tracks, self.topics)))
+            self._reader = default_reader(command_tree(self.tracks, self.topics))
         return self._reader
 
     async def read(self, prompt: str, *, field: bool = False, default: str = "") -> str | None:

@@ -1,10 +1,10 @@
 """How `parley shell` reads what is typed.
 
-On a terminal: prompt_toolkit (line editing, a history file under the user's data dir, Tab
-completion of commands and their words). Piped: plain lines, each echoed after its prompt so
-the output reads as a transcript. Either way `read` returns the line, None at end of input
-(Ctrl-D), or raises `Interrupted` for Ctrl-C, which the shell turns into "cancel this line
-or form". Imported only by the shell.
+On a terminal: prompt_toolkit (bot/shell_prompt.py: line editing, a history file under the
+user's data dir, Tab completion of commands and their words). Piped: plain lines, each
+echoed after its prompt so the output reads as a transcript. Either way `read` returns the
+line, None at end of input (Ctrl-D), or raises `Interrupted` for Ctrl-C, which the shell
+turns into "cancel this line or form". Imported only by the shell.
 """
 
 from __future__ import annotations
@@ -15,20 +15,11 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TextIO
 
-from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion
-from prompt_toolkit.document import Document
-from prompt_toolkit.history import FileHistory, InMemoryHistory
-from prompt_toolkit.input import Input
-from prompt_toolkit.output import Output
-
 # The words Tab completes after each command (a nested dict: a word → the words after it).
-Tree = Mapping[str, "Tree | None"]
-
 COMMAND_WORDS: dict[str, dict[str, Any] | None] = {
     "/truce": {"extend": None, "edit": None, "public": None},
     "/deadline": {
@@ -68,6 +59,8 @@ class Interrupted(Exception):
 
 
 class LineReader(Protocol):
+    interactive: bool  # a person at a terminal
+
     async def read(self, prompt: str, *, field: bool = False, default: str = "") -> str | None:
         """A line (without its newline), None at end of input; raises Interrupted."""
         ...
@@ -102,76 +95,9 @@ def command_tree(tracks: Iterable[str] = (), topics: Iterable[str] = ()) -> dict
     return tree
 
 
-class WordCompleter(Completer):
-    """Completes the word at the cursor from `tree`, following the words typed before it."""
-
-    def __init__(self, tree: Mapping[str, Any]) -> None:
-        self.tree = tree
-
-    def get_completions(
-        self, document: Document, complete_event: CompleteEvent
-    ) -> Iterator[Completion]:
-        text = document.text_before_cursor
-        words = text.split()
-        if not text or text[-1].isspace():
-            words.append("")
-        node: Any = self.tree
-        for word in words[:-1]:
-            node = node.get(word) if isinstance(node, Mapping) else None
-            if node is None:
-                return
-        if not isinstance(node, Mapping):
-            return
-        typed = words[-1]
-        for option in node:
-            if option.lower().startswith(typed.lower()) and option != typed:
-                yield Completion(option, start_position=-len(typed))
-
-
-class TerminalReader:
-    """prompt_toolkit on a terminal; `input`/`output` for tests (create_pipe_input)."""
-
-    def __init__(
-        self,
-        *,
-        history: Path | None = None,
-        completer: Completer | None = None,
-        input: Input | None = None,
-        output: Output | None = None,
-    ) -> None:
-        command_history: FileHistory | InMemoryHistory = InMemoryHistory()
-        if history is not None:
-            try:
-                history.parent.mkdir(parents=True, exist_ok=True)
-                history.touch(exist_ok=True)
-                command_history = FileHistory(str(history))
-            except OSError:
-                pass  # an unwritable data dir: history for this session only
-        self.commands: PromptSession[str] = PromptSession(
-            history=command_history,
-            completer=completer,
-            complete_while_typing=False,
-            input=input,
-            output=output,
-        )
-        self.fields: PromptSession[str] = PromptSession(
-            history=InMemoryHistory(), input=input, output=output
-        )
-
-    async def read(self, prompt: str, *, field: bool = False, default: str = "") -> str | None:
-        session = self.fields if field else self.commands
-        try:
-            return await session.prompt_async(prompt, default=default)
-        except KeyboardInterrupt:
-            raise Interrupted from None
-        except EOFError:
-            return None
-
-    def close(self) -> None:
-        pass
-
-
 class PipeReader:
+    interactive = False
+
     """Lines from a pipe or file, read by a daemon thread (so Ctrl-C or the end of the
     shell never waits on a blocked read); invalid UTF-8 is replaced, not fatal. Each line
     is echoed after its prompt. SIGINT fails the pending read with Interrupted."""
@@ -259,8 +185,11 @@ class PipeReader:
                 pass
 
 
-def default_reader(completer: Completer | None = None) -> LineReader:
-    """prompt_toolkit when stdin and stdout are a terminal, else plain lines."""
+def default_reader(tree: Mapping[str, Any]) -> LineReader:
+    """prompt_toolkit when stdin and stdout are a terminal (Tab completing from `tree`),
+    else plain lines; prompt_toolkit is imported only in the first case."""
     if sys.stdin.isatty() and sys.stdout.isatty():
-        return TerminalReader(history=history_path(), completer=completer)
+        from bot.shell_prompt import TerminalReader, WordCompleter
+
+        return TerminalReader(history=history_path(), completer=WordCompleter(tree))
     return PipeReader()

@@ -14,14 +14,8 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from bot.shell_input import (
-    Interrupted,
-    PipeReader,
-    TerminalReader,
-    WordCompleter,
-    command_tree,
-    history_path,
-)
+from bot.shell_input import Interrupted, PipeReader, command_tree, history_path
+from bot.shell_prompt import TerminalReader, WordCompleter
 
 TREE = command_tree(tracks=["us-china", "us-eu"], topics=["Taiwan"])
 
