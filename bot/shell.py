@@ -31,7 +31,7 @@ from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_offsets
 from bot.web import bolt_request, read_body
-from storage import planning, tracks
+from storage import planning, sensitivities, tracks
 from storage.db import Database
 
 USER_ID = "ULOCALADMIN"
@@ -141,6 +141,7 @@ class Shell:
         await self.standin.start()
         async with self.db.session() as session:
             self.tracks = [t.handle for t in await tracks.all_tracks(session)]
+            self.topics = [t.slug for t in await sensitivities.all_sensitivities(session)]
         settings = replace(self.settings, api_url=self.standin.api_url)
         client = build_client(settings, token="xoxb-parley-shell")
         self.app = build_app(

@@ -671,6 +671,10 @@ def test_on_a_terminal_tab_history_colour_ctrl_c_and_ctrl_d(tmp_path: Path) -> N
         term.expect("/deadline new")
         term.send("\x03")  # Ctrl-C at the prompt drops the line
         term.expect("parley>")
+        term.send("/watch ta\t")  # topics (and track handles) complete too
+        term.expect("/watch taiwan")
+        term.send("\x03")
+        term.expect("parley>")
         term.send("/deadline new\r")
         term.expect("Title:")
         term.send("Typed kept\r")
