@@ -143,6 +143,10 @@ class Scheduler:
     async def stop(self) -> None:
         """Stops ticking; a tick in progress finishes its posts first."""
         if self._timer is not None:
+            # A kick the timer has just handed to its executor (a shell that ends at once) gets
+            # to run first: shutting down cancels it, and apscheduler logs that as an error.
+            for _ in range(3):
+                await asyncio.sleep(0)
             self._timer.shutdown(wait=False)
             self._timer = None
         if self._current is not None:

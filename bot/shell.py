@@ -7,28 +7,31 @@ as prompts, buttons as numbered choices. Works piped (`printf '/truce\\n' | parl
 
 from __future__ import annotations
 
-import asyncio
+import io
 import json
+import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
+from rich.text import Text
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import build_app, build_client
 from bot.clock import Clock
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
-from bot.standin import RecordedCall, SlackStandIn, message_text
+from bot.shell_input import Interrupted, LineReader, command_tree, default_reader
+from bot.standin import RecordedCall, SlackStandIn
+from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_offsets
 from bot.web import bolt_request, read_body
-from storage import planning
+from storage import planning, sensitivities, tracks
 from storage.db import Database
 
 USER_ID = "ULOCALADMIN"
@@ -38,10 +41,35 @@ TEAM_ID = "T0LOCAL"
 PROMPT = "parley> "
 COMMANDS = ("/truce", "/deadline", "/talks", "/watch", "/desk")
 INTRO = (
-    "Parley shell — you are {user} (an admin) in #desk. Type /desk help, /truce, /deadline, "
+    "Parley shell — you are @you ({user}, an admin) in #desk. Type /desk help, /truce, /deadline, "
     "/talks, /watch. A number clicks the button with that number; ':wait 7d' moves the "
     "clock on (scheduled posts appear as they fall due); ':now' shows it; 'quit' leaves."
 )
+
+
+def pick_option(options: list[dict[str, Any]], typed: str) -> dict[str, Any] | str:
+    """The option `typed` names: its number, its text or value, or the start of one (any
+    case); else why not, as one line."""
+    if typed.isdigit():
+        number = int(typed)
+        if 1 <= number <= len(options):
+            return options[number - 1]
+        return f"Type a number from 1 to {len(options)}, or a name."
+    want = typed.casefold()
+    names = [(o, str(o["text"]["text"]).casefold(), str(o.get("value", "")).casefold())
+             for o in options]
+    for option, text, value in names:
+        if want in (text, value):
+            return option
+    found = [o for o, text, value in names if text.startswith(want) or value.startswith(want)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        return f"No choice is named {typed!r}: type a number from 1 to {len(options)}, or a name."
+    shown = ", ".join(str(o["text"]["text"]) for o in found[:5])
+    return f"{typed!r} could be {shown}: type more of the name, or its number."
+
+
 WAIT_USAGE = "Usage: :wait <duration>, e.g. :wait 7d, :wait 12h, :wait 30m."
 
 
@@ -62,7 +90,8 @@ class ShellState:
 
 
 class Shell:
-    """Drives the app with typed lines; `read_line` returns None at end of input."""
+    """Drives the app with typed lines from `reader` (default: prompt_toolkit on a terminal,
+    plain lines when piped)."""
 
     def __init__(
         self,
@@ -71,14 +100,21 @@ class Shell:
         db: Database,
         clock: Clock,
         out: TextIO = sys.stdout,
-        read_line: Callable[[str], str | None] | None = None,
+        reader: LineReader | None = None,
+        colour: bool | None = None,
     ) -> None:
         self.settings = replace(settings, admins=settings.admins | {USER_ID})
         self.db = db
         self.clock = clock
         self.out = out
-        self._read_line = read_line or _stdin_line
+        self._reader = reader
         self.state = ShellState()
+        self.console = make_console(out, colour=wants_colour(out) if colour is None else colour)
+        self.renderer = Renderer(
+            zone=self.settings.timezone,
+            users={USER_ID: "you"},
+            channels={CHANNEL_ID: CHANNEL_NAME},
+        )
         self.standin = SlackStandIn(
             strict=False,
             on_call=self._on_call,
@@ -93,12 +129,19 @@ class Shell:
             },
         )
         self.app: AsyncApp | None = None
+        self.tracks: list[str] = []
+        self.gone = False  # stdout was closed
+        self.ended_blank = False  # the last line printed was empty
+        self.topics: list[str] = []
         self.scheduler: Scheduler | None = None
 
     async def start(self, *, tick_every: float | None = 2.0) -> None:
         """Starts the stand-in and the app; the scheduler too, ticking every `tick_every` s
         (None: only on `:wait`), unless PARLEY_SCHEDULER is off."""
         await self.standin.start()
+        async with self.db.session() as session:
+            self.tracks = [t.handle for t in await tracks.all_tracks(session)]
+            self.topics = [t.slug for t in await sensitivities.all_sensitivities(session)]
         settings = replace(self.settings, api_url=self.standin.api_url)
         client = build_client(settings, token="xoxb-parley-shell")
         self.app = build_app(
@@ -121,33 +164,96 @@ class Shell:
                 self.scheduler.start(every=tick_every)
 
     async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.standin.stop()
 
     def say(self, text: str = "") -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
+        try:
+            self.out.write(text + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            self.stdout_closed()
+        self.ended_blank = text == ""
 
-    async def read(self, prompt: str) -> str | None:
-        return await asyncio.to_thread(self._read_line, prompt)
+    def show(self, lines: list[Text]) -> None:
+        try:
+            for line in lines:
+                self.console.print(line)
+            self.out.flush()
+        except BrokenPipeError:
+            self.stdout_closed()
+        self.ended_blank = self.ended_blank and not lines
+
+    def stdout_closed(self) -> None:
+        """Nobody reads any more (`parley shell | head -1`): the shell ends quietly."""
+        self.gone = True
+        devnull = open(os.devnull, "w")  # noqa: SIM115  (kept until the process ends)
+        try:
+            os.dup2(devnull.fileno(), self.out.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        self.out = devnull
+        self.console.file = devnull
+
+    def where(self, channel: str) -> str:
+        if channel == USER_ID or channel.startswith("D"):
+            return "you (a direct message)"
+        return "#" + self.renderer.channels.get(channel, channel)
+
+    def banner(self, text: str) -> None:
+        self.show([Text(f"── {text} ──", STYLE_BANNER)])
+
+    def posted_banner(self, verb: str, channel: str) -> None:
+        when = format_local(self.clock.now(), self.settings.timezone)
+        self.banner(f"Parley {verb} {self.where(channel)} · {when}")
+
+    @property
+    def interactive(self) -> bool:
+        """A person at a terminal (prompt_toolkit), not a pipe."""
+        return self.reader.interactive
+
+    @property
+    def reader(self) -> LineReader:
+        if self._reader is None:
+            self._reader = default_reader(command_tree(self.tracks, self.topics))
+        return self._reader
+
+    async def read(self, prompt: str, *, field: bool = False, default: str = "") -> str | None:
+        """A line; None at end of input; Interrupted (Ctrl-C) passes through."""
+        if self.gone:
+            return None
+        self.ended_blank = False  # the prompt's line comes next
+        try:
+            return await self.reader.read(prompt, field=field, default=default)
+        except BrokenPipeError:  # the echo of a piped line
+            self.stdout_closed()
+            return None
 
     # ---- what the app sends out ------------------------------------------------------------
 
     async def _on_call(self, call: RecordedCall) -> None:
         if call.method in ("chat.postMessage", "chat.postEphemeral", "chat.update", "response_url"):
-            if call.args.get("delete_original"):
+            args = call.args
+            if args.get("delete_original"):
                 return
             answer = call.response if isinstance(call.response, dict) else {}
             ts = answer.get("ts")
-            channel = str(call.args.get("channel") or CHANNEL_ID)
-            if (call.args.get("metadata") or {}).get("event_type") == METADATA_TYPE:
-                if not answer.get("ok"):
-                    return
-                where = "you" if channel == USER_ID else f"#{channel}"
-                when = format_local(self.clock.now(), self.settings.timezone)
-                self.say(f"── Parley posted to {where} · {when} ──")
-            self.show_message(call.args, channel=channel, ts=ts)
+            channel = str(args.get("channel") or CHANNEL_ID)
+            scheduled = (args.get("metadata") or {}).get("event_type") == METADATA_TYPE
+            if scheduled and not answer.get("ok"):
+                return
+            if call.method == "chat.postMessage":
+                self.posted_banner("posted to", channel)
+            elif call.method == "chat.update":
+                self.posted_banner("updated a post in", channel)
+            elif call.method == "response_url" and args.get("response_type") == "in_channel":
+                self.posted_banner("posted to", channel)
+            else:
+                self.banner("only you can see this")
+            self.show_message(args, channel=channel, ts=ts)
         elif call.method in ("views.open", "views.push", "views.update"):
             view = call.args.get("view")
             if isinstance(view, dict):
@@ -156,27 +262,23 @@ class Shell:
                 self.state.pending_views.append({**view, "id": view_id or "V0SHELL"})
 
     def show_message(self, payload: dict[str, Any], *, channel: str, ts: str | None) -> None:
-        self.say(message_text(payload))
-        for block in payload.get("blocks") or []:
-            elements = list(block.get("elements") or []) if block.get("type") == "actions" else []
-            if isinstance(block.get("accessory"), dict):
-                elements.append(block["accessory"])
-            for element in elements:
-                if element.get("type") != "button":
-                    continue
-                number = len(self.state.buttons) + 1
-                label = str((element.get("text") or {}).get("text") or "button")
-                self.state.buttons.append(
-                    Button(
-                        label,
-                        str(element.get("action_id")),
-                        str(element.get("value") or ""),
-                        str(block.get("block_id") or ""),
-                        channel,
-                        ts,
-                    )
+        """The message, each button numbered in its place; numbers run on across messages,
+        so every button still on screen can be clicked."""
+
+        def button(block: dict[str, Any], element: dict[str, Any]) -> int:
+            self.state.buttons.append(
+                Button(
+                    str((element.get("text") or {}).get("text") or "button"),
+                    str(element.get("action_id")),
+                    str(element.get("value") or ""),
+                    str(block.get("block_id") or ""),
+                    channel,
+                    ts,
                 )
-                self.say(f"  ({number}) {label}")
+            )
+            return len(self.state.buttons)
+
+        self.show(self.renderer.message(payload, button))
         self.say()
 
     # ---- what the user does ------------------------------------------------------------------
@@ -199,7 +301,6 @@ class Shell:
         if name not in COMMANDS:
             self.say(f"Unknown command {name!r}. Commands: {', '.join(COMMANDS)}.")
             return
-        self.state.buttons = []
         form = {
             "token": "shell",
             "team_id": TEAM_ID,
@@ -231,11 +332,19 @@ class Shell:
             self.say(body + "\n")
             return
         if isinstance(payload, dict):
+            if payload.get("response_type") == "in_channel":
+                self.posted_banner("posted to", CHANNEL_ID)
+            else:
+                self.banner("only you can see this")
             self.show_message(payload, channel=CHANNEL_ID, ts=None)
 
     async def click(self, number: int) -> None:
         if not 1 <= number <= len(self.state.buttons):
-            self.say(f"There is no button ({number}).")
+            shown = len(self.state.buttons)
+            self.say(
+                f"There is no button ({number})."
+                + (f" The buttons on screen are (1) to ({shown})." if shown else "")
+            )
             return
         button = self.state.buttons[number - 1]
         payload = {
@@ -282,14 +391,20 @@ class Shell:
         self.say(f"── {title} ── (press Enter to keep a [default]; type /cancel to give up)")
         for block in view.get("blocks") or []:
             if block.get("type") == "context":
-                self.say(message_text({"blocks": [block]}))
+                self.show(self.renderer.block(block))
         inputs = [b for b in view.get("blocks") or [] if b.get("type") == "input"]
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
         ask = inputs
         while True:
             for block in ask:
-                answer = await self.prompt_input(block, errors.get(str(block.get("block_id"))))
+                try:
+                    block_id = str(block.get("block_id"))
+                    answer = await self.prompt_input(
+                        block, errors.get(block_id), values.get(block_id)
+                    )
+                except Interrupted:  # Ctrl-C
+                    answer = None
                 if answer is None:
                     self.say("Form cancelled; nothing was saved.\n")
                     return
@@ -313,10 +428,15 @@ class Shell:
                 continue
             if status != 200:
                 self.say(f"(the app answered HTTP {status}: {body})")
-            self.say()
+            if not self.ended_blank:  # the answer, if any, already ended with one
+                self.say()
             return
 
-    async def prompt_input(self, block: dict[str, Any], error: str | None) -> dict[str, Any] | None:
+    async def prompt_input(
+        self, block: dict[str, Any], error: str | None, previous: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Asks for one field; `previous` is what was given for it before an error, kept as
+        its default (on a terminal the line starts from it, ready to edit)."""
         label = str((block.get("label") or {}).get("text") or block.get("block_id"))
         element = block.get("element") or {}
         hint = (block.get("hint") or {}).get("text")
@@ -325,40 +445,57 @@ class Shell:
             self.say(f"  ! {label}: {error}")
         action_id = str(element.get("action_id") or "value")
         kind = element.get("type")
+        given = (previous or {}).get(action_id) or {}
         if kind in ("static_select", "multi_static_select"):
+            multi = kind == "multi_static_select"
             options = element.get("options") or []
-            initial = (element.get("initial_option") or {}).get("value")
+            if given:
+                marked = given.get("selected_options") if multi else [given.get("selected_option")]
+            elif multi:
+                marked = element.get("initial_options") or []
+            else:
+                marked = [element.get("initial_option")]
+            kept = {m.get("value") for m in marked or [] if isinstance(m, dict)}
+            initial = [o for o in options if o.get("value") in kept]
             self.say(f"{label}{optional}:")
             for i, option in enumerate(options, 1):
-                mark = "*" if option.get("value") == initial else " "
+                mark = "*" if option in initial else " "
                 self.say(f"  {mark}{i}. {option['text']['text']}")
             while True:
                 line = await self.read(
-                    "  choose (number"
-                    + ("s, comma-separated" if kind == "multi_static_select" else "")
-                    + "): "
+                    "  choose ("
+                    + ("numbers or names, comma-separated" if multi else "number or name")
+                    + "): ",
+                    field=True,
                 )
                 if line is None or line.strip() == "/cancel":
                     return None
                 picks = [p.strip() for p in line.split(",") if p.strip()]
                 if not picks:
-                    chosen = [o for o in options if o.get("value") == initial]
-                elif all(p.isdigit() and 1 <= int(p) <= len(options) for p in picks):
-                    chosen = [options[int(p) - 1] for p in picks]
+                    chosen = initial
                 else:
-                    self.say(f"  Type a number from 1 to {len(options)}.")
-                    continue
-                if kind == "multi_static_select":
+                    found = [pick_option(options, p) for p in picks]
+                    problems = [why for why in found if isinstance(why, str)]
+                    if problems or (not multi and len(picks) > 1):
+                        self.say("  " + (problems[0] if problems else "Choose one."))
+                        continue
+                    chosen = [o for o in found if isinstance(o, dict)]
+                if multi:
                     return {action_id: {"type": kind, "selected_options": chosen}}
                 return {action_id: {"type": kind, "selected_option": chosen[0] if chosen else None}}
         initial_text = element.get("initial_value")
+        typed = given.get("value") if given else None
         if hint:
             self.say(f"  ({hint})")
-        shown = f" [{initial_text}]" if initial_text else ""
-        line = await self.read(f"{label}{optional}{shown}: ")
+        default = str(typed or initial_text or "")
+        if self.interactive and typed:  # the line starts from what was typed, to edit
+            line = await self.read(f"{label}{optional}: ", field=True, default=str(typed))
+        else:
+            shown = f" [{default}]" if default else ""
+            line = await self.read(f"{label}{optional}{shown}: ", field=True)
         if line is None or line.strip() == "/cancel":
             return None
-        value = line.strip() or initial_text or None
+        value = line.strip() or default or None
         if element.get("multiline") and value:
             value = value.replace("\\n", "\n")
         return {action_id: {"type": "plain_text_input", "value": value}}
@@ -398,10 +535,31 @@ class Shell:
     # ---- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
+        """The console loop. On a terminal, what prints while a prompt is up (a scheduled
+        post) goes above the prompt, which is drawn again below it."""
+        if not (self.interactive and self.out is sys.stdout):
+            await self._run()
+            return
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        original = self.out
+        with patch_stdout(raw=True):
+            self.out = self.console.file = sys.stdout
+            try:
+                await self._run()
+            finally:
+                self.out = self.console.file = original
+
+    async def _run(self) -> None:
         self.say(INTRO.format(user=USER_ID))
         while True:
-            line = await self.read(PROMPT)
-            if line is None:
+            if self.gone:
+                break
+            try:
+                line = await self.read(PROMPT)
+            except Interrupted:
+                continue  # Ctrl-C: the line is dropped, a new prompt
+            if line is None:  # end of input; Ctrl-D (prompt_toolkit ends its line itself)
                 break
             line = line.strip()
             if not line or line.startswith("#"):
@@ -420,14 +578,4 @@ class Shell:
                 self.say("Type a slash command (e.g. /truce), a button number, or quit.")
 
 
-def _stdin_line(prompt: str) -> str | None:
-    if sys.stdin.isatty():
-        try:
-            return input(prompt)
-        except EOFError:
-            return None
-    line = sys.stdin.readline()
-    if not line:
-        return None
-    sys.stdout.write(prompt + line if line.endswith("\n") else prompt + line + "\n")
-    return line.rstrip("\n")
+

@@ -2,8 +2,9 @@
 
 `SlackStandIn` answers the Web API methods Parley uses (shaped like Slack's real responses),
 records every call, checks Block Kit payloads, and can be told to fail or rate-limit. Point an
-``AsyncWebClient(base_url=standin.api_url)`` at it. ``parley shell`` renders what the bot posts
-through `on_call` and `message_text`; the test-suite asserts on `calls`.
+``AsyncWebClient(base_url=standin.api_url)`` at it. ``parley shell`` gets what the bot posts
+through `on_call` and prints it with `bot.terminal`; `message_text` (markup kept) is what the
+test-suite reads, beside `calls`.
 """
 
 from __future__ import annotations

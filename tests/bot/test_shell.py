@@ -9,12 +9,19 @@ reads like a transcript.
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import pytest
 
 PARLEY = Path(sys.executable).parent / "parley"
 AS_OF = "2025-07-29T09:00Z"
@@ -68,6 +75,18 @@ def after(output: str, typed: str) -> str:
     return output[output.rindex(marker) + len(marker) :]
 
 
+def listed(text: str) -> list[str]:
+    """The titles of the items a listing shows (a line `Title  ·  handle`, or `Title` alone
+    before its time), not the buttons or other mentions of them."""
+    lines = text.splitlines()
+    return [
+        line.split("  ·  ")[0]
+        for line, below in zip(lines, lines[1:] + [""], strict=True)
+        if below[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+        and not line.startswith((" ", "─"))
+    ]
+
+
 def section(output: str, typed: str) -> str:
     """What the shell printed in answer to the line `typed`, up to the next main prompt."""
     rest = after(output, typed)
@@ -82,7 +101,7 @@ def test_truce_on_fresh_database_seeds_and_counts_down(tmp_path: Path) -> None:
     assert out.startswith("Seeded the founding case: added 3 tracks")
     assert "Parley shell" in out
     truce = section(out, "/truce")
-    assert "ACTIVE TRUCE" in truce
+    assert truce.startswith("── only you can see this ──\nActive truce\n")  # the header
     assert "US–China tariff truce" in truce
     assert "12 Aug 2025" in truce
     assert re.search(r"13 days \d+ hours? left", truce), truce
@@ -97,9 +116,9 @@ def test_second_start_on_same_database_does_not_seed_again(tmp_path: Path) -> No
     assert "Seeded" not in second
     assert again.stderr == ""  # the same --as-of again is a continuation, not a rewind
     listing = section(second, "/deadline")
-    assert "UPCOMING DEADLINES (2)" in listing
+    assert "\nUpcoming deadlines (2)\n" in listing
     assert "Kept across restarts" in listing
-    assert listing.count(f"*{TRUCE_EXPIRY}*") == 1
+    assert listed(listing).count(TRUCE_EXPIRY) == 1
 
 
 def test_as_of_garbage_is_one_clear_line_and_non_zero_exit(tmp_path: Path) -> None:
@@ -149,12 +168,12 @@ def test_fresh_replays_in_a_new_file_and_leaves_the_record_alone(tmp_path: Path)
         "Seeded the founding case: "
     )
     waited = section(out, ":wait 8d")
-    assert "── Parley posted to #CLOCALDESK · Tue 5 Aug 2025 04:01 UTC ──" in waited
+    assert "── Parley posted to #desk · Tue 5 Aug 2025 04:01 UTC ──" in waited
     assert "Made at the wall clock" not in section(out, added)
     # Again: the older replay file is replaced, the record still untouched.
     second = ok(shell(tmp_path, "/deadline", flags=["--fresh"]))
     listing = section(second, "/deadline")
-    assert "UPCOMING DEADLINES (1)" in listing
+    assert "\nUpcoming deadlines (1)\n" in listing
     assert "Only in the first replay" not in listing
     assert snapshot(tmp_path / "parley.db") == record
 
@@ -176,14 +195,13 @@ def test_fresh_that_cannot_replace_the_replay_file_is_one_line(tmp_path: Path) -
 def test_deadline_add_then_list(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, "/deadline add Test | +3d", "/deadline"))
     added = section(out, "/deadline add Test | +3d")
-    assert "Deadline #2 added" in added and "*Test*" in added
+    assert "Deadline #2 added: Test\n" in added
     assert "Fri 1 Aug 2025 09:00 UTC" in added
     listing = section(out, "/deadline")
-    assert "UPCOMING DEADLINES (2)" in listing
-    assert "*Test*" in listing
+    assert "\nUpcoming deadlines (2)\n" in listing
     assert "1 Aug 2025" in listing
     # soonest first
-    assert listing.index("*Test*") < listing.index("US–China tariff truce")
+    assert listed(listing) == ["Test", TRUCE_EXPIRY]
 
 
 def test_unknown_input_gets_a_hint(tmp_path: Path) -> None:
@@ -224,23 +242,23 @@ def test_event_form_filled_at_prompts_then_watch_shows_it(tmp_path: Path) -> Non
         "Kind:",
         "  *3. report",
         "   7. diplomatic",
-        "  choose (number): 7",
+        "  choose (number or name): 7",
         "Summary (optional): Live-fire drill announced.",
         "Source (optional): Reuters",
         "Source URL (optional): \n",
         "Confidence:",
         "  *2. reported",
-        "  choose (number): 3",
+        "  choose (number or name): 3",
         "Track:",
         "  *1. desk-wide (no track)",
         "   2. us-china",
-        "  choose (number): 2",
+        "  choose (number or name): 2",
         "Visibility:",
         "  *1. team",
-        "  choose (number): \n",
+        "  choose (number or name): \n",
         "Sensitivities (optional):",
         "   3. Taiwan",
-        "  choose (numbers, comma-separated): 3",
+        "  choose (numbers or names, comma-separated): 3",
     ]
     position = 0
     for prompt in prompts:
@@ -249,12 +267,43 @@ def test_event_form_filled_at_prompts_then_watch_shows_it(tmp_path: Path) -> Non
         position = found + len(prompt)
     assert "The form has errors" not in out
     watch = after(out, "/watch Taiwan")
-    assert "WATCH: TAIWAN" in watch
+    assert "\nWatch: Taiwan (high)\n" in watch
     line = next(line for line in watch.splitlines() if EVENT_TITLE in line)
     assert "Tue 29 Jul 2025 09:00 UTC" in line
-    assert "_confirmed_" in line
+    assert line.endswith("  ·  confirmed")
     assert "Source: Reuters" in watch
     assert "Event #13 added" in out
+
+
+def test_a_choice_by_name_or_the_start_of_one(tmp_path: Path) -> None:
+    out = ok(
+        shell(
+            tmp_path,
+            "/desk event",
+            EVENT_TITLE,  # Title
+            "",  # When
+            "Diplomatic",  # Kind: by name, any case
+            "",  # Summary
+            "",  # Source
+            "",  # Source URL
+            "r",  # Confidence: rumour or reported → asked again
+            "conf",  # Confidence: confirmed
+            "us-c",  # Track: us-china — US–China trade
+            "nope",  # Visibility: no such name → asked again
+            "restricted",  # Visibility
+            "taiwan, 1",  # Sensitivities: a name and a number
+            "/watch Taiwan",
+        )
+    )
+    form = section(out, "/desk event")
+    assert "  choose (number or name): Diplomatic\n" in form
+    assert "  'r' could be rumour, reported: type more of the name, or its number.\n" in form
+    assert "  No choice is named 'nope': type a number from 1 to 2, or a name.\n" in form
+    assert "The form has errors" not in out
+    assert "Event #13 added" in out
+    watch = after(out, "/watch Taiwan")
+    line = next(line for line in watch.splitlines() if EVENT_TITLE in line)
+    assert line.endswith("  ·  confirmed  ·  🔒")  # confirmed, and restricted (the lock)
 
 
 def test_unreadable_due_time_is_shown_inline_and_asked_again(tmp_path: Path) -> None:
@@ -280,16 +329,16 @@ def test_unreadable_due_time_is_shown_inline_and_asked_again(tmp_path: Path) -> 
     assert "whenever blue moon" in error_line
     assert "+90d" in error_line  # an example that works
     # Only the field in error is asked again, with the earlier answers kept.
-    assert form.count("\nDue: ") == 2
-    assert "\nDue: +5d\n" in errors
+    assert form.count("\nDue") == 2
+    assert "\nDue [whenever blue moon]: +5d\n" in errors  # asked again with what was typed
     assert form.count("Title: ") == 1
     assert "Kind:" not in errors and "Track:" not in errors
     listing = after(out, "/deadline")
-    assert "UPCOMING DEADLINES (2)" in listing
-    assert "*Tariff review*" in listing
+    assert "\nUpcoming deadlines (2)\n" in listing
+    assert "Tariff review" in listed(listing)
     assert "Sun 3 Aug 2025 09:00 UTC" in listing
-    assert "_tariff action_" in listing
-    assert "Deadline #2 added: *Tariff review*" in out
+    assert "  ·  tariff action  ·  " in listing
+    assert "Deadline #2 added: Tariff review, due " in out
 
 
 def test_cancel_in_a_form_saves_nothing(tmp_path: Path) -> None:
@@ -321,10 +370,10 @@ def test_cancel_in_a_form_saves_nothing(tmp_path: Path) -> None:
     assert out.count("Form cancelled; nothing was saved.") == 3
     assert "The form has errors:" in out
     listing = section(out, "/deadline")
-    assert "UPCOMING DEADLINES (1)" in listing
+    assert "\nUpcoming deadlines (1)\n" in listing
     assert "Ghost" not in listing
     watch = after(out, "/watch Taiwan")
-    assert "WATCH: TAIWAN" in watch
+    assert "\nWatch: Taiwan (high)\n" in watch
     assert "Ghost" not in watch
     assert "added" not in out.split("parley> ", 1)[1]
 
@@ -333,7 +382,7 @@ def test_end_of_input_in_a_form_saves_nothing(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, "/deadline new", "Half typed", "+3d"))
     assert out.rstrip().endswith("Form cancelled; nothing was saved.")
     listing = section(ok(shell(tmp_path, "/deadline")), "/deadline")
-    assert "UPCOMING DEADLINES (1)" in listing
+    assert "\nUpcoming deadlines (1)\n" in listing
     assert "Half typed" not in listing
 
 
@@ -353,7 +402,7 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
             "",
             "",
             "/deadline",
-            "1",  # (1) Edit: the new, soonest deadline
+            "3",  # (3) Edit: the new, soonest deadline; numbers run on from the first listing
             "",  # keep every [default]
             "",
             "",
@@ -366,26 +415,40 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
     listing = out[out.index("parley> /deadline\n") :]
     first = listing.split("parley> ", 2)[1]
     assert f"  (1) Edit {TRUCE_EXPIRY}\n  (2) Add deadline\n" in first
+    assert "[Add deadline]" not in out  # each button printed once, numbered
+    assert first.count("Add deadline") == 1
     add_form = listing.split("parley> ", 3)[2]
     assert add_form.startswith("2\n")
     assert "── New deadline ──" in add_form
     second = listing.split("parley> ", 4)[3]
-    assert "*Clicked deadline*" in second
+    assert listed(second) == ["Clicked deadline", TRUCE_EXPIRY]
     assert "Thu 31 Jul 2025 09:00 UTC" in second
-    assert (
-        f"  (1) Edit Clicked deadline\n  (2) Edit {TRUCE_EXPIRY}\n  (3) Add deadline\n" in second
-    )
+    # Each item's button under it; the numbers go on from the ones still on screen.
+    assert "  (3) Edit Clicked deadline\n" in second
+    assert f"  (4) Edit {TRUCE_EXPIRY}\n  (5) Add deadline\n" in second
+    assert second.index("(3) Edit Clicked") < second.index(TRUCE_EXPIRY)
     edit_form = listing.split("parley> ", 5)[4]
-    assert edit_form.startswith("1\n")
+    assert edit_form.startswith("3\n")
     assert "── Edit deadline #2 ──" in edit_form
     assert "Title [Clicked deadline]: \n" in edit_form
     assert "Due [2025-07-31 09:00 UTC]: \n" in edit_form
     assert "The form has errors" not in edit_form
     last = after(out, "/deadline")
-    assert "UPCOMING DEADLINES (2)" in last
-    assert "*Clicked deadline*" in last
+    assert "\nUpcoming deadlines (2)\n" in last
+    assert "Clicked deadline" in listed(last)
     assert "Thu 31 Jul 2025 09:00 UTC" in last
+    assert "  (6) Edit Clicked deadline\n" in last
     assert "Deadline #2 added" in out and "Deadline #2 updated" in out
+
+
+def test_a_button_from_an_earlier_post_still_clicks(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, "/deadline", "/watch Taiwan", "1", "/cancel", "9"))
+    assert "  (1) Edit " + TRUCE_EXPIRY in section(out, "/deadline")
+    assert "  (3) Add event\n  (4) Add sensitivity\n" in section(out, "/watch Taiwan")
+    clicked = section(out, "1")  # the first listing's button, after /watch printed more
+    assert "── Edit deadline #1 ──" in clicked
+    assert "There is no button" not in clicked
+    assert "There is no button (9). The buttons on screen are (1) to (4)." in section(out, "9")
 
 
 # ---- scheduled posts -----------------------------------------------------------------------
@@ -394,7 +457,7 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
 def test_wait_shows_each_countdown_and_digest_as_it_falls_due(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, ":wait 14d", "/desk subscribe"))
     waited = section(out, ":wait 14d")
-    posted = re.findall(r"── Parley posted to #CLOCALDESK · (.+?) ──", waited)
+    posted = re.findall(r"── Parley posted to #desk · (.+?) ──", waited)
     countdowns = [w for w in posted if "04:01" in w or "16:01" in w or "03:01" in w]
     # 7d, 3d, 1d, 12h, 1h and "deadline reached" before 12 August 00:01 EDT (04:01 UTC).
     assert countdowns == [
@@ -408,7 +471,7 @@ def test_wait_shows_each_countdown_and_digest_as_it_falls_due(tmp_path: Path) ->
     ]
     assert "Deadline reached: US–China tariff truce" in waited
     assert "US–China tariff truce (Geneva, 90 days) lapsed" in waited
-    assert waited.count("DESK DIGEST") == 14  # one a day at 08:00, the first on 29 July
+    assert waited.count("──\nDesk digest · ") == 14  # one a day at 08:00, the first on 29 July
     assert "It is now Tue 12 Aug 2025 09:00 UTC." in waited
     assert "Digest: 08:00 UTC, daily" in section(out, "/desk subscribe")
 
@@ -441,6 +504,244 @@ def test_a_command_whose_text_says_payload_is_still_a_command(tmp_path: Path) ->
 def test_an_alert_made_by_a_command_goes_out_before_wait_moves_the_clock(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, "/desk subscribe", "/truce extend +90d | agreed", ":wait 1h"))
     waited = section(out, ":wait 1h")
-    posted = re.findall(r"── Parley posted to #CLOCALDESK · (.+?) ──\n(.+)", waited)
+    posted = re.findall(r"── Parley posted to #desk · (.+?) ──\n(.+)", waited)
     assert posted[0][0] == "Tue 29 Jul 2025 09:00 UTC"  # at the extension, not an hour on
     assert "the expiry moved from Tue 12 Aug 2025 00:01 EDT" in posted[0][1]
+
+
+# ---- rendering -----------------------------------------------------------------------------
+
+
+def test_piped_output_is_plain_and_without_slack_markup(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(PARLEY), "shell", "--as-of", AS_OF],
+        input="/truce\n/deadline\n/desk help\n/truce public\n",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(tmp_path / "parley.db", TERM="xterm-256color", COLORTERM="truecolor"),
+        cwd=tmp_path,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    out = ok(result)
+    assert "\x1b" not in out  # not a terminal: no ANSI codes, whatever TERM says
+    for markup in ("*", "`", "&lt;", "&gt;", "&amp;", ":hourglass", "<@U", "<#C", "<!date"):
+        assert markup not in out.replace("  *1. ", ""), markup
+    truce = section(out, "/truce")
+    assert "No extension recorded.\n" in truce  # was _No extension recorded._
+    assert "US–China tariff truce (Geneva, 90 days)  ·  us-china\n" in truce
+    assert "/desk search <words> — search the timeline" in section(out, "/desk help")
+    public = section(out, "/truce public")
+    assert public.startswith("── Parley posted to #desk · Tue 29 Jul 2025 09:00 UTC ──\n")
+    assert section(out, "/truce").startswith("── only you can see this ──\n")
+
+
+# ---- interrupting --------------------------------------------------------------------------
+
+
+def read_until(process: subprocess.Popen[str], text: str) -> str:
+    """Reads the shell's stdout line by line until a line holds `text` (the shell is killed
+    if it never comes: a watchdog, not a sleep, so no timing is guessed)."""
+    assert process.stdout is not None
+    watchdog = threading.Timer(TIMEOUT, process.kill)
+    watchdog.start()
+    seen = ""
+    try:
+        while text not in seen:
+            line = process.stdout.readline()
+            assert line, (text, seen)
+            seen += line
+    finally:
+        watchdog.cancel()
+    return seen
+
+
+def test_ctrl_c_in_a_form_cancels_it_and_the_shell_goes_on(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [str(PARLEY), "shell", "--as-of", AS_OF],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(tmp_path / "parley.db"),
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None
+    process.stdin.write("/deadline new\nGhost\n")
+    process.stdin.flush()
+    form = read_until(process, "Title: Ghost")
+    process.send_signal(signal.SIGINT)  # at the Due prompt (or just before it)
+    form += read_until(process, "Form cancelled; nothing was saved.")
+    rest, errors = process.communicate("/deadline\n", timeout=TIMEOUT)
+    assert process.returncode == 0, (form, rest, errors)
+    assert "Traceback" not in errors
+    assert "Due: ^C\n" in form
+    assert "UPCOMING" not in rest and "\nUpcoming deadlines (1)\n" in rest
+    assert "Ghost" not in rest
+
+
+# ---- on a terminal -------------------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[=>])")
+
+
+class Terminal:
+    """`parley shell` on a pseudo-terminal: keys in, the screen's text out (ANSI removed)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.master, slave = pty.openpty()
+        env = clean_env(
+            tmp_path / "parley.db",
+            TERM="xterm-256color",
+            PROMPT_TOOLKIT_NO_CPR="1",
+            PARLEY_SHELL_HISTORY=str(tmp_path / "history"),
+        )
+        env.pop("NO_COLOR", None)
+        self.process = subprocess.Popen(
+            [str(PARLEY), "shell", "--as-of", AS_OF],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            cwd=tmp_path,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.raw = b""
+        self.seen = 0
+
+    def text(self) -> str:
+        return ANSI.sub("", self.raw.decode("utf-8", errors="replace")).replace("\r", "")
+
+    def expect(self, wanted: str) -> str:
+        """Reads until `wanted` shows after what the last expect saw; returns the new text."""
+        deadline = time.monotonic() + TIMEOUT
+        while wanted not in self.text()[self.seen :]:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, (wanted, self.text()[self.seen :])
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # the shell has ended
+                    chunk = b""
+                assert chunk, (wanted, self.text()[self.seen :])
+                self.raw += chunk
+        text = self.text()
+        end = text.index(wanted, self.seen) + len(wanted)
+        new, self.seen = text[self.seen : end], end
+        return new
+
+    def send(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def close(self) -> int:
+        """Waits for the shell to end and reads what it wrote last."""
+        try:
+            code = self.process.wait(timeout=TIMEOUT)
+            while select.select([self.master], [], [], 0)[0]:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # EIO: nothing left on a pty whose other end is closed
+                    break
+                if not chunk:
+                    break
+                self.raw += chunk
+            return code
+        finally:
+            os.close(self.master)
+
+
+def test_on_a_terminal_tab_history_colour_ctrl_c_and_ctrl_d(tmp_path: Path) -> None:
+    term = Terminal(tmp_path)
+    try:
+        term.expect("parley>")
+        term.send("/truce\r")  # (Tab completion: test_tab_completes_commands_and_topics)
+        assert "Active truce" in term.expect("(1) Edit / extend")
+        assert b"\x1b[1m" in term.raw  # styles on a terminal
+        term.expect("parley>")
+        term.send("/deadline new\r")
+        term.expect("Title:")
+        term.send("Ghost\x03")  # Ctrl-C in a form
+        term.expect("Form cancelled; nothing was saved.")
+        term.expect("parley>")
+        term.send("\x1b[A")  # Up: the last command again
+        term.expect("/deadline new")
+        term.send("\x03")  # Ctrl-C at the prompt drops the line
+        term.expect("parley>")
+        term.send("/deadline new\r")
+        term.expect("Title:")
+        term.send("Typed kept\r")
+        term.expect("Due:")
+        term.send("blue moon\r")
+        for _ in range(4):  # Kind, Track, Countdown offsets, Visibility: the defaults
+            term.expect("):")
+            term.send("\r")
+        term.expect("The form has errors:")
+        term.expect("  ! Due: ")
+        term.expect("\nDue: blue moon")  # asked again, the line starting from what was typed
+        term.send("\x15+5d\r")  # Ctrl-U clears it; a time that reads
+        term.expect("Deadline #2 added: Typed kept")
+        term.expect("parley>")
+        term.send("/truce extend +90d | agreed\r")  # the alert goes out at the next tick
+        term.expect("extended by @you")
+        # Printed while the prompt waits (or, if the tick came first, before it)…
+        term.expect("Alert — US–China tariff truce")
+        term.expect("parley>")  # …and a prompt drawn below it
+        term.send("\x04")  # Ctrl-D leaves
+        assert term.close() == 0
+    finally:
+        if term.process.poll() is None:
+            term.process.kill()
+    last = term.text().split("\n")
+    assert last[-1] == "" and last[-2].startswith("parley>")  # Ctrl-D: ends on a fresh line
+    assert "Traceback" not in term.text()
+    assert "/truce" in (tmp_path / "history").read_text()
+
+
+def test_a_closed_stdout_ends_the_shell_quietly(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [str(PARLEY), "shell", "--as-of", AS_OF],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=clean_env(tmp_path / "parley.db"),
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stdout.readline().startswith("Seeded the founding case")
+    process.stdout.close()  # as `parley shell | head -1` does
+    process.stdin.write("/truce\n/deadline\n/watch\n" * 50)
+    process.stdin.close()
+    assert process.wait(timeout=TIMEOUT) == 0
+    assert process.stderr is not None
+    with process.stderr:
+        assert process.stderr.read() == ""  # no traceback, no logged error
+
+
+@pytest.mark.parametrize(
+    ("typed", "offered"),
+    [
+        ("/tr", ["/truce"]),
+        ("/", ["/truce", "/deadline", "/talks", "/watch", "/desk"]),
+        ("/watch ta", ["taiwan"]),
+        ("/deadline a", ["add"]),
+        ("/nothing ", []),
+    ],
+)
+def test_tab_completes_commands_and_topics(typed: str, offered: list[str]) -> None:
+    """What Tab offers on a terminal, from the shell's own completion tree (the pty test
+    above does not press Tab: prompt_toolkit completes asynchronously, so Enter could race it)."""
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from bot.shell_input import command_tree
+    from bot.shell_prompt import WordCompleter
+
+    completer = WordCompleter(command_tree(tracks=["us-china"], topics=["taiwan", "rare-earths"]))
+    found = [c.text for c in completer.get_completions(Document(typed), CompleteEvent())]
+    assert sorted(found) == sorted(offered)
