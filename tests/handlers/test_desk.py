@@ -301,3 +301,14 @@ async def test_a_member_cannot_mark_a_channel_restricted(bot: RunningBot) -> Non
     )
     assert "Only a desk lead" in body["text"]
     assert await rows(bot, Subscription) == []
+
+
+async def test_help_shows_its_placeholders_escaped(bot: RunningBot) -> None:
+    """`<words>` sent raw would be read by Slack as a link; only bot markup may use `<`."""
+    import json
+    import re
+
+    body = answer(await bot.command("/desk", "help", user=MEMBER))
+    text = json.dumps(body)
+    assert "&lt;words&gt;" in text and "&lt;#&gt;" in text
+    assert not re.search(r"<(?![@#!]|https?:)", block_text(body))
