@@ -47,6 +47,32 @@ def countdown_key(deadline: Deadline, offset: timedelta, channel_id: str) -> str
     )
 
 
+def countdown_delivery(
+    deadline: Deadline,
+    offset: timedelta,
+    channel_id: str,
+    *,
+    late: bool | None = None,
+    status: str = DeliveryStatus.pending,
+) -> PlannedDelivery:
+    """The outbox row of one countdown: what planning writes and `upcoming` lists."""
+    payload: dict[str, object] = {
+        "deadline_id": deadline.id,
+        "due_at": deadline.due_at.isoformat(),
+        "offset_seconds": int(offset.total_seconds()),
+    }
+    if late is not None:
+        payload["late"] = late
+    return PlannedDelivery(
+        key=countdown_key(deadline, offset, channel_id),
+        kind=DeliveryKind.countdown,
+        channel_id=channel_id,
+        due_at=deadline.due_at - offset,
+        payload=payload,
+        status=status,
+    )
+
+
 def digest_key(channel_id: str, local_day: date) -> str:
     return f"digest:{channel_id}:{local_day.isoformat()}"
 
@@ -120,17 +146,11 @@ def plan_countdowns(
                 if key in known:
                     continue
                 planned.append(
-                    PlannedDelivery(
-                        key=key,
-                        kind=DeliveryKind.countdown,
-                        channel_id=subscription.channel_id,
-                        due_at=fire_at,
-                        payload={
-                            "deadline_id": deadline.id,
-                            "due_at": deadline.due_at.isoformat(),
-                            "offset_seconds": int(offset.total_seconds()),
-                            "late": now - fire_at > LATE_AFTER,
-                        },
+                    countdown_delivery(
+                        deadline,
+                        offset,
+                        subscription.channel_id,
+                        late=now - fire_at > LATE_AFTER,
                         status=DeliveryStatus.pending if live else DeliveryStatus.skipped,
                     )
                 )
@@ -311,19 +331,7 @@ def countdowns_ahead(
                     subscription, track, restricted=restricted
                 ):
                     continue
-                ahead.append(
-                    PlannedDelivery(
-                        key=countdown_key(deadline, offset, subscription.channel_id),
-                        kind=DeliveryKind.countdown,
-                        channel_id=subscription.channel_id,
-                        due_at=fire_at,
-                        payload={
-                            "deadline_id": deadline.id,
-                            "due_at": deadline.due_at.isoformat(),
-                            "offset_seconds": int(offset.total_seconds()),
-                        },
-                    )
-                )
+                ahead.append(countdown_delivery(deadline, offset, subscription.channel_id))
     return ahead
 
 
