@@ -12,21 +12,20 @@ import json
 import os
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TextIO
-from urllib.parse import urlencode
 
 from rich.text import Text
 from slack_bolt.async_app import AsyncApp
 
+from bot import slack_requests as slack
 from bot.app import build_app, build_client
 from bot.clock import Clock
+from bot.local_slack import LocalSlack, RecordedCall
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
 from bot.shell_input import Interrupted, LineReader, command_tree, default_reader
-from bot.standin import RecordedCall, SlackStandIn
 from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_offsets
@@ -37,7 +36,6 @@ from storage.db import Database
 USER_ID = "ULOCALADMIN"
 CHANNEL_ID = "CLOCALDESK"
 CHANNEL_NAME = "desk"  # shown as #desk; `parley digest --channel '#desk'` takes it too
-TEAM_ID = "T0LOCAL"
 PROMPT = "parley> "
 COMMANDS = ("/truce", "/deadline", "/talks", "/watch", "/desk")
 INTRO = (
@@ -115,8 +113,7 @@ class Shell:
             users={USER_ID: "you"},
             channels={CHANNEL_ID: CHANNEL_NAME},
         )
-        self.standin = SlackStandIn(
-            strict=False,
+        self.standin = LocalSlack(
             on_call=self._on_call,
             users={
                 USER_ID: {
@@ -301,22 +298,16 @@ class Shell:
         if name not in COMMANDS:
             self.say(f"Unknown command {name!r}. Commands: {', '.join(COMMANDS)}.")
             return
-        form = {
-            "token": "shell",
-            "team_id": TEAM_ID,
-            "team_domain": "parley-local",
-            "channel_id": CHANNEL_ID,
-            "channel_name": CHANNEL_NAME,
-            "user_id": USER_ID,
-            "user_name": "you",
-            "command": name,
-            "text": text.strip(),
-            "api_app_id": "A0PARLEY",
-            "is_enterprise_install": "false",
-            "response_url": self.standin.response_url(channel=CHANNEL_ID),
-            "trigger_id": f"shell.{uuid.uuid4().hex}",
-        }
-        status, body = await self.dispatch(urlencode(form), "application/x-www-form-urlencoded")
+        form = slack.slash_command(
+            name,
+            text.strip(),
+            user=USER_ID,
+            user_name="you",
+            channel=CHANNEL_ID,
+            channel_name=CHANNEL_NAME,
+            response_url=self.standin.response_url(channel=CHANNEL_ID),
+        )
+        status, body = await self.dispatch(slack.form_body(form), slack.FORM)
         self.show_ack(status, body)
         await self.fill_pending_views()
 
@@ -347,34 +338,19 @@ class Shell:
             )
             return
         button = self.state.buttons[number - 1]
-        payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM_ID, "domain": "parley-local"},
-            "user": {"id": USER_ID, "username": "you", "team_id": TEAM_ID},
-            "api_app_id": "A0PARLEY",
-            "trigger_id": f"shell.{uuid.uuid4().hex}",
-            "channel": {"id": button.channel, "name": CHANNEL_NAME},
-            "container": {
-                "type": "message",
-                "channel_id": button.channel,
-                "message_ts": button.message_ts or "0",
-                "is_ephemeral": True,
-            },
-            "response_url": self.standin.response_url(channel=button.channel),
-            "actions": [
-                {
-                    "action_id": button.action_id,
-                    "block_id": button.block_id,
-                    "value": button.value,
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": button.label},
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        status, body = await self.dispatch(
-            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        payload = slack.block_actions(
+            button.action_id,
+            button.value,
+            user=USER_ID,
+            user_name="you",
+            channel=button.channel,
+            channel_name=CHANNEL_NAME,
+            response_url=self.standin.response_url(channel=button.channel),
+            block_id=button.block_id,
+            label=button.label,
+            message_ts=button.message_ts or "0",
         )
+        status, body = await self.dispatch(slack.interaction_body(payload), slack.FORM)
         if status != 200:
             self.say(f"(the app answered HTTP {status}: {body})")
         await self.fill_pending_views()
@@ -409,17 +385,8 @@ class Shell:
                     self.say("Form cancelled; nothing was saved.\n")
                     return
                 values[str(block["block_id"])] = answer
-            payload = {
-                "type": "view_submission",
-                "team": {"id": TEAM_ID, "domain": "parley-local"},
-                "user": {"id": USER_ID, "username": "you", "team_id": TEAM_ID},
-                "api_app_id": "A0PARLEY",
-                "trigger_id": f"shell.{uuid.uuid4().hex}",
-                "view": {**view, "state": {"values": values}},
-            }
-            status, body = await self.dispatch(
-                urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
-            )
+            payload = slack.view_submission(view, values, user=USER_ID, user_name="you")
+            status, body = await self.dispatch(slack.interaction_body(payload), slack.FORM)
             reply = json.loads(body) if body.strip().startswith("{") else {}
             if status == 200 and reply.get("response_action") == "errors":
                 errors = {str(k): str(v) for k, v in (reply.get("errors") or {}).items()}

@@ -8,18 +8,24 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.blocks import button, buttons, context_line, header, message
-from bot.render.ids import Action
+from bot.render.ids import Action, Callback, Field
 from bot.render.present import round_block
 from bot.runtime import runtime_of
+from bot.timeleft import format_local
 from handlers import forms
+from handlers.forms import FormMeta, Submission, read_time
 from handlers.request import read_command
+from handlers.submissions import confirm_saved, opens_form, submitter, track_id_of
 from handlers.usage import usage_reply
 from storage import rounds
 from storage.access import require_lead
 from storage.errors import InvalidInput
+from templates import render
 
 USAGE = "`/talks [track] [public]`, `/talks new`, `/talks edit <#>`"
 
@@ -76,5 +82,81 @@ async def handle_talks(
         await ack(message(fallback, blocks, response_type=ask.response_type()))
 
 
+async def _new_round_form(session: AsyncSession, channel_id: str, _: int | None) -> View:
+    return await forms.round_form(session, channel_id=channel_id, round_id=None, track=None)
+
+
+async def _round_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+    return await forms.round_form(session, channel_id=channel_id, round_id=item_id, track=None)
+
+
+async def submit_round(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    runtime = runtime_of(context)
+    meta = FormMeta.load(view.get("private_metadata"))
+    form = Submission(view)
+    actor = submitter(runtime, body)
+    now = runtime.now()
+    zone = runtime.settings.timezone
+    async with runtime.db.session() as session:
+        await require_lead(session, actor)
+        order = runtime.settings.date_order
+        starts = read_time(
+            form.text(Field.starts), Field.starts, now=now, default_zone=zone, date_order=order
+        )
+        ends_text = form.text(Field.ends)
+        ends = (
+            read_time(ends_text, Field.ends, now=now, default_zone=starts.zone, date_order=order)
+            if ends_text
+            else None
+        )
+        fields: dict[str, Any] = dict(
+            title=form.text(Field.headline),
+            place=form.text(Field.place),
+            starts_at=starts.instant,
+            ends_at=ends.instant if ends else None,
+            zone=starts.zone,
+            status=form.text(Field.status) or "scheduled",
+            outcome=form.text(Field.outcome),
+            delegations=forms.read_delegations(form),
+        )
+        if meta.item_id is None:
+            saved = await rounds.add_round(
+                session,
+                actor=actor,
+                now=now,
+                track_id=await track_id_of(session, form.text(Field.track)),
+                **fields,
+            )
+            verb = "added"
+        else:
+            saved = await rounds.update_round(
+                session, actor=actor, now=now, round_id=meta.item_id, **fields
+            )
+            verb = "updated"
+    await ack()
+    await confirm_saved(
+        client,
+        actor.id,
+        meta,
+        render(
+            "round_saved",
+            verb=verb,
+            title=saved.title,
+            ref=saved.id,
+            when=format_local(saved.starts_at, saved.zone)
+            + (f" – {format_local(saved.ends_at, saved.zone)}" if saved.ends_at else ""),
+        ),
+    )
+
+
 def register(app: AsyncApp) -> None:
     app.command("/talks")(handle_talks)
+    app.view(Callback.round_form.value)(submit_round)
+    app.action(Action.open_round_form.value)(opens_form(_new_round_form))
+    app.action(Action.edit_round.value)(opens_form(_round_form))

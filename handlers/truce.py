@@ -8,17 +8,20 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.answers import Answer, fresh_until
 from bot.render.blocks import context_line, header, message, section
-from bot.render.ids import Field
+from bot.render.ids import Action, Callback, Field
 from bot.render.present import in_reader_zone, separated, truce_blocks
 from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from handlers import forms
+from handlers.forms import FormMeta, Submission, read_time
 from handlers.request import Ask, answer_key, read_command
+from handlers.submissions import confirm_saved, opens_form, submitter
 from handlers.usage import usage_reply
 from storage import truces
 from storage.access import require_lead
@@ -156,5 +159,73 @@ async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) ->
     )
 
 
+async def _truce_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+    if item_id is None:  # App Home's button: the one truce that can be extended
+        item_id = (await truces.extendable_truce(session, track_ids=None)).id
+    assert item_id is not None
+    return await forms.truce_form(session, channel_id=channel_id, truce_id=item_id)
+
+
+async def submit_truce(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    runtime = runtime_of(context)
+    meta = FormMeta.load(view.get("private_metadata"))
+    form = Submission(view)
+    actor = submitter(runtime, body)
+    now = runtime.now()
+    if meta.item_id is None:
+        raise InvalidInput("This form names no truce; open it again from /truce.")
+    async with runtime.db.session() as session:
+        await require_lead(session, actor)
+        current = await truces.view_of(session, await truces.get_truce(session, meta.item_id))
+        terms = forms.read_terms(form)
+        expiry = current.expiry
+        expiry_text = form.text(Field.expiry)
+        when = None
+        if expiry_text:
+            when = read_time(
+                expiry_text,
+                Field.expiry,
+                now=now,
+                default_zone=runtime.settings.timezone,
+                date_order=runtime.settings.date_order,
+                base=expiry.due_at if expiry else None,
+                base_zone=expiry.zone if expiry else None,
+            )
+            forms.require_future(when, Field.expiry, now=now, rule=forms.EXTENSION_RULE)
+            if expiry is not None:  # refuse before anything is written
+                truces.check_new_expiry(expiry, when.instant, now=now)
+        saved, changed = await truces.edit_truce(
+            session,
+            actor=actor,
+            now=now,
+            truce_id=meta.item_id,
+            terms=terms,
+            new_expiry=when.instant if when else None,
+            zone=when.zone if when else None,
+            source=form.text(Field.source),
+            note=form.text(Field.note),
+        )
+        changes = []
+        if "terms" in changed:
+            changes.append("terms updated")
+        if "expiry" in changed and saved.expiry is not None:
+            changes.append("now expires " + format_local(saved.expiry.due_at, saved.expiry.zone))
+    await ack()
+    await confirm_saved(
+        client,
+        actor.id,
+        meta,
+        render("truce_saved", title=current.truce.title, changes="; ".join(changes)),
+    )
+
+
 def register(app: AsyncApp) -> None:
     app.command("/truce")(handle_truce)
+    app.view(Callback.truce_form.value)(submit_truce)
+    app.action(Action.open_truce_form.value)(opens_form(_truce_form))

@@ -8,16 +8,21 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.blocks import button, buttons, context_line, header, message
-from bot.render.ids import Action
+from bot.render.ids import Action, Callback, Field
 from bot.render.present import event_block, sensitivity_block
 from bot.runtime import runtime_of
 from handlers import forms
+from handlers.forms import FormMeta, Submission
 from handlers.request import read_command
+from handlers.submissions import confirm_saved, opens_form, submitter
 from storage import events, sensitivities
 from storage.access import require_lead
+from templates import render
 
 
 async def handle_watch(
@@ -88,5 +93,53 @@ async def handle_watch(
         await ack(message(fallback, blocks, response_type=ask.response_type()))
 
 
+async def _new_sensitivity_form(session: AsyncSession, channel_id: str, _: int | None) -> View:
+    return await forms.sensitivity_form(session, channel_id=channel_id, sensitivity_id=None)
+
+
+async def _sensitivity_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+    return await forms.sensitivity_form(session, channel_id=channel_id, sensitivity_id=item_id)
+
+
+async def submit_sensitivity(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    runtime = runtime_of(context)
+    meta = FormMeta.load(view.get("private_metadata"))
+    form = Submission(view)
+    actor = submitter(runtime, body)
+    now = runtime.now()
+    async with runtime.db.session() as session:
+        fields: dict[str, Any] = dict(
+            name=form.text(Field.name),
+            level=form.text(Field.level) or "medium",
+            description=form.text(Field.description),
+            keywords=sensitivities.parse_keywords(form.text(Field.keywords)),
+            visibility=form.text(Field.visibility) or "team",
+        )
+        if meta.item_id is None:
+            saved = await sensitivities.add_sensitivity(session, actor=actor, now=now, **fields)
+            verb = "added"
+        else:
+            saved = await sensitivities.update_sensitivity(
+                session, actor=actor, now=now, sensitivity_id=meta.item_id, **fields
+            )
+            verb = "updated"
+    await ack()
+    await confirm_saved(
+        client,
+        actor.id,
+        meta,
+        render("sensitivity_saved", verb=verb, name=saved.name, level=saved.level),
+    )
+
+
 def register(app: AsyncApp) -> None:
     app.command("/watch")(handle_watch)
+    app.view(Callback.sensitivity_form.value)(submit_sensitivity)
+    app.action(Action.open_sensitivity_form.value)(opens_form(_new_sensitivity_form))
+    app.action(Action.edit_sensitivity.value)(opens_form(_sensitivity_form))

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.standin import RecordedCall, SlackStandIn, message_text
+from bot.local_slack import RecordedCall
+from bot.slack_text import message_text
 from storage import subscriptions
 from storage.access import CLI
 from storage.db import Database
-from tests.conftest import AS_OF
+from tests.support.people import AS_OF
+from tests.support.slack import SlackStandIn
 from tests.test_cli import PARLEY, TIMEOUT, clean_env, ok, parley
 
 

@@ -7,24 +7,25 @@ import asyncio
 import io
 import json
 import logging
-import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 import uvicorn
 
+from bot import slack_requests as slack
 from bot.app import build_app, build_client
 from bot.calendar import calendar_route
 from bot.clock import ManualClock
 from bot.logs import QUIET_LOGGERS, REDACTED, configure_logging, secrets_of
 from bot.settings import Settings
-from bot.standin import SlackStandIn
 from bot.web import build_web
 from storage.db import Database
-from tests.conftest import ADMIN, BOT_TOKEN, CHANNEL, SIGNING_SECRET, seed, sign
+from tests.support.bots import sign
+from tests.support.databases import seed
+from tests.support.people import ADMIN, BOT_TOKEN, CHANNEL, SIGNING_SECRET
+from tests.support.slack import SlackStandIn
 
 APP_TOKEN = "xapp-1-A0PARLEY-1234567890-abcdef"
 CALENDAR_TOKEN = "calendar-token-0123456789abcdef"
@@ -94,22 +95,6 @@ async def serve_bot(
     return server, task, f"http://127.0.0.1:{port}"
 
 
-def command_body(command: str, text: str, *, response_url: str, trigger_id: str) -> str:
-    return urlencode(
-        {
-            "token": "deprecated",
-            "team_id": "T0LOCAL",
-            "channel_id": CHANNEL,
-            "user_id": ADMIN,
-            "command": command,
-            "text": text,
-            "api_app_id": "A0PARLEY",
-            "response_url": response_url,
-            "trigger_id": trigger_id,
-        }
-    )
-
-
 async def test_a_session_logs_only_json_lines_without_secrets_or_request_bodies(
     json_lines: io.StringIO, sqlite_db: Database, standin: SlackStandIn, clock: ManualClock
 ) -> None:
@@ -120,12 +105,15 @@ async def test_a_session_logs_only_json_lines_without_secrets_or_request_bodies(
         async with httpx.AsyncClient(timeout=10) as http:
 
             async def command(text_command: str, text: str, *, secret: str = SIGNING_SECRET) -> int:
-                response_url = standin.response_url(channel=CHANNEL)
-                trigger_id = f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}"
-                sent.extend([response_url, trigger_id])
-                body = command_body(
-                    text_command, text, response_url=response_url, trigger_id=trigger_id
+                form = slack.slash_command(
+                    text_command,
+                    text,
+                    user=ADMIN,
+                    channel=CHANNEL,
+                    response_url=standin.response_url(channel=CHANNEL),
                 )
+                sent.extend([form["response_url"], form["trigger_id"]])
+                body = slack.form_body(form)
                 response = await http.post(
                     f"{url}/slack/events", content=body, headers=sign(body, secret=secret)
                 )

@@ -4,43 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from typing import Any
 
 import httpx
 
+from bot import slack_requests as slack
 from bot.render.ids import Action
 from storage.models import HandledRequest
-from tests.conftest import LEAD, MEMBER, RunningBot, sign
 from tests.handlers.helpers import rows
-
-
-def home_opened_body(user: str, event_id: str) -> str:
-    return json.dumps(
-        {
-            "token": "deprecated",
-            "team_id": "T0LOCAL",
-            "api_app_id": "A0PARLEY",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "event": {
-                "type": "app_home_opened",
-                "user": user,
-                "channel": "D0HOME",
-                "tab": "home",
-                "event_ts": f"{time.time():.6f}",
-            },
-        }
-    )
+from tests.support.bots import RunningBot, sign
+from tests.support.people import LEAD, MEMBER
 
 
 async def deliver(
     bot: RunningBot, user: str, event_id: str, *, retry: int | None = None
 ) -> httpx.Response:
-    body = home_opened_body(user, event_id)
-    headers = sign(body) | {"content-type": "application/json"}
+    body = json.dumps(slack.app_home_opened(user, event_id=event_id))
+    headers = sign(body) | {"content-type": slack.JSON}
     if retry is not None:
         headers |= {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
     return await bot.send(body, headers)

@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
-from bot.standin import RecordedCall, check_blocks
+from bot.local_slack import RecordedCall
 from storage.models import AuditEntry
-from tests.conftest import RunningBot
+from tests.support.bots import RunningBot
+from tests.support.slack import check_blocks
 
 # Typed by a user who wants the bot to ping everyone, mention someone and disguise a link.
 HOSTILE = "Ping <!channel> <@U123> <http://x|y> & @everyone"

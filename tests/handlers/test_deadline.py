@@ -8,7 +8,6 @@ from bot.render.ids import Callback, Field
 from storage import deadlines
 from storage.access import CLI
 from storage.models import AuditEntry, Deadline, DeadlineStatus
-from tests.conftest import AS_OF, CHANNEL, LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import (
     answer,
     assert_valid_message,
@@ -18,6 +17,8 @@ from tests.handlers.helpers import (
     input_block_ids,
     rows,
 )
+from tests.support.bots import RunningBot
+from tests.support.people import AS_OF, CHANNEL, LEAD, MEMBER
 
 TRUCE_EXPIRY = "US–China tariff truce (Geneva, 90 days) expires"
 

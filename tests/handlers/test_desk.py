@@ -12,7 +12,6 @@ from handlers.desk import SEARCH_LIMIT
 from storage import events
 from storage.access import Actor
 from storage.models import AuditEntry, Deadline, RoleGrant, Subscription
-from tests.conftest import ADMIN, AS_OF, CHANNEL, LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import (
     answer,
     assert_valid_message,
@@ -20,6 +19,8 @@ from tests.handlers.helpers import (
     block_text,
     rows,
 )
+from tests.support.bots import RunningBot
+from tests.support.people import ADMIN, AS_OF, CHANNEL, LEAD, MEMBER
 
 
 @pytest.mark.parametrize("text", ["", "help"])

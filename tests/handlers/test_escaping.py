@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from bot.render.ids import Action, Field
-from bot.standin import message_text
+from bot.slack_text import message_text
 from storage.models import Deadline
-from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import (
     HOSTILE,
     answer,
@@ -23,6 +22,8 @@ from tests.handlers.helpers import (
     confirmation,
     rows,
 )
+from tests.support.bots import RunningBot
+from tests.support.people import LEAD, MEMBER
 
 
 async def add_hostile_deadline(bot: RunningBot) -> dict[str, Any]:

@@ -5,7 +5,8 @@ import time
 from typing import Any
 
 from bot.render.ids import Action
-from tests.conftest import LEAD, MEMBER, RunningBot, sign
+from tests.support.bots import RunningBot, sign
+from tests.support.people import LEAD, MEMBER
 
 
 async def open_home(bot: RunningBot, user: str) -> dict[str, Any]:

@@ -25,9 +25,10 @@ from bot.settings import Settings
 from storage import rounds, sensitivities
 from storage.access import CLI
 from storage.models import Deadline, DeadlineStatus, Level, Sensitivity, TalksRound, Truce
-from tests.conftest import AS_OF, LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import HOSTILE, answer, assert_user_text_escaped, rows
 from tests.handlers.test_home import open_home
+from tests.support.bots import RunningBot
+from tests.support.people import AS_OF, LEAD, MEMBER
 
 LONG_ROUND = (
     "US–China working-level consultations on farm purchases, fentanyl precursors, export "

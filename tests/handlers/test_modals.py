@@ -20,7 +20,6 @@ from storage.models import (
     TalksRound,
     TruceExtension,
 )
-from tests.conftest import ADMIN, CHANNEL, LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import (
     answer,
     audit_count,
@@ -28,6 +27,8 @@ from tests.handlers.helpers import (
     response_url_reply,
     rows,
 )
+from tests.support.bots import RunningBot
+from tests.support.people import ADMIN, CHANNEL, LEAD, MEMBER
 
 STOCKHOLM_ROUND = 3
 TAIWAN = 1

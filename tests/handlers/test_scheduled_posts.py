@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from bot.render.ids import Action
 from bot.scheduler import Scheduler
-from bot.standin import message_text
+from bot.slack_text import message_text
 from storage.models import Deadline
-from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import HOSTILE, answer, assert_user_text_escaped, rows
+from tests.support.bots import RunningBot
+from tests.support.people import LEAD, MEMBER
 
 EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from bot.render.ids import Callback, Field
 from storage.models import Delegation, TalksRound
-from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import (
     answer,
     assert_valid_message,
@@ -16,6 +15,8 @@ from tests.handlers.helpers import (
     input_block_ids,
     rows,
 )
+from tests.support.bots import RunningBot
+from tests.support.people import LEAD, MEMBER
 
 DELEGATIONS = "United States | Scott Bessent | Treasury Secretary\nChina | He Lifeng | Vice Premier"
 

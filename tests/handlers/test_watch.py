@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from bot.render.ids import Callback, Field
 from storage.models import Event, EventSensitivity, Sensitivity
-from tests.conftest import LEAD, MEMBER, RunningBot
 from tests.handlers.helpers import (
     answer,
     assert_valid_message,
@@ -15,6 +14,8 @@ from tests.handlers.helpers import (
     confirmation,
     rows,
 )
+from tests.support.bots import RunningBot
+from tests.support.people import LEAD, MEMBER
 
 LAI = "Taiwan's President Lai Ching-te reportedly postpones a planned visit to the US"
 SENATORS = "US senators reportedly preparing bills on China's human rights record and Taiwan"

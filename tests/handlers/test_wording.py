@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from bot.scheduler import Scheduler
-from bot.standin import message_text
-from tests.conftest import LEAD, MEMBER, RunningBot, sign
+from bot.slack_text import message_text
 from tests.handlers.helpers import answer
+from tests.support.bots import RunningBot, sign
+from tests.support.people import LEAD, MEMBER
 
 SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01 EDT
 TRUCE = "US–China tariff truce (Geneva, 90 days)"

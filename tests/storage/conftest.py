@@ -34,7 +34,7 @@ from storage.models import (
     Track,
     Truce,
 )
-from tests.conftest import AS_OF, seed
+from tests.support.people import AS_OF
 
 MEMBER = Actor("UMEMBER")
 LEAD = Actor("ULEAD")
@@ -76,7 +76,7 @@ async def load_ids(db: Database) -> Seeded:
 
 @pytest.fixture
 async def seeded(db: Database) -> Seeded:
-    await seed(db)
+    """The founding case's ids; `db` already holds it (see the suite's `db` fixture)."""
     return await load_ids(db)
 
 

@@ -15,8 +15,8 @@ from storage.backup import checksum, export_record, import_record
 from storage.db import Database
 from storage.errors import InvalidInput, NotPermitted
 from storage.models import Delivery, HandledRequest
-from tests.conftest import _drop_pg_database, make_database_url, seed
 from tests.storage.conftest import NOW, Seeded, assert_utc, audit_trail, load_ids, row_counts, utc
+from tests.support.databases import drop_pg_database, make_database_url, seed
 
 LATER = NOW + timedelta(hours=1)
 
@@ -91,7 +91,7 @@ async def test_export_then_import_sqlite_to_postgres_to_sqlite_keeps_every_row(
     finally:
         for database in (source, middle, back):
             await database.dispose()
-        await _drop_pg_database(pg_url)
+        await drop_pg_database(pg_url)
 
 
 def _assert_same_plus_one_import(

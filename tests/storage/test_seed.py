@@ -12,8 +12,8 @@ from storage.db import Database
 from storage.errors import InvalidInput
 from storage.models import TalksRound
 from storage.seed import SeedError, default_seed_files, load_seed, load_seed_files
-from tests.conftest import AS_OF
 from tests.storage.conftest import Seeded, assert_utc, audit_trail, row_counts, utc
+from tests.support.people import AS_OF
 
 
 async def test_loading_the_founding_case_twice_equals_loading_it_once(db: Database) -> None:
