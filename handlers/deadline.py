@@ -21,9 +21,8 @@ from bot.render.present import deadline_block, in_reader_zone, item_button, left
 from bot.runtime import Runtime, runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.forms import FormMeta, Submission, read_time
 from handlers.request import Ask, answer_key, read_command
-from handlers.submissions import confirm_saved, opens_form, submitter, track_id_of
+from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import deadlines
 from storage.access import Actor, require_lead
@@ -327,50 +326,31 @@ async def submit_deadline(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    runtime = runtime_of(context)
-    meta = FormMeta.load(view.get("private_metadata"))
-    form = Submission(view)
-    actor = submitter(runtime, body)
-    now = runtime.now()
-    async with runtime.db.session() as session:
-        await require_lead(session, actor)
-        when = read_time(
-            form.text(Field.due),
-            Field.due,
-            now=now,
-            default_zone=runtime.settings.timezone,
-            date_order=runtime.settings.date_order,
-        )
-        if meta.item_id is None:
-            forms.require_future(when, Field.due, now=now, rule=forms.NEW_DEADLINE_RULE)
-        offsets = form.text(Field.offsets)  # checked by storage, shown inline if wrong
+    async with lead_submission(body, view, context) as sub:
+        when = sub.time(Field.due)
+        if sub.meta.item_id is None:
+            forms.require_future(when, Field.due, now=sub.now, rule=forms.NEW_DEADLINE_RULE)
         fields: dict[str, Any] = dict(
-            title=form.text(Field.headline),
+            title=sub.text(Field.headline),
             due_at=when.instant,
             zone=when.zone,
-            kind=form.text(Field.kind) or "other",
-            offsets=offsets,
-            visibility=form.text(Field.visibility) or "team",
+            kind=sub.text(Field.kind) or "other",
+            offsets=sub.text(Field.offsets),  # checked by storage, shown inline if wrong
+            visibility=sub.text(Field.visibility) or "team",
         )
-        if meta.item_id is None:
+        if sub.meta.item_id is None:
             saved = await deadlines.add_deadline(
-                session,
-                actor=actor,
-                now=now,
-                track_id=await track_id_of(session, form.text(Field.track)),
-                **fields,
+                sub.session, actor=sub.actor, now=sub.now, track_id=await sub.track_id(), **fields
             )
             verb = "added"
         else:
             saved = await deadlines.update_deadline(
-                session, actor=actor, now=now, deadline_id=meta.item_id, **fields
+                sub.session, actor=sub.actor, now=sub.now, deadline_id=sub.meta.item_id, **fields
             )
             verb = "updated"
     await ack()
-    await confirm_saved(
+    await sub.confirm(
         client,
-        actor.id,
-        meta,
         render(
             "deadline_saved",
             verb=verb,

@@ -13,13 +13,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.ids import Action, Callback, Field
-from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.forms import FormMeta, Submission, read_time
-from handlers.submissions import confirm_saved, opens_form, submitter, track_id_of
+from handlers.submissions import lead_submission, opens_form
 from storage import events, sensitivities
-from storage.access import require_lead
 from templates import render
 
 
@@ -34,53 +31,38 @@ async def submit_event(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    runtime = runtime_of(context)
-    meta = FormMeta.load(view.get("private_metadata"))
-    form = Submission(view)
-    actor = submitter(runtime, body)
-    now = runtime.now()
-    async with runtime.db.session() as session:
-        await require_lead(session, actor)
-        when_text = form.text(Field.when)
-        if when_text:
-            when = read_time(
-                when_text,
-                Field.when,
-                now=now,
-                default_zone=runtime.settings.timezone,
-                date_order=runtime.settings.date_order,
-            )
+    async with lead_submission(body, view, context) as sub:
+        if sub.text(Field.when):
+            when = sub.time(Field.when)
             occurred, zone = when.instant, when.zone
         else:
-            occurred, zone = now, runtime.settings.timezone
-        chosen = set(form.choices(Field.sensitivities))
+            occurred, zone = sub.now, sub.runtime.settings.timezone
+        chosen = set(sub.form.choices(Field.sensitivities))
         ids = [
             s.id
-            for s in await sensitivities.all_sensitivities(session)
+            for s in await sensitivities.all_sensitivities(sub.session)
             if s.slug in chosen and s.id is not None
         ]
         added = await events.add_event(
-            session,
-            actor=actor,
-            now=now,
-            title=form.text(Field.headline),
+            sub.session,
+            actor=sub.actor,
+            now=sub.now,
+            title=sub.text(Field.headline),
             occurred_at=occurred,
             zone=zone,
-            kind=form.text(Field.kind) or "other",
-            summary=form.text(Field.summary),
-            source_name=form.text(Field.source),
-            source_url=form.text(Field.source_url),
-            confidence=form.text(Field.confidence) or "reported",
-            visibility=form.text(Field.visibility) or "team",
-            track_id=await track_id_of(session, form.text(Field.track)),
+            kind=sub.text(Field.kind) or "other",
+            summary=sub.text(Field.summary),
+            source_name=sub.text(Field.source),
+            source_url=sub.text(Field.source_url),
+            confidence=sub.text(Field.confidence) or "reported",
+            visibility=sub.text(Field.visibility) or "team",
+            track_id=await sub.track_id(),
             sensitivity_ids=ids,
         )
     await ack()
     tags = ", ".join(s.name for s in added.sensitivities)
-    await confirm_saved(
+    await sub.confirm(
         client,
-        actor.id,
-        meta,
         render(
             "event_added",
             title=added.event.title,

@@ -18,9 +18,8 @@ from bot.render.present import round_block
 from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.forms import FormMeta, Submission, read_time
 from handlers.request import read_command
-from handlers.submissions import confirm_saved, opens_form, submitter, track_id_of
+from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import rounds
 from storage.access import require_lead
@@ -97,60 +96,39 @@ async def submit_round(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    runtime = runtime_of(context)
-    meta = FormMeta.load(view.get("private_metadata"))
-    form = Submission(view)
-    actor = submitter(runtime, body)
-    now = runtime.now()
-    zone = runtime.settings.timezone
-    async with runtime.db.session() as session:
-        await require_lead(session, actor)
-        order = runtime.settings.date_order
-        starts = read_time(
-            form.text(Field.starts), Field.starts, now=now, default_zone=zone, date_order=order
-        )
-        ends_text = form.text(Field.ends)
-        ends = (
-            read_time(ends_text, Field.ends, now=now, default_zone=starts.zone, date_order=order)
-            if ends_text
-            else None
-        )
+    async with lead_submission(body, view, context) as sub:
+        starts = sub.time(Field.starts)
+        ends = sub.time(Field.ends, default_zone=starts.zone) if sub.text(Field.ends) else None
         fields: dict[str, Any] = dict(
-            title=form.text(Field.headline),
-            place=form.text(Field.place),
+            title=sub.text(Field.headline),
+            place=sub.text(Field.place),
             starts_at=starts.instant,
             ends_at=ends.instant if ends else None,
             zone=starts.zone,
-            status=form.text(Field.status) or "scheduled",
-            outcome=form.text(Field.outcome),
-            delegations=forms.read_delegations(form),
+            status=sub.text(Field.status) or "scheduled",
+            outcome=sub.text(Field.outcome),
+            delegations=forms.read_delegations(sub.form),
         )
-        if meta.item_id is None:
+        if sub.meta.item_id is None:
             saved = await rounds.add_round(
-                session,
-                actor=actor,
-                now=now,
-                track_id=await track_id_of(session, form.text(Field.track)),
-                **fields,
+                sub.session, actor=sub.actor, now=sub.now, track_id=await sub.track_id(), **fields
             )
             verb = "added"
         else:
             saved = await rounds.update_round(
-                session, actor=actor, now=now, round_id=meta.item_id, **fields
+                sub.session, actor=sub.actor, now=sub.now, round_id=sub.meta.item_id, **fields
             )
             verb = "updated"
     await ack()
-    await confirm_saved(
+    ends_shown = f" – {format_local(saved.ends_at, saved.zone)}" if saved.ends_at else ""
+    await sub.confirm(
         client,
-        actor.id,
-        meta,
         render(
             "round_saved",
             verb=verb,
             title=saved.title,
             ref=saved.id,
-            when=format_local(saved.starts_at, saved.zone)
-            + (f" – {format_local(saved.ends_at, saved.zone)}" if saved.ends_at else ""),
+            when=format_local(saved.starts_at, saved.zone) + ends_shown,
         ),
     )
 

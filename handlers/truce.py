@@ -19,9 +19,8 @@ from bot.render.present import in_reader_zone, separated, truce_blocks
 from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.forms import FormMeta, Submission, read_time
 from handlers.request import Ask, answer_key, read_command
-from handlers.submissions import confirm_saved, opens_form, submitter
+from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import truces
 from storage.access import require_lead
@@ -173,43 +172,33 @@ async def submit_truce(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    runtime = runtime_of(context)
-    meta = FormMeta.load(view.get("private_metadata"))
-    form = Submission(view)
-    actor = submitter(runtime, body)
-    now = runtime.now()
-    if meta.item_id is None:
-        raise InvalidInput("This form names no truce; open it again from /truce.")
-    async with runtime.db.session() as session:
-        await require_lead(session, actor)
-        current = await truces.view_of(session, await truces.get_truce(session, meta.item_id))
-        terms = forms.read_terms(form)
+    async with lead_submission(body, view, context) as sub:
+        if sub.meta.item_id is None:
+            raise InvalidInput("This form names no truce; open it again from /truce.")
+        current = await truces.view_of(
+            sub.session, await truces.get_truce(sub.session, sub.meta.item_id)
+        )
         expiry = current.expiry
-        expiry_text = form.text(Field.expiry)
         when = None
-        if expiry_text:
-            when = read_time(
-                expiry_text,
+        if sub.text(Field.expiry):
+            when = sub.time(
                 Field.expiry,
-                now=now,
-                default_zone=runtime.settings.timezone,
-                date_order=runtime.settings.date_order,
                 base=expiry.due_at if expiry else None,
                 base_zone=expiry.zone if expiry else None,
             )
-            forms.require_future(when, Field.expiry, now=now, rule=forms.EXTENSION_RULE)
+            forms.require_future(when, Field.expiry, now=sub.now, rule=forms.EXTENSION_RULE)
             if expiry is not None:  # refuse before anything is written
-                truces.check_new_expiry(expiry, when.instant, now=now)
+                truces.check_new_expiry(expiry, when.instant, now=sub.now)
         saved, changed = await truces.edit_truce(
-            session,
-            actor=actor,
-            now=now,
-            truce_id=meta.item_id,
-            terms=terms,
+            sub.session,
+            actor=sub.actor,
+            now=sub.now,
+            truce_id=sub.meta.item_id,
+            terms=forms.read_terms(sub.form),
             new_expiry=when.instant if when else None,
             zone=when.zone if when else None,
-            source=form.text(Field.source),
-            note=form.text(Field.note),
+            source=sub.text(Field.source),
+            note=sub.text(Field.note),
         )
         changes = []
         if "terms" in changed:
@@ -217,11 +206,8 @@ async def submit_truce(
         if "expiry" in changed and saved.expiry is not None:
             changes.append("now expires " + format_local(saved.expiry.due_at, saved.expiry.zone))
     await ack()
-    await confirm_saved(
-        client,
-        actor.id,
-        meta,
-        render("truce_saved", title=current.truce.title, changes="; ".join(changes)),
+    await sub.confirm(
+        client, render("truce_saved", title=current.truce.title, changes="; ".join(changes))
     )
 
 

@@ -17,9 +17,8 @@ from bot.render.ids import Action, Callback, Field
 from bot.render.present import event_block, sensitivity_block
 from bot.runtime import runtime_of
 from handlers import forms
-from handlers.forms import FormMeta, Submission
 from handlers.request import read_command
-from handlers.submissions import confirm_saved, opens_form, submitter
+from handlers.submissions import lead_submission, opens_form
 from storage import events, sensitivities
 from storage.access import require_lead
 from templates import render
@@ -108,33 +107,27 @@ async def submit_sensitivity(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    runtime = runtime_of(context)
-    meta = FormMeta.load(view.get("private_metadata"))
-    form = Submission(view)
-    actor = submitter(runtime, body)
-    now = runtime.now()
-    async with runtime.db.session() as session:
+    async with lead_submission(body, view, context) as sub:
         fields: dict[str, Any] = dict(
-            name=form.text(Field.name),
-            level=form.text(Field.level) or "medium",
-            description=form.text(Field.description),
-            keywords=sensitivities.parse_keywords(form.text(Field.keywords)),
-            visibility=form.text(Field.visibility) or "team",
+            name=sub.text(Field.name),
+            level=sub.text(Field.level) or "medium",
+            description=sub.text(Field.description),
+            keywords=sensitivities.parse_keywords(sub.text(Field.keywords)),
+            visibility=sub.text(Field.visibility) or "team",
         )
-        if meta.item_id is None:
-            saved = await sensitivities.add_sensitivity(session, actor=actor, now=now, **fields)
+        if sub.meta.item_id is None:
+            saved = await sensitivities.add_sensitivity(
+                sub.session, actor=sub.actor, now=sub.now, **fields
+            )
             verb = "added"
         else:
             saved = await sensitivities.update_sensitivity(
-                session, actor=actor, now=now, sensitivity_id=meta.item_id, **fields
+                sub.session, actor=sub.actor, now=sub.now, sensitivity_id=sub.meta.item_id, **fields
             )
             verb = "updated"
     await ack()
-    await confirm_saved(
-        client,
-        actor.id,
-        meta,
-        render("sensitivity_saved", verb=verb, name=saved.name, level=saved.level),
+    await sub.confirm(
+        client, render("sensitivity_saved", verb=verb, name=saved.name, level=saved.level)
     )
 
 

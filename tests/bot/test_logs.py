@@ -22,7 +22,7 @@ from bot.logs import QUIET_LOGGERS, REDACTED, configure_logging, secrets_of
 from bot.settings import Settings
 from bot.web import build_web
 from storage.db import Database
-from tests.support.bots import sign
+from tests.support.bots import bot_settings, serve, sign
 from tests.support.databases import seed
 from tests.support.people import ADMIN, BOT_TOKEN, CHANNEL, SIGNING_SECRET
 from tests.support.slack import SlackStandIn
@@ -72,27 +72,12 @@ def lines_of(stream: io.StringIO) -> list[dict[str, Any]]:
 async def serve_bot(
     db: Database, standin: SlackStandIn, clock: ManualClock
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    settings = Settings(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        api_url=standin.api_url,
-        database_url=db.url,
-        admins=frozenset({ADMIN}),
-        calendar_token=CALENDAR_TOKEN,
-    )
+    settings = bot_settings(db, standin, calendar_token=CALENDAR_TOKEN)
     app = build_app(settings=settings, client=build_client(settings), db=db, clock=clock)
     web = build_web(app, db)
     web.router.routes.append(calendar_route(db=db, settings=settings, clock=clock))
-    # log_config=None: uvicorn's loggers propagate to the root handler instead of their own.
-    config = uvicorn.Config(web, host="127.0.0.1", port=0, lifespan="off", log_config=None)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-        if task.done():
-            task.result()
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
+    # No log config: uvicorn's loggers propagate to the root handler instead of their own.
+    return await serve(web, log_config=None, log_level=None)
 
 
 async def test_a_session_logs_only_json_lines_without_secrets_or_request_bodies(

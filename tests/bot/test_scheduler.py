@@ -138,8 +138,9 @@ async def test_upcoming_lists_what_the_scheduler_then_posts(
     seeded: Database, standin: SlackStandIn, clock: ManualClock
 ) -> None:
     await subscribe(seeded, CHANNEL, digest_enabled=True)
-    await subscribe(seeded, "CWEEKDAY", digest_enabled=True, weekdays_only=True,
-                    countdowns_enabled=False)
+    await subscribe(
+        seeded, "CWEEKDAY", digest_enabled=True, weekdays_only=True, countdowns_enabled=False
+    )
     await subscribe(seeded, "CEUONLY1", tracks=["us-eu"])  # no us-china countdowns, no digest
     scheduler = make_scheduler(seeded, standin, clock)
     async with seeded.session() as session:

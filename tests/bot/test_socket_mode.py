@@ -17,7 +17,8 @@ from bot.settings import Settings
 from bot.socket_mode import SocketModeHandler
 from storage.db import Database
 from storage.models import HandledRequest
-from tests.e2e.helpers import eventually, sample
+from tests.support.bots import bot_settings
+from tests.support.checks import eventually, sample
 from tests.support.databases import seed
 from tests.support.people import ADMIN, BOT_TOKEN, CHANNEL, MEMBER
 from tests.support.slack import SlackStandIn
@@ -57,14 +58,7 @@ async def socket_bot(
     sqlite_db: Database, standin: SlackStandIn, clock: ManualClock
 ) -> AsyncIterator[SocketBot]:
     await seed(sqlite_db)
-    settings = Settings(
-        bot_token=BOT_TOKEN,
-        app_token=APP_TOKEN,
-        api_url=standin.api_url,
-        database_url=sqlite_db.url,
-        admins=frozenset({ADMIN}),
-        timezone="Europe/Stockholm",
-    )
+    settings = bot_settings(sqlite_db, standin, app_token=APP_TOKEN, signing_secret=None)
     app = build_app(settings=settings, client=build_client(settings), db=sqlite_db, clock=clock)
     metrics = Metrics()
     metrics.instrument(app.client)

@@ -22,8 +22,8 @@ from bot.render.ids import Callback, Field
 from bot.settings import Settings
 from bot.web import build_ops_web, build_web
 from storage.db import Database
-from tests.e2e.helpers import eventually, sample
 from tests.support.bots import RunningBot, sign
+from tests.support.checks import eventually, sample
 from tests.support.people import ADMIN, BOT_TOKEN, MEMBER, SIGNING_SECRET
 from tests.support.slack import SlackStandIn
 

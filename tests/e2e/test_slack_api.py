@@ -14,8 +14,8 @@ from bot.app import build_client
 from bot.metrics import Metrics
 from bot.render.ids import Callback, Field
 from bot.settings import Settings
-from tests.e2e.helpers import sample
 from tests.support.bots import RunningBot
+from tests.support.checks import sample
 from tests.support.people import BOT_TOKEN, CHANNEL, LEAD, MEMBER
 from tests.support.slack import SlackStandIn
 

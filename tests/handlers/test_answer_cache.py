@@ -23,8 +23,8 @@ from storage.db import Database
 from storage.models import Role
 from storage.roles import grant_lead
 from storage.subscriptions import subscribe
-from tests.handlers.helpers import answer, block_text, walk
 from tests.support.bots import RunningBot, start_bot
+from tests.support.checks import answer, block_text, walk
 from tests.support.databases import drop_pg_database, make_database_url, seed
 from tests.support.people import ADMIN, AS_OF, LEAD, MEMBER
 from tests.support.slack import SlackStandIn

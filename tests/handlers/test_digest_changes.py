@@ -14,8 +14,8 @@ from bot.scheduler import Scheduler
 from bot.slack_text import message_text
 from storage import deadlines
 from storage.access import Actor
-from tests.handlers.helpers import answer, block_text
 from tests.support.bots import RunningBot
+from tests.support.checks import answer, block_text
 from tests.support.people import AS_OF, LEAD, MEMBER
 
 TRUCE = "US–China tariff truce (Geneva, 90 days)"

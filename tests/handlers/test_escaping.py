@@ -14,7 +14,8 @@ import pytest
 from bot.render.ids import Action, Field
 from bot.slack_text import message_text
 from storage.models import Deadline
-from tests.handlers.helpers import (
+from tests.support.bots import RunningBot
+from tests.support.checks import (
     HOSTILE,
     answer,
     assert_hostile_shown_escaped,
@@ -22,7 +23,6 @@ from tests.handlers.helpers import (
     confirmation,
     rows,
 )
-from tests.support.bots import RunningBot
 from tests.support.people import LEAD, MEMBER
 
 
@@ -237,5 +237,3 @@ async def test_error_replies_escape_what_was_typed(
 ) -> None:
     body = answer(await bot.command(command, text, user=LEAD))
     assert "<!channel>" not in body["text"] and "<!here>" not in body["text"]
-
-

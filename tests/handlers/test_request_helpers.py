@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from bot.render.ids import Action, Callback, Field
 from storage.models import Deadline
-from tests.handlers.helpers import answer, confirmation, response_url_reply, rows
 from tests.support.bots import RunningBot
+from tests.support.checks import answer, confirmation, response_url_reply, rows
 from tests.support.people import LEAD, MEMBER
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from bot.render.ids import Callback, Field
 from storage.models import Delegation, TalksRound
-from tests.handlers.helpers import (
+from tests.support.bots import RunningBot
+from tests.support.checks import (
     answer,
     assert_valid_message,
     audit_count,
@@ -15,7 +16,6 @@ from tests.handlers.helpers import (
     input_block_ids,
     rows,
 )
-from tests.support.bots import RunningBot
 from tests.support.people import LEAD, MEMBER
 
 DELEGATIONS = "United States | Scott Bessent | Treasury Secretary\nChina | He Lifeng | Vice Premier"

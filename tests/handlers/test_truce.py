@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from bot.render.ids import Callback, Field
 from storage.models import AuditEntry, Deadline, TruceExtension, TruceTerm
-from tests.handlers.helpers import (
+from tests.support.bots import RunningBot
+from tests.support.checks import (
     answer,
     assert_valid_message,
     audit_count,
@@ -16,7 +17,6 @@ from tests.handlers.helpers import (
     rows,
     shown,
 )
-from tests.support.bots import RunningBot
 from tests.support.people import LEAD, MEMBER
 
 SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # 00:01 EDT

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from bot.render.ids import Callback, Field
 from storage.models import Event, EventSensitivity, Sensitivity
-from tests.handlers.helpers import (
+from tests.support.bots import RunningBot
+from tests.support.checks import (
     answer,
     assert_valid_message,
     audit_count,
@@ -14,7 +15,6 @@ from tests.handlers.helpers import (
     confirmation,
     rows,
 )
-from tests.support.bots import RunningBot
 from tests.support.people import LEAD, MEMBER
 
 LAI = "Taiwan's President Lai Ching-te reportedly postpones a planned visit to the US"

@@ -7,6 +7,7 @@ requests made by `bot.slack_requests` and reads what each request caused from th
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -20,6 +21,7 @@ from bot import slack_requests as slack
 from bot.app import build_app, build_client
 from bot.clock import ManualClock
 from bot.local_slack import RecordedCall
+from bot.scheduler import Scheduler, delivery_client
 from bot.settings import Settings
 from bot.web import build_web
 from storage.access import CLI
@@ -144,6 +146,26 @@ class RunningBot:
         )
         return await self.interaction(payload)
 
+    async def event(self, envelope: dict[str, Any], *, retry: int | None = None) -> httpx.Response:
+        """Delivers an Events API envelope (`slack.event_callback`), as Slack's retry
+        number `retry` if given."""
+        body = json.dumps(envelope)
+        headers = sign(body) | {"content-type": slack.JSON}
+        if retry is not None:
+            headers |= {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
+        return await self.send(body, headers)
+
+    async def open_home(self, user: str) -> dict[str, Any]:
+        """Opens `user`'s App Home tab; the view the bot published for it in answer."""
+        response = await self.event(slack.app_home_opened(user))
+        assert response.status_code == 200
+        published = await self.standin.next_call(
+            "views.publish", after=self.last.mark, where=lambda c: c.args.get("user_id") == user
+        )
+        view = published.args["view"]
+        assert isinstance(view, dict)
+        return view
+
     async def reply(self, method: str, *, after: Sent | None = None) -> RecordedCall:
         """The first `method` call the last request (or `after`) caused, waited for: one
         recorded after it was sent, never an earlier request's."""
@@ -157,21 +179,30 @@ class RunningBot:
         return view
 
 
-async def start_bot(
-    db: Database, standin: SlackStandIn, clock: ManualClock, **overrides: Any
-) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    settings = Settings(
+def bot_settings(db: Database, standin: SlackStandIn, **overrides: Any) -> Settings:
+    """The tests' settings: their token and secret, the stand-in, ADMIN an admin, the desk in
+    Stockholm; `overrides` replace any of them."""
+    fields: dict[str, Any] = dict(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,
         api_url=standin.api_url,
         database_url=db.url,
         admins=frozenset({ADMIN}),
         timezone="Europe/Stockholm",
-        **overrides,
     )
-    app = build_app(settings=settings, client=build_client(settings), db=db, clock=clock)
+    return Settings(**(fields | overrides))
+
+
+async def serve(
+    web: Any,
+    *,
+    log_config: Any = uvicorn.config.LOGGING_CONFIG,
+    log_level: str | None = "warning",
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """Serves an ASGI app with uvicorn on a free loopback port; (server, its task, base URL).
+    With ``log_config=None, log_level=None`` uvicorn leaves logging as it finds it."""
     config = uvicorn.Config(
-        build_web(app, db), host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+        web, host="127.0.0.1", port=0, lifespan="off", log_level=log_level, log_config=log_config
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -181,6 +212,15 @@ async def start_bot(
             task.result()
     port = server.servers[0].sockets[0].getsockname()[1]
     return server, task, f"http://127.0.0.1:{port}"
+
+
+async def start_bot(
+    db: Database, standin: SlackStandIn, clock: ManualClock, **overrides: Any
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """The bot built as `parley serve` builds it, served on loopback."""
+    settings = bot_settings(db, standin, **overrides)
+    app = build_app(settings=settings, client=build_client(settings), db=db, clock=clock)
+    return await serve(build_web(app, db))
 
 
 @contextmanager
@@ -219,3 +259,11 @@ async def running_bot(
         finally:
             server.should_exit = True
             await task
+
+
+def make_scheduler(bot: RunningBot) -> Scheduler:
+    """A scheduler on the bot's database and clock, posting to its Slack stand-in."""
+    settings = Settings(bot_token=BOT_TOKEN, api_url=bot.standin.api_url)
+    return Scheduler(
+        db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
+    )
