@@ -82,6 +82,7 @@ async def start_servers(workdir: Path, standin: SlackStandIn, url: str) -> tuple
         "SLACK_API_URL": standin.api_url,
         "PARLEY_DATABASE_URL": url,
         "PARLEY_SCHEDULER": "off",
+        "PARLEY_ANSWER_CACHE": "off",  # SPEC §8: every answer made from the record
     }
     parley_port, bare_port = free_port(), free_port()
     parley_cli = str(Path(sys.executable).with_name("parley"))

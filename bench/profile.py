@@ -94,6 +94,7 @@ async def profile_reads(url: str, standin: SlackStandIn) -> list[str]:
         signing_secret=SIGNING_SECRET,
         api_url=standin.api_url,
         database_url=url,
+        answer_cache=False,  # SPEC §8: every answer made from the record
     )
     db = Database(url)
     statements = Statements(db)

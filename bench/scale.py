@@ -261,6 +261,7 @@ async def measure(kind: str, workdir: Path, url: str, report: Report) -> None:
                 "SLACK_API_URL": standin.api_url,
                 "PARLEY_DATABASE_URL": url,
                 "PARLEY_SCHEDULER": "off",
+        "PARLEY_ANSWER_CACHE": "off",  # SPEC §8: every answer made from the record
             },
             cwd=workdir,
             log_path=workdir / "parley.log",

@@ -58,8 +58,9 @@ class Ask:
 
 
 async def read_command(session: AsyncSession, runtime: Runtime, command: dict[str, Any]) -> Ask:
-    """Parses the command; its lookups come from `runtime.lookups`, so a warm one reads nothing."""
-    version = runtime.db.version.current()
+    """Parses the command; its lookups come from `runtime.lookups`, so a warm one reads nothing
+    (with `PARLEY_ANSWER_CACHE=off`, no version: everything is read from the record)."""
+    version = runtime.db.version.current() if runtime.settings.answer_cache else None
     lookups = runtime.lookups
     text = " ".join(str(command.get("text") or "").split())
     words = text.split(" ") if text else []

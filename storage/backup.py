@@ -38,6 +38,7 @@ from storage.models import (
     TruceExtension,
     TruceTerm,
 )
+from storage.search import rebuild_index
 from storage.types import UTCDateTime
 
 FORMAT = "parley-export"
@@ -187,6 +188,7 @@ async def import_record(
                         f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
                     )
                 )
+    await rebuild_index(session)  # in the same transaction: the import's rows, searchable
     counts = {name: len(rows) for name, rows in parsed.items()}
     record_change(
         session,

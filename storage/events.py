@@ -133,44 +133,6 @@ async def timeline(
     return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 
-LIKE_ESCAPE = "\\"
-
-
-def contains_pattern(word: str) -> str:
-    """A LIKE pattern (with ESCAPE LIKE_ESCAPE) for `word` anywhere, its `%` and `_` as text."""
-    for special in (LIKE_ESCAPE, "%", "_"):
-        word = word.replace(special, LIKE_ESCAPE + special)
-    return f"%{word}%"
-
-
-async def search_events(
-    session: AsyncSession,
-    *,
-    words: str,
-    include_restricted: bool,
-    until: datetime | None = None,
-    limit: int = 20,
-) -> list[EventView]:
-    """Events whose title, summary or source contains every word, newest first.
-
-    Case is ignored through ILIKE: on SQLite, `lower()` folds ASCII letters only; CJK text
-    has no case, so it matches as typed on both databases."""
-    query = select(Event).where(*_scope(None, include_restricted))  # type: ignore[arg-type]
-    for word in words.split():
-        like = contains_pattern(word)
-        query = query.where(
-            or_(
-                col(Event.title).ilike(like, escape=LIKE_ESCAPE),
-                col(Event.summary).ilike(like, escape=LIKE_ESCAPE),
-                col(Event.source_name).ilike(like, escape=LIKE_ESCAPE),
-            )
-        )
-    if until is not None:  # as `/watch` does: an event dated later than now is not found yet
-        query = query.where(col(Event.occurred_at) <= until)
-    query = query.order_by(col(Event.occurred_at).desc()).limit(limit)
-    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
-
-
 async def add_event(
     session: AsyncSession,
     *,
