@@ -208,12 +208,7 @@ async def add_bulk_record(db: Database, now: datetime) -> None:
         await connection.execute(insert(Delegation), rows(Delegation, delegations))
         await connection.execute(insert(Subscription), rows(Subscription, subscriptions))
         await connection.execute(insert(AuditEntry), audit)
-    await rebuild_search(db)
-
-
-async def rebuild_search(db: Database) -> None:
-    """Bulk inserts bypass nothing the database keeps in step itself; kept as a hook for
-    indexes a bulk load would need rebuilding (none today)."""
+    # The search index follows by itself: FTS5 triggers, PostgreSQL's generated columns.
 
 
 async def digest_runs(db: Database, now: datetime) -> list[float]:

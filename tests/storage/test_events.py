@@ -213,3 +213,43 @@ async def test_timeline_hides_restricted_events_unless_asked(
         "Desk-wide note on Taiwan", "EU note on Taiwan", "China restricted note on Taiwan",
     ]
     assert all("taiwan" in {t.slug for t in v.sensitivities} for v in leads)
+
+
+@pytest.mark.parametrize("include_restricted", [False, True])
+@pytest.mark.parametrize("per_topic", [1, 2, 5])
+async def test_latest_by_sensitivity_is_each_topics_timeline_in_one_read(
+    db: Database, seeded: Seeded, lead: Actor, include_restricted: bool, per_topic: int
+) -> None:
+    await _events_for_listing(db, seeded, lead)
+    until = NOW + timedelta(days=1, hours=3)  # the Desk-wide note (hour 4) is not yet
+    async with db.session() as s:
+        topics = [t.id for t in await sensitivities.all_sensitivities(s) if t.id is not None]
+        batched = await events.latest_by_sensitivity(
+            s,
+            sensitivity_ids=topics,
+            include_restricted=include_restricted,
+            until=until,
+            per_topic=per_topic,
+        )
+        one_by_one = {
+            t: await events.timeline(
+                s,
+                sensitivity_id=t,
+                include_restricted=include_restricted,
+                until=until,
+                limit=per_topic,
+            )
+            for t in topics
+        }
+
+    def titles(found: dict[int, list[events.EventView]]) -> dict[int, list[tuple[str, set[str]]]]:
+        return {
+            t: [(v.event.title, {x.slug for x in v.sensitivities}) for v in views]
+            for t, views in found.items()
+        }
+
+    assert titles(batched) == titles(one_by_one)
+    assert any(batched.values())
+    restricted = "China restricted note on Taiwan"
+    shown = {title for views in titles(batched).values() for title, _ in views}
+    assert (restricted in shown) == (include_restricted and per_topic >= 2)
