@@ -11,6 +11,7 @@ from bot.answers import AnswerKey
 from bot.runtime import Runtime
 from storage import tracks
 from storage.access import Actor
+from storage.lookups import command_context
 from storage.models import Role, Track
 from storage.version import Version
 
@@ -68,16 +69,20 @@ async def read_command(session: AsyncSession, runtime: Runtime, command: dict[st
     if words and words[-1].lower() == "public":
         public = True
         words = words[:-1]
-    known = await lookups.tracks(session, version)  # serves the handle, scope and labels
+    actor = runtime.actor(str(command.get("user_id") or ""))
+    channel_id = str(command.get("channel_id") or "")
+    if version is None:  # nothing may be memoised: one query for all three
+        known, role, restricted = await command_context(session, actor, channel_id)
+    else:
+        known = await lookups.tracks(session, version)  # the handle, scope and labels
+        restricted = (
+            await lookups.restricted_channel(session, version, channel_id) if channel_id else False
+        )
+        role = await lookups.role(session, version, actor)
     named = tracks.find_track(known, words[0]) if words else None
     if named is not None:
         words = words[1:]
     scope = [named] if named else tracks.active_tracks(known)
-    actor = runtime.actor(str(command.get("user_id") or ""))
-    channel_id = str(command.get("channel_id") or "")
-    restricted = (
-        await lookups.restricted_channel(session, version, channel_id) if channel_id else False
-    )
     return Ask(
         runtime=runtime,
         actor=actor,
@@ -86,7 +91,7 @@ async def read_command(session: AsyncSession, runtime: Runtime, command: dict[st
         scope=scope,
         named_track=named,
         public=public,
-        role=await lookups.role(session, version, actor),
+        role=role,
         restricted_channel=restricted,
         known_tracks=known,
         version=version,

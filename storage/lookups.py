@@ -16,11 +16,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from sqlalchemy import literal, true
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import tracks as track_store
 from storage.access import Actor, role_of
-from storage.models import Role, Track
+from storage.models import Role, RoleGrant, Subscription, Track
 from storage.subscriptions import get_subscription
 from storage.version import Version
 
@@ -83,3 +85,32 @@ class RecordLookups:
             return bool(subscription and subscription.restricted)
 
         return await self._restricted.get(version, channel_id, read)
+
+
+async def command_context(
+    session: AsyncSession, actor: Actor, channel_id: str
+) -> tuple[list[Track], Role, bool]:
+    """The tracks, the asker's role and whether the channel is restricted, in one query
+    (what `RecordLookups` memoises, read straight from the record)."""
+    role = select(RoleGrant.role).where(col(RoleGrant.user_id) == actor.id).scalar_subquery()
+    restricted = (
+        select(Subscription.restricted)
+        .where(col(Subscription.channel_id) == channel_id)
+        .scalar_subquery()
+    )
+    one = select(literal(1).label("one")).subquery()
+    rows = (
+        await session.exec(
+            select(role.label("role"), restricted.label("restricted"), Track)
+            .select_from(one)
+            .outerjoin(Track, true())
+            .order_by(col(Track.handle))
+        )
+    ).all()
+    granted, is_restricted = (rows[0][0], rows[0][1]) if rows else (None, None)
+    found = [track for _, _, track in rows if track is not None]
+    if actor.configured_admin:
+        kind = Role.admin
+    else:
+        kind = Role(granted) if granted else Role.member
+    return found, kind, bool(is_restricted and channel_id)
