@@ -98,6 +98,22 @@ async def read_command(session: AsyncSession, runtime: Runtime, command: dict[st
     )
 
 
+#: What a cached answer may read of its `Ask`, and what in `AnswerKey` stands for it
+#: (tests/handlers/test_answer_cache.py fails when an answer reads anything else).
+KEYED_BY = {
+    "named_track": "track_id",
+    "track_ids": "track_id (a named track) or the record's version (the active tracks)",
+    "scope": "track_id or the record's version",
+    "known_tracks": "the record's version",
+    "public": "public",
+    "response_type": "public",
+    "role": "role",
+    "is_lead": "role",
+    "sees_restricted": "sees_restricted",
+    "runtime": "nothing: an answer reads no setting, and the clock bounds it (fresh_until)",
+}
+
+
 def answer_key(ask: Ask, command: str, reader_zone: str | None) -> AnswerKey | None:
     """None when the record's changes cannot be seen: the answer is then made afresh."""
     if ask.version is None:

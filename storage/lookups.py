@@ -12,6 +12,7 @@ service call checks the role again at the write.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -29,26 +30,33 @@ from storage.version import Version
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 MEMO_SIZE = 1024
+MEMO_SECONDS = 60.0
 
 
 class VersionedMemo(Generic[K, V]):
-    """Values for one version of the record at a time, at most `size` of them (LRU)."""
+    """Values for one version of the record at a time, at most `size` of them (LRU), none
+    older than `max_age` seconds: a bound even if a change were ever missed."""
 
-    def __init__(self, size: int = MEMO_SIZE) -> None:
+    def __init__(self, size: int = MEMO_SIZE, max_age: float = MEMO_SECONDS) -> None:
         self._size = size
+        self._max_age = max_age
         self._version: Version | None = None
-        self._values: OrderedDict[K, V] = OrderedDict()
+        self._values: OrderedDict[K, tuple[V, float]] = OrderedDict()
 
     async def get(self, version: Version | None, key: K, read: Callable[[], Awaitable[V]]) -> V:
         if version is not None and version == self._version and key in self._values:
-            self._values.move_to_end(key)
-            return self._values[key]
+            value, read_at = self._values[key]
+            if time.monotonic() - read_at < self._max_age:
+                self._values.move_to_end(key)
+                return value
+        read_at = time.monotonic()
         value = await read()
         if version is not None:
             if version != self._version:
                 self._values.clear()
                 self._version = version
-            self._values[key] = value
+            self._values[key] = (value, read_at)
+            self._values.move_to_end(key)
             if len(self._values) > self._size:
                 self._values.popitem(last=False)
         return value
