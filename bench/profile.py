@@ -4,6 +4,7 @@ dispatch), under pyinstrument, which follows the event loop and SQLAlchemy's gre
 
     python -m bench profile                        # the seeded record, SQLite and PostgreSQL
     PARLEY_BENCH_PROFILE_TREE=1 python -m bench profile   # and each read's call tree
+    PARLEY_BENCH_PROFILE_SCALE=1 python -m bench profile  # on bench.scale's big record
 
 For each read: wall time and SQL statements per answer, and the share of sampled time by
 part (database driver, ORM loading, SQL compilation, Block Kit models, templates, Bolt …),
@@ -35,7 +36,7 @@ from bot.settings import Settings
 from bot.standin import SlackStandIn
 from storage.db import Database
 
-CALLS = 150
+CALLS = int(os.environ.get("PARLEY_BENCH_PROFILE_CALLS", "150"))
 WARMUP = 10
 USER = "UBENCH001"
 
@@ -155,9 +156,19 @@ async def run() -> Report:
     for kind in chosen_kinds():
         with tempfile.TemporaryDirectory(prefix="parley-bench-profile-") as tmp:
             async with bench_database(kind, Path(tmp)) as url:
-                await prepare_record(url, datetime.now(UTC))
+                now = datetime.now(UTC)
+                await prepare_record(url, now)
+                big = bool(os.environ.get("PARLEY_BENCH_PROFILE_SCALE"))
+                if big:
+                    from bench.scale import add_bulk_record
+
+                    db = Database(url)
+                    try:
+                        await add_bulk_record(db, now)
+                    finally:
+                        await db.dispose()
                 async with SlackStandIn(strict=True) as standin:
-                    report.figures.append(f"== {kind}")
+                    report.figures.append(f"== {kind}{' at scale' if big else ''}")
                     report.figures += await profile_reads(url, standin)
     return report
 

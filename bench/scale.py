@@ -208,6 +208,7 @@ async def add_bulk_record(db: Database, now: datetime) -> None:
         await connection.execute(insert(Delegation), rows(Delegation, delegations))
         await connection.execute(insert(Subscription), rows(Subscription, subscriptions))
         await connection.execute(insert(AuditEntry), audit)
+    await db.analyze()  # as after any bulk load (and as `parley serve` does at start)
     # The search index follows by itself: FTS5 triggers, PostgreSQL's generated columns.
 
 

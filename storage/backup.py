@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.access import Actor, require_admin
 from storage.audit import record_change
 from storage.checks import clean_offsets
+from storage.db import ANALYSIS_LIMIT
 from storage.errors import InvalidInput
 from storage.models import (
     AuditEntry,
@@ -199,5 +200,10 @@ async def import_record(
         entity_id="all",
         after={"rows": counts},
     )
+    await session.commit()
+    connection = await session.connection()  # fresh statistics for the planner, as at start
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+    await connection.exec_driver_sql("ANALYZE")
     await session.commit()
     return counts

@@ -31,7 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import tracks
 from storage.errors import InvalidInput
-from storage.events import timeline
+from storage.events import latest_by_sensitivity
 from storage.sensitivities import all_sensitivities
 from storage.types import UTCDateTime
 
@@ -293,7 +293,6 @@ def _arm(
 ) -> str:
     where: list[str] = []
     select_rank = "0.0"
-    snippet = "''"
     frm = f"{source.table} s {source.joins}"
     if query.uses_index:
         if dialect == "sqlite":
@@ -302,16 +301,9 @@ def _arm(
             columns = len(FTS5_TABLES[source.fts][1])
             weights = ", ".join(["4.0", *["1.0"] * (columns - 1)])  # the title counts most
             select_rank = f"-bm25({source.fts}, {weights})"
-            snippet = (
-                f"snippet({source.fts}, {source.snippet_column}, :mark_start, :mark_end, '…', 16)"
-            )
         else:
             where.append("s.search @@ websearch_to_tsquery('english', :websearch)")
             select_rank = "ts_rank_cd(s.search, websearch_to_tsquery('english', :websearch))"
-            snippet = (
-                f"ts_headline('english', {source.text}, websearch_to_tsquery('english', "
-                ":websearch), :headline)"
-            )
     like = "ILIKE" if dialect == "postgresql" else "LIKE"
     for n, literal in enumerate(query.literals):
         params[f"lit{n}"] = like_pattern(literal)
@@ -341,9 +333,23 @@ def _arm(
     track = "CAST(NULL AS INTEGER)" if source.track == "NULL" else source.track
     return (
         f"SELECT CAST('{source.kind}' AS VARCHAR) AS kind, s.id AS item_id, "
-        f"{source.title} AS title, CAST({snippet} AS VARCHAR) AS snippet, {when} AS at, "
+        f"{source.title} AS title, {when} AS at, "
         f"{zone} AS zone, {track} AS track_id, CAST({select_rank} AS REAL) AS rank "
         f"FROM {frm} WHERE {' AND '.join(where) or '1 = 1'}"
+    )
+
+
+def _snippet(source: Source, dialect: str) -> str:
+    """The marked snippet of the hit `top` (a row of that kind), as a scalar subquery."""
+    if dialect == "sqlite":
+        return (
+            f"SELECT snippet({source.fts}, {source.snippet_column}, :mark_start, :mark_end, "
+            f"'…', 16) FROM {source.fts} WHERE {source.fts} MATCH :fts "
+            f"AND {source.fts}.rowid = top.item_id"
+        )
+    return (
+        f"SELECT ts_headline('english', {source.text}, websearch_to_tsquery('english', "
+        f":websearch), :headline) FROM {source.table} s {source.joins} WHERE s.id = top.item_id"
     )
 
 
@@ -383,8 +389,17 @@ async def search(
         )
         for kind in query.kinds
     ]
+    order = "ORDER BY rank DESC, at DESC, item_id DESC"
     sql = " UNION ALL ".join(f"SELECT * FROM ({arm}) AS k{n}" for n, arm in enumerate(arms))
-    sql = f"SELECT * FROM ({sql}) AS hits ORDER BY rank DESC, at DESC, item_id DESC LIMIT :limit"
+    # Snippets for the hits shown only: made for every match, they cost more than the search.
+    snippets = " ".join(
+        f"WHEN '{kind}' THEN ({_snippet(SOURCES[kind], dialect)})" for kind in query.kinds
+    )
+    snippet = f"CASE top.kind {snippets} END" if query.uses_index else "''"
+    sql = (
+        f"SELECT top.*, CAST({snippet} AS VARCHAR) AS snippet FROM "
+        f"(SELECT * FROM ({sql}) AS hits {order} LIMIT :limit) AS top {order}"
+    )
     used = {name for name in params if f":{name}" in sql}
     clause = text(sql).bindparams(
         *(
@@ -499,25 +514,29 @@ async def _topic_hits(
         return []
     wanted = " ".join([*query.words, *query.phrases, *query.literals]).lower()
     found = {(h.kind, h.item_id) for h in hits}
+    topics = [
+        t
+        for t in await all_sensitivities(session, include_restricted=include_restricted)
+        if t.id is not None and wanted in (t.name.lower(), t.slug, *(k.lower() for k in t.keywords))
+    ]
     more: list[Hit] = []
-    for topic in await all_sensitivities(session, include_restricted=include_restricted):
-        if topic.id is None or wanted not in (
-            topic.name.lower(),
-            topic.slug,
-            *(k.lower() for k in topic.keywords),
-        ):
-            continue
-        if "sensitivity" in query.kinds and ("sensitivity", topic.id) not in found:
-            more.append(Hit("sensitivity", topic.id, topic.name, "", None, None, None, 0.0))
-        if "event" not in query.kinds:
-            continue
-        for view in await timeline(
-            session,
-            sensitivity_id=topic.id,
-            include_restricted=include_restricted,
-            until=until,
-            limit=limit,
-        ):
+    if "sensitivity" in query.kinds:
+        more += [
+            Hit("sensitivity", t.id, t.name, "", None, None, None, 0.0)
+            for t in topics
+            if t.id is not None and ("sensitivity", t.id) not in found
+        ]
+    if "event" not in query.kinds or not topics:
+        return more
+    tagged = await latest_by_sensitivity(
+        session,
+        sensitivity_ids=[t.id for t in topics if t.id is not None],
+        include_restricted=include_restricted,
+        until=until,
+        per_topic=limit,
+    )
+    for views in tagged.values():
+        for view in views:
             event = view.event
             if event.id is not None and ("event", event.id) not in found:
                 found.add(("event", event.id))
