@@ -15,7 +15,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.answers import Answer, fresh_until
-from bot.render.blocks import button, buttons, context_line, header, message, section
+from bot.render.blocks import (
+    MESSAGE_BLOCKS,
+    beyond_the_limit,
+    button,
+    buttons,
+    context_line,
+    header,
+    message,
+    section,
+)
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import deadline_block, in_reader_zone, item_button, left_text
 from bot.runtime import Runtime, runtime_of
@@ -137,10 +146,11 @@ async def _upcoming_answer(
     by_id = {t.id: t for t in ask.known_tracks if t.id is not None}
 
     def listed(items: list[Deadline]) -> list[Block]:
+        shown = items[:MESSAGE_BLOCKS]  # a message never shows more: render no more
         return [
             deadline_block(d, tracks=by_id, now=now, reader_zone=reader_zone, is_lead=ask.is_lead)
-            for d in items
-        ]
+            for d in shown
+        ] + beyond_the_limit(len(items) - len(shown))
 
     blocks: list[Block] = []
     if upcoming:

@@ -70,17 +70,18 @@ async def handle_watch(
             if not items:
                 await ack(text="No sensitivities are on record.", response_type="ephemeral")
                 return
+            latest = await events.latest_by_sensitivity(
+                session,
+                sensitivity_ids=[i.id for i in items if i.id is not None],
+                include_restricted=ask.sees_restricted,
+                until=ask.runtime.now(),
+                per_topic=2,
+            )
             blocks = [header("Sensitivities")]
-            for item in items:
-                assert item.id is not None
-                latest = await events.timeline(
-                    session,
-                    sensitivity_id=item.id,
-                    include_restricted=ask.sees_restricted,
-                    until=ask.runtime.now(),
-                    limit=2,
-                )
-                blocks.append(sensitivity_block(item, latest, is_lead=ask.is_lead))
+            blocks += [
+                sensitivity_block(item, latest.get(item.id or 0, []), is_lead=ask.is_lead)
+                for item in items
+            ]
             fallback = ", ".join(f"{i.name} ({i.level})" for i in items)
         if ask.is_lead and not ask.public:
             blocks.append(

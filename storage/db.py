@@ -20,6 +20,7 @@ from storage.changes import ChangeFeed
 from storage.version import VERSION_KEY, RecordSession, RecordVersion
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+ANALYSIS_LIMIT = 1000  # rows SQLite's ANALYZE samples per index: bounded at any size
 MIGRATION_LOCK = 0x5061726C6579  # "Parley": the advisory lock key taken while migrating
 
 
@@ -150,6 +151,16 @@ class Database:
         finally:
             if lock is not None:
                 lock.close()  # closing releases the lock
+        await self.analyze()
+
+    async def analyze(self) -> None:
+        """Refreshes the planner's statistics (run at every start, by `upgrade`, and after a
+        bulk load). Without them SQLite picks the track index over the time index for "the
+        latest events" and sorts the whole table: 30 ms instead of 0.1 ms at 10,000 events."""
+        async with self.engine.begin() as conn:
+            if self.is_sqlite:
+                await conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+            await conn.exec_driver_sql("ANALYZE")
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
