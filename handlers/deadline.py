@@ -30,7 +30,7 @@ from bot.render.present import deadline_block, in_reader_zone, item_button, left
 from bot.runtime import Runtime, runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.request import Ask, answer_key, read_command
+from handlers.request import Ask, answer_key, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import deadlines
@@ -63,10 +63,9 @@ STATUS_VERBS = {
 async def handle_deadline(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    runtime = runtime_of(context)
-    async with runtime.db.session() as session:
-        ask = await read_command(session, runtime, command)
-        verb = ask.words[0].lower() if ask.words else ""
+    async with asked(command, context) as (session, ask):
+        runtime = ask.runtime
+        verb = ask.verb
         if verb == "add":
             await ack(await add_from_command(session, ask, client))
         elif verb in ("new", "edit"):

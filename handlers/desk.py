@@ -16,11 +16,10 @@ from bot.render.blocks import context_line, header, line_sections, message, sect
 from bot.render.changelog import describe
 from bot.render.digest import digest_message
 from bot.render.present import hit_block
-from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_clock
 from handlers import forms
-from handlers.request import Ask, read_command
+from handlers.request import Ask, asked
 from handlers.usage import usage_reply
 from storage import roles, subscriptions, tracks
 from storage.access import require_lead
@@ -44,10 +43,9 @@ MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
 async def handle_desk(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    runtime = runtime_of(context)
-    async with runtime.db.session() as session:
-        ask = await read_command(session, runtime, command)
-        verb = ask.words[0].lower() if ask.words else "help"
+    async with asked(command, context) as (session, ask):
+        runtime = ask.runtime
+        verb = ask.verb or "help"
         args = ask.words[1:]
         if verb == "help":
             await ack(await help_message(session, ask))

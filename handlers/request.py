@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.context.async_context import AsyncBoltContext
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.answers import AnswerKey
-from bot.runtime import Runtime
+from bot.runtime import Runtime, runtime_of
 from storage import tracks
 from storage.access import Actor
 from storage.lookups import command_context
@@ -53,6 +56,11 @@ class Ask:
     @property
     def words(self) -> list[str]:
         return self.text.split()
+
+    @property
+    def verb(self) -> str:
+        """The first word, lower-cased ("" when there is none): a subcommand, if it is one."""
+        return self.words[0].lower() if self.words else ""
 
     def response_type(self) -> str:
         return "in_channel" if self.public else "ephemeral"
@@ -127,3 +135,14 @@ def answer_key(ask: Ask, command: str, reader_zone: str | None) -> AnswerKey | N
         sees_restricted=ask.sees_restricted,
         reader_zone=reader_zone,
     )
+
+
+@asynccontextmanager
+async def asked(
+    command: dict[str, Any], context: AsyncBoltContext
+) -> AsyncIterator[tuple[AsyncSession, Ask]]:
+    """The opening of every slash command's listener: one session for the whole answer and
+    the command read into an `Ask` (track, words, `public`, who asks and their role)."""
+    runtime = runtime_of(context)
+    async with runtime.db.session() as session:
+        yield session, await read_command(session, runtime, command)
