@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -440,3 +441,17 @@ async def health_counts(session: AsyncSession) -> dict[str, int]:
         else:
             counts["ok"] += 1
     return counts
+
+
+@dataclass
+class PollOutcome:
+    """What one poll found: what `/desk source check` answers and the bench counts."""
+
+    source: str
+    status: str  # ok, not-modified, error, busy (another worker is polling it)
+    new: int = 0
+    first: bool = False  # the source's first good poll: recorded, not proposed
+    proposed: list[str] = field(default_factory=list)  # titles
+    same_story: int = 0
+    skipped: list[str] = field(default_factory=list)  # entries left out, with the reason
+    error: str = ""
