@@ -104,6 +104,7 @@ async def submit_event(
             visibility=form.text(Field.visibility) or "team",
             track_id=await _track_id(session, form.text(Field.track)),
             sensitivity_ids=ids,
+            from_item_id=meta.from_item,
         )
     await ack()
     tags = ", ".join(s.name for s in added.sensitivities)

@@ -323,7 +323,8 @@ async def get_item(session: AsyncSession, item_id: int) -> FeedItem:
     return item
 
 
-def _open_for_triage(item: FeedItem) -> None:
+def check_open(item: FeedItem) -> None:
+    """Refuses an item already dismissed or added, naming who did it."""
     if item.state in (ItemState.dismissed, ItemState.added):
         by = f" by <@{item.decided_by}>" if item.decided_by[:1] in ("U", "W") else ""
         raise InvalidInput(ALREADY_TRIAGED.format(state=item.state, by=by))
@@ -334,7 +335,7 @@ async def dismiss_item(
 ) -> FeedItem:
     await require_lead(session, actor)
     item = await get_item(session, item_id)
-    _open_for_triage(item)
+    check_open(item)
     before = snapshot(item)
     item.state = ItemState.dismissed
     item.decided_by = actor.id
@@ -350,7 +351,7 @@ async def stage_added(
 ) -> None:
     """Links the item to the event made from it, in the event's own transaction."""
     item = await get_item(session, item_id)
-    _open_for_triage(item)
+    check_open(item)
     before = snapshot(item)
     item.state = ItemState.added
     item.event_id = event_id
@@ -369,7 +370,7 @@ async def mute_similar(
     """Mutes, for this item's source, the words it matched on, and dismisses it."""
     await require_lead(session, actor)
     item = await get_item(session, item_id)
-    _open_for_triage(item)
+    check_open(item)
     matcher = await load_matcher(session)
     words = matcher.words_found(f"{item.title}\n{item.summary}", item)
     if not words:

@@ -11,8 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
+from bot.app import build_app, build_client
+from bot.cli import BotProcess
 from bot.clock import ManualClock
 from bot.intake.poll import Intake
+from bot.metrics import Metrics
 from bot.scheduler import Scheduler, delivery_client
 from bot.settings import Settings
 from bot.standin import SlackStandIn
@@ -22,6 +25,7 @@ from storage.db import Database
 from storage.models import Delivery, DeliveryKind, FeedItem, Source
 from storage.roles import grant_lead
 from tests.bot.feeds import Entry, FeedServer, serving
+from tests.bot.test_web_metrics import sample
 from tests.conftest import AS_OF, BOT_TOKEN, seed
 
 LEAD = Actor("ULEAD001")
@@ -220,3 +224,24 @@ async def test_the_scheduler_tick_polls_unless_intake_is_off(
     report = await scheduler.tick()
     assert report.polled == (1 if intake else 0)
     assert feeds.hits["/feed/wire"] == (1 if intake else 0)
+
+
+async def test_source_health_shows_in_healthz_and_metrics(
+    desk: Database, feeds: FeedServer, clock: ManualClock, standin: SlackStandIn
+) -> None:
+    await _add(desk, feeds.url("/feed/wire"), "Wire")
+    await _add(desk, feeds.url("/status/500"), "Broken")
+    await _add(desk, feeds.url("/feed/other"), "Later")
+    async with desk.session() as s:
+        await sources.set_enabled(s, actor=LEAD, now=AS_OF, name="Later", enabled=False)
+    await _intake(desk, clock).poll_due()
+    settings = Settings(bot_token=BOT_TOKEN, api_url=standin.api_url, intake_allow_private=True)
+    metrics = Metrics()
+    app = build_app(settings=settings, client=build_client(settings), db=desk, clock=clock)
+    process = BotProcess(settings=settings, db=desk, app=app, metrics=metrics, clock=clock,
+                         scheduler=None)
+    health = await process.health()
+    assert health["sources"] == {"ok": 1, "failing": 1, "paused": 1, "new": 0}
+    exposition = metrics.exposition()
+    assert sample(exposition, "parley_sources", state="failing") == 1
+    assert sample(exposition, "parley_sources", state="ok") == 1
