@@ -296,7 +296,8 @@ async def _propose(
                 payload={"item_id": item.id, "sensitivities": critical},
             )
             for s in subscriptions
-            if any(follows(s, track, restricted=restricted) for track in tracks)
+            if s.channel_id not in review  # a review channel has the proposal itself
+            and any(follows(s, track, restricted=restricted) for track in tracks)
         ]
     outbox.queue(session, planned, now=now)
     record_change(

@@ -332,6 +332,11 @@ async def _held(session: AsyncSession, source_id: int, worker: str) -> Source | 
     return (await session.exec(query.with_for_update())).first()
 
 
+def _mrkdwn_safe(text: str) -> str:
+    """A name or an error (a remote server's words) made inert in a notice's mrkdwn."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+
+
 def _notice(source: Source, *, key: str, text: str, now: datetime) -> outbox.PlannedDelivery:
     return outbox.PlannedDelivery(
         key=key, kind=DeliveryKind.notice, channel_id=source.added_by, due_at=now,
@@ -371,7 +376,7 @@ async def record_success(
             [
                 _notice(
                     source, key=f"notice:source-recovered:{source.id}:{_streak(source)}",
-                    text=RECOVERED_NOTICE.format(name=source.name), now=now,
+                    text=RECOVERED_NOTICE.format(name=_mrkdwn_safe(source.name)), now=now,
                 )
             ],
             now=now,
@@ -413,7 +418,9 @@ async def record_failure(
         source.failing_notified = True
         if _tells_lead(source):
             text = FAILING_NOTICE.format(
-                name=source.name, failures=source.consecutive_failures, error=error[:300]
+                name=_mrkdwn_safe(source.name),
+                failures=source.consecutive_failures,
+                error=_mrkdwn_safe(error[:300]),
             )
             await outbox.plan(
                 session,

@@ -325,3 +325,34 @@ async def test_subscribe_review_on_makes_a_review_channel(desk: RunningBot) -> N
     assert "Review channel (news proposals): on" in body["text"]
     [sub] = await rows(desk, Subscription, col(Subscription.channel_id) == REVIEW)
     assert sub.review is True
+
+
+async def test_a_critical_proposal_is_also_alerted_at_once_to_subscribed_channels(
+    desk: RunningBot, feeds: FeedServer
+) -> None:
+    from storage.access import CLI
+    from storage.sensitivities import find_sensitivity, update_sensitivity
+
+    async with desk.db.session() as s:
+        taiwan = await find_sensitivity(s, "taiwan", include_restricted=True)
+        assert taiwan.id is not None
+        await update_sensitivity(s, actor=CLI, now=AS_OF, sensitivity_id=taiwan.id,
+                                 level="critical")
+    answer(await desk.command("/desk", "subscribe", user=LEAD, channel=CHANNEL))
+    answer(await desk.command("/desk", "subscribe review on digest off", user=LEAD,
+                              channel=REVIEW))
+    await _add_wire(desk, feeds)
+    scheduler = scheduler_of(desk)
+    await scheduler.tick()
+    feeds.feeds["/feed/wire"].append(Entry("w3", "Taipei braces for tariff talks", None, AS_OF))
+    desk.clock.advance(timedelta(minutes=17))
+    mark = desk.standin.mark()
+    await scheduler.tick()
+    await scheduler.tick()
+    posts = {c.args["channel"]: c.args for c in desk.standin.calls_since(mark, "chat.postMessage")}
+    assert sorted(posts) == sorted([CHANNEL, REVIEW])  # the review channel only once
+    assert len(desk.standin.calls_since(mark, "chat.postMessage")) == 2
+    assert "Proposed from the news" in block_text(posts[REVIEW])
+    alert = posts[CHANNEL]
+    assert "Alert from the news — Taiwan" in block_text(alert)
+    assert not [b for b in alert["blocks"] if b["type"] == "actions"]  # triage is for reviewers

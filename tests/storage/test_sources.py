@@ -413,3 +413,17 @@ async def test_untriaged_proposals_rank_by_level_then_recency(
         top, more = await feed_items.untriaged(s, include_restricted=False, limit=2)
     assert [v.item.title for v in top] == ["Nvidia export licence", "Taiwan transit"]
     assert more == 1
+
+
+async def test_a_failure_notice_shows_a_hostile_error_and_name_inert(
+    db: Database, lead: Actor
+) -> None:
+    source = await _add(db, lead, name="Wire <!channel>")
+    assert source.id is not None
+    now = NOW
+    for _ in range(5):
+        now = (await _fail(db, source.id, now, error="<!channel> <@U1> `x`")).next_poll_at
+    [notice] = await _notices(db)
+    text = notice.payload["text"]  # type: ignore[index]
+    assert "<!channel>" not in text and "<@U1>" not in text
+    assert "Wire &lt;!channel&gt;" in text and "&lt;@U1&gt; 'x'" in text
