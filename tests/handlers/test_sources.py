@@ -114,7 +114,7 @@ async def test_a_lead_adds_a_source_and_lists_it_with_its_health(
     await _add_wire(desk, feeds)
     body = answer(await desk.command("/desk", "source list", user=MEMBER))
     assert "*Wire*" in block_text(body) and "not polled yet" in block_text(body)
-    [source] = await rows(desk, Source)
+    [source] = await rows(desk, Source, col(Source.name) == "Wire")
     assert source.added_by == LEAD and source.tracks is None
 
 
@@ -123,7 +123,7 @@ async def test_a_source_added_with_a_track_feeds_that_track(
 ) -> None:
     answer(await desk.command("/desk", f"us-china source add {feeds.url('/feed/wire')} Wire",
                               user=LEAD))
-    [source] = await rows(desk, Source)
+    [source] = await rows(desk, Source, col(Source.name) == "Wire")
     assert source.tracks == ["us-china"]
 
 
@@ -151,7 +151,7 @@ async def test_a_loopback_source_is_refused_when_private_addresses_are_not_allow
 ) -> None:
     body = answer(await bot.command("/desk", "source add http://127.0.0.1:9/feed", user=LEAD))
     assert "own or private addresses" in body["text"]
-    assert await rows(bot, Source) == []
+    assert await rows(bot, Source, col(Source.added_by) == LEAD) == []
 
 
 @pytest.mark.parametrize("text", ["source add https://ustr.gov/feed", "source remove Wire",
@@ -177,7 +177,7 @@ async def test_pause_resume_and_remove_answer_and_are_audited(
                                                          user=LEAD))["text"]
     assert "Removed the source *Wire*" in answer(
         await desk.command("/desk", "source remove Wire", user=LEAD))["text"]
-    assert await rows(desk, Source) == []
+    assert await rows(desk, Source, col(Source.name) == "Wire") == []
 
 
 async def test_check_polls_now_and_answers_what_it_found(
@@ -248,7 +248,7 @@ async def test_dismiss_and_mute_similar_answer_and_a_member_is_refused(
     await desk.click(Action.mute_item, str(item.id), user=LEAD, channel=REVIEW)
     reply = (await response_url_reply(desk))["text"]
     assert "Dismissed" in reply and "no longer match on: Taiwan" in reply
-    [source] = await rows(desk, Source)
+    [source] = await rows(desk, Source, col(Source.name) == "Wire")
     assert source.muted == ["Taiwan"]
 
 
