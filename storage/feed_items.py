@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -111,32 +112,39 @@ class Match:
         return bool(self.sensitivities or self.names)
 
 
-@dataclass
 class Matcher:
     """What the desk watches, read once a poll round: sensitivities with their keywords
-    (the events' matcher) and the tracked parties and delegation leads."""
+    (the events' matcher) and the tracked parties and delegation leads. Patterns are
+    compiled once; a source's muted words make its own, cached per muted set."""
 
-    sensitivities: list[Sensitivity]
-    names: list[str]
+    def __init__(self, sensitivities: list[Sensitivity], names: list[str]) -> None:
+        self.sensitivities = sensitivities
+        self.names = names
+        self._compiled: dict[frozenset[str], list[tuple[object, re.Pattern[str]]]] = {}
+
+    def _patterns(self, muted: Sequence[str]) -> list[tuple[object, re.Pattern[str]]]:
+        silenced = frozenset(m.lower() for m in muted)
+        if silenced not in self._compiled:
+            found: list[tuple[object, re.Pattern[str]]] = []
+            for sensitivity in self.sensitivities:
+                words = [w for w in [*sensitivity.keywords, sensitivity.name]
+                         if w.lower() not in silenced]
+                pattern = keyword_pattern(words)
+                if pattern is not None:
+                    found.append((sensitivity, pattern))
+            for name in self.names:
+                pattern = keyword_pattern([name]) if name.lower() not in silenced else None
+                if pattern is not None:
+                    found.append((name, pattern))
+            self._compiled[silenced] = found
+        return self._compiled[silenced]
 
     def match(self, text: str, *, muted: Sequence[str] = ()) -> Match:
         plain = normal_form(text)
-        silenced = {m.lower() for m in muted}
-        found: list[Sensitivity] = []
-        for sensitivity in self.sensitivities:
-            words = [w for w in [*sensitivity.keywords, sensitivity.name]
-                     if w.lower() not in silenced]
-            pattern = keyword_pattern(words)
-            if pattern is not None and pattern.search(plain):
-                found.append(sensitivity)
-        names = []
-        for name in self.names:
-            if name.lower() in silenced:
-                continue
-            pattern = keyword_pattern([name])
-            if pattern is not None and pattern.search(plain):
-                names.append(name)
-        return Match(found, names)
+        hits = [what for what, pattern in self._patterns(muted) if pattern.search(plain)]
+        return Match(
+            [h for h in hits if isinstance(h, Sensitivity)], [h for h in hits if isinstance(h, str)]
+        )
 
     def words_found(self, text: str, item: FeedItem) -> list[str]:
         """The keywords and names by which `item` matched, as found in `text`."""
@@ -217,26 +225,36 @@ async def store_items(
     for incoming in items:
         unique.setdefault(incoming.key, incoming)
     known = await known_keys(session, source.id, list(unique))
+    quiet: list[dict[str, object]] = []  # stored with one INSERT: nobody needs their ids
     for incoming in unique.values():
         if incoming.key in known:
             continue
-        item = FeedItem(
-            source_id=source.id,
-            key=incoming.key,
-            title=incoming.title[:TITLE_LIMIT],
-            link=incoming.link[:LINK_LIMIT],
-            published_at=incoming.published_at,
-            summary=incoming.summary[:SUMMARY_LIMIT],
-            fetched_at=now,
-            matched=[],
-            mentioned=[],
-        )
-        report.new.append(item)
+        row: dict[str, object] = {
+            "source_id": source.id,
+            "key": incoming.key,
+            "title": incoming.title[:TITLE_LIMIT],
+            "link": incoming.link[:LINK_LIMIT],
+            "published_at": incoming.published_at,
+            "summary": incoming.summary[:SUMMARY_LIMIT],
+            "fetched_at": now,
+            "state": ItemState.new.value,
+            "matched": [],
+            "mentioned": [],
+            "decided_by": "",
+        }
         if propose:
-            found = matcher.match(f"{item.title}\n{item.summary}", muted=source.muted)
-            item.matched = [s.slug for s in found.sensitivities]
-            item.mentioned = found.names
-        session.add(item)
+            found = matcher.match(f"{incoming.title}\n{incoming.summary}", muted=source.muted)
+            row["matched"] = [s.slug for s in found.sensitivities]
+            row["mentioned"] = found.names
+        if row["matched"] or row["mentioned"]:
+            item = FeedItem.model_validate(row)
+            session.add(item)
+        else:  # unvalidated: the values above are already the columns' own
+            item = FeedItem.model_construct(**row)  # type: ignore[arg-type]
+            quiet.append(row)
+        report.new.append(item)
+    for start in range(0, len(quiet), 200):  # 15 columns: well under SQLite's bound values
+        await session.exec(insert(FeedItem).values(quiet[start : start + 200]))
     await session.flush()
     if not propose:
         return report

@@ -52,6 +52,9 @@ class Intake:
         self.batch = batch
         self.whole_timeout = whole_timeout
         self._slots = asyncio.Semaphore(concurrency)
+        # Fetches overlap; writes take turns: SQLite has one writer at a time, and 50 polls
+        # writing at once would wait out its busy timeout.
+        self._writing = asyncio.Lock()
 
     async def poll_due(self) -> list[PollOutcome]:
         """Polls every source due by now that no other worker holds."""
@@ -117,11 +120,9 @@ class Intake:
         except (FetchError, ParseError) as exc:
             return await self._failed(source, str(exc))
         first = source.last_success_at is None
-        async with self.db.session() as session:
-            held = await session.get(Source, source.id)
-            assert held is not None
+        async with self._writing, self.db.session() as session:
             report = await feed_items.store_items(
-                session, source=held, items=found.items, matcher=matcher, now=now,
+                session, source=source, items=found.items, matcher=matcher, now=now,
                 propose=not first,
             )
             kept = fetched.not_modified  # a 304 keeps the validators it answered
@@ -151,7 +152,7 @@ class Intake:
 
     async def _failed(self, source: Source, error: str) -> PollOutcome:
         assert source.id is not None
-        async with self.db.session() as session:
+        async with self._writing, self.db.session() as session:
             await sources.record_failure(
                 session, source_id=source.id, worker=self.worker, now=self.clock.now(),
                 error=error,
