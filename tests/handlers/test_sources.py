@@ -356,3 +356,17 @@ async def test_a_critical_proposal_is_also_alerted_at_once_to_subscribed_channel
     alert = posts[CHANNEL]
     assert "Alert from the news — Taiwan" in block_text(alert)
     assert not [b for b in alert["blocks"] if b["type"] == "actions"]  # triage is for reviewers
+
+
+async def test_source_changes_show_in_the_desk_history(
+    desk: RunningBot, feeds: FeedServer
+) -> None:
+    await _add_wire(desk, feeds)
+    answer(await desk.command("/desk", "source pause Wire", user=LEAD))
+    answer(await desk.command("/desk", "source remove Wire", user=LEAD))
+    text = block_text(answer(await desk.command("/desk", "history 3", user=MEMBER)))
+    lines = [line for line in text.split("\n") if "news source Wire" in line]
+    assert [line.split(" · ")[-1] for line in lines] == [
+        "removed news source Wire", "paused news source Wire",
+        "added news source Wire",
+    ]
