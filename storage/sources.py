@@ -400,10 +400,17 @@ async def record_success(
 
 
 async def record_failure(
-    session: AsyncSession, *, source_id: int, worker: str, now: datetime, error: str
+    session: AsyncSession,
+    *,
+    source_id: int,
+    worker: str,
+    now: datetime,
+    error: str,
+    retry_after: float | None = None,
 ) -> Source | None:
-    """A poll that failed: the error kept, the next poll backed off, the lead told once
-    after `FAILURES_BEFORE_NOTICE` in a row. None when the claim was lost."""
+    """A poll that failed: the error kept, the next poll backed off (no sooner than the
+    server's `Retry-After`, capped like the back-off), the lead told once after
+    `FAILURES_BEFORE_NOTICE` in a row. None when the claim was lost."""
     source = await _held(session, source_id, worker)
     if source is None:
         return None
@@ -411,7 +418,8 @@ async def record_failure(
     source.last_polled_at = now
     source.last_error = error[:1000]
     source.last_error_at = now
-    source.next_poll_at = now + retry_delay(source)
+    asked = timedelta(seconds=retry_after or 0)
+    source.next_poll_at = now + min(max(retry_delay(source), asked), BACKOFF_MAX)
     source.claimed_by = None
     source.lease_until = None
     if source.consecutive_failures >= FAILURES_BEFORE_NOTICE and not source.failing_notified:

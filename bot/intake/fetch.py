@@ -32,7 +32,17 @@ ACCEPT = (
 
 
 class FetchError(Exception):
-    """Why a fetch failed, in words for the desk (`/desk source list` shows it)."""
+    """Why a fetch failed, in words for the desk (`/desk source list` shows it);
+    `retry_after` is a 429's or 503's `Retry-After` in seconds, when it gave one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "").strip()
+    return float(value) if value.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -149,7 +159,7 @@ async def _follow(
                     raise FetchError(f"redirect loop ({len(seen)} hops back to {url[:200]})")
                 continue
             if response.status_code != 200:
-                raise FetchError(_error_for(response))
+                raise FetchError(_error_for(response), retry_after=_retry_after(response))
             body = await _read_capped(response)
             return Fetched(200, body, {k.lower(): v for k, v in response.headers.items()}, url)
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")

@@ -117,7 +117,9 @@ class Intake:
                 if fetched.not_modified
                 else parse(source.kind, fetched.body, fetched.headers, now=now)
             )
-        except (FetchError, ParseError) as exc:
+        except FetchError as exc:
+            return await self._failed(source, str(exc), retry_after=exc.retry_after)
+        except ParseError as exc:
             return await self._failed(source, str(exc))
         first = source.last_success_at is None
         async with self._writing, self.db.session() as session:
@@ -150,12 +152,14 @@ class Intake:
             skipped=found.skipped,
         )
 
-    async def _failed(self, source: Source, error: str) -> PollOutcome:
+    async def _failed(
+        self, source: Source, error: str, *, retry_after: float | None = None
+    ) -> PollOutcome:
         assert source.id is not None
         async with self._writing, self.db.session() as session:
             await sources.record_failure(
                 session, source_id=source.id, worker=self.worker, now=self.clock.now(),
-                error=error,
+                error=error, retry_after=retry_after,
             )
         log.info("source %s failed: %s", source.name, error)
         return PollOutcome(source=source.name, status="error", error=error)

@@ -96,6 +96,8 @@ class FeedServer:
             code = int(path.rsplit("/", 1)[1])
             headers = {"Retry-After": "120"} if code == 429 else {}
             return Response("no", status_code=code, headers=headers)
+        if path == "/busy":
+            return Response("later", status_code=503, headers={"Retry-After": "7200"})
         if path == "/loop/a":
             return RedirectResponse("/loop/b", status_code=302)
         if path == "/loop/b":

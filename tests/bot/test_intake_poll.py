@@ -129,6 +129,16 @@ async def test_a_bad_feed_shows_its_error_and_backs_off(
         assert (await s.exec(select(FeedItem))).all() == []
 
 
+async def test_a_retry_after_longer_than_the_back_off_is_honoured(
+    desk: Database, feeds: FeedServer, clock: ManualClock
+) -> None:
+    await _add(desk, feeds.url("/busy"), "Busy")
+    [outcome] = await _intake(desk, clock).poll_due()
+    assert outcome.error == "HTTP 503 Service Unavailable"
+    source = await _source(desk, "Busy")
+    assert source.next_poll_at == AS_OF + timedelta(hours=2)  # not the 30 min back-off
+
+
 async def test_a_slow_feed_times_out_and_the_round_goes_on(
     desk: Database, feeds: FeedServer, clock: ManualClock
 ) -> None:
