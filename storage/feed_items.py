@@ -190,9 +190,9 @@ async def known_keys(session: AsyncSession, source_id: int, keys: Sequence[str])
 async def _first_of_story(
     session: AsyncSession, item: FeedItem, *, source_id: int, now: datetime
 ) -> FeedItem | None:
-    """The same story proposed from another source within a day, if there is one."""
+    """The same story proposed within a day, if it was: from another source, or from this
+    one under a new id (a re-issued entry is not news again)."""
     query = select(FeedItem).where(
-        col(FeedItem.source_id) != source_id,
         col(FeedItem.same_as_id).is_(None),
         col(FeedItem.state).in_([ItemState.proposed, ItemState.dismissed, ItemState.added]),
         col(FeedItem.fetched_at) >= now - SAME_STORY_WITHIN,
@@ -414,9 +414,13 @@ async def item_views(session: AsyncSession, items: Sequence[FeedItem]) -> list[I
     by_slug = {s.slug: s for s in (await session.exec(select(Sensitivity))).all()}
     twins = (await session.exec(select(FeedItem).where(col(FeedItem.same_as_id).in_(ids)))).all()
     also: dict[int, list[str]] = {}
+    own = {i.id: i.source_id for i in items}
     for twin in twins:
         assert twin.same_as_id is not None
-        also.setdefault(twin.same_as_id, []).append(sources[twin.source_id].name)
+        name = sources[twin.source_id].name
+        listed = also.setdefault(twin.same_as_id, [])
+        if twin.source_id != own[twin.same_as_id] and name not in listed:
+            listed.append(name)
     views = []
     for item in items:
         assert item.id is not None

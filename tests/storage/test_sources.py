@@ -345,6 +345,18 @@ async def test_the_same_story_from_two_sources_is_proposed_once_naming_both(
     assert view.source.name == "Wire" and view.also_from == ["Paper"]
 
 
+async def test_a_reissued_entry_under_a_new_id_is_not_proposed_again(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    source = await _add(db, lead)
+    [first] = (await _store(db, source, _entries("Taiwan vote delayed"))).proposed
+    again = await _store(db, source, _entries("Taiwan vote delayed", prefix="new-id-"))
+    assert again.proposed == [] and [i.same_as_id for i in again.same_story] == [first.id]
+    async with db.session() as s:
+        [view] = await feed_items.item_views(s, [first])
+    assert view.also_from == []
+
+
 async def test_a_critical_match_is_alerted_to_channels_following_the_track(
     db: Database, seeded: Seeded, lead: Actor
 ) -> None:
