@@ -27,9 +27,9 @@ from handlers import forms
 from handlers.forms import EventPrefill, local_text
 from handlers.request import Ask
 from storage import feed_items, sources
-from storage.access import require_lead
+from storage.access import Actor, require_lead
 from storage.errors import InvalidInput
-from storage.models import Confidence
+from storage.models import Confidence, Source
 from templates import escape_mrkdwn, render
 
 USAGE = (
@@ -94,7 +94,7 @@ def _reply(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text}
 
 
-def _said(verb: str, source: Any) -> dict[str, Any]:
+def _said(verb: str, source: Source) -> dict[str, Any]:
     return _reply(
         render(
             "source_saved",
@@ -149,7 +149,7 @@ def _item_id(body: dict[str, Any]) -> int:
     return int(value)
 
 
-def _actor_of(runtime: Runtime, body: dict[str, Any]) -> Any:
+def _actor_of(runtime: Runtime, body: dict[str, Any]) -> Actor:
     return runtime.actor(str((body.get("user") or {}).get("id") or ""))
 
 

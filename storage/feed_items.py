@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox
 from storage.access import PARLEY, Actor, require_lead
-from storage.audit import commit_change, record_change, snapshot
+from storage.audit import commit_change, record_change, snapshot, stage_change
 from storage.errors import InvalidInput, NotFound
 from storage.models import (
     Delegation,
@@ -39,7 +39,6 @@ from storage.models import (
 from storage.outbox import PlannedDelivery
 from storage.planning import follows
 from storage.sensitivities import LEVEL_ORDER, keyword_pattern, normal_form
-from storage.sources import mute_keywords
 
 SAME_STORY_WITHIN = timedelta(days=1)
 TITLE_LIMIT = 300
@@ -386,7 +385,8 @@ async def stage_added(
 async def mute_similar(
     session: AsyncSession, *, actor: Actor, now: datetime, item_id: int
 ) -> tuple[FeedItem, list[str]]:
-    """Mutes, for this item's source, the words it matched on, and dismisses it."""
+    """Mutes, for this item's source, the words it matched on, and dismisses it: one
+    transaction, an audit entry for each change."""
     await require_lead(session, actor)
     item = await get_item(session, item_id)
     check_open(item)
@@ -394,8 +394,21 @@ async def mute_similar(
     words = matcher.words_found(f"{item.title}\n{item.summary}", item)
     if not words:
         raise InvalidInput("This item matched nothing that can be muted.")
-    await mute_keywords(session, actor=actor, now=now, source_id=item.source_id, words=words)
-    return await dismiss_item(session, actor=actor, now=now, item_id=item_id), words
+    source = await session.get(Source, item.source_id)
+    assert source is not None
+    before = snapshot(source)
+    source.muted = sorted({*source.muted, *words})
+    await stage_change(
+        session, source, actor=actor, at=now, action="mute", entity="source", before=before
+    )
+    before = snapshot(item)
+    item.state = ItemState.dismissed
+    item.decided_by = actor.id
+    item.decided_at = now
+    await commit_change(
+        session, item, actor=actor, at=now, action="dismiss", entity="feed_item", before=before
+    )
+    return item, words
 
 
 @dataclass(frozen=True)

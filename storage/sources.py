@@ -254,22 +254,6 @@ async def remove_source(session: AsyncSession, *, actor: Actor, now: datetime, n
     return source.name
 
 
-async def mute_keywords(
-    session: AsyncSession, *, actor: Actor, now: datetime, source_id: int, words: Sequence[str]
-) -> Source:
-    """Keyword exclusions for one source: its items no longer match on these words."""
-    await require_lead(session, actor)
-    source = await session.get(Source, source_id)
-    if source is None:
-        raise NotFound(f"There is no source #{source_id}.")
-    before = snapshot(source)
-    source.muted = sorted({*source.muted, *(w.strip() for w in words if w.strip())})
-    await commit_change(
-        session, source, actor=actor, at=now, action="mute", entity="source", before=before
-    )
-    return source
-
-
 # ------------------------------------------------------------------ polling
 
 
