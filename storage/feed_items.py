@@ -186,24 +186,39 @@ async def known_keys(session: AsyncSession, source_id: int, keys: Sequence[str])
     return found
 
 
-async def _first_of_story(
-    session: AsyncSession, item: FeedItem, *, source_id: int, now: datetime
-) -> FeedItem | None:
-    """The same story proposed within a day, if it was: from another source, or from this
-    one under a new id (a re-issued entry is not news again)."""
-    query = select(FeedItem).where(
-        col(FeedItem.same_as_id).is_(None),
-        col(FeedItem.state).in_([ItemState.proposed, ItemState.dismissed, ItemState.added]),
-        col(FeedItem.fetched_at) >= now - SAME_STORY_WITHIN,
-    )
-    title = story_title(item.title)
-    link = clean_link(item.link)
-    for other in (await session.exec(query)).all():
-        if (link and clean_link(other.link) == link) or (
-            title and story_title(other.title) == title
-        ):
-            return other
-    return None
+class Stories:
+    """The stories proposed within a day, by cleaned link and by compared title: read once
+    for a batch of entries, and told of each one proposed from it."""
+
+    def __init__(self, proposed: Sequence[FeedItem]) -> None:
+        self._by_link: dict[str, FeedItem] = {}
+        self._by_title: dict[str, FeedItem] = {}
+        for item in proposed:
+            self.add(item)
+
+    @classmethod
+    async def load(cls, session: AsyncSession, *, now: datetime) -> Stories:
+        query = select(FeedItem).where(
+            col(FeedItem.same_as_id).is_(None),
+            col(FeedItem.state).in_([ItemState.proposed, ItemState.dismissed, ItemState.added]),
+            col(FeedItem.fetched_at) >= now - SAME_STORY_WITHIN,
+        )
+        return cls(list((await session.exec(query.order_by(col(FeedItem.id)))).all()))
+
+    def add(self, item: FeedItem) -> None:
+        link, title = clean_link(item.link), story_title(item.title)
+        if link:
+            self._by_link.setdefault(link, item)
+        if title:
+            self._by_title.setdefault(title, item)
+
+    def first_of(self, item: FeedItem) -> FeedItem | None:
+        """The same story proposed already: from another source, or from this one under a
+        new id (a re-issued entry is not news again)."""
+        link, title = clean_link(item.link), story_title(item.title)
+        return (self._by_link.get(link) if link else None) or (
+            self._by_title.get(title) if title else None
+        )
 
 
 async def store_items(
@@ -252,20 +267,29 @@ async def store_items(
             item = FeedItem.model_construct(**row)  # type: ignore[arg-type]
             quiet.append(row)
         report.new.append(item)
-    for start in range(0, len(quiet), 200):  # 15 columns: well under SQLite's bound values
-        await session.exec(insert(FeedItem).values(quiet[start : start + 200]))
+    if quiet:  # one statement, compiled once and cached, run for every row
+        connection = await session.connection()
+        await connection.execute(insert(FeedItem), quiet)
     await session.flush()
     if not propose:
         return report
-    for item in report.new:
-        if not (item.matched or item.mentioned):
-            continue
-        first = await _first_of_story(session, item, source_id=source.id, now=now)
+    matching = [item for item in report.new if item.matched or item.mentioned]
+    if not matching:
+        return report
+    stories = await Stories.load(session, now=now)
+    subscriptions = list(
+        (await session.exec(select(Subscription).where(col(Subscription.active)))).all()
+    )
+    for item in matching:
+        first = stories.first_of(item)
         if first is not None:
             item.same_as_id = first.id
             report.same_story.append(item)
             continue
-        await _propose(session, item, source=source, matcher=matcher, now=now)
+        await _propose(
+            session, item, source=source, matcher=matcher, subscriptions=subscriptions, now=now
+        )
+        stories.add(item)
         report.proposed.append(item)
     return report
 
@@ -279,14 +303,17 @@ def _restricted(item: FeedItem, matcher: Matcher) -> bool:
 
 
 async def _propose(
-    session: AsyncSession, item: FeedItem, *, source: Source, matcher: Matcher, now: datetime
+    session: AsyncSession,
+    item: FeedItem,
+    *,
+    source: Source,
+    matcher: Matcher,
+    subscriptions: Sequence[Subscription],
+    now: datetime,
 ) -> None:
     item.state = ItemState.proposed
     session.add(item)
     restricted = _restricted(item, matcher)
-    subscriptions = list(
-        (await session.exec(select(Subscription).where(col(Subscription.active)))).all()
-    )
     review = [s.channel_id for s in subscriptions if s.review and (s.restricted or not restricted)]
     planned = [
         PlannedDelivery(
