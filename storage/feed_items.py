@@ -477,11 +477,22 @@ def _rank(view: ItemView) -> tuple[int, float]:
 
 
 async def untriaged(
-    session: AsyncSession, *, include_restricted: bool, limit: int = 5
+    session: AsyncSession,
+    *,
+    include_restricted: bool,
+    limit: int = 5,
+    track_ids: Sequence[int] | None = None,
 ) -> tuple[list[ItemView], int]:
-    """Proposals not yet triaged, the most sensitive and newest first, and how many more."""
+    """Proposals not yet triaged, the most sensitive and newest first, and how many more.
+    With `track_ids` (the tracks a channel follows), only those from sources that feed one
+    of them, or that feed the whole desk."""
     query = select(FeedItem).where(col(FeedItem.state) == ItemState.proposed)
     views = await item_views(session, list((await session.exec(query)).all()))
+    if track_ids is not None:
+        handles = set(
+            (await session.exec(select(Track.handle).where(col(Track.id).in_(track_ids)))).all()
+        )
+        views = [v for v in views if not v.source.tracks or handles & set(v.source.tracks)]
     if not include_restricted:
         views = [
             v for v in views if all(s.visibility == Visibility.team for s in v.sensitivities)

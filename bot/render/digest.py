@@ -181,7 +181,7 @@ async def digest_blocks(
     )
     passed_since = any(d.due_at > since for d in passed)
     news, news_more = await feed_items.untriaged(
-        session, include_restricted=include_restricted, limit=NEWS_SHOWN
+        session, include_restricted=include_restricted, limit=NEWS_SHOWN, track_ids=track_ids
     )
     if (
         not found

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import col
+from sqlmodel import col, select
 
 from bot.clock import ManualClock
 from bot.render.ids import Action, Callback
@@ -253,6 +253,22 @@ async def test_the_digest_lists_untriaged_proposals_from_the_news(
     text = block_text(body)
     assert "From the news" in text and "Wire" in text
     assert_user_text_escaped(body)
+
+
+@pytest.mark.parametrize(("follows", "shown"), [("us-china", True), ("us-eu", False)])
+async def test_the_digest_lists_news_only_from_sources_of_the_tracks_it_follows(
+    desk: RunningBot, feeds: FeedServer, follows: str, shown: bool
+) -> None:
+    await _proposal_posted(desk, feeds)
+    async with desk.db.session() as session:  # the wire now feeds us-china only
+        wire = (await session.exec(select(Source).where(col(Source.name) == "Wire"))).one()
+        wire.tracks = ["us-china"]
+        session.add(wire)
+        await session.commit()
+    answer(await desk.command("/desk", f"{follows} subscribe", user=LEAD))
+    text = block_text(answer(await desk.command("/desk", "digest", user=MEMBER)))
+    assert ("From the news" in text) is shown
+    assert ("Wire" in text) is shown
 
 
 def _shortcut(bot: RunningBot, text: str, *, user: str, ts: str) -> dict[str, Any]:
