@@ -10,7 +10,7 @@ import pytest
 
 from bot.intake.fetch import MAX_BYTES, FetchError, fetch, http_client
 from storage.sources import is_private_address
-from tests.bot.feeds import Entry, FeedServer, serving
+from tests.support.feeds import Entry, FeedServer, serving
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.intake.parse import ParseError, parse, parse_feed, strip_html
-from tests.bot.feeds import FEDERAL_REGISTER, Entry, rss
+from tests.support.feeds import FEDERAL_REGISTER, Entry, rss
 
 NOW = datetime(2025, 7, 29, 9, 0, tzinfo=UTC)
 HEADERS = {"content-type": "application/rss+xml"}

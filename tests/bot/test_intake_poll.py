@@ -23,9 +23,9 @@ from storage.access import CLI, Actor
 from storage.db import Database
 from storage.models import Delivery, DeliveryKind, FeedItem, Source
 from storage.roles import grant_lead
-from tests.bot.feeds import Entry, FeedServer, serving
 from tests.bot.test_web_metrics import sample
 from tests.support.databases import seed
+from tests.support.feeds import Entry, FeedServer, serving
 from tests.support.people import AS_OF, BOT_TOKEN
 from tests.support.slack import SlackStandIn
 

@@ -10,18 +10,15 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
 from bot.render.ids import Action, Callback
-from bot.scheduler import Scheduler, delivery_client
-from bot.settings import Settings
+from bot.scheduler import Scheduler
 from storage.db import Database
 from storage.models import Event, FeedItem, Source, Subscription
-from tests.bot.feeds import Entry, FeedServer, serving
-from tests.support.bots import RunningBot, start_bot
+from tests.support.bots import RunningBot, make_scheduler, running_bot
 from tests.support.checks import (
     answer,
     assert_user_text_escaped,
@@ -31,8 +28,8 @@ from tests.support.checks import (
     response_url_reply,
     rows,
 )
-from tests.support.databases import seed
-from tests.support.people import ADMIN, AS_OF, BOT_TOKEN, CHANNEL, LEAD, MEMBER
+from tests.support.feeds import Entry, FeedServer, serving
+from tests.support.people import AS_OF, BOT_TOKEN, CHANNEL, LEAD, MEMBER
 from tests.support.slack import SlackStandIn
 
 REVIEW = "CREVIEW1"
@@ -48,28 +45,15 @@ async def feeds() -> AsyncIterator[FeedServer]:
 
 @pytest.fixture
 async def desk(
-    sqlite_db: Database, standin: SlackStandIn, clock: ManualClock
+    seeded_sqlite_db: Database, standin: SlackStandIn, clock: ManualClock
 ) -> AsyncIterator[RunningBot]:
     """The seeded bot over HTTP, allowed to poll loopback feeds (the feed server)."""
-    await seed(sqlite_db)
-    from storage.access import CLI
-    from storage.roles import grant_lead
-
-    async with sqlite_db.session() as session:
-        await grant_lead(session, actor=CLI, now=AS_OF, user_id=LEAD)
-    server, task, url = await start_bot(sqlite_db, standin, clock, intake_allow_private=True)
-    async with httpx.AsyncClient(timeout=10) as http:
-        settings = Settings(admins=frozenset({ADMIN}), timezone="Europe/Stockholm")
-        yield RunningBot(url, http, standin, sqlite_db, clock, settings)
-    server.should_exit = True
-    await task
+    async with running_bot(seeded_sqlite_db, standin, clock, intake_allow_private=True) as bot:
+        yield bot
 
 
 def scheduler_of(bot: RunningBot) -> Scheduler:
-    settings = Settings(bot_token=BOT_TOKEN, api_url=bot.standin.api_url,
-                        intake_allow_private=True)
-    return Scheduler(db=bot.db, client=delivery_client(settings), clock=bot.clock,
-                     settings=settings)
+    return make_scheduler(bot, intake_allow_private=True)
 
 
 async def _add_wire(bot: RunningBot, feeds: FeedServer) -> None:

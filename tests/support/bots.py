@@ -261,9 +261,10 @@ async def running_bot(
             await task
 
 
-def make_scheduler(bot: RunningBot) -> Scheduler:
-    """A scheduler on the bot's database and clock, posting to its Slack stand-in."""
-    settings = Settings(bot_token=BOT_TOKEN, api_url=bot.standin.api_url)
+def make_scheduler(bot: RunningBot, **overrides: Any) -> Scheduler:
+    """A scheduler on the bot's database and clock, posting to its Slack stand-in
+    (`overrides`: settings, e.g. ``intake_allow_private=True``)."""
+    settings = Settings(bot_token=BOT_TOKEN, api_url=bot.standin.api_url, **overrides)
     return Scheduler(
         db=bot.db, client=delivery_client(settings), clock=bot.clock, settings=settings
     )
