@@ -214,7 +214,6 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | N
     from storage import subscriptions, tracks
     from storage.access import SEED
     from storage.replay import last_written_at
-    from storage.seed import default_seed_files, load_seed_files
 
     db = await open_database(settings)
     try:
@@ -231,6 +230,8 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | N
         if seed:
             async with db.transaction() as session:
                 if not await tracks.all_tracks(session):
+                    from storage.seed import default_seed_files, load_seed_files  # YAML
+
                     report = await load_seed_files(session, default_seed_files(), now=clock.now())
                     await subscriptions.subscribe(
                         session,

@@ -26,11 +26,11 @@ from bot.clock import Clock
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
 from bot.shell_input import Interrupted, LineReader, command_tree, default_reader
+from bot.slack_body import bolt_request, read_body
 from bot.standin import RecordedCall, SlackStandIn
 from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_offsets
-from bot.web import bolt_request, read_body
 from storage import planning, sensitivities, tracks
 from storage.db import Database
 
