@@ -18,7 +18,6 @@ import typer
 
 from bot import __version__
 from bot.clock import Clock, ShiftedClock, SystemClock
-from bot.settings import SettingError, Settings
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 
     from bot.metrics import Metrics
     from bot.scheduler import Scheduler
+    from bot.settings import Settings
     from storage.db import Database
 
 app = typer.Typer(
@@ -41,6 +41,8 @@ app.add_typer(db_app, name="db")
 
 def load_settings(database_url: str | None = None) -> Settings:
     """Settings, or one line naming the wrong setting and exit code 2."""
+    from bot.settings import SettingError, Settings  # here: `--version` needs no SQLAlchemy
+
     try:
         settings = Settings.load()
     except SettingError as exc:

@@ -83,7 +83,7 @@ async def handle_desk(
         elif verb == "search":
             await ack(await search(session, ask, " ".join(args)))
         else:
-            await ack(usage_reply("/desk", ask.text, USAGE))
+            await ack(usage_reply(context, "/desk", ask.text, USAGE))
 
 
 async def help_message(session: AsyncSession, ask: Ask) -> dict[str, Any]:
