@@ -19,6 +19,7 @@ BENCHMARKS = (
     "http",
     "digest",
     "fanout",
+    "startup",
 )
 
 

@@ -46,12 +46,18 @@ COMMAND_WORDS: dict[str, dict[str, Any] | None] = {
     },
     ":wait": {"1h": None, "12h": None, "1d": None, "7d": None},
     ":now": None,
+    ":as": None,
     "quit": None,
 }
 
 
 # C0 controls but tab, DEL, C1 controls: a pasted escape sequence or ^H is not text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """`text` without control characters (a pasted escape sequence, ^H, a NUL)."""
+    return _CONTROL.sub("", text)
 
 
 class Interrupted(Exception):
@@ -79,8 +85,12 @@ def history_path() -> Path:
     return Path(user_data_dir("parley", appauthor=False)) / "shell-history"
 
 
-def command_tree(tracks: Iterable[str] = (), topics: Iterable[str] = ()) -> dict[str, Any]:
-    """COMMAND_WORDS with the track handles after every command (and topics after /watch)."""
+def command_tree(
+    tracks: Iterable[str] = (), topics: Iterable[str] = (), people: Iterable[str] = ()
+) -> dict[str, Any]:
+    """COMMAND_WORDS with the track handles after every command (and topics after /watch),
+    and the people (as @name) after `:as`. (An @name anywhere else is completed too: see
+    `bot.shell_prompt.WordCompleter`.)"""
     tree: dict[str, Any] = {}
     handles = {handle: None for handle in tracks}
     for command, words in COMMAND_WORDS.items():
@@ -92,6 +102,7 @@ def command_tree(tracks: Iterable[str] = (), topics: Iterable[str] = ()) -> dict
             tree[command] = node
         else:
             tree[command] = words
+    tree[":as"] = {f"@{name}": None for name in people}
     return tree
 
 
@@ -172,7 +183,7 @@ class PipeReader:
         if line is None:
             self._ended = True
             return None
-        text = _CONTROL.sub("", line.removesuffix("\n").removesuffix("\r"))
+        text = without_controls(line.removesuffix("\n").removesuffix("\r"))
         self.echo.write(prompt + text + "\n")
         self.echo.flush()
         return text
@@ -185,11 +196,12 @@ class PipeReader:
                 pass
 
 
-def default_reader(tree: Mapping[str, Any]) -> LineReader:
-    """prompt_toolkit when stdin and stdout are a terminal (Tab completing from `tree`),
-    else plain lines; prompt_toolkit is imported only in the first case."""
+def default_reader(tree: Mapping[str, Any], people: Iterable[str] = ()) -> LineReader:
+    """prompt_toolkit when stdin and stdout are a terminal (Tab completing from `tree`, and
+    @names of `people` anywhere), else plain lines; prompt_toolkit is imported only in the
+    first case."""
     if sys.stdin.isatty() and sys.stdout.isatty():
         from bot.shell_prompt import TerminalReader, WordCompleter
 
-        return TerminalReader(history=history_path(), completer=WordCompleter(tree))
+        return TerminalReader(history=history_path(), completer=WordCompleter(tree, people=people))
     return PipeReader()

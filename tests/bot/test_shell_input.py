@@ -155,7 +155,7 @@ def _os_pipe() -> tuple[io.BufferedReader, io.BufferedWriter]:
 
 
 def test_a_choice_is_picked_by_number_name_or_unique_prefix() -> None:
-    from bot.shell import pick_option
+    from bot.shell_forms import pick_option
 
     options = [
         {"text": {"type": "plain_text", "text": name}, "value": value}
