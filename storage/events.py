@@ -13,6 +13,7 @@ from storage.access import SEED, Actor, require_lead
 from storage.alerts import queue_event_alerts
 from storage.audit import commit_change, snapshot
 from storage.checks import SUMMARY_LIMIT, choice, clean_text, clean_title, zone_name
+from storage.errors import InvalidInput
 from storage.models import (
     Confidence,
     Event,
@@ -143,6 +144,10 @@ def contains_pattern(word: str) -> str:
     return f"%{word}%"
 
 
+SEARCH_LIMIT = 500
+SEARCH_TOO_LONG = "The search is {length} characters long; the limit is {limit}."
+
+
 async def search_events(
     session: AsyncSession,
     *,
@@ -154,7 +159,10 @@ async def search_events(
     """Events whose title, summary or source contains every word, newest first.
 
     Case is ignored through ILIKE: on SQLite, `lower()` folds ASCII letters only; CJK text
-    has no case, so it matches as typed on both databases."""
+    has no case, so it matches as typed on both databases. Words over SEARCH_LIMIT
+    characters are refused (SQLite fails on a LIKE pattern over 50,000 bytes)."""
+    if len(words) > SEARCH_LIMIT:
+        raise InvalidInput(SEARCH_TOO_LONG.format(length=len(words), limit=SEARCH_LIMIT))
     query = select(Event).where(*_scope(None, include_restricted))  # type: ignore[arg-type]
     for word in words.split():
         like = contains_pattern(word)

@@ -14,7 +14,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from bot.shell_input import Interrupted, PipeReader, command_tree, history_path
+from bot.shell_input import Interrupted, PipeReader, command_tree, history_path, without_controls
 from bot.shell_prompt import TerminalReader, WordCompleter
 
 TREE = command_tree(tracks=["us-china", "us-eu"], topics=["Taiwan"])
@@ -122,12 +122,34 @@ async def test_pipe_reader_echoes_replaces_bad_utf8_and_stays_ended() -> None:
     assert await pipe_reader.read("Title: ", field=True) == "last"
     assert await pipe_reader.read("parley> ") is None
     assert await pipe_reader.read("parley> ") is None
-    assert echo.getvalue() == "parley> /truce\nparley> \ufffd bad\nTitle: last\n"
+    assert echo.getvalue() == (
+        "parley> /truce\n"
+        "parley> \ufffd bad\n"
+        "  (this line is not valid UTF-8: what could not be read shows as \ufffd)\n"
+        "Title: last\n"
+    )
 
 
 async def test_pipe_reader_drops_control_characters() -> None:
     pipe_reader = PipeReader(io.BytesIO(b"/tru\x08ce\x1b\x00\t x\n"), io.StringIO())
     assert await pipe_reader.read("parley> ") == "/truce\t x"
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("/truce \x1b[31mpublic\x1b[0m", "/truce public"),  # a pasted colour sequence, whole
+        ("/talks\x1b[A", "/talks"),  # a cursor key that came through as text
+        ("a\x1b]0;a title\x07b", "ab"),  # a terminal title (OSC)
+        ("x\x00y\x08z\x7f", "xyz"),  # NUL, backspace, DEL
+        ("\x9b31m", "31m"),  # a C1 control
+        ("tab\tkept", "tab\tkept"),
+        ("esc at the end\x1b", "esc at the end"),
+        ("π, 芬太尼, emoji 🎉", "π, 芬太尼, emoji 🎉"),
+    ],
+)
+def test_control_characters_and_escape_sequences_are_dropped(typed: str, kept: str) -> None:
+    assert without_controls(typed) == kept
 
 
 async def test_pipe_reader_interrupt_fails_the_pending_read() -> None:

@@ -277,3 +277,19 @@ async def test_search_takes_percent_underscore_and_cjk_as_typed(
         ],
     )
     assert await _search(db, words) == titles
+
+
+@pytest.mark.parametrize(
+    ("length", "refused"),
+    [(1, False), (events.SEARCH_LIMIT, False), (events.SEARCH_LIMIT + 1, True), (100_000, True)],
+)
+async def test_an_over_long_search_is_refused_with_the_limit(
+    db: Database, lead: Actor, length: int, refused: bool
+) -> None:
+    await _searchable(db, lead, ["x" * 10])
+    words = "x" * length
+    if not refused:
+        assert await _search(db, words) == (["x" * 10] if length <= 10 else [])
+        return
+    with pytest.raises(InvalidInput, match=f"{length} characters long; the limit is 500"):
+        await _search(db, words)
