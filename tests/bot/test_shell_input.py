@@ -199,3 +199,28 @@ def test_a_choice_is_picked_by_number_name_or_unique_prefix() -> None:
     assert pick_option(options, "zz") == (
         "No choice is named 'zz': type a number from 1 to 4, or a name."
     )
+
+
+PEOPLE = ["you", "lena", "alice", "bob"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "offered"),
+    [
+        (":as ", ["@you", "@lena", "@alice", "@bob"]),
+        (":as @a", ["@alice"]),
+        (":as @A", ["@alice"]),
+        ("/desk lead add @", ["@you", "@lena", "@alice", "@bob"]),
+        ("/desk lead add @b", ["@bob"]),
+        ("/desk lead remove @le", ["@lena"]),
+        ("/desk search about @al", ["@alice"]),  # a person wherever one is named
+        ("/desk lead add @bob", []),  # already whole
+        ("/desk lead add @zed", []),
+        ("@", []),  # a first word is a command, not a person
+        (":a", [":as"]),
+    ],
+)
+def test_tab_completes_people_as_at_names(typed: str, offered: list[str]) -> None:
+    completer = WordCompleter(command_tree(people=PEOPLE), people=PEOPLE)
+    found = [c.text for c in completer.get_completions(Document(typed), CompleteEvent())]
+    assert found == offered
