@@ -47,10 +47,15 @@ _MENTION = re.compile(r"(?<![\w<@|])@([a-z0-9][a-z0-9._-]*)", re.IGNORECASE)
 _CHANNEL = re.compile(r"(?<![\w<#|])#([a-z0-9][a-z0-9_-]*)", re.IGNORECASE)
 
 
-def person_named(name: str) -> Person | None:
-    """The person `name` (with or without its @, any case) names, or None."""
+def person_named(name: str, *, prefix: bool = False) -> Person | None:
+    """The person `name` (with or without its @, any case) names, or None; with `prefix`,
+    also the one person whose name starts with it (`:as @al`)."""
     wanted = name.strip().removeprefix("@").casefold()
-    return next((p for p in PEOPLE if p.name == wanted), None)
+    exact = next((p for p in PEOPLE if p.name == wanted), None)
+    if exact is not None or not prefix or not wanted:
+        return exact
+    found = [p for p in PEOPLE if p.name.startswith(wanted)]
+    return found[0] if len(found) == 1 else None
 
 
 def escape_like_slack(text: str) -> str:

@@ -455,7 +455,7 @@ class Shell:
             self.say()
             return
         name, _, rest = text.partition(" ")
-        person = person_named(name) if name.startswith("@") else None
+        person = person_named(name, prefix=True) if name.startswith("@") else None
         if person is None:
             known = ", ".join("@" + p.name for p in PEOPLE)
             self.refuse(f"No one here is called {name!r}: {known}. {AS_USAGE}")
