@@ -4,6 +4,8 @@ where the rule allows, the form submitted to the app as Slack would submit it.
 * A time (when, due, starts, ends, expiry) is read at once with the same reader the app
   uses and echoed back (``→ read as Tue 12 Aug 2025 00:01 EDT``); one that cannot be read
   is asked again with what was typed kept. The app still decides when the form is sent.
+* As in Slack's own client, a required input is not left empty and a text stays within its
+  length: said at once, and asked again starting from what was typed.
 * A choice is taken by its number, its name or the start of its name.
 * A multi-line field ("one per line": delegations, terms, notes) takes one line after
   another until an empty line; ``\\n`` inside a line also starts a new one.
@@ -93,6 +95,25 @@ class TimeCheck:
         return f"→ read as {format_local(when.instant, when.zone)}"
 
 
+@dataclass(frozen=True)
+class SlackRule:
+    """What Slack's own client checks in a text input before a form can be sent: a
+    required input is not empty, a length within min_length and max_length."""
+
+    required: bool
+    min_length: int = 0
+    max_length: int = 0
+
+    def problem(self, value: str) -> str | None:
+        if not value:
+            return "This field is required." if self.required else None
+        if self.max_length and len(value) > self.max_length:
+            return f"At most {self.max_length} characters here; this is {len(value)}: shorten it."
+        if len(value) < self.min_length:
+            return f"At least {self.min_length} characters here; this is {len(value)}."
+        return None
+
+
 Submit = Callable[[dict[str, Any]], Awaitable[tuple[int, str]]]
 
 
@@ -165,13 +186,23 @@ class FormPrompts:
             self.shell.say(f"  ({hint})")
         typed = given.get("value") if given else None
         default = str(typed or element.get("initial_value") or "")
-        if element.get("multiline"):
-            value = await self.lines(label, default)
-        else:
-            value = await self.line(str(block.get("block_id")), label, default, bool(typed))
-        if value is None:
-            return None
-        return {action_id: {"type": "plain_text_input", "value": value or None}}
+        rule = SlackRule(
+            required=not block.get("optional"),
+            min_length=int(element.get("min_length") or 0),
+            max_length=int(element.get("max_length") or 0),
+        )
+        while True:
+            if element.get("multiline"):
+                value = await self.lines(label, default)
+            else:
+                value = await self.line(str(block.get("block_id")), label, default, bool(typed))
+            if value is None:
+                return None
+            problem = rule.problem(value)
+            if problem is None:
+                return {action_id: {"type": "plain_text_input", "value": value or None}}
+            self.shell.say(f"  ! {problem}")
+            default, typed = value, value or None  # asked again, starting from it
 
     async def line(self, block_id: str, label: str, default: str, retyping: bool) -> str | None:
         """One line; a time is read and echoed, or asked again (starting from what was

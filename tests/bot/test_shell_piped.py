@@ -118,3 +118,32 @@ def test_bad_input_gets_clear_answers_and_no_traceback(tmp_path: Path) -> None:
     assert "The search is 100000 characters long; the limit is 500." in out
     assert "The title is 100000 characters long; the limit is 150." in out
     assert "parley> /talks\n── only you can see this ──\nLatest talks" in out
+
+
+def test_slacks_own_field_checks_are_made_as_the_field_is_typed(tmp_path: Path) -> None:
+    """A required input left empty, a title over its max_length: said at once, as Slack's
+    client does, and asked again starting from what was typed."""
+    long_title = "t" * 151
+    out = ok(
+        shell(
+            tmp_path,
+            "/deadline new",
+            "",  # Title: required
+            long_title,  # over 150
+            "Short title",
+            "+3d",
+            "",
+            "",
+            "",
+            "",
+        )
+    )
+    form = section(out, "/deadline new")
+    assert "\nTitle: \n  ! This field is required.\n" in form
+    assert (
+        f"\nTitle: {long_title}\n  ! At most 150 characters here; this is 151: shorten it.\n"
+        in (form)
+    )
+    assert f"\nTitle [{long_title}]: Short title\n" in form
+    assert "The form has errors:" not in form
+    assert "Deadline #2 added: Short title" in form
