@@ -660,7 +660,9 @@ class Terminal:
         return new
 
     def send(self, keys: str) -> None:
-        os.write(self.master, keys.encode())
+        data = keys.encode()
+        while data:  # a long paste may be taken in parts
+            data = data[os.write(self.master, data) :]
 
     def close(self) -> int:
         """Waits for the shell to end and reads what it wrote last."""
@@ -775,3 +777,27 @@ def test_tab_completes_commands_and_topics(typed: str, offered: list[str]) -> No
     completer = WordCompleter(command_tree(tracks=["us-china"], topics=["taiwan", "rare-earths"]))
     found = [c.text for c in completer.get_completions(Document(typed), CompleteEvent())]
     assert sorted(found) == sorted(offered)
+
+
+def test_on_a_terminal_a_100_kb_paste_arrives_whole(tmp_path: Path) -> None:
+    """A paste far over the 4,095 characters a terminal's own line discipline keeps: the
+    line editor takes it whole (bracketed paste), and the command answers it."""
+    term = Terminal(tmp_path)
+    paste = "/desk search " + "x" * 100_000
+    try:
+        term.expect("parley>")
+        # Written from a thread: the pty's buffers are small, and the shell echoes the
+        # paste while it arrives, which this thread reads meanwhile.
+        writer = threading.Thread(
+            target=term.send, args=("\x1b[200~" + paste + "\x1b[201~\r",), daemon=True
+        )
+        writer.start()
+        term.expect("The search is 100000 characters long; the limit is 500.")
+        writer.join(timeout=TIMEOUT)
+        term.expect("parley>")
+        term.send("\x04")
+        assert term.close() == 0
+    finally:
+        if term.process.poll() is None:
+            term.process.kill()
+    assert "Traceback" not in term.text()
