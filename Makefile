@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
 	$(BIN)/mypy bot handlers storage
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench

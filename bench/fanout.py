@@ -22,11 +22,11 @@ from bench.report import Check, Report, main
 from bot.clock import ManualClock
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
-from bot.standin import SlackStandIn
 from storage.access import CLI
 from storage.db import Database
 from storage.deadlines import add_deadline
 from storage.models import Subscription
+from tests.support.slack import SlackStandIn
 
 CHANNELS = 500
 LIMITED_SHARE = 0.1

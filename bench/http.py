@@ -32,7 +32,7 @@ from bench.commands import (
 )
 from bench.report import Check, Report, main, percentile
 from bench.servers import LOOPBACK, Server, free_port, spawn
-from bot.standin import SlackStandIn
+from tests.support.slack import SlackStandIn
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = 50

@@ -43,12 +43,12 @@ from bot.render.blocks import header, message
 from bot.render.present import deadline_block, truce_blocks
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.standin import SlackStandIn
 from handlers.request import read_command
 from storage import deadlines, tracks, truces
 from storage.access import role_of
 from storage.db import Database
 from storage.subscriptions import get_subscription
+from tests.support.slack import SlackStandIn
 
 CALLS = 200
 BATCHES = 5

@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.retries import handle_each_event_once
 from bot.runtime import Runtime
 from bot.settings import Settings
-from handlers import deadline, desk, home, modals, talks, truce, watch
+from handlers import deadline, desk, events, home, talks, truce, watch
 from handlers.errors import handle_listener_error
 from storage.db import Database
 
@@ -75,7 +75,7 @@ def build_app(
         return await handle_each_event_once(body, context, next)
 
     app.use(prepare_request)
-    for surface in (truce, deadline, talks, watch, desk, modals, home):
+    for surface in (truce, deadline, talks, watch, desk, events, home):
         surface.register(app)
     app.error(handle_listener_error)
     return app

@@ -170,7 +170,7 @@ def record_ahead_warning(
         f"database seeded as of that instant, {replay_database(database_url)} (this record "
         "is left as it is)."
     )
-    return textwrap.fill(text, width=88)
+    return textwrap.fill(text, width=88, break_on_hyphens=False, break_long_words=False)
 
 
 @app.command()
@@ -651,7 +651,7 @@ def digest(
     async def go() -> int:
         from bot.render.digest import channel_digest
         from bot.scheduler import LEASE, Scheduler, delivery_client
-        from bot.standin import message_text
+        from bot.slack_text import message_text
         from storage.models import DeliveryKind
         from storage.outbox import PlannedDelivery
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-TEAM_ID = "T0LOCAL"
 CHANNEL_ID = "CLOCALDESK"
 CHANNEL_NAME = "desk"  # shown as #desk; `parley digest --channel '#desk'` takes it too
 USER_ID = "ULOCALADMIN"  # you

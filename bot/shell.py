@@ -12,15 +12,14 @@ import json
 import os
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TextIO
-from urllib.parse import urlencode
 
 from rich.text import Text
 from slack_bolt.async_app import AsyncApp
 
+from bot import slack_requests as slack
 from bot.app import build_app, build_client
 from bot.clock import Clock
 from bot.local_desk import (
@@ -28,20 +27,19 @@ from bot.local_desk import (
     CHANNEL_NAME,
     ESCAPED_COMMANDS,
     PEOPLE,
-    TEAM_ID,
     USER_ID,
     YOU,
     Person,
     escape_like_slack,
     person_named,
 )
+from bot.local_slack import LocalSlack, RecordedCall
 from bot.runtime import LISTENER_FAILED, REFUSED
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
 from bot.shell_forms import FormPrompts
 from bot.shell_input import Interrupted, LineReader, command_tree, default_reader
 from bot.slack_body import bolt_request, read_body
-from bot.standin import RecordedCall, SlackStandIn
 from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_offsets
@@ -104,8 +102,7 @@ class Shell:
             users={p.id: p.name for p in PEOPLE},
             channels={CHANNEL_ID: CHANNEL_NAME},
         )
-        self.standin = SlackStandIn(
-            strict=False,
+        self.standin = LocalSlack(
             on_call=self._on_call,
             users={
                 p.id: {
@@ -329,9 +326,6 @@ class Shell:
         refused = bool(context.get(REFUSED) or context.get(LISTENER_FAILED))
         return response.status, response.body, refused or response.status != 200
 
-    def user_fields(self) -> dict[str, Any]:
-        return {"id": self.person.id, "username": self.person.name, "team_id": TEAM_ID}
-
     async def command(self, line: str) -> None:
         name, _, text = line.strip().partition(" ")
         if name not in COMMANDS:
@@ -340,24 +334,16 @@ class Shell:
         text = text.strip()
         if name in ESCAPED_COMMANDS:
             text = escape_like_slack(text)
-        form = {
-            "token": "shell",
-            "team_id": TEAM_ID,
-            "team_domain": "parley-local",
-            "channel_id": CHANNEL_ID,
-            "channel_name": CHANNEL_NAME,
-            "user_id": self.person.id,
-            "user_name": self.person.name,
-            "command": name,
-            "text": text,
-            "api_app_id": "A0PARLEY",
-            "is_enterprise_install": "false",
-            "response_url": self.standin.response_url(channel=CHANNEL_ID),
-            "trigger_id": f"shell.{uuid.uuid4().hex}",
-        }
-        status, body, refused = await self.dispatch(
-            urlencode(form), "application/x-www-form-urlencoded"
+        form = slack.slash_command(
+            name,
+            text,
+            user=self.person.id,
+            user_name=self.person.name,
+            channel=CHANNEL_ID,
+            channel_name=CHANNEL_NAME,
+            response_url=self.standin.response_url(channel=CHANNEL_ID),
         )
+        status, body, refused = await self.dispatch(slack.form_body(form), slack.FORM)
         self.failures += refused
         self.show_ack(status, body)
         await self.fill_pending_views()
@@ -387,34 +373,19 @@ class Shell:
             )
             return
         button = self.state.buttons[number - 1]
-        payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM_ID, "domain": "parley-local"},
-            "user": self.user_fields(),
-            "api_app_id": "A0PARLEY",
-            "trigger_id": f"shell.{uuid.uuid4().hex}",
-            "channel": {"id": button.channel, "name": CHANNEL_NAME},
-            "container": {
-                "type": "message",
-                "channel_id": button.channel,
-                "message_ts": button.message_ts or "0",
-                "is_ephemeral": True,
-            },
-            "response_url": self.standin.response_url(channel=button.channel),
-            "actions": [
-                {
-                    "action_id": button.action_id,
-                    "block_id": button.block_id,
-                    "value": button.value,
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": button.label},
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        status, body, refused = await self.dispatch(
-            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+        payload = slack.block_actions(
+            button.action_id,
+            button.value,
+            user=self.person.id,
+            user_name=self.person.name,
+            channel=button.channel,
+            channel_name=CHANNEL_NAME,
+            response_url=self.standin.response_url(channel=button.channel),
+            block_id=button.block_id,
+            label=button.label,
+            message_ts=button.message_ts or "0",
         )
+        status, body, refused = await self.dispatch(slack.interaction_body(payload), slack.FORM)
         self.failures += refused
         if status != 200:
             self.say(f"(the app answered HTTP {status}: {body})")
@@ -428,18 +399,12 @@ class Shell:
             outcome = await FormPrompts(self, self.submit_view).fill(view)
             self.failures += outcome.cut_short
 
-    async def submit_view(self, view: dict[str, Any]) -> tuple[int, str]:
-        payload = {
-            "type": "view_submission",
-            "team": {"id": TEAM_ID, "domain": "parley-local"},
-            "user": self.user_fields(),
-            "api_app_id": "A0PARLEY",
-            "trigger_id": f"shell.{uuid.uuid4().hex}",
-            "view": view,
-        }
-        status, body, _ = await self.dispatch(
-            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+    async def submit_view(self, view: dict[str, Any], values: dict[str, Any]) -> tuple[int, str]:
+        """Sends the form as the person acting submits it: (HTTP status, body)."""
+        payload = slack.view_submission(
+            view, values, user=self.person.id, user_name=self.person.name
         )
+        status, body, _ = await self.dispatch(slack.interaction_body(payload), slack.FORM)
         return status, body
 
     # ---- people -------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ class SlackRule:
         return None
 
 
-Submit = Callable[[dict[str, Any]], Awaitable[tuple[int, str]]]
+Submit = Callable[[dict[str, Any], dict[str, Any]], Awaitable[tuple[int, str]]]
 
 
 class FormPrompts:
@@ -152,7 +152,7 @@ class FormPrompts:
                     shell.say(CANCELLED + "\n")
                     return FormOutcome(cut_short=shell.input_ended)
                 values[block_id] = answer
-            status, body = await self.submit({**view, "state": {"values": values}})
+            status, body = await self.submit(view, values)
             reply = shell.json_object(body)
             if status == 200 and reply.get("response_action") == "errors":
                 errors = {str(k): str(v) for k, v in (reply.get("errors") or {}).items()}

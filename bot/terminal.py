@@ -6,7 +6,7 @@ mrkdwn bold, italic, strike and code become styles (the markers are dropped), li
 ``<@U…>``/``<#C…>`` read ``@name``/``#name``, and ``&lt; &gt; &amp;`` are unescaped. The
 same lines print with colour on a terminal and as plain text (no ANSI codes) otherwise.
 
-`bot.standin.message_text` stays the test-suite's flattener (it keeps the markup on
+`bot.slack_text.message_text` stays the test-suite's flattener (it keeps the markup on
 purpose); this module is for people. Imported only by the shell: `parley --version` never
 loads rich.
 """

@@ -10,17 +10,19 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.answers import Answer, fresh_until
 from bot.render.blocks import button, buttons, context_line, header, message, section
-from bot.render.ids import Action, Field
+from bot.render.ids import Action, Callback, Field
 from bot.render.present import deadline_block, in_reader_zone, item_button, left_text
 from bot.runtime import Runtime, runtime_of
 from bot.timeleft import format_local
 from handlers import forms
 from handlers.request import Ask, answer_key, read_command
+from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import deadlines
 from storage.access import Actor, require_lead
@@ -307,8 +309,63 @@ async def reopen_from_button(
     await _outcome_from_button(ack, body, respond, context, DeadlineStatus.open, confirmed=True)
 
 
+async def _new_deadline_form(session: AsyncSession, channel_id: str, _: int | None) -> View:
+    return await forms.deadline_form(session, channel_id=channel_id, deadline_id=None, track=None)
+
+
+async def _deadline_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+    return await forms.deadline_form(
+        session, channel_id=channel_id, deadline_id=item_id, track=None
+    )
+
+
+async def submit_deadline(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    async with lead_submission(body, view, context) as sub:
+        when = sub.time(Field.due)
+        if sub.meta.item_id is None:
+            forms.require_future(when, Field.due, now=sub.now, rule=forms.NEW_DEADLINE_RULE)
+        fields: dict[str, Any] = dict(
+            title=sub.text(Field.headline),
+            due_at=when.instant,
+            zone=when.zone,
+            kind=sub.text(Field.kind) or "other",
+            offsets=sub.text(Field.offsets),  # checked by storage, shown inline if wrong
+            visibility=sub.text(Field.visibility) or "team",
+        )
+        if sub.meta.item_id is None:
+            saved = await deadlines.add_deadline(
+                sub.session, actor=sub.actor, now=sub.now, track_id=await sub.track_id(), **fields
+            )
+            verb = "added"
+        else:
+            saved = await deadlines.update_deadline(
+                sub.session, actor=sub.actor, now=sub.now, deadline_id=sub.meta.item_id, **fields
+            )
+            verb = "updated"
+    await ack()
+    await sub.confirm(
+        client,
+        render(
+            "deadline_saved",
+            verb=verb,
+            title=saved.title,
+            ref=saved.id,
+            due=format_local(saved.due_at, saved.zone),
+        ),
+    )
+
+
 def register(app: AsyncApp) -> None:
     app.command("/deadline")(handle_deadline)
     app.action(Action.mark_deadline_met.value)(mark_met_from_button)
     app.action(Action.confirm_deadline_met.value)(confirm_met_from_button)
     app.action(Action.reopen_deadline.value)(reopen_from_button)
+    app.view(Callback.deadline_form.value)(submit_deadline)
+    app.action(Action.open_deadline_form.value)(opens_form(_new_deadline_form))
+    app.action(Action.edit_deadline.value)(opens_form(_deadline_form))

@@ -17,10 +17,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import DBAPIError
 
-from bot.render.ids import Callback, Field
+from bot.render.ids import DEFAULT_FIELD, Callback, Field
 from bot.runtime import LISTENER_FAILED, REFUSED
 from bot.timeparse import TimeParseError
-from handlers.modals import DEFAULT_FIELD
 from storage.errors import RECORD_UNAVAILABLE, InvalidInput, ParleyError
 from templates import escape_mrkdwn
 

@@ -8,18 +8,23 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.blocks import button, buttons, context_line, header, message
-from bot.render.ids import Action
+from bot.render.ids import Action, Callback, Field
 from bot.render.present import round_block
 from bot.runtime import runtime_of
+from bot.timeleft import format_local
 from handlers import forms
 from handlers.request import read_command
+from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import rounds
 from storage.access import require_lead
 from storage.errors import InvalidInput
+from templates import render
 
 USAGE = "`/talks [track] [public]`, `/talks new`, `/talks edit <#>`"
 
@@ -76,5 +81,60 @@ async def handle_talks(
         await ack(message(fallback, blocks, response_type=ask.response_type()))
 
 
+async def _new_round_form(session: AsyncSession, channel_id: str, _: int | None) -> View:
+    return await forms.round_form(session, channel_id=channel_id, round_id=None, track=None)
+
+
+async def _round_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+    return await forms.round_form(session, channel_id=channel_id, round_id=item_id, track=None)
+
+
+async def submit_round(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    async with lead_submission(body, view, context) as sub:
+        starts = sub.time(Field.starts)
+        ends = sub.time(Field.ends, default_zone=starts.zone) if sub.text(Field.ends) else None
+        fields: dict[str, Any] = dict(
+            title=sub.text(Field.headline),
+            place=sub.text(Field.place),
+            starts_at=starts.instant,
+            ends_at=ends.instant if ends else None,
+            zone=starts.zone,
+            status=sub.text(Field.status) or "scheduled",
+            outcome=sub.text(Field.outcome),
+            delegations=forms.read_delegations(sub.form),
+        )
+        if sub.meta.item_id is None:
+            saved = await rounds.add_round(
+                sub.session, actor=sub.actor, now=sub.now, track_id=await sub.track_id(), **fields
+            )
+            verb = "added"
+        else:
+            saved = await rounds.update_round(
+                sub.session, actor=sub.actor, now=sub.now, round_id=sub.meta.item_id, **fields
+            )
+            verb = "updated"
+    await ack()
+    ends_shown = f" – {format_local(saved.ends_at, saved.zone)}" if saved.ends_at else ""
+    await sub.confirm(
+        client,
+        render(
+            "round_saved",
+            verb=verb,
+            title=saved.title,
+            ref=saved.id,
+            when=format_local(saved.starts_at, saved.zone) + ends_shown,
+        ),
+    )
+
+
 def register(app: AsyncApp) -> None:
     app.command("/talks")(handle_talks)
+    app.view(Callback.round_form.value)(submit_round)
+    app.action(Action.open_round_form.value)(opens_form(_new_round_form))
+    app.action(Action.edit_round.value)(opens_form(_round_form))

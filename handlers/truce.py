@@ -8,17 +8,19 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.answers import Answer, fresh_until
 from bot.render.blocks import context_line, header, message, section
-from bot.render.ids import Field
+from bot.render.ids import Action, Callback, Field
 from bot.render.present import in_reader_zone, separated, truce_blocks
 from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from handlers import forms
 from handlers.request import Ask, answer_key, read_command
+from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import truces
 from storage.access import require_lead
@@ -156,5 +158,60 @@ async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) ->
     )
 
 
+async def _truce_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+    if item_id is None:  # App Home's button: the one truce that can be extended
+        item_id = (await truces.extendable_truce(session, track_ids=None)).id
+    assert item_id is not None
+    return await forms.truce_form(session, channel_id=channel_id, truce_id=item_id)
+
+
+async def submit_truce(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    async with lead_submission(body, view, context) as sub:
+        if sub.meta.item_id is None:
+            raise InvalidInput("This form names no truce; open it again from /truce.")
+        current = await truces.view_of(
+            sub.session, await truces.get_truce(sub.session, sub.meta.item_id)
+        )
+        expiry = current.expiry
+        when = None
+        if sub.text(Field.expiry):
+            when = sub.time(
+                Field.expiry,
+                base=expiry.due_at if expiry else None,
+                base_zone=expiry.zone if expiry else None,
+            )
+            forms.require_future(when, Field.expiry, now=sub.now, rule=forms.EXTENSION_RULE)
+            if expiry is not None:  # refuse before anything is written
+                truces.check_new_expiry(expiry, when.instant, now=sub.now)
+        saved, changed = await truces.edit_truce(
+            sub.session,
+            actor=sub.actor,
+            now=sub.now,
+            truce_id=sub.meta.item_id,
+            terms=forms.read_terms(sub.form),
+            new_expiry=when.instant if when else None,
+            zone=when.zone if when else None,
+            source=sub.text(Field.source),
+            note=sub.text(Field.note),
+        )
+        changes = []
+        if "terms" in changed:
+            changes.append("terms updated")
+        if "expiry" in changed and saved.expiry is not None:
+            changes.append("now expires " + format_local(saved.expiry.due_at, saved.expiry.zone))
+    await ack()
+    await sub.confirm(
+        client, render("truce_saved", title=current.truce.title, changes="; ".join(changes))
+    )
+
+
 def register(app: AsyncApp) -> None:
     app.command("/truce")(handle_truce)
+    app.view(Callback.truce_form.value)(submit_truce)
+    app.action(Action.open_truce_form.value)(opens_form(_truce_form))

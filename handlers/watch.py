@@ -8,16 +8,20 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.blocks import button, buttons, context_line, header, message
-from bot.render.ids import Action
+from bot.render.ids import Action, Callback, Field
 from bot.render.present import event_block, sensitivity_block
 from bot.runtime import runtime_of
 from handlers import forms
 from handlers.request import read_command
+from handlers.submissions import lead_submission, opens_form
 from storage import events, sensitivities
 from storage.access import require_lead
+from templates import render
 
 
 async def handle_watch(
@@ -88,5 +92,47 @@ async def handle_watch(
         await ack(message(fallback, blocks, response_type=ask.response_type()))
 
 
+async def _new_sensitivity_form(session: AsyncSession, channel_id: str, _: int | None) -> View:
+    return await forms.sensitivity_form(session, channel_id=channel_id, sensitivity_id=None)
+
+
+async def _sensitivity_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+    return await forms.sensitivity_form(session, channel_id=channel_id, sensitivity_id=item_id)
+
+
+async def submit_sensitivity(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    async with lead_submission(body, view, context) as sub:
+        fields: dict[str, Any] = dict(
+            name=sub.text(Field.name),
+            level=sub.text(Field.level) or "medium",
+            description=sub.text(Field.description),
+            keywords=sensitivities.parse_keywords(sub.text(Field.keywords)),
+            visibility=sub.text(Field.visibility) or "team",
+        )
+        if sub.meta.item_id is None:
+            saved = await sensitivities.add_sensitivity(
+                sub.session, actor=sub.actor, now=sub.now, **fields
+            )
+            verb = "added"
+        else:
+            saved = await sensitivities.update_sensitivity(
+                sub.session, actor=sub.actor, now=sub.now, sensitivity_id=sub.meta.item_id, **fields
+            )
+            verb = "updated"
+    await ack()
+    await sub.confirm(
+        client, render("sensitivity_saved", verb=verb, name=saved.name, level=saved.level)
+    )
+
+
 def register(app: AsyncApp) -> None:
     app.command("/watch")(handle_watch)
+    app.view(Callback.sensitivity_form.value)(submit_sensitivity)
+    app.action(Action.open_sensitivity_form.value)(opens_form(_new_sensitivity_form))
+    app.action(Action.edit_sensitivity.value)(opens_form(_sensitivity_form))

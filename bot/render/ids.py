@@ -57,3 +57,13 @@ class Field(StrEnum):
     level = "level"
     description = "description"
     keywords = "keywords"
+
+
+#: Where a form's input error is shown when the error names no field: its first field.
+DEFAULT_FIELD: dict[Callback, Field] = {
+    Callback.event_form: Field.headline,
+    Callback.deadline_form: Field.headline,
+    Callback.truce_form: Field.expiry,
+    Callback.round_form: Field.headline,
+    Callback.sensitivity_form: Field.name,
+}

@@ -21,7 +21,8 @@ from storage import deadlines, rounds
 from storage.access import CLI
 from storage.db import Database
 from storage.models import RoundStatus
-from tests.conftest import AS_OF, seed
+from tests.support.databases import seed
+from tests.support.people import AS_OF
 
 TEAM_TOKEN = "team-calendar-token-0123456789"
 RESTRICTED_TOKEN = "restricted-calendar-token-987654"

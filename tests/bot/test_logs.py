@@ -7,24 +7,25 @@ import asyncio
 import io
 import json
 import logging
-import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 import uvicorn
 
+from bot import slack_requests as slack
 from bot.app import build_app, build_client
 from bot.calendar import calendar_route
 from bot.clock import ManualClock
 from bot.logs import QUIET_LOGGERS, REDACTED, configure_logging, secrets_of
 from bot.settings import Settings
-from bot.standin import SlackStandIn
 from bot.web import build_web
 from storage.db import Database
-from tests.conftest import ADMIN, BOT_TOKEN, CHANNEL, SIGNING_SECRET, seed, sign
+from tests.support.bots import bot_settings, serve, sign
+from tests.support.databases import seed
+from tests.support.people import ADMIN, BOT_TOKEN, CHANNEL, SIGNING_SECRET
+from tests.support.slack import SlackStandIn
 
 APP_TOKEN = "xapp-1-A0PARLEY-1234567890-abcdef"
 CALENDAR_TOKEN = "calendar-token-0123456789abcdef"
@@ -71,43 +72,12 @@ def lines_of(stream: io.StringIO) -> list[dict[str, Any]]:
 async def serve_bot(
     db: Database, standin: SlackStandIn, clock: ManualClock
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    settings = Settings(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        api_url=standin.api_url,
-        database_url=db.url,
-        admins=frozenset({ADMIN}),
-        calendar_token=CALENDAR_TOKEN,
-    )
+    settings = bot_settings(db, standin, calendar_token=CALENDAR_TOKEN)
     app = build_app(settings=settings, client=build_client(settings), db=db, clock=clock)
     web = build_web(app, db)
     web.router.routes.append(calendar_route(db=db, settings=settings, clock=clock))
-    # log_config=None: uvicorn's loggers propagate to the root handler instead of their own.
-    config = uvicorn.Config(web, host="127.0.0.1", port=0, lifespan="off", log_config=None)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-        if task.done():
-            task.result()
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
-
-
-def command_body(command: str, text: str, *, response_url: str, trigger_id: str) -> str:
-    return urlencode(
-        {
-            "token": "deprecated",
-            "team_id": "T0LOCAL",
-            "channel_id": CHANNEL,
-            "user_id": ADMIN,
-            "command": command,
-            "text": text,
-            "api_app_id": "A0PARLEY",
-            "response_url": response_url,
-            "trigger_id": trigger_id,
-        }
-    )
+    # No log config: uvicorn's loggers propagate to the root handler instead of their own.
+    return await serve(web, log_config=None, log_level=None)
 
 
 async def test_a_session_logs_only_json_lines_without_secrets_or_request_bodies(
@@ -120,12 +90,15 @@ async def test_a_session_logs_only_json_lines_without_secrets_or_request_bodies(
         async with httpx.AsyncClient(timeout=10) as http:
 
             async def command(text_command: str, text: str, *, secret: str = SIGNING_SECRET) -> int:
-                response_url = standin.response_url(channel=CHANNEL)
-                trigger_id = f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}"
-                sent.extend([response_url, trigger_id])
-                body = command_body(
-                    text_command, text, response_url=response_url, trigger_id=trigger_id
+                form = slack.slash_command(
+                    text_command,
+                    text,
+                    user=ADMIN,
+                    channel=CHANNEL,
+                    response_url=standin.response_url(channel=CHANNEL),
                 )
+                sent.extend([form["response_url"], form["trigger_id"]])
+                body = slack.form_body(form)
                 response = await http.post(
                     f"{url}/slack/events", content=body, headers=sign(body, secret=secret)
                 )

@@ -13,7 +13,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
-from bot.standin import SlackStandIn, message_text
+from bot.slack_text import message_text
 from storage import outbox, planning, subscriptions
 from storage.access import CLI
 from storage.db import Database
@@ -22,7 +22,9 @@ from storage.events import add_event
 from storage.models import Deadline, Delivery, DeliveryStatus
 from storage.sensitivities import add_sensitivity
 from storage.truces import extend_truce
-from tests.conftest import AS_OF, BOT_TOKEN, seed
+from tests.support.databases import seed
+from tests.support.people import AS_OF, BOT_TOKEN
+from tests.support.slack import SlackStandIn
 
 CHANNEL = "CDESK001"
 # The seeded truce expires Tue 12 Aug 2025 00:01 EDT.
@@ -136,8 +138,9 @@ async def test_upcoming_lists_what_the_scheduler_then_posts(
     seeded: Database, standin: SlackStandIn, clock: ManualClock
 ) -> None:
     await subscribe(seeded, CHANNEL, digest_enabled=True)
-    await subscribe(seeded, "CWEEKDAY", digest_enabled=True, weekdays_only=True,
-                    countdowns_enabled=False)
+    await subscribe(
+        seeded, "CWEEKDAY", digest_enabled=True, weekdays_only=True, countdowns_enabled=False
+    )
     await subscribe(seeded, "CEUONLY1", tracks=["us-eu"])  # no us-china countdowns, no digest
     scheduler = make_scheduler(seeded, standin, clock)
     async with seeded.session() as session:

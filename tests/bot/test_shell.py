@@ -13,9 +13,7 @@ import pty
 import re
 import select
 import signal
-import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -23,17 +21,10 @@ from pathlib import Path
 
 import pytest
 
-PARLEY = Path(sys.executable).parent / "parley"
+from tests.support.cli import PARLEY, TIMEOUT, clean_env, ok, piped_shell, snapshot
+
 AS_OF = "2025-07-29T09:00Z"
-TIMEOUT = 60
 TRUCE_EXPIRY = "US–China tariff truce (Geneva, 90 days) expires"  # the seeded deadline
-
-
-def clean_env(db_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARLEY_"))}
-    env["PARLEY_DATABASE_URL"] = f"sqlite:///{db_path}"
-    env.update(extra)
-    return env
 
 
 def shell(
@@ -43,29 +34,8 @@ def shell(
     as_of: str | None = AS_OF,
     flags: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Runs `parley shell` with `lines` piped in; the process ends at end of input."""
-    args = [str(PARLEY), "shell", *flags]
-    if as_of is not None:
-        args += ["--as-of", as_of]
-    stdin = "".join(line + "\n" for line in lines)
-    return subprocess.run(
-        args,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=clean_env(tmp_path / db_name),
-        cwd=tmp_path,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    assert "Traceback" not in result.stdout, result.stdout
-    return result.stdout
+    """`parley shell --as-of AS_OF` (unless told otherwise) with `lines` piped in."""
+    return piped_shell(tmp_path, *lines, db_name=db_name, as_of=as_of, flags=flags)
 
 
 def after(output: str, typed: str) -> str:
@@ -130,14 +100,6 @@ def test_as_of_garbage_is_one_clear_line_and_non_zero_exit(tmp_path: Path) -> No
     assert "--as-of" in lines[0] and "garbage" in lines[0]
     assert "2025-07-29T09:00Z" in lines[0]  # an example that works
     assert not (tmp_path / "parley.db").exists()
-
-
-def snapshot(db: Path) -> list[str]:
-    connection = sqlite3.connect(db)
-    try:
-        return list(connection.iterdump())
-    finally:
-        connection.close()
 
 
 def test_a_replay_on_a_record_written_later_says_so_and_offers_fresh(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ fields go through the same line editor as at a real terminal."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,6 @@ from bot.shell import Shell
 from bot.shell_input import command_tree
 from bot.shell_prompt import TerminalReader, WordCompleter
 from storage.db import Database
-from tests.conftest import seed
 
 AS_OF = datetime(2025, 7, 29, 9, 0, tzinfo=UTC)
 CTRL_C = "\x03"
@@ -63,9 +62,8 @@ def pipe() -> Iterator[PipeInput]:
 
 
 @pytest.fixture
-async def record(sqlite_db: Database) -> AsyncIterator[Database]:
-    await seed(sqlite_db)
-    yield sqlite_db
+def record(seeded_sqlite_db: Database) -> Database:
+    return seeded_sqlite_db
 
 
 async def run_shell(db: Database, pipe: PipeInput, keys: list[str]) -> tuple[str, Shell, Any]:

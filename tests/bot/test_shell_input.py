@@ -104,9 +104,7 @@ async def test_a_field_starts_from_its_default_and_keeps_no_command_history(
     assert await read(terminal, pipe, "\x1b[A\r") == "/truce"
 
 
-def test_history_under_the_user_data_dir(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_history_under_the_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PARLEY_SHELL_HISTORY", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert history_path() == tmp_path / "parley" / "shell-history"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.test_shell import AS_OF, PARLEY, TIMEOUT, after, clean_env, ok, section, shell
+from tests.bot.test_shell import AS_OF, after, section, shell
+from tests.support.cli import PARLEY, TIMEOUT, clean_env, ok
 
 # (lines, exit status with --strict): without --strict every one exits 0.
 STRICT = [

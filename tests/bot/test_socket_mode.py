@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from bot import slack_requests as slack
 from bot.app import build_app, build_client
 from bot.clock import ManualClock
 from bot.metrics import Metrics
 from bot.render.ids import Callback
 from bot.settings import Settings
 from bot.socket_mode import SocketModeHandler
-from bot.standin import SlackStandIn
 from storage.db import Database
 from storage.models import HandledRequest
-from tests.conftest import ADMIN, BOT_TOKEN, CHANNEL, MEMBER, seed
-from tests.e2e.helpers import eventually, sample
+from tests.support.bots import bot_settings
+from tests.support.checks import eventually, sample
+from tests.support.databases import seed
+from tests.support.people import ADMIN, BOT_TOKEN, CHANNEL, MEMBER
+from tests.support.slack import SlackStandIn
 
 APP_TOKEN = "xapp-1-test"
 
@@ -33,38 +34,18 @@ class SocketBot:
     last: int = 0  # the stand-in's mark() taken before the last envelope went out
 
     def command(self, command: str, text: str = "", *, user: str = ADMIN) -> dict[str, Any]:
-        return {
-            "token": "deprecated",
-            "team_id": "T0LOCAL",
-            "team_domain": "parley-local",
-            "channel_id": CHANNEL,
-            "channel_name": "desk",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": "A0PARLEY",
-            "is_enterprise_install": "false",
-            "response_url": self.standin.response_url(channel=CHANNEL),
-            "trigger_id": f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex}",
-        }
+        return slack.slash_command(
+            command,
+            text,
+            user=user,
+            channel=CHANNEL,
+            response_url=self.standin.response_url(channel=CHANNEL),
+        )
 
     async def send(self, type: str, payload: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         self.last = self.standin.mark()
         envelope_id = await self.standin.send_envelope(type, payload, **kwargs)
         return await self.standin.socket_ack(envelope_id)
-
-
-def home_opened(user: str, event_id: str) -> dict[str, Any]:
-    return {
-        "token": "deprecated",
-        "team_id": "T0LOCAL",
-        "api_app_id": "A0PARLEY",
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": int(time.time()),
-        "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"},
-    }
 
 
 async def counted(metrics: Metrics, metric: str, /, **labels: str) -> None:
@@ -77,14 +58,7 @@ async def socket_bot(
     sqlite_db: Database, standin: SlackStandIn, clock: ManualClock
 ) -> AsyncIterator[SocketBot]:
     await seed(sqlite_db)
-    settings = Settings(
-        bot_token=BOT_TOKEN,
-        app_token=APP_TOKEN,
-        api_url=standin.api_url,
-        database_url=sqlite_db.url,
-        admins=frozenset({ADMIN}),
-        timezone="Europe/Stockholm",
-    )
+    settings = bot_settings(sqlite_db, standin, app_token=APP_TOKEN, signing_secret=None)
     app = build_app(settings=settings, client=build_client(settings), db=sqlite_db, clock=clock)
     metrics = Metrics()
     metrics.instrument(app.client)
@@ -139,12 +113,15 @@ async def test_a_malformed_interaction_is_acked_and_never_dispatched(
 
 
 async def test_an_event_retried_over_the_socket_is_handled_once(socket_bot: SocketBot) -> None:
-    await socket_bot.send("events_api", home_opened(MEMBER, "EvSOCKET1"))
+    await socket_bot.send("events_api", slack.app_home_opened(MEMBER, event_id="EvSOCKET1"))
     await socket_bot.standin.next_call("views.publish", after=socket_bot.last)
     await socket_bot.send(
-        "events_api", home_opened(MEMBER, "EvSOCKET1"), retry_attempt=1, retry_reason="timeout"
+        "events_api",
+        slack.app_home_opened(MEMBER, event_id="EvSOCKET1"),
+        retry_attempt=1,
+        retry_reason="timeout",
     )
-    await socket_bot.send("events_api", home_opened(MEMBER, "EvSOCKET2"))
+    await socket_bot.send("events_api", slack.app_home_opened(MEMBER, event_id="EvSOCKET2"))
     await socket_bot.standin.next_call("views.publish", after=socket_bot.last)
     assert len(socket_bot.standin.calls_to("views.publish")) == 2
     async with socket_bot.db.session() as session:

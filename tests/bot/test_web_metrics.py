@@ -20,11 +20,12 @@ from bot.clock import ManualClock
 from bot.metrics import Metrics
 from bot.render.ids import Callback, Field
 from bot.settings import Settings
-from bot.standin import SlackStandIn
 from bot.web import build_ops_web, build_web
 from storage.db import Database
-from tests.conftest import ADMIN, BOT_TOKEN, MEMBER, SIGNING_SECRET, RunningBot, sign
-from tests.e2e.helpers import eventually, sample
+from tests.support.bots import RunningBot, sign
+from tests.support.checks import eventually, sample
+from tests.support.people import ADMIN, BOT_TOKEN, MEMBER, SIGNING_SECRET
+from tests.support.slack import SlackStandIn
 
 
 async def exposition(bot: RunningBot) -> str:

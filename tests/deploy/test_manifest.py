@@ -18,7 +18,7 @@ from bot.app import build_app, build_client
 from bot.clock import ManualClock
 from bot.settings import Settings
 from storage.db import Database
-from tests.conftest import AS_OF
+from tests.support.people import AS_OF
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "deploy" / "slack-manifest.yaml"

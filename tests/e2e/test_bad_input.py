@@ -15,8 +15,9 @@ import pytest
 from bot.render.ids import Action, Callback, Field
 from handlers import forms
 from storage.models import Deadline, DeadlineStatus
-from tests.conftest import CHANNEL, LEAD, MEMBER, RunningBot, sign
-from tests.handlers.helpers import answer, audit_count, response_url_reply, rows
+from tests.support.bots import RunningBot, sign
+from tests.support.checks import answer, audit_count, response_url_reply, rows
+from tests.support.people import CHANNEL, LEAD, MEMBER
 
 TRUCE_EXPIRY_DEADLINE = 1
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from storage.models import Deadline, RoleGrant, Subscription, TruceExtension
-from tests.conftest import ADMIN, CHANNEL, LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import answer, assert_valid_message, audit_count, block_text, rows
+from tests.support.bots import RunningBot
+from tests.support.checks import answer, assert_valid_message, audit_count, block_text, rows
+from tests.support.people import ADMIN, CHANNEL, LEAD, MEMBER
 
 SEEDED_EXPIRY_NY = "Tue 12 Aug 2025 00:01 EDT"
 SEEDED_EXPIRY_LA = "Mon 11 Aug 2025 21:01 PDT"

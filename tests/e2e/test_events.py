@@ -4,46 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from typing import Any
 
-import httpx
-
+from bot import slack_requests as slack
 from bot.render.ids import Action
 from storage.models import HandledRequest
-from tests.conftest import LEAD, MEMBER, RunningBot, sign
-from tests.handlers.helpers import rows
-
-
-def home_opened_body(user: str, event_id: str) -> str:
-    return json.dumps(
-        {
-            "token": "deprecated",
-            "team_id": "T0LOCAL",
-            "api_app_id": "A0PARLEY",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "event": {
-                "type": "app_home_opened",
-                "user": user,
-                "channel": "D0HOME",
-                "tab": "home",
-                "event_ts": f"{time.time():.6f}",
-            },
-        }
-    )
-
-
-async def deliver(
-    bot: RunningBot, user: str, event_id: str, *, retry: int | None = None
-) -> httpx.Response:
-    body = home_opened_body(user, event_id)
-    headers = sign(body) | {"content-type": "application/json"}
-    if retry is not None:
-        headers |= {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
-    return await bot.send(body, headers)
+from tests.support.bots import RunningBot, sign
+from tests.support.checks import action_ids, rows
+from tests.support.people import LEAD, MEMBER
 
 
 def published_for(bot: RunningBot, user: str) -> list[dict[str, Any]]:
@@ -62,23 +31,18 @@ async def published(bot: RunningBot, user: str, *, after: int) -> dict[str, Any]
     return view
 
 
-def action_ids(view: dict[str, Any]) -> set[str]:
-    found = set()
-    for block in view["blocks"]:
-        for element in block.get("elements", []) + [block.get("accessory") or {}]:
-            if isinstance(element, dict) and element.get("action_id"):
-                found.add(element["action_id"])
-    return found
-
-
 def new_event_id() -> str:
     return f"Ev{uuid.uuid4().hex[:10].upper()}"
 
 
 async def test_app_home_gives_a_lead_buttons_and_a_member_none(e2e: RunningBot) -> None:
     mark = e2e.standin.mark()
-    assert (await deliver(e2e, LEAD, new_event_id())).status_code == 200
-    assert (await deliver(e2e, MEMBER, new_event_id())).status_code == 200
+    assert (
+        await e2e.event(slack.app_home_opened(LEAD, event_id=new_event_id()))
+    ).status_code == 200
+    assert (
+        await e2e.event(slack.app_home_opened(MEMBER, event_id=new_event_id()))
+    ).status_code == 200
     lead_view = await published(e2e, LEAD, after=mark)
     member_view = await published(e2e, MEMBER, after=mark)
     for view in (lead_view, member_view):
@@ -90,14 +54,16 @@ async def test_app_home_gives_a_lead_buttons_and_a_member_none(e2e: RunningBot) 
 
 async def test_a_retry_of_a_handled_event_has_no_second_effect(e2e: RunningBot) -> None:
     event_id = new_event_id()
-    first = await deliver(e2e, MEMBER, event_id)
+    first = await e2e.event(slack.app_home_opened(MEMBER, event_id=event_id))
     assert first.status_code == 200
     await published(e2e, MEMBER, after=e2e.last.mark)
 
-    retried = await deliver(e2e, MEMBER, event_id, retry=1)
+    retried = await e2e.event(slack.app_home_opened(MEMBER, event_id=event_id), retry=1)
     assert retried.status_code == 200
     assert retried.headers.get("x-slack-no-retry") == "1"
-    await deliver(e2e, LEAD, new_event_id())  # a later event, to know the retry's turn is over
+    await e2e.event(
+        slack.app_home_opened(LEAD, event_id=new_event_id())
+    )  # a later event, to know the retry's turn is over
     await published(e2e, LEAD, after=e2e.last.mark)
     assert len(published_for(e2e, MEMBER)) == 1
     assert await rows(e2e, HandledRequest, HandledRequest.request_id == event_id)
@@ -106,11 +72,13 @@ async def test_a_retry_of_a_handled_event_has_no_second_effect(e2e: RunningBot) 
 async def test_a_retry_of_an_event_never_handled_is_handled_once(e2e: RunningBot) -> None:
     event_id = new_event_id()
     mark = e2e.standin.mark()
-    responses = await asyncio.gather(*(deliver(e2e, MEMBER, event_id, retry=n) for n in (1, 2, 3)))
+    responses = await asyncio.gather(
+        *(e2e.event(slack.app_home_opened(MEMBER, event_id=event_id), retry=n) for n in (1, 2, 3))
+    )
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert sum(r.headers.get("x-slack-no-retry") == "1" for r in responses) == 2
     await published(e2e, MEMBER, after=mark)
-    await deliver(e2e, LEAD, new_event_id())
+    await e2e.event(slack.app_home_opened(LEAD, event_id=new_event_id()))
     await published(e2e, LEAD, after=e2e.last.mark)
     assert len(published_for(e2e, MEMBER)) == 1
 

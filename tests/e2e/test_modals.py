@@ -10,8 +10,9 @@ import pytest
 
 from bot.render.ids import Callback, Field
 from storage.models import Deadline, Event, Sensitivity, TalksRound, TruceExtension
-from tests.conftest import LEAD, RunningBot
-from tests.handlers.helpers import answer, audit_count, rows
+from tests.support.bots import RunningBot
+from tests.support.checks import answer, audit_count, rows
+from tests.support.people import LEAD
 
 
 @dataclass(frozen=True)

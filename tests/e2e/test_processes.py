@@ -9,15 +9,17 @@ import os
 import signal
 import socket
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from bot.standin import RecordedCall, SlackStandIn
-from tests.conftest import ADMIN, BOT_TOKEN, CHANNEL, MEMBER, SIGNING_SECRET, sign
+from bot import slack_requests as slack
+from bot.local_slack import RecordedCall
+from tests.support.bots import sign
+from tests.support.people import ADMIN, BOT_TOKEN, CHANNEL, MEMBER, SIGNING_SECRET
+from tests.support.slack import SlackStandIn
 
 PARLEY = Path(sys.executable).parent / "parley"
 APP_TOKEN = "xapp-1-process-test"
@@ -89,16 +91,9 @@ def request_lines(log: str) -> list[dict[str, Any]]:
 
 
 def command_form(standin: SlackStandIn, command: str, user: str) -> dict[str, str]:
-    return {
-        "team_id": "T0LOCAL",
-        "channel_id": CHANNEL,
-        "user_id": user,
-        "command": command,
-        "text": "",
-        "api_app_id": "A0PARLEY",
-        "response_url": standin.response_url(channel=CHANNEL),
-        "trigger_id": f"1.1.{uuid.uuid4().hex}",
-    }
+    return slack.slash_command(
+        command, user=user, channel=CHANNEL, response_url=standin.response_url(channel=CHANNEL)
+    )
 
 
 async def test_serve_finishes_a_request_in_flight_on_sigterm_and_exits_0(
@@ -195,9 +190,7 @@ async def test_serve_runs_the_scheduler_and_reports_it(
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = environment(
-        tmp_path, standin, SLACK_SIGNING_SECRET=SIGNING_SECRET, PARLEY_SCHEDULER="on"
-    )
+    env = environment(tmp_path, standin, SLACK_SIGNING_SECRET=SIGNING_SECRET, PARLEY_SCHEDULER="on")
     process = await start(tmp_path, env, "serve", "--host", "127.0.0.1", "--port", str(port))
     async with httpx.AsyncClient(timeout=20) as http:
         await wait_healthy(http, url, process)

@@ -14,9 +14,10 @@ from bot.app import build_client
 from bot.metrics import Metrics
 from bot.render.ids import Callback, Field
 from bot.settings import Settings
-from bot.standin import SlackStandIn
-from tests.conftest import BOT_TOKEN, CHANNEL, LEAD, MEMBER, RunningBot
-from tests.e2e.helpers import sample
+from tests.support.bots import RunningBot
+from tests.support.checks import sample
+from tests.support.people import BOT_TOKEN, CHANNEL, LEAD, MEMBER
+from tests.support.slack import SlackStandIn
 
 
 async def test_a_rate_limited_views_open_is_retried_and_the_form_opens(e2e: RunningBot) -> None:

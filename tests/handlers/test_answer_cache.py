@@ -17,25 +17,17 @@ from bot.answers import Answer, AnswerCache, AnswerKey
 from bot.clock import ManualClock
 from bot.render.ids import Action
 from bot.settings import Settings
-from bot.standin import SlackStandIn
 from storage import deadlines
 from storage.access import CLI
 from storage.db import Database
 from storage.models import Role
 from storage.roles import grant_lead
 from storage.subscriptions import subscribe
-from tests.conftest import (
-    ADMIN,
-    AS_OF,
-    LEAD,
-    MEMBER,
-    RunningBot,
-    _drop_pg_database,
-    make_database_url,
-    seed,
-    start_bot,
-)
-from tests.handlers.helpers import answer, block_text, walk
+from tests.support.bots import RunningBot, start_bot
+from tests.support.checks import answer, block_text, walk
+from tests.support.databases import drop_pg_database, make_database_url, seed
+from tests.support.people import ADMIN, AS_OF, LEAD, MEMBER
+from tests.support.slack import SlackStandIn
 
 REPLICA_WAIT = 3.0
 RESTRICTED_CHANNEL = "GLOCKED01"
@@ -217,7 +209,7 @@ async def two_replicas(
     finally:
         await other.dispose()
         await db.dispose()
-        await _drop_pg_database(url)
+        await drop_pg_database(url)
 
 
 async def test_a_change_on_another_replica_reaches_this_ones_answers(

@@ -8,8 +8,8 @@ from bot.render.ids import Callback, Field
 from storage import deadlines
 from storage.access import CLI
 from storage.models import AuditEntry, Deadline, DeadlineStatus
-from tests.conftest import AS_OF, CHANNEL, LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import (
+from tests.support.bots import RunningBot
+from tests.support.checks import (
     answer,
     assert_valid_message,
     audit_count,
@@ -18,6 +18,7 @@ from tests.handlers.helpers import (
     input_block_ids,
     rows,
 )
+from tests.support.people import AS_OF, CHANNEL, LEAD, MEMBER
 
 TRUCE_EXPIRY = "US–China tariff truce (Geneva, 90 days) expires"
 

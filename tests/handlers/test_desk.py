@@ -12,14 +12,9 @@ from handlers.desk import SEARCH_LIMIT
 from storage import events
 from storage.access import Actor
 from storage.models import AuditEntry, Deadline, RoleGrant, Subscription
-from tests.conftest import ADMIN, AS_OF, CHANNEL, LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import (
-    answer,
-    assert_valid_message,
-    audit_count,
-    block_text,
-    rows,
-)
+from tests.support.bots import RunningBot
+from tests.support.checks import answer, assert_valid_message, audit_count, block_text, rows
+from tests.support.people import ADMIN, AS_OF, CHANNEL, LEAD, MEMBER
 
 
 @pytest.mark.parametrize("text", ["", "help"])
@@ -136,7 +131,10 @@ async def _add_events(bot: RunningBot, *titles: str) -> None:
     for n, title in enumerate(titles):
         async with bot.db.session() as session:
             await events.add_event(
-                session, actor=Actor(LEAD), now=AS_OF, title=title,
+                session,
+                actor=Actor(LEAD),
+                now=AS_OF,
+                title=title,
                 occurred_at=AS_OF - timedelta(minutes=n),
             )
 
@@ -178,12 +176,14 @@ async def test_desk_search_finds_chinese_text_inside_words(bot: RunningBot) -> N
     await _add_events(bot, "新华社：中方要求取消芬太尼关税", "商务部：对稀土相关物项实施出口管制")
     body = answer(await bot.command("/desk", "search 芬太尼", user=MEMBER))
     assert _heading_and_titles(body) == (
-        "1 event matches “芬太尼”.", ["新华社：中方要求取消芬太尼关税"]
+        "1 event matches “芬太尼”.",
+        ["新华社：中方要求取消芬太尼关税"],
     )
     body = answer(await bot.command("/desk", "search 稀土 管制", user=MEMBER))
     heading, titles = _heading_and_titles(body)
     assert (heading, titles) == (
-        "1 event matches “稀土 管制”.", ["商务部：对稀土相关物项实施出口管制"]
+        "1 event matches “稀土 管制”.",
+        ["商务部：对稀土相关物项实施出口管制"],
     )
     tags = block_text(body).split("Tags: ")[1].split(", ")
     assert sorted(tags) == ["Export controls", "Rare earths"]  # the seeded 出口管制, 稀土

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from bot.scheduler import Scheduler
-from bot.standin import message_text
+from bot.slack_text import message_text
 from storage import deadlines
 from storage.access import Actor
-from tests.conftest import AS_OF, LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import answer, block_text
+from tests.support.bots import RunningBot
+from tests.support.checks import answer, block_text
+from tests.support.people import AS_OF, LEAD, MEMBER
 
 TRUCE = "US–China tariff truce (Geneva, 90 days)"
 MORNING = datetime(2025, 7, 30, 6, 0, 1, tzinfo=UTC)  # Wed 30 Jul 08:00 in Stockholm

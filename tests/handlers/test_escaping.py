@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from bot.render.ids import Action, Field
-from bot.standin import message_text
+from bot.slack_text import message_text
 from storage.models import Deadline
-from tests.conftest import LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import (
+from tests.support.bots import RunningBot
+from tests.support.checks import (
     HOSTILE,
     answer,
     assert_hostile_shown_escaped,
@@ -23,6 +23,7 @@ from tests.handlers.helpers import (
     confirmation,
     rows,
 )
+from tests.support.people import LEAD, MEMBER
 
 
 async def add_hostile_deadline(bot: RunningBot) -> dict[str, Any]:
@@ -237,5 +238,3 @@ async def test_error_replies_escape_what_was_typed(
 ) -> None:
     body = answer(await bot.command(command, text, user=LEAD))
     assert "<!channel>" not in body["text"] and "<!here>" not in body["text"]
-
-

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.render.ids import Action
-from bot.standin import message_text
+from bot.slack_text import message_text
 from storage.models import AuditEntry, Deadline, DeadlineStatus, Truce, TruceStatus
-from tests.conftest import LEAD, MEMBER, RunningBot
-from tests.handlers.conftest import make_scheduler
-from tests.handlers.helpers import answer, audit_count, block_text, rows
+from tests.support.bots import RunningBot, make_scheduler
+from tests.support.checks import answer, audit_count, block_text, rows
+from tests.support.people import LEAD, MEMBER
 
 EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01 EDT
 TRUCE_EXPIRY_DEADLINE = 1

@@ -1,53 +1,15 @@
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
 
 from bot.render.ids import Action
-from tests.conftest import LEAD, MEMBER, RunningBot, sign
-
-
-async def open_home(bot: RunningBot, user: str) -> dict[str, Any]:
-    body = json.dumps(
-        {
-            "token": "deprecated",
-            "team_id": "T0LOCAL",
-            "api_app_id": "A0PARLEY",
-            "type": "event_callback",
-            "event_id": f"Ev{int(time.time() * 1000)}{user}",
-            "event_time": int(time.time()),
-            "event": {
-                "type": "app_home_opened",
-                "user": user,
-                "channel": "D0HOME",
-                "tab": "home",
-                "event_ts": f"{time.time():.6f}",
-            },
-        }
-    )
-    headers = sign(body) | {"content-type": "application/json"}
-    response = await bot.send(body, headers)
-    assert response.status_code == 200
-    published = await bot.standin.next_call(
-        "views.publish", after=bot.last.mark, where=lambda c: c.args.get("user_id") == user
-    )
-    view = published.args["view"]
-    assert isinstance(view, dict)
-    return view
-
-
-def action_ids(view: dict[str, Any]) -> set[str]:
-    found = set()
-    for block in view["blocks"]:
-        for element in block.get("elements", []) + [block.get("accessory") or {}]:
-            if isinstance(element, dict) and element.get("action_id"):
-                found.add(element["action_id"])
-    return found
+from tests.support.bots import RunningBot
+from tests.support.checks import action_ids
+from tests.support.people import LEAD, MEMBER
 
 
 async def test_home_shows_the_deadlines_truce_and_events(bot: RunningBot) -> None:
-    view = await open_home(bot, MEMBER)
+    view = await bot.open_home(MEMBER)
     text = json.dumps(view)
     assert view["type"] == "home"
     assert "Next deadlines" in text and "Active truce" in text and "Latest events" in text
@@ -57,8 +19,8 @@ async def test_home_shows_the_deadlines_truce_and_events(bot: RunningBot) -> Non
 
 
 async def test_home_gives_leads_the_form_buttons_and_members_none(bot: RunningBot) -> None:
-    member_view = await open_home(bot, MEMBER)
-    lead_view = await open_home(bot, LEAD)
+    member_view = await bot.open_home(MEMBER)
+    lead_view = await bot.open_home(LEAD)
     assert Action.open_event_form not in action_ids(member_view)
     assert not action_ids(member_view)
     assert {Action.open_event_form, Action.open_deadline_form} <= action_ids(lead_view)
@@ -80,12 +42,12 @@ async def test_home_follows_the_clock(bot: RunningBot) -> None:
             occurred_at=datetime(2025, 8, 1, 13, 0, tzinfo=UTC),
             zone="UTC",
         )
-    text = json.dumps(await open_home(bot, MEMBER), ensure_ascii=False)
+    text = json.dumps(await bot.open_home(MEMBER), ensure_ascii=False)
     coming = text[text.index("Coming up") :]
     latest = text[text.index("Latest events") : text.index("Coming up")]
     assert "Trump–Xi call announced" in coming and "Trump–Xi call announced" not in latest
     bot.clock.set(datetime(2025, 8, 13, 9, 0, tzinfo=UTC))
-    text = json.dumps(await open_home(bot, MEMBER), ensure_ascii=False)
+    text = json.dumps(await bot.open_home(MEMBER), ensure_ascii=False)
     assert "Lapsed truce" in text and "status *lapsed*" in text
     assert "Coming up" not in text
     latest = text[text.index("Latest events") :]

@@ -25,17 +25,16 @@ from bot.settings import Settings
 from storage import rounds, sensitivities
 from storage.access import CLI
 from storage.models import Deadline, DeadlineStatus, Level, Sensitivity, TalksRound, Truce
-from tests.conftest import AS_OF, LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import HOSTILE, answer, assert_user_text_escaped, rows
-from tests.handlers.test_home import open_home
+from tests.support.bots import RunningBot
+from tests.support.checks import HOSTILE, answer, assert_user_text_escaped, rows
+from tests.support.people import AS_OF, LEAD, MEMBER
 
 LONG_ROUND = (
     "US–China working-level consultations on farm purchases, fentanyl precursors, export "
     "controls and port fees, Washington"
 )
 LONG_TOPIC = (
-    "Outbound investment screening of US capital in Chinese semiconductors, quantum and AI "
-    "firms"
+    "Outbound investment screening of US capital in Chinese semiconductors, quantum and AI firms"
 )
 MADRID = "US–China trade talks, Madrid"
 
@@ -237,7 +236,7 @@ async def digest_post(bot: RunningBot) -> dict[str, Any]:
 
 
 async def home(bot: RunningBot) -> dict[str, Any]:
-    return await open_home(bot, LEAD)
+    return await bot.open_home(LEAD)
 
 
 def command(name: str, text: str = "") -> Callable[[RunningBot], Awaitable[dict[str, Any]]]:
@@ -305,9 +304,7 @@ async def test_every_button_on_an_item_names_that_item(busy: RunningBot, surface
 
 async def test_the_watch_buttons_are_edit_and_the_topic_name(busy: RunningBot) -> None:
     payload = answer(await busy.command("/watch", user=LEAD))
-    labels = [
-        b["accessory"]["text"]["text"] for b in sections(payload) if b.get("accessory")
-    ]
+    labels = [b["accessory"]["text"]["text"] for b in sections(payload) if b.get("accessory")]
     assert "Edit Taiwan" in labels and "Edit Cross-strait relations" in labels
     assert "Edit" not in labels
     assert len(labels) == len(set(labels)) == 7

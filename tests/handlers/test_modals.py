@@ -20,14 +20,9 @@ from storage.models import (
     TalksRound,
     TruceExtension,
 )
-from tests.conftest import ADMIN, CHANNEL, LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import (
-    answer,
-    audit_count,
-    input_block_ids,
-    response_url_reply,
-    rows,
-)
+from tests.support.bots import RunningBot
+from tests.support.checks import answer, audit_count, input_block_ids, response_url_reply, rows
+from tests.support.people import ADMIN, CHANNEL, LEAD, MEMBER
 
 STOCKHOLM_ROUND = 3
 TAIWAN = 1

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from bot.scheduler import Scheduler
-from bot.standin import message_text
+from bot.slack_text import message_text
 from bot.timeleft import format_local
-from tests.conftest import LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import answer, block_text
+from tests.support.bots import RunningBot
+from tests.support.checks import answer, block_text
+from tests.support.people import LEAD, MEMBER
 
 SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01 EDT
 EXTENDED_EXPIRY = datetime(2025, 11, 10, 5, 1, tzinfo=UTC)  # +90 days, 00:01 EST

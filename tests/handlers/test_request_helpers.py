@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from bot.render.ids import Action, Callback, Field
 from storage.models import Deadline
-from tests.conftest import LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import answer, confirmation, response_url_reply, rows
+from tests.support.bots import RunningBot
+from tests.support.checks import answer, confirmation, response_url_reply, rows
+from tests.support.people import LEAD, MEMBER
 
 
 async def test_opened_view_returns_the_form_just_opened_not_the_one_before(

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from bot.render.ids import Action
 from bot.scheduler import Scheduler
-from bot.standin import message_text
+from bot.slack_text import message_text
 from storage.models import Deadline
-from tests.conftest import LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import HOSTILE, answer, assert_user_text_escaped, rows
+from tests.support.bots import RunningBot
+from tests.support.checks import HOSTILE, answer, assert_user_text_escaped, rows
+from tests.support.people import LEAD, MEMBER
 
 EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)
 
@@ -56,9 +57,7 @@ async def test_countdown_buttons_refuse_a_member_and_work_for_a_lead(
     bot.clock.set(EXPIRY - timedelta(days=7) + timedelta(seconds=1))
     await scheduler.tick()
     [post] = [c for c in bot.standin.calls_to("chat.postMessage") if "metadata" in c.args]
-    actions = [
-        e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-    ]
+    actions = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     met = next(e for e in actions if e["action_id"] == Action.mark_deadline_met)
     assert {e["action_id"] for e in actions} == {Action.edit_deadline, Action.mark_deadline_met}
     await bot.click(met["action_id"], met["value"], user=MEMBER)
@@ -69,9 +68,7 @@ async def test_countdown_buttons_refuse_a_member_and_work_for_a_lead(
     assert "Mark it met?" in asked.args["text"] or "Mark it met?" in str(asked.args["blocks"])
     (deadline,) = await rows(bot, Deadline, Deadline.id == int(met["value"]))
     assert deadline.status == "open"
-    [confirm] = [
-        e for b in asked.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-    ]
+    [confirm] = [e for b in asked.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert confirm["action_id"] == Action.confirm_deadline_met
     await bot.click(confirm["action_id"], confirm["value"], user=LEAD)
     assert "is now *met*" in str((await bot.reply("response_url")).args["blocks"])

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.conftest import RunningBot
+from tests.support.bots import RunningBot
 
 
 async def test_truce_over_http_shows_the_seeded_expiry(bot: RunningBot) -> None:

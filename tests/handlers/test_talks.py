@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from bot.render.ids import Callback, Field
 from storage.models import Delegation, TalksRound
-from tests.conftest import LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import (
+from tests.support.bots import RunningBot
+from tests.support.checks import (
     answer,
     assert_valid_message,
     audit_count,
@@ -16,6 +16,7 @@ from tests.handlers.helpers import (
     input_block_ids,
     rows,
 )
+from tests.support.people import LEAD, MEMBER
 
 DELEGATIONS = "United States | Scott Bessent | Treasury Secretary\nChina | He Lifeng | Vice Premier"
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from bot.render.ids import Callback, Field
 from storage.models import AuditEntry, Deadline, TruceExtension, TruceTerm
-from tests.conftest import LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import (
+from tests.support.bots import RunningBot
+from tests.support.checks import (
     answer,
     assert_valid_message,
     audit_count,
@@ -17,6 +17,7 @@ from tests.handlers.helpers import (
     rows,
     shown,
 )
+from tests.support.people import LEAD, MEMBER
 
 SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # 00:01 EDT
 EXTENDED_EXPIRY = datetime(2025, 11, 10, 5, 1, tzinfo=UTC)  # 00:01 EST, 90 days later

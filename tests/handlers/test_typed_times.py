@@ -13,8 +13,9 @@ import pytest
 from bot.render.ids import Field
 from handlers import forms
 from storage.models import Deadline, Event, Subscription, TalksRound, TruceExtension
-from tests.conftest import CHANNEL, LEAD, RunningBot, start_bot
-from tests.handlers.helpers import answer, audit_count, block_text, rows
+from tests.support.bots import RunningBot, start_bot
+from tests.support.checks import answer, audit_count, block_text, rows
+from tests.support.people import CHANNEL, LEAD
 
 EPHEMERAL = "chat.postEphemeral"
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from bot.render.ids import Callback, Field
 from storage.models import Event, EventSensitivity, Sensitivity
-from tests.conftest import LEAD, MEMBER, RunningBot
-from tests.handlers.helpers import (
+from tests.support.bots import RunningBot
+from tests.support.checks import (
     answer,
     assert_valid_message,
     audit_count,
@@ -15,6 +15,7 @@ from tests.handlers.helpers import (
     confirmation,
     rows,
 )
+from tests.support.people import LEAD, MEMBER
 
 LAI = "Taiwan's President Lai Ching-te reportedly postpones a planned visit to the US"
 SENATORS = "US senators reportedly preparing bills on China's human rights record and Taiwan"

@@ -3,18 +3,16 @@ alerts): "left" at most once on a line and no parentheses inside parentheses."""
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from bot.scheduler import Scheduler
-from bot.standin import message_text
-from tests.conftest import LEAD, MEMBER, RunningBot, sign
-from tests.handlers.helpers import answer
+from bot.slack_text import message_text
+from tests.support.bots import RunningBot
+from tests.support.checks import answer
+from tests.support.people import LEAD, MEMBER
 
 SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01 EDT
 TRUCE = "US–China tariff truce (Geneva, 90 days)"
@@ -34,27 +32,6 @@ def assert_said_once(text: str) -> None:
     for line in text.splitlines():
         assert len(LEFT.findall(line)) <= 1, f"'left' twice: {line!r}"
         assert nesting(line) <= 1, f"nested parentheses: {line!r}"
-
-
-async def home_view(bot: RunningBot, user: str) -> dict[str, Any]:
-    body = json.dumps(
-        {
-            "token": "deprecated",
-            "team_id": "T0LOCAL",
-            "api_app_id": "A0PARLEY",
-            "type": "event_callback",
-            "event_id": f"Ev{int(time.time() * 1000)}{user}",
-            "event_time": int(time.time()),
-            "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"},
-        }
-    )
-    headers = sign(body) | {"content-type": "application/json"}
-    response = await bot.http.post(f"{bot.url}/slack/events", content=body, headers=headers)
-    assert response.status_code == 200
-    [call] = await bot.standin.wait_for("views.publish")
-    view = call.args["view"]
-    assert isinstance(view, dict)
-    return view
 
 
 def test_nesting_is_measured() -> None:
@@ -83,7 +60,7 @@ async def test_a_deadline_added_says_its_time_left_once(bot: RunningBot) -> None
 
 
 async def test_the_app_home_says_the_time_left_once(bot: RunningBot) -> None:
-    text = message_text(await home_view(bot, MEMBER))
+    text = message_text(await bot.open_home(MEMBER))
     assert_said_once(text)
     assert LEFT_AT_AS_OF in text
 

@@ -9,7 +9,7 @@ from storage.access import CLI, SEED, Actor, role_of
 from storage.db import Database
 from storage.errors import ADMINS_ONLY, LEADS_ONLY, NotPermitted
 from storage.models import Role
-from tests.storage.conftest import LEAD_WRITES, MEMBER, NOW, WRITES, Seeded, row_counts
+from tests.support.record import LEAD_WRITES, MEMBER, NOW, WRITES, Seeded, row_counts
 
 
 @pytest.mark.parametrize("write", list(WRITES))

@@ -14,7 +14,7 @@ import storage.truces
 from storage import audit, subscriptions
 from storage.access import CLI, Actor
 from storage.db import Database
-from tests.storage.conftest import (
+from tests.support.record import (
     LEAD_WRITES,
     NOW,
     WRITES,
@@ -34,7 +34,7 @@ async def test_every_write_service_records_exactly_one_audit_entry(
     before = await audit_trail(db)
     async with db.session() as s:
         await call(s, actor, seeded)
-    added = (await audit_trail(db))[len(before):]
+    added = (await audit_trail(db))[len(before) :]
     assert len(added) == 1
     [entry] = added
     assert (entry.actor, entry.action, entry.entity) == (actor.id, action, entity)

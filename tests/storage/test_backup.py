@@ -15,8 +15,8 @@ from storage.backup import checksum, export_record, import_record
 from storage.db import Database
 from storage.errors import InvalidInput, NotPermitted
 from storage.models import Delivery, HandledRequest
-from tests.conftest import _drop_pg_database, make_database_url, seed
-from tests.storage.conftest import NOW, Seeded, assert_utc, audit_trail, load_ids, row_counts, utc
+from tests.support.databases import drop_pg_database, make_database_url, seed
+from tests.support.record import NOW, Seeded, assert_utc, audit_trail, load_ids, row_counts, utc
 
 LATER = NOW + timedelta(hours=1)
 
@@ -45,10 +45,20 @@ async def _full_record(db: Database) -> None:
         from storage.roles import grant_lead
 
         await grant_lead(s, actor=CLI, now=NOW, user_id="ULEAD")
-        s.add(Delivery(key="countdown:1:2025-08-12T04:01:00Z:7d:CDESK", kind="countdown",
-                       channel_id="CDESK", due_at=utc(2025, 8, 5, 4, 1), status="sent",
-                       attempts=1, payload={"text": "7 days left", "blocks": []},
-                       created_at=NOW, sent_at=NOW + timedelta(seconds=3), ts="1753779600.1"))
+        s.add(
+            Delivery(
+                key="countdown:1:2025-08-12T04:01:00Z:7d:CDESK",
+                kind="countdown",
+                channel_id="CDESK",
+                due_at=utc(2025, 8, 5, 4, 1),
+                status="sent",
+                attempts=1,
+                payload={"text": "7 days left", "blocks": []},
+                created_at=NOW,
+                sent_at=NOW + timedelta(seconds=3),
+                ts="1753779600.1",
+            )
+        )
         s.add(HandledRequest(request_id="Ev01", handled_at=NOW))
         await s.commit()
 
@@ -84,14 +94,18 @@ async def test_export_then_import_sqlite_to_postgres_to_sqlite_keeps_every_row(
                 assert_utc(expiry.due_at)
                 assert expiry.due_at == utc(2025, 11, 10, 5, 1)
                 added = await deadlines.add_deadline(
-                    s, actor=CLI, now=LATER, title="After the move",
-                    due_at=LATER + timedelta(days=1), zone="UTC",
+                    s,
+                    actor=CLI,
+                    now=LATER,
+                    title="After the move",
+                    due_at=LATER + timedelta(days=1),
+                    zone="UTC",
                 )
             assert added.id == max(r["id"] for r in original["tables"]["deadline"]) + 1
     finally:
         for database in (source, middle, back):
             await database.dispose()
-        await _drop_pg_database(pg_url)
+        await drop_pg_database(pg_url)
 
 
 def _assert_same_plus_one_import(

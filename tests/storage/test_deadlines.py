@@ -12,7 +12,7 @@ from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput, NotFound
 from storage.models import Deadline
-from tests.storage.conftest import NOW, Seeded, assert_utc, audit_trail, row_counts, utc
+from tests.support.record import NOW, Seeded, assert_utc, audit_trail, row_counts, utc
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -23,8 +23,13 @@ async def test_add_deadline_stores_utc_and_reads_back_tz_aware_with_its_zone(
     local = utc(2025, 8, 12, 4, 1).astimezone(NEW_YORK)
     async with db.session() as s:
         added = await deadlines.add_deadline(
-            s, actor=lead, now=NOW, title="Tariffs snap back", due_at=local,
-            zone="America/New_York", kind="tariff_action",
+            s,
+            actor=lead,
+            now=NOW,
+            title="Tariffs snap back",
+            due_at=local,
+            zone="America/New_York",
+            kind="tariff_action",
         )
     async with db.session() as s:
         row = await deadlines.get_deadline(s, added.id or 0)
@@ -32,7 +37,10 @@ async def test_add_deadline_stores_utc_and_reads_back_tz_aware_with_its_zone(
     assert_utc(row.due_at)
     assert_utc(row.created_at)
     assert (row.zone, row.kind, row.status, row.visibility) == (
-        "America/New_York", "tariff_action", "open", "team"
+        "America/New_York",
+        "tariff_action",
+        "open",
+        "team",
     )
     entry = (await audit_trail(db))[-1]
     assert entry.after is not None
@@ -45,7 +53,11 @@ async def test_add_deadline_returns_and_audits_the_due_time_in_utc(
     local = utc(2025, 8, 12, 4, 1).astimezone(NEW_YORK)
     async with db.session() as s:
         added = await deadlines.add_deadline(
-            s, actor=lead, now=NOW, title="Tariffs snap back", due_at=local,
+            s,
+            actor=lead,
+            now=NOW,
+            title="Tariffs snap back",
+            due_at=local,
             zone="America/New_York",
         )
     assert_utc(added.due_at)
@@ -59,13 +71,21 @@ async def test_update_deadline_returns_and_audits_a_moved_due_time_in_utc(
 ) -> None:
     async with db.session() as s:
         added = await deadlines.add_deadline(
-            s, actor=lead, now=NOW, title="Tariffs snap back", due_at=utc(2025, 8, 12, 4, 1),
+            s,
+            actor=lead,
+            now=NOW,
+            title="Tariffs snap back",
+            due_at=utc(2025, 8, 12, 4, 1),
             zone="UTC",
         )
     async with db.session() as s:
         moved = await deadlines.update_deadline(
-            s, actor=lead, now=NOW, deadline_id=added.id or 0,
-            due_at=utc(2025, 8, 13, 4, 1).astimezone(NEW_YORK), zone="America/New_York",
+            s,
+            actor=lead,
+            now=NOW,
+            deadline_id=added.id or 0,
+            due_at=utc(2025, 8, 13, 4, 1).astimezone(NEW_YORK),
+            zone="America/New_York",
         )
     assert moved.due_at == utc(2025, 8, 13, 4, 1)
     assert_utc(moved.due_at)
@@ -84,7 +104,9 @@ async def test_a_past_due_time_given_in_an_offset_is_reported_in_utc(
 
 async def _refused(db: Database, lead: Actor, match: str, **overrides: object) -> InvalidInput:
     fields: dict[str, object] = {
-        "title": "Senate vote", "due_at": NOW + timedelta(days=2), "zone": "UTC",
+        "title": "Senate vote",
+        "due_at": NOW + timedelta(days=2),
+        "zone": "UTC",
     }
     fields.update(overrides)
     before = await row_counts(db)
@@ -107,9 +129,7 @@ async def test_a_due_time_equal_to_now_is_refused(db: Database, lead: Actor) -> 
     await _refused(db, lead, "already past", due_at=NOW)
 
 
-async def test_a_151_character_title_is_refused_naming_the_limit(
-    db: Database, lead: Actor
-) -> None:
+async def test_a_151_character_title_is_refused_naming_the_limit(db: Database, lead: Actor) -> None:
     error = await _refused(db, lead, "limit is 150", title="x" * 151)
     assert "151" in str(error)
     assert error.field == "title"
@@ -185,8 +205,16 @@ async def test_upcoming_deadlines_are_soonest_first_and_respect_scope_and_visibi
             ("Briefing", 2, seeded.us_china, "restricted"),
             ("Old item", -1, seeded.us_china, "team"),
         ]:
-            s.add(Deadline(title=title, due_at=NOW + timedelta(days=days), zone="UTC",
-                           track_id=track, visibility=visibility, created_at=NOW))
+            s.add(
+                Deadline(
+                    title=title,
+                    due_at=NOW + timedelta(days=days),
+                    zone="UTC",
+                    track_id=track,
+                    visibility=visibility,
+                    created_at=NOW,
+                )
+            )
         await s.commit()
         china = await deadlines.upcoming_deadlines(
             s, now=NOW, track_ids=[seeded.us_china], include_restricted=False
@@ -195,10 +223,13 @@ async def test_upcoming_deadlines_are_soonest_first_and_respect_scope_and_visibi
             s, now=NOW, track_ids=None, include_restricted=True
         )
     assert [d.title for d in china] == [
-        "Desk-wide review", "US–China tariff truce (Geneva, 90 days) expires"
+        "Desk-wide review",
+        "US–China tariff truce (Geneva, 90 days) expires",
     ]
     assert [d.title for d in everything] == [
-        "Briefing", "Desk-wide review", "EU vote",
+        "Briefing",
+        "Desk-wide review",
+        "EU vote",
         "US–China tariff truce (Geneva, 90 days) expires",
     ]
 

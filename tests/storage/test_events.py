@@ -11,7 +11,7 @@ from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput
 from storage.models import Sensitivity
-from tests.storage.conftest import NOW, Seeded, assert_utc, audit_trail, row_counts
+from tests.support.record import NOW, Seeded, assert_utc, audit_trail, row_counts
 
 
 async def _topic(db: Database, lead: Actor, name: str, keywords: list[str]) -> Sensitivity:
@@ -24,7 +24,13 @@ async def _topic(db: Database, lead: Actor, name: str, keywords: list[str]) -> S
 async def _tags(db: Database, lead: Actor, title: str, summary: str = "", **kw: object) -> set[str]:
     async with db.session() as s:
         view = await events.add_event(
-            s, actor=lead, now=NOW, title=title, summary=summary, occurred_at=NOW, **kw  # type: ignore[arg-type]
+            s,
+            actor=lead,
+            now=NOW,
+            title=title,
+            summary=summary,
+            occurred_at=NOW,
+            **kw,  # type: ignore[arg-type]
         )
     return {t.slug for t in view.sensitivities}
 
@@ -43,9 +49,7 @@ async def test_keywords_match_whole_words_only(db: Database, lead: Actor) -> Non
     assert await _tags(db, lead, "Statement on Taiwan.") == {"taiwan"}
 
 
-async def test_taiwanese_is_tagged_when_the_keyword_list_has_it(
-    db: Database, lead: Actor
-) -> None:
+async def test_taiwanese_is_tagged_when_the_keyword_list_has_it(db: Database, lead: Actor) -> None:
     await _topic(db, lead, "Taiwan", ["Taiwan", "Taiwanese"])
     assert await _tags(db, lead, "Taiwanese President postpones visit") == {"taiwan"}
 
@@ -93,9 +97,7 @@ async def test_the_seeded_topics_tag_chinese_news(
     assert await _tags(db, lead, title) == expected
 
 
-async def test_a_spaced_keyword_matches_its_hyphenated_spelling(
-    db: Database, lead: Actor
-) -> None:
+async def test_a_spaced_keyword_matches_its_hyphenated_spelling(db: Database, lead: Actor) -> None:
     await _topic(db, lead, "Minerals", ["rare earths"])
     assert await _tags(db, lead, "China tightens rare-earths exports") == {"minerals"}
 
@@ -114,9 +116,16 @@ async def test_add_event_stores_tz_aware_times_and_who_added_it(
 ) -> None:
     async with db.session() as s:
         view = await events.add_event(
-            s, actor=lead, now=NOW, title="Talks end", occurred_at=NOW + timedelta(days=1),
-            zone="Europe/Stockholm", kind="talks", confidence="official",
-            track_id=seeded.us_china, round_id=seeded.stockholm,
+            s,
+            actor=lead,
+            now=NOW,
+            title="Talks end",
+            occurred_at=NOW + timedelta(days=1),
+            zone="Europe/Stockholm",
+            kind="talks",
+            confidence="official",
+            track_id=seeded.us_china,
+            round_id=seeded.stockholm,
         )
     async with db.session() as s:
         [latest] = await events.latest_events(
@@ -162,8 +171,13 @@ async def _events_for_listing(db: Database, seeded: Seeded, lead: Actor) -> None
     ]:
         async with db.session() as s:
             await events.add_event(
-                s, actor=lead, now=base, title=title, occurred_at=base + timedelta(hours=offset),
-                track_id=track, visibility=visibility,
+                s,
+                actor=lead,
+                now=base,
+                title=title,
+                occurred_at=base + timedelta(hours=offset),
+                track_id=track,
+                visibility=visibility,
             )
 
 
@@ -184,7 +198,9 @@ async def test_latest_events_respect_track_scope_and_visibility(
     assert "EU note on Taiwan" not in team_titles
     assert len(team_titles) == 3
     assert [v.event.title for v in leads] == [
-        "Desk-wide note on Taiwan", "China restricted note on Taiwan", "China team note",
+        "Desk-wide note on Taiwan",
+        "China restricted note on Taiwan",
+        "China team note",
     ]
 
 
@@ -210,7 +226,9 @@ async def test_timeline_hides_restricted_events_unless_asked(
     assert team_titles[:2] == ["Desk-wide note on Taiwan", "EU note on Taiwan"]
     assert "China restricted note on Taiwan" not in team_titles
     assert [v.event.title for v in leads][:3] == [
-        "Desk-wide note on Taiwan", "EU note on Taiwan", "China restricted note on Taiwan",
+        "Desk-wide note on Taiwan",
+        "EU note on Taiwan",
+        "China restricted note on Taiwan",
     ]
     assert all("taiwan" in {t.slug for t in v.sensitivities} for v in leads)
 

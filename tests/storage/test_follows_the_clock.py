@@ -22,7 +22,7 @@ from storage.models import (
     Truce,
     TruceStatus,
 )
-from tests.storage.conftest import NOW, Seeded, utc
+from tests.support.record import NOW, Seeded, utc
 
 SNAPBACK = utc(2025, 8, 12, 4, 1)  # the seeded truce's expiry, 00:01 in New York
 CHANNELS = ("C0DESK", "C0WIRE")

@@ -10,7 +10,7 @@ from sqlmodel import select
 from storage.db import Database
 from storage.handled import first_time, forget_handled
 from storage.models import HandledRequest
-from tests.conftest import AS_OF
+from tests.support.people import AS_OF
 
 
 async def claim(db: Database, request_id: str, at: datetime = AS_OF) -> bool:

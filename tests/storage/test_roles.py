@@ -9,7 +9,7 @@ from storage.access import CLI, Actor, role_of
 from storage.db import Database
 from storage.errors import InvalidInput
 from storage.models import Role
-from tests.storage.conftest import NOW, assert_utc, audit_trail, row_counts
+from tests.support.record import NOW, assert_utc, audit_trail, row_counts
 
 
 async def test_grant_lead_by_cli_makes_the_user_a_lead_with_an_audit_entry(db: Database) -> None:
@@ -22,7 +22,10 @@ async def test_grant_lead_by_cli_makes_the_user_a_lead_with_an_audit_entry(db: D
     assert_utc(grant.granted_at)
     [entry] = await audit_trail(db)
     assert (entry.actor, entry.action, entry.entity, entry.entity_id) == (
-        "cli", "grant", "role", "UNEW"
+        "cli",
+        "grant",
+        "role",
+        "UNEW",
     )
     assert entry.before is None
     assert entry.after is not None and entry.after["role"] == "lead"

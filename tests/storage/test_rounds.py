@@ -10,15 +10,21 @@ from storage import rounds
 from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput
-from tests.storage.conftest import NOW, Seeded, assert_utc, audit_trail, row_counts, utc
+from tests.support.record import NOW, Seeded, assert_utc, audit_trail, row_counts, utc
 
 
 async def test_add_round_with_delegations(db: Database, seeded: Seeded, lead: Actor) -> None:
     async with db.session() as s:
         talks = await rounds.add_round(
-            s, actor=lead, now=NOW, title="Madrid round", place="Madrid",
-            starts_at=utc(2025, 9, 14, 8, 0), ends_at=utc(2025, 9, 15, 16, 0),
-            zone="Europe/Madrid", track_id=seeded.us_china,
+            s,
+            actor=lead,
+            now=NOW,
+            title="Madrid round",
+            place="Madrid",
+            starts_at=utc(2025, 9, 14, 8, 0),
+            ends_at=utc(2025, 9, 15, 16, 0),
+            zone="Europe/Madrid",
+            track_id=seeded.us_china,
             delegations=[
                 rounds.DelegationInput("United States", "Scott Bessent", "Treasury Secretary"),
                 rounds.DelegationInput("China", "He Lifeng", "Vice Premier"),
@@ -29,7 +35,8 @@ async def test_add_round_with_delegations(db: Database, seeded: Seeded, lead: Ac
     assert_utc(view.round.starts_at)
     assert_utc(view.round.ends_at)
     assert (view.round.status, view.track.handle if view.track else None) == (
-        "scheduled", "us-china"
+        "scheduled",
+        "us-china",
     )
     assert [d.lead_name for d in view.delegations] == ["Scott Bessent", "He Lifeng"]
 
@@ -62,7 +69,11 @@ async def test_update_round_replaces_delegations_and_audits_the_change(
 ) -> None:
     async with db.session() as s:
         await rounds.update_round(
-            s, actor=lead, now=NOW, round_id=seeded.stockholm, status="concluded",
+            s,
+            actor=lead,
+            now=NOW,
+            round_id=seeded.stockholm,
+            status="concluded",
             outcome="Agreed to seek a 90-day extension",
             delegations=[rounds.DelegationInput("United States", "Jamieson Greer", "USTR")],
         )
@@ -82,7 +93,10 @@ async def test_update_round_ending_before_its_start_changes_nothing(
     async with db.session() as s:
         with pytest.raises(InvalidInput, match="cannot end before"):
             await rounds.update_round(
-                s, actor=lead, now=NOW, round_id=seeded.stockholm,
+                s,
+                actor=lead,
+                now=NOW,
+                round_id=seeded.stockholm,
                 ends_at=utc(2025, 7, 1, 0, 0),
             )
     assert await row_counts(db) == before
@@ -96,16 +110,24 @@ async def test_latest_and_next_at_the_founding_date(
 ) -> None:
     async with db.session() as s:
         await rounds.add_round(
-            s, actor=lead, now=NOW, title="Next round", starts_at=NOW + timedelta(days=40),
-            zone="UTC", track_id=seeded.us_china,
+            s,
+            actor=lead,
+            now=NOW,
+            title="Next round",
+            starts_at=NOW + timedelta(days=40),
+            zone="UTC",
+            track_id=seeded.us_china,
         )
         await rounds.add_round(
-            s, actor=lead, now=NOW, title="Cancelled round", starts_at=NOW + timedelta(days=20),
-            zone="UTC", status="cancelled",
+            s,
+            actor=lead,
+            now=NOW,
+            title="Cancelled round",
+            starts_at=NOW + timedelta(days=20),
+            zone="UTC",
+            status="cancelled",
         )
-        latest, upcoming = await rounds.latest_and_next(
-            s, now=NOW, track_ids=[seeded.us_china]
-        )
+        latest, upcoming = await rounds.latest_and_next(s, now=NOW, track_ids=[seeded.us_china])
         europe_latest, _ = await rounds.latest_and_next(s, now=NOW, track_ids=[seeded.us_eu])
     assert [v.round.seed_key for v in latest] == ["stockholm-2025"]
     assert [v.round.title for v in upcoming] == ["Next round"]

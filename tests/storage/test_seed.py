@@ -12,8 +12,8 @@ from storage.db import Database
 from storage.errors import InvalidInput
 from storage.models import TalksRound
 from storage.seed import SeedError, default_seed_files, load_seed, load_seed_files
-from tests.conftest import AS_OF
-from tests.storage.conftest import Seeded, assert_utc, audit_trail, row_counts, utc
+from tests.support.people import AS_OF
+from tests.support.record import Seeded, assert_utc, audit_trail, row_counts, utc
 
 
 async def test_loading_the_founding_case_twice_equals_loading_it_once(db: Database) -> None:
@@ -33,9 +33,7 @@ async def test_the_seed_adds_each_kind_of_record(db: Database) -> None:
     async with db.session() as s:
         report = await load_seed_files(s, default_seed_files(), now=AS_OF)
     counts = await row_counts(db)
-    assert report.added == {
-        "tracks": 3, "sensitivities": 4, "rounds": 3, "truces": 1, "events": 12
-    }
+    assert report.added == {"tracks": 3, "sensitivities": 4, "rounds": 3, "truces": 1, "events": 12}
     assert (counts["track"], counts["sensitivity"], counts["talks_round"]) == (3, 4, 3)
     assert (counts["truce"], counts["deadline"], counts["truce_term"]) == (1, 1, 2)
     assert counts["event"] == 12

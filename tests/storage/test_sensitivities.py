@@ -9,7 +9,7 @@ from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput, NotFound
 from storage.models import Sensitivity
-from tests.storage.conftest import NOW, Seeded, audit_trail, row_counts
+from tests.support.record import NOW, Seeded, audit_trail, row_counts
 
 
 async def test_add_sensitivity_derives_its_slug_and_keeps_its_keywords(
@@ -17,11 +17,18 @@ async def test_add_sensitivity_derives_its_slug_and_keeps_its_keywords(
 ) -> None:
     async with db.session() as s:
         item = await sensitivities.add_sensitivity(
-            s, actor=lead, now=NOW, name="Fentanyl & precursors", level="critical",
-            keywords=["fentanyl", "precursor chemicals"], visibility="restricted",
+            s,
+            actor=lead,
+            now=NOW,
+            name="Fentanyl & precursors",
+            level="critical",
+            keywords=["fentanyl", "precursor chemicals"],
+            visibility="restricted",
         )
     assert (item.slug, item.level, item.visibility) == (
-        "fentanyl-precursors", "critical", "restricted"
+        "fentanyl-precursors",
+        "critical",
+        "restricted",
     )
     async with db.session() as s:
         found = await sensitivities.find_sensitivity(
@@ -71,7 +78,11 @@ async def test_update_sensitivity_changes_level_and_keywords_with_an_audit_entry
 ) -> None:
     async with db.session() as s:
         await sensitivities.update_sensitivity(
-            s, actor=lead, now=NOW, sensitivity_id=seeded.taiwan, level="critical",
+            s,
+            actor=lead,
+            now=NOW,
+            sensitivity_id=seeded.taiwan,
+            level="critical",
             keywords=["Taiwan", "Taipei"],
         )
     async with db.session() as s:
@@ -106,7 +117,11 @@ async def test_sensitivities_are_listed_by_level_and_restricted_ones_hidden(
         everything = await sensitivities.all_sensitivities(s)
         team = await sensitivities.all_sensitivities(s, include_restricted=False)
     assert [i.slug for i in everything] == [
-        "fentanyl", "export-controls", "rare-earths", "taiwan", "human-rights"
+        "fentanyl",
+        "export-controls",
+        "rare-earths",
+        "taiwan",
+        "human-rights",
     ]
     assert "fentanyl" not in [i.slug for i in team]
     async with db.session() as s:
@@ -117,13 +132,18 @@ async def test_sensitivities_are_listed_by_level_and_restricted_ones_hidden(
 
 def test_parse_keywords_splits_on_commas_and_lines() -> None:
     assert sensitivities.parse_keywords("Taiwan, Taipei\nPresident Lai,, ") == [
-        "Taiwan", "Taipei", "President Lai"
+        "Taiwan",
+        "Taipei",
+        "President Lai",
     ]
 
 
 def test_parse_keywords_splits_on_the_commas_typed_in_chinese_and_japanese() -> None:
     assert sensitivities.parse_keywords("台湾，台灣、 赖清德, Taipei") == [
-        "台湾", "台灣", "赖清德", "Taipei"
+        "台湾",
+        "台灣",
+        "赖清德",
+        "Taipei",
     ]
 
 

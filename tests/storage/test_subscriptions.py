@@ -8,7 +8,7 @@ from storage import subscriptions
 from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput
-from tests.storage.conftest import NOW, assert_utc, audit_trail, row_counts
+from tests.support.record import NOW, assert_utc, audit_trail, row_counts
 
 
 async def test_subscribe_creates_an_active_subscription_with_defaults(

@@ -12,7 +12,7 @@ from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput, NotFound
 from storage.models import Truce, TruceExtension
-from tests.storage.conftest import NOW, Seeded, assert_utc, audit_trail, row_counts, utc
+from tests.support.record import NOW, Seeded, assert_utc, audit_trail, row_counts, utc
 
 SNAPBACK = utc(2025, 8, 12, 4, 1)
 NOVEMBER = utc(2025, 11, 10, 5, 1)
@@ -23,8 +23,13 @@ async def test_extend_truce_moves_the_expiry_and_records_the_extension(
 ) -> None:
     async with db.session() as s:
         await truces.extend_truce(
-            s, actor=lead, now=NOW, truce_id=seeded.truce, new_expiry=NOVEMBER,
-            source="White House", note="agreed in Stockholm",
+            s,
+            actor=lead,
+            now=NOW,
+            truce_id=seeded.truce,
+            new_expiry=NOVEMBER,
+            source="White House",
+            note="agreed in Stockholm",
         )
     async with db.session() as s:
         view = await truces.view_of(s, await truces.get_truce(s, seeded.truce))
@@ -38,7 +43,9 @@ async def test_extend_truce_moves_the_expiry_and_records_the_extension(
     for instant in (extension.from_at, extension.to_at, extension.decided_at):
         assert_utc(instant)
     assert (extension.decided_by, extension.source, extension.note) == (
-        lead.id, "White House", "agreed in Stockholm"
+        lead.id,
+        "White House",
+        "agreed in Stockholm",
     )
     entry = (await audit_trail(db))[-1]
     assert (entry.action, entry.entity, entry.entity_id) == ("extend", "truce", str(seeded.truce))
@@ -52,7 +59,11 @@ async def test_extend_truce_can_change_the_zone_of_the_expiry(
 ) -> None:
     async with db.session() as s:
         view = await truces.extend_truce(
-            s, actor=lead, now=NOW, truce_id=seeded.truce, new_expiry=NOVEMBER,
+            s,
+            actor=lead,
+            now=NOW,
+            truce_id=seeded.truce,
+            new_expiry=NOVEMBER,
             zone="Asia/Shanghai",
         )
     assert view.expiry is not None and view.expiry.zone == "Asia/Shanghai"
@@ -74,7 +85,11 @@ async def test_extend_truce_refuses_a_past_or_unchanged_expiry_and_changes_nothi
     async with db.session() as s:
         with pytest.raises(InvalidInput, match=match) as refused:
             await truces.extend_truce(
-                s, actor=lead, now=NOW, truce_id=seeded.truce, new_expiry=new_expiry  # type: ignore[arg-type]
+                s,
+                actor=lead,
+                now=NOW,
+                truce_id=seeded.truce,
+                new_expiry=new_expiry,  # type: ignore[arg-type]
             )
     assert refused.value.field == "expiry"
     assert await row_counts(db) == before
@@ -92,7 +107,11 @@ async def test_extend_truce_with_an_unknown_zone_changes_nothing(
     async with db.session() as s:
         with pytest.raises(InvalidInput, match="Unknown time zone"):
             await truces.extend_truce(
-                s, actor=lead, now=NOW, truce_id=seeded.truce, new_expiry=NOVEMBER,
+                s,
+                actor=lead,
+                now=NOW,
+                truce_id=seeded.truce,
+                new_expiry=NOVEMBER,
                 zone="America/Gotham",
             )
     assert await row_counts(db) == before
@@ -130,8 +149,14 @@ async def test_a_lapsed_truce_can_be_extended_and_its_expiry_reopens(
 async def _second_truce_on_us_eu(db: Database, seeded: Seeded, lead: Actor) -> Truce:
     async with db.session() as s:
         return await truces.add_truce(
-            s, actor=lead, now=NOW, title="US–EU standstill", parties=["US", "EU"],
-            expires_at=NOW + timedelta(days=30), zone="Europe/Brussels", track_id=seeded.us_eu,
+            s,
+            actor=lead,
+            now=NOW,
+            title="US–EU standstill",
+            parties=["US", "EU"],
+            expires_at=NOW + timedelta(days=30),
+            zone="Europe/Brussels",
+            track_id=seeded.us_eu,
         )
 
 
@@ -172,8 +197,14 @@ async def test_add_truce_creates_its_expiry_deadline_and_terms_in_order(
 ) -> None:
     async with db.session() as s:
         truce = await truces.add_truce(
-            s, actor=lead, now=NOW, title="US–EU standstill", parties=["US", "EU"],
-            expires_at=utc(2025, 9, 1, 22, 0), zone="Europe/Brussels", track_id=seeded.us_eu,
+            s,
+            actor=lead,
+            now=NOW,
+            title="US–EU standstill",
+            parties=["US", "EU"],
+            expires_at=utc(2025, 9, 1, 22, 0),
+            zone="Europe/Brussels",
+            track_id=seeded.us_eu,
             terms=[
                 truces.TermInput("United States", "tariff on EU goods", "15%", "EU"),
                 truces.TermInput("European Union", "counter-tariffs suspended"),
@@ -183,11 +214,14 @@ async def test_add_truce_creates_its_expiry_deadline_and_terms_in_order(
         view = await truces.view_of(s, await truces.get_truce(s, truce.id or 0))
     assert view.expiry is not None
     assert (view.expiry.kind, view.expiry.zone, view.expiry.due_at) == (
-        "truce_expiry", "Europe/Brussels", utc(2025, 9, 1, 22, 0)
+        "truce_expiry",
+        "Europe/Brussels",
+        utc(2025, 9, 1, 22, 0),
     )
     assert view.expiry.track_id == seeded.us_eu
     assert [(t.party, t.rate, t.position) for t in view.terms] == [
-        ("United States", "15%", 0), ("European Union", "", 1)
+        ("United States", "15%", 0),
+        ("European Union", "", 1),
     ]
 
 
@@ -198,8 +232,13 @@ async def test_add_truce_with_an_unknown_zone_changes_nothing(
     async with db.session() as s:
         with pytest.raises(InvalidInput, match="Unknown time zone"):
             await truces.add_truce(
-                s, actor=lead, now=NOW, title="Standstill", parties=["US", "EU"],
-                expires_at=NOW + timedelta(days=9), zone="Europe/Atlantis",
+                s,
+                actor=lead,
+                now=NOW,
+                title="Standstill",
+                parties=["US", "EU"],
+                expires_at=NOW + timedelta(days=9),
+                zone="Europe/Atlantis",
             )
     assert await row_counts(db) == before
 
@@ -211,8 +250,14 @@ async def test_add_truce_with_an_invalid_status_is_refused_and_changes_nothing(
     async with db.session() as s:
         with pytest.raises(InvalidInput, match="Status must be one of") as refused:
             await truces.add_truce(
-                s, actor=lead, now=NOW, title="Standstill", parties=["US", "EU"],
-                expires_at=NOW + timedelta(days=9), zone="UTC", status="bogus",
+                s,
+                actor=lead,
+                now=NOW,
+                title="Standstill",
+                parties=["US", "EU"],
+                expires_at=NOW + timedelta(days=9),
+                zone="UTC",
+                status="bogus",
             )
     assert "active, extended, lapsed, superseded" in str(refused.value)
     assert refused.value.field == "status"
@@ -224,7 +269,10 @@ async def test_set_terms_replaces_the_terms_and_audits_old_and_new(
 ) -> None:
     async with db.session() as s:
         view = await truces.set_terms(
-            s, actor=lead, now=NOW, truce_id=seeded.truce,
+            s,
+            actor=lead,
+            now=NOW,
+            truce_id=seeded.truce,
             terms=[truces.TermInput("United States", "additional tariff", "20%", "China")],
         )
     assert [(t.party, t.rate) for t in view.terms] == [("United States", "20%")]
@@ -241,7 +289,10 @@ async def test_set_terms_with_an_empty_measure_keeps_the_old_terms(
     async with db.session() as s:
         with pytest.raises(InvalidInput, match="measure is required"):
             await truces.set_terms(
-                s, actor=lead, now=NOW, truce_id=seeded.truce,
+                s,
+                actor=lead,
+                now=NOW,
+                truce_id=seeded.truce,
                 terms=[truces.TermInput("United States", " ")],
             )
     assert await row_counts(db) == before
@@ -285,15 +336,17 @@ async def test_extension_history_is_in_decision_order(
             s, actor=lead, now=NOW, truce_id=seeded.truce, new_expiry=NOVEMBER
         )
         await truces.extend_truce(
-            s, actor=lead, now=NOW + timedelta(days=1), truce_id=seeded.truce,
+            s,
+            actor=lead,
+            now=NOW + timedelta(days=1),
+            truce_id=seeded.truce,
             new_expiry=NOVEMBER + timedelta(days=30),
         )
     async with db.session() as s:
-        rows = (
-            await s.exec(select(TruceExtension).order_by(col(TruceExtension.decided_at)))
-        ).all()
+        rows = (await s.exec(select(TruceExtension).order_by(col(TruceExtension.decided_at)))).all()
     assert [(r.from_at, r.to_at) for r in rows] == [
-        (SNAPBACK, NOVEMBER), (NOVEMBER, NOVEMBER + timedelta(days=30))
+        (SNAPBACK, NOVEMBER),
+        (NOVEMBER, NOVEMBER + timedelta(days=30)),
     ]
 
 

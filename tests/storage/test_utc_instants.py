@@ -13,7 +13,7 @@ from storage import events, truces
 from storage.access import Actor
 from storage.db import Database
 from storage.models import HandledRequest
-from tests.storage.conftest import NOW, Seeded, assert_utc, audit_trail
+from tests.support.record import NOW, Seeded, assert_utc, audit_trail
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -23,8 +23,13 @@ async def test_add_truce_returns_and_audits_its_start_in_utc(
 ) -> None:
     async with db.session() as s:
         truce = await truces.add_truce(
-            s, actor=lead, now=NOW, title="Standstill", parties=["US", "EU"],
-            expires_at=(NOW + timedelta(days=9)).astimezone(TOKYO), zone="UTC",
+            s,
+            actor=lead,
+            now=NOW,
+            title="Standstill",
+            parties=["US", "EU"],
+            expires_at=(NOW + timedelta(days=9)).astimezone(TOKYO),
+            zone="UTC",
             starts_at=NOW.astimezone(TOKYO),
         )
     assert truce.starts_at == NOW
@@ -39,8 +44,14 @@ async def test_add_event_returns_and_audits_its_time_in_utc(
 ) -> None:
     async with db.session() as s:
         view = await events.add_event(
-            s, actor=lead, now=NOW, title="Talks end", occurred_at=NOW.astimezone(TOKYO),
-            zone="Asia/Tokyo", kind="talks", confidence="official",
+            s,
+            actor=lead,
+            now=NOW,
+            title="Talks end",
+            occurred_at=NOW.astimezone(TOKYO),
+            zone="Asia/Tokyo",
+            kind="talks",
+            confidence="official",
         )
     assert view.event.occurred_at == NOW
     assert_utc(view.event.occurred_at)

@@ -15,7 +15,8 @@ from storage.db import Database
 from storage.handled import first_time
 from storage.models import Deadline, Track
 from storage.version import Version
-from tests.conftest import AS_OF, _drop_pg_database, make_database_url
+from tests.support.databases import drop_pg_database, make_database_url
+from tests.support.people import AS_OF
 
 NOTIFY_WAIT = 3.0
 
@@ -79,7 +80,7 @@ async def test_bookkeeping_does_not_move_the_version_on_postgres(tmp_path: Any) 
         assert not await moved_from(db, before, wait=0.2)
     finally:
         await db.dispose()
-        await _drop_pg_database(url)
+        await drop_pg_database(url)
 
 
 async def test_a_change_by_another_sqlite_connection_is_seen_at_once(tmp_path: Any) -> None:
@@ -125,7 +126,7 @@ async def test_a_change_on_one_postgres_replica_reaches_the_other_by_notify(tmp_
     finally:
         await first.dispose()
         await second.dispose()
-        await _drop_pg_database(url)
+        await drop_pg_database(url)
 
 
 async def test_without_its_listener_postgres_caches_nothing() -> None:
@@ -159,4 +160,4 @@ async def test_a_lost_listener_turns_caching_off_until_it_is_back(tmp_path: Any)
         assert after != before  # whatever was cached before the loss is not used again
     finally:
         await db.dispose()
-        await _drop_pg_database(url)
+        await drop_pg_database(url)

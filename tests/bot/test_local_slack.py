@@ -19,14 +19,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.standin import (
-    BlockKitViolation,
-    RecordedCall,
-    SlackStandIn,
-    check_blocks,
-    find_mention_problems,
-    message_text,
-)
+from bot.local_slack import RecordedCall
+from bot.slack_text import message_text
+from tests.support.slack import BlockKitViolation, SlackStandIn, check_blocks, find_mention_problems
 
 
 def section(text: str, **extra: Any) -> dict[str, Any]:
@@ -670,57 +665,6 @@ async def test_reset(standin: SlackStandIn, client: AsyncWebClient) -> None:
 
 
 # --------------------------------------------------------------------------- message_text
-
-
-def test_message_text_flattens_blocks() -> None:
-    payload = {
-        "text": "fallback only",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "Truce report"}},
-            section("*Sector* <@U0ANNA> &amp; <#C0DESK|desk>"),
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": "*Ends*"},
-                    {"type": "mrkdwn", "text": "<!date^1753779600^{date}|29 Jul 2025>"},
-                ],
-            },
-            {"type": "divider"},
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "see <https://x.test|docs>"}],
-            },
-            {
-                "type": "actions",
-                "elements": [
-                    {"type": "button", "text": {"type": "plain_text", "text": "Extend"}},
-                    {"type": "button", "text": {"type": "plain_text", "text": "Cancel"}},
-                ],
-            },
-        ],
-    }
-    text = message_text(payload)
-    assert text.splitlines() == [
-        "TRUCE REPORT",
-        "*Sector* @U0ANNA & #desk",
-        "*Ends*",
-        "29 Jul 2025",
-        "-" * 24,
-        "see docs",
-        "[Extend] [Cancel]",
-    ]
-    assert "fallback only" not in text
-    assert "<@U0ANNA> &amp;" in message_text(payload, raw=True)
-
-
-def test_message_text_plain_text_and_views() -> None:
-    assert message_text({"text": "just text"}) == "just text"
-    view_text = message_text({"trigger_id": "1", "view": modal()})
-    assert view_text.splitlines() == ["Open talks", "Topic: [plain_text_input]", "[Save]"]
-    assert message_text(modal()) == view_text
-
-
-# --------------------------------------------------------------------------- with bolt
 
 
 async def test_bolt_app_talks_to_the_standin(standin: SlackStandIn) -> None:

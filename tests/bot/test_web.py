@@ -13,8 +13,9 @@ import pytest
 
 from bot.render.ids import Action
 from storage.models import Deadline, DeadlineStatus
-from tests.conftest import ADMIN, CHANNEL, RunningBot, sign
-from tests.handlers.helpers import audit_count, rows
+from tests.support.bots import RunningBot, sign
+from tests.support.checks import audit_count, rows
+from tests.support.people import ADMIN, CHANNEL
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.standin import RecordedCall, SlackStandIn, message_text
+from bot.local_slack import RecordedCall
+from bot.slack_text import message_text
 from storage import subscriptions
 from storage.access import CLI
 from storage.db import Database
-from tests.conftest import AS_OF
-from tests.test_cli import PARLEY, TIMEOUT, clean_env, ok, parley
+from tests.support.cli import PARLEY, TIMEOUT, clean_env, ok, parley
+from tests.support.people import AS_OF
+from tests.support.slack import SlackStandIn
 
 
 async def run(*args: str, db: Path, cwd: Path, **env: str) -> tuple[int, str, str]:
@@ -187,8 +189,14 @@ async def test_the_shells_desk_is_taken_by_the_name_it_shows(
 def test_digest_as_of_renders_it_at_that_instant(seeded_db: Path, tmp_path: Path) -> None:
     out = ok(
         parley(
-            "digest", "--channel", "CDESK001", "--dry-run", "--as-of", "2025-08-01T08:00Z",
-            db=seeded_db, cwd=tmp_path,
+            "digest",
+            "--channel",
+            "CDESK001",
+            "--dry-run",
+            "--as-of",
+            "2025-08-01T08:00Z",
+            db=seeded_db,
+            cwd=tmp_path,
         )
     )
     assert out.startswith("DESK DIGEST · FRI 1 AUG 2025 08:00 UTC\n"), out
@@ -200,8 +208,14 @@ async def test_digest_as_of_posts_it_at_that_instant(
 ) -> None:
     slack = {"SLACK_BOT_TOKEN": "xoxb-cli-test", "SLACK_API_URL": standin.api_url}
     code, out, err = await run(
-        "digest", "--channel", "CDESK001", "--as-of", "2025-08-01T08:00Z",
-        db=seeded_db, cwd=tmp_path, **slack,
+        "digest",
+        "--channel",
+        "CDESK001",
+        "--as-of",
+        "2025-08-01T08:00Z",
+        db=seeded_db,
+        cwd=tmp_path,
+        **slack,
     )
     assert code == 0, (out, err)
     [post] = standin.calls_to("chat.postMessage")
@@ -231,8 +245,14 @@ async def test_a_digest_posted_as_of_a_past_instant_holds_its_claim_by_the_wall_
     standin.on_call = while_posting
     slack = {"SLACK_BOT_TOKEN": "xoxb-cli-test", "SLACK_API_URL": standin.api_url}
     code, out, err = await run(
-        "digest", "--channel", "CDESK001", "--as-of", "2025-08-01T08:00Z",
-        db=seeded_db, cwd=tmp_path, **slack,
+        "digest",
+        "--channel",
+        "CDESK001",
+        "--as-of",
+        "2025-08-01T08:00Z",
+        db=seeded_db,
+        cwd=tmp_path,
+        **slack,
     )
     assert code == 0, (out, err)
     [(status, lease)] = leases
@@ -242,7 +262,13 @@ async def test_a_digest_posted_as_of_a_past_instant_holds_its_claim_by_the_wall_
 
 def test_digest_as_of_garbage_is_one_line(seeded_db: Path, tmp_path: Path) -> None:
     result = parley(
-        "digest", "--channel", "CDESK001", "--dry-run", "--as-of", "soon", db=seeded_db,
+        "digest",
+        "--channel",
+        "CDESK001",
+        "--dry-run",
+        "--as-of",
+        "soon",
+        db=seeded_db,
         cwd=tmp_path,
     )
     assert result.returncode == 2

@@ -1,16 +1,20 @@
-"""Helpers for the handler tests: reading Slack payloads and counting rows in the record."""
+"""What tests read back and check: a payload's text and its escaping, Slack's limits, the
+buttons of a view, the rows a request wrote, a metric's sample, a condition that comes true."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import select
 
-from bot.standin import RecordedCall, check_blocks
+from bot.local_slack import RecordedCall
 from storage.models import AuditEntry
-from tests.conftest import RunningBot
+from tests.support.bots import RunningBot
+from tests.support.slack import check_blocks
 
 # Typed by a user who wants the bot to ping everyone, mention someone and disguise a link.
 HOSTILE = "Ping <!channel> <@U123> <http://x|y> & @everyone"
@@ -105,3 +109,33 @@ async def confirmation(bot: RunningBot, method: str = "chat.postEphemeral") -> R
 
 def input_block_ids(view: dict[str, Any]) -> set[str]:
     return {b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"}
+
+
+def action_ids(view: dict[str, Any]) -> set[str]:
+    """The action ids of a view's buttons and menus (its blocks' elements and accessories)."""
+    found = set()
+    for block in view["blocks"]:
+        for element in block.get("elements", []) + [block.get("accessory") or {}]:
+            if isinstance(element, dict) and element.get("action_id"):
+                found.add(element["action_id"])
+    return found
+
+
+def sample(exposition: bytes | str, metric: str, /, **labels: str) -> float:
+    """The value of one sample in a Prometheus text exposition (0 when absent)."""
+    text = exposition.decode() if isinstance(exposition, bytes) else exposition
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == metric and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    return 0.0
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Waits until `check()` holds (work that finishes just after Slack got its answer)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition still false after waiting")
+        await asyncio.sleep(0.02)

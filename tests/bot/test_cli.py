@@ -7,7 +7,6 @@ and a temporary working folder (so no `.env` is read), and a timeout.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -22,44 +21,7 @@ import pytest
 
 from bot import __version__
 from storage.backup import checksum
-
-PARLEY = Path(sys.executable).parent / "parley"
-TIMEOUT = 60
-
-
-def clean_env(db_path: Path | None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARLEY_"))}
-    if db_path is not None:
-        env["PARLEY_DATABASE_URL"] = f"sqlite:///{db_path}"
-    env.update(extra)
-    return env
-
-
-def parley(
-    *args: str,
-    db: Path | None,
-    cwd: Path,
-    stdin: str = "",
-    timeout: float = TIMEOUT,
-    **env: str,
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(PARLEY), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=clean_env(db, **env),
-        cwd=cwd,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result.stdout
+from tests.support.cli import TIMEOUT, ok, parley, snapshot
 
 
 def run_all(jobs: Sequence[dict[str, Any]]) -> list[subprocess.CompletedProcess[str]]:
@@ -78,15 +40,6 @@ def export(db: Path, cwd: Path) -> dict[str, Any]:
     document = json.loads(ok(parley("export", db=db, cwd=cwd)))
     assert isinstance(document, dict)
     return document
-
-
-def snapshot(db: Path) -> list[str]:
-    """Every row of the SQLite file, as SQL text (a byte-exact view of the record)."""
-    connection = sqlite3.connect(db)
-    try:
-        return list(connection.iterdump())
-    finally:
-        connection.close()
 
 
 def copy_db(source: Path, target: Path) -> Path:
