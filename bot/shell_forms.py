@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 TIME_FIELDS = frozenset({"when", "due", "starts", "ends", "expiry"})
 FROM_CURRENT_EXPIRY = "expiry"
 MULTILINE_HINT = "one per line; an empty line ends"
+CLEAR = "-"  # alone on the first line of a multi-line field: empty it
 CANCELLED = "Form cancelled; nothing was saved."
 
 
@@ -229,10 +230,11 @@ class FormPrompts:
                 default = start_from = value  # asked again from what was typed
 
     async def lines(self, label: str, default: str) -> str | None:
-        """Lines until an empty one; an empty first line keeps `default`."""
+        """Lines until an empty one; an empty first line keeps `default`, CLEAR empties it."""
         shell = self.shell
         if default:
-            shell.say(f"{label}, {MULTILINE_HINT} (an empty first line keeps these):")
+            keep = f"an empty first line keeps these, {CLEAR!r} clears them"
+            shell.say(f"{label}, {MULTILINE_HINT} ({keep}):")
             for kept in default.splitlines():
                 shell.say(f"  | {kept}")
         else:
@@ -244,6 +246,8 @@ class FormPrompts:
                 return None
             if not line.strip():
                 break
+            if default and not typed and line.strip() == CLEAR:
+                return ""
             typed.extend(part for part in line.replace("\\n", "\n").split("\n"))
         return "\n".join(typed) if typed else default
 

@@ -145,7 +145,7 @@ async def test_two_parties_on_one_line_are_refused_and_the_lines_kept(
     errors = out[out.index("The form has errors:") :]
     assert f"  ! Delegations: “{both}” has more parts than a delegation" in errors
     kept = "Delegations (optional), one per line; an empty line ends (an empty first line keeps"
-    assert f"{kept} these):\n  | {both}\n" in errors
+    assert f"{kept} these, '-' clears them):\n  | {both}\n" in errors
     talks = out[out.rindex("Next talks") :]
     assert "• United States: Scott Bessent, Treasury Secretary\n" in talks
     assert "• China: He Lifeng, Vice Premier\n" in talks
@@ -200,3 +200,36 @@ async def test_ctrl_c_in_a_form_and_buttons_numbered_across_posts(
     assert "No extension recorded." in again  # nothing was saved
     assert console.failures == 0  # a form given up is not a failure
     assert any(p.startswith("New expiry") for p in reader.prompts)
+
+
+@pytest.mark.parametrize(
+    ("expiry", "first_line", "terms_after"),
+    [
+        # the expiry moved, the terms kept by an empty first line
+        ("+30d\r", "\r", ["United States → China: additional tariff on Chinese goods, 30%"]),
+        ("\r", "-\r", []),  # the terms cleared
+    ],
+)
+async def test_a_multi_line_field_with_lines_is_kept_or_cleared(
+    record: Database, pipe: PipeInput, expiry: str, first_line: str, terms_after: list[str]
+) -> None:
+    out, console, _ = await run_shell(
+        record,
+        pipe,
+        [
+            "/truce edit\r",
+            expiry,  # New expiry
+            first_line,  # Terms: the seeded two shown above the prompt
+            "\r",  # Source
+            "\r",  # Note
+            "/truce\r",
+        ],
+    )
+    assert "  | United States | additional tariff on Chinese goods | 30% | China\n" in out
+    assert "The form has errors" not in out
+    answer = out[out.rindex("Active truce") :]
+    for term in terms_after:
+        assert term in answer
+    if not terms_after:
+        assert "additional tariff" not in answer
+    assert console.failures == 0
