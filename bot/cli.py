@@ -203,6 +203,10 @@ def shell(
 ) -> None:
     """A local console that behaves like Slack: no Slack account or network needed.
 
+    You are @you, an admin; @lena is a lead, @alice and @bob are members (`:as @bob` acts as
+    Bob). Piped, each typed line is echoed before its answer; --strict makes the exit
+    status 1 when any line was unknown or refused.
+
     With --as-of on a record written after that instant (a plain run seeds at the wall
     clock), the shell says so at start: the replay would post nothing that fell due in
     between. Add --fresh to replay on a new database seeded as of that instant.
