@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -26,7 +26,8 @@ lint: $(STAMP)
 	$(BIN)/mypy bot handlers storage
 	$(BIN)/lint-imports --no-cache
 
-# SPEC §8's benchmarks (under a minute); `make bench ARGS=digest` runs one.
+# SPEC §8's benchmarks (about 15 minutes on a busy 2-core machine); `make bench ARGS=digest`
+# runs one, `PARLEY_BENCH_DATABASES=sqlite make bench` one database.
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)

@@ -17,8 +17,10 @@ from bench.report import Bench, Report
 
 BENCHMARKS = (
     "http",
+    "scale",
     "digest",
     "fanout",
+    "profile",
     "startup",
 )
 

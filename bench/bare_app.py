@@ -1,6 +1,7 @@
-"""The baseline for `bench.http`: a bare Bolt app that acks `/truce` and `/deadline` with a
-constant text, behind the same stack as `parley serve` (Starlette, Bolt's
-AsyncSlackRequestHandler, uvicorn with the same flags) and with the same settings
+"""The baseline for `bench.http`: a bare Bolt app that acks every read command with a constant
+text and answers `app_home_opened` with a constant `views.publish`, behind the same stack as
+`parley serve` (Starlette, Bolt's AsyncSlackRequestHandler, uvicorn with the same flags) and
+with the same settings
 (`SLACK_SIGNING_SECRET`, `SLACK_BOT_TOKEN`, `SLACK_API_URL`).
 
     python -m bench.bare_app --port 3100
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import os
+from typing import Any
 
 import uvicorn
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -23,12 +25,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-COMMANDS = ("/truce", "/deadline")
+COMMANDS = ("/truce", "/deadline", "/talks", "/watch", "/desk")
 ANSWER = "A constant answer from the bare Bolt app."
+HOME = {
+    "type": "home",
+    "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": ANSWER}}],
+}
 
 
 async def answer_constant(ack: AsyncAck) -> None:
     await ack(text=ANSWER, response_type="ephemeral")
+
+
+async def publish_constant(event: dict[str, Any], client: AsyncWebClient) -> None:
+    await client.views_publish(user_id=event["user"], view=HOME)
 
 
 def build_bare_app(*, signing_secret: str, token: str, api_url: str) -> AsyncApp:
@@ -39,6 +49,7 @@ def build_bare_app(*, signing_secret: str, token: str, api_url: str) -> AsyncApp
     )
     for command in COMMANDS:
         app.command(command)(answer_constant)
+    app.event("app_home_opened")(publish_constant)
     return app
 
 

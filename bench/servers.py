@@ -1,7 +1,8 @@
 """Servers under test as subprocesses on loopback: spawn, wait for `/healthz`, read RSS, stop.
 
 The load runs in the bench process and each server in its own, so the two never share a
-core's worth of Python.
+core's worth of Python; on a machine with two CPUs or more, `pin_load` keeps the load on the
+first and `spawn` puts the server on the last.
 """
 
 from __future__ import annotations
@@ -22,6 +23,23 @@ import aiohttp
 LOOPBACK = "127.0.0.1"
 NOT_HEALTHY = "{name} did not answer 200 on /healthz within {timeout:.0f} s; its log: {log}"
 EXITED = "{name} exited with status {code} before it was healthy; its log: {log}"
+
+
+#: The CPUs this process may use, read once before `pin_load` narrows them.
+CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def pin_load() -> str:
+    """Pins this (the load's) process to the first CPU; says where each side runs."""
+    if len(CPUS) < 2:
+        return "not pinned (fewer than two CPUs)"
+    os.sched_setaffinity(0, {CPUS[0]})
+    return f"load client on CPU {CPUS[0]}, servers on CPU {CPUS[-1]}"
+
+
+def _pin_server(pid: int) -> None:
+    if len(CPUS) >= 2:
+        os.sched_setaffinity(pid, {CPUS[-1]})
 
 
 def free_port() -> int:
@@ -110,6 +128,7 @@ async def spawn(
     process = subprocess.Popen(
         list(argv), cwd=cwd, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT
     )
+    _pin_server(process.pid)
     server = Server(name, process, f"http://{LOOPBACK}:{port}", log_path, log_file)
     async with aiohttp.ClientSession() as http:
         while time.perf_counter() - started < timeout:

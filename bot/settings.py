@@ -47,6 +47,7 @@ class Settings:
         default_factory=lambda: tuple(parse_offsets(DEFAULT_OFFSETS))
     )
     scheduler: bool = True
+    answer_cache: bool = True  # off: every answer is made from the record (the benchmarks)
     calendar_token: str | None = None
     calendar_restricted_token: str | None = None
 
@@ -84,6 +85,9 @@ class Settings:
         scheduler = (get("PARLEY_SCHEDULER") or "on").lower()
         if scheduler not in ("on", "off"):
             raise SettingError("PARLEY_SCHEDULER", f"expected on or off, got {scheduler!r}")
+        answer_cache = (get("PARLEY_ANSWER_CACHE") or "on").lower()
+        if answer_cache not in ("on", "off"):
+            raise SettingError("PARLEY_ANSWER_CACHE", f"expected on or off, got {answer_cache!r}")
         database_url = get("PARLEY_DATABASE_URL") or DEFAULT_DATABASE_URL
         try:
             make_url(database_url)
@@ -128,6 +132,7 @@ class Settings:
             date_order=date_order,
             countdown_offsets=offsets,
             scheduler=scheduler == "on",
+            answer_cache=answer_cache == "on",
             calendar_token=calendar_token,
             calendar_restricted_token=restricted_token,
         )

@@ -15,13 +15,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.answers import Answer, fresh_until
-from bot.render.blocks import button, buttons, context_line, header, message, section
+from bot.render.blocks import (
+    MESSAGE_BLOCKS,
+    beyond_the_limit,
+    button,
+    buttons,
+    context_line,
+    header,
+    message,
+    section,
+)
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import deadline_block, in_reader_zone, item_button, left_text
 from bot.runtime import Runtime, runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.request import Ask, answer_key, read_command
+from handlers.request import Ask, answer_key, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import deadlines
@@ -54,10 +63,9 @@ STATUS_VERBS = {
 async def handle_deadline(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    runtime = runtime_of(context)
-    async with runtime.db.session() as session:
-        ask = await read_command(session, runtime, command)
-        verb = ask.words[0].lower() if ask.words else ""
+    async with asked(command, context) as (session, ask):
+        runtime = ask.runtime
+        verb = ask.verb
         if verb == "add":
             await ack(await add_from_command(session, ask, client))
         elif verb in ("new", "edit"):
@@ -137,10 +145,11 @@ async def _upcoming_answer(
     by_id = {t.id: t for t in ask.known_tracks if t.id is not None}
 
     def listed(items: list[Deadline]) -> list[Block]:
+        shown = items[:MESSAGE_BLOCKS]  # a message never shows more: render no more
         return [
             deadline_block(d, tracks=by_id, now=now, reader_zone=reader_zone, is_lead=ask.is_lead)
-            for d in items
-        ]
+            for d in shown
+        ] + beyond_the_limit(len(items) - len(shown))
 
     blocks: list[Block] = []
     if upcoming:

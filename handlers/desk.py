@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -16,19 +15,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.render.blocks import context_line, header, line_sections, message, section
 from bot.render.changelog import describe
 from bot.render.digest import digest_message
-from bot.render.present import event_block
-from bot.runtime import runtime_of
+from bot.render.present import hit_block
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_clock
 from handlers import forms
-from handlers.request import Ask, read_command
+from handlers.request import Ask, asked
 from handlers.usage import usage_reply
-from storage import events, roles, sensitivities, subscriptions, tracks
+from storage import roles, subscriptions, tracks
 from storage.access import require_lead
 from storage.errors import InvalidInput
-from storage.events import EventView
 from storage.history import EVERYTHING
 from storage.history import changes as changes_of_record
+from storage.models import Track
+from storage.search import search_record
 from templates import SlackMarkup, render, user_mention
 
 USAGE = (
@@ -44,10 +43,9 @@ MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
 async def handle_desk(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    runtime = runtime_of(context)
-    async with runtime.db.session() as session:
-        ask = await read_command(session, runtime, command)
-        verb = ask.words[0].lower() if ask.words else "help"
+    async with asked(command, context) as (session, ask):
+        runtime = ask.runtime
+        verb = ask.verb or "help"
         args = ask.words[1:]
         if verb == "help":
             await ack(await help_message(session, ask))
@@ -259,56 +257,27 @@ async def history(
 
 
 async def search(session: AsyncSession, ask: Ask, words: str) -> dict[str, Any]:
+    """Full text over the record (storage.search), best first, restricted items only where
+    they may be seen."""
     if not words.strip():
         raise InvalidInput("Say what to search for: `/desk search rare earths`.")
-    now = ask.runtime.now()
-    found = await events.search_events(
+    _, hits = await search_record(
         session,
-        words=words,
+        typed=words,
         include_restricted=ask.sees_restricted,
-        until=now,
+        until=ask.runtime.now(),
         limit=SEARCH_LIMIT + 1,
     )
-    found = await _with_topic_events(session, ask, words, found, now=now)
-    if not found:
+    if not hits:
         text = render("search_results", count=0, more=False, words=words)
         return {"response_type": "ephemeral", "text": text}
-    shown, more = found[:SEARCH_LIMIT], len(found) > SEARCH_LIMIT
+    shown, more = hits[:SEARCH_LIMIT], len(hits) > SEARCH_LIMIT
+    by_id: dict[int | None, Track] = {t.id: t for t in ask.known_tracks}
     heading = render("search_results", count=len(shown), more=more, words=words)
-    blocks = [section(heading), *(event_block(v) for v in shown)]
+    blocks = [section(heading), *(hit_block(h, tracks=by_id) for h in shown)]
     # The fallback goes through `message`'s own escaping, so it leaves the typed words out.
     fallback = render("search_results", count=len(shown), more=more, words="")
     return message(fallback, blocks, response_type=ask.response_type())
-
-
-async def _with_topic_events(
-    session: AsyncSession, ask: Ask, words: str, found: list[EventView], *, now: datetime
-) -> list[EventView]:
-    """Words that are a topic's name or one of its keywords (稀土, export controls) also find
-    the events tagged with that topic, whatever language those events are written in."""
-    wanted = " ".join(words.split()).lower()
-    topics = [
-        t
-        for t in await sensitivities.all_sensitivities(
-            session, include_restricted=ask.sees_restricted
-        )
-        if wanted in (t.name.lower(), t.slug, *(k.lower() for k in t.keywords))
-    ]
-    seen = {v.event.id for v in found}
-    for topic in topics:
-        assert topic.id is not None
-        for view in await events.timeline(
-            session,
-            sensitivity_id=topic.id,
-            include_restricted=ask.sees_restricted,
-            until=now,
-            limit=SEARCH_LIMIT + 1,
-        ):
-            if view.event.id not in seen:
-                seen.add(view.event.id)
-                found.append(view)
-    found.sort(key=lambda v: (v.event.occurred_at, v.event.id or 0), reverse=True)
-    return found[: SEARCH_LIMIT + 1]
 
 
 def register(app: AsyncApp) -> None:

@@ -26,8 +26,9 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
     actor = runtime.actor(user_id)
     async with runtime.db.session() as session:
         is_lead = await role_of(session, actor) != Role.member
-        scope = [t.id for t in await tracks.resolve_tracks(session, handle=None) if t.id]
-        by_id = {t.id: t for t in await tracks.all_tracks(session) if t.id is not None}
+        known = await tracks.all_tracks(session)
+        scope = [t.id for t in tracks.active_tracks(known) if t.id]
+        by_id = {t.id: t for t in known if t.id is not None}
         upcoming = await deadlines.upcoming_deadlines(
             session, now=now, track_ids=scope, include_restricted=is_lead, limit=5
         )
@@ -43,13 +44,13 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
             for s in await sensitivities.all_sensitivities(session, include_restricted=is_lead)
             if s.level in HOT_LEVELS
         ]
-        hot_latest = {
-            s.id: await events.timeline(
-                session, sensitivity_id=s.id, include_restricted=is_lead, until=now, limit=1
-            )
-            for s in hot
-            if s.id is not None
-        }
+        hot_latest = await events.latest_by_sensitivity(
+            session,
+            sensitivity_ids=[s.id for s in hot if s.id is not None],
+            include_restricted=is_lead,
+            until=now,
+            per_topic=1,
+        )
     zone = await runtime.reader_zone(client, user_id)
     blocks: list[Block] = []
     if is_lead:

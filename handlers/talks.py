@@ -15,10 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.render.blocks import button, buttons, context_line, header, message
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import round_block
-from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.request import read_command
+from handlers.request import asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import rounds
@@ -32,10 +31,9 @@ USAGE = "`/talks [track] [public]`, `/talks new`, `/talks edit <#>`"
 async def handle_talks(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    runtime = runtime_of(context)
-    async with runtime.db.session() as session:
-        ask = await read_command(session, runtime, command)
-        verb = ask.words[0].lower() if ask.words else ""
+    async with asked(command, context) as (session, ask):
+        runtime = ask.runtime
+        verb = ask.verb
         if verb in ("new", "edit"):
             await require_lead(session, ask.actor)
             round_id = None

@@ -16,10 +16,9 @@ from bot.answers import Answer, fresh_until
 from bot.render.blocks import context_line, header, message, section
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import in_reader_zone, separated, truce_blocks
-from bot.runtime import runtime_of
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.request import Ask, answer_key, read_command
+from handlers.request import Ask, answer_key, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import truces
@@ -35,10 +34,9 @@ NO_TRUCE = "No active truce is on record{scope}."
 async def handle_truce(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    runtime = runtime_of(context)
-    async with runtime.db.session() as session:
-        ask = await read_command(session, runtime, command)
-        verb = ask.words[0].lower() if ask.words else ""
+    async with asked(command, context) as (session, ask):
+        runtime = ask.runtime
+        verb = ask.verb
         if verb == "extend":
             await ack(await extend_from_command(session, ask, client))
             return

@@ -15,9 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.render.blocks import button, buttons, context_line, header, message
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import event_block, sensitivity_block
-from bot.runtime import runtime_of
 from handlers import forms
-from handlers.request import read_command
+from handlers.request import asked
 from handlers.submissions import lead_submission, opens_form
 from storage import events, sensitivities
 from storage.access import require_lead
@@ -27,10 +26,8 @@ from templates import render
 async def handle_watch(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    runtime = runtime_of(context)
-    async with runtime.db.session() as session:
-        ask = await read_command(session, runtime, command)
-        verb = ask.words[0].lower() if ask.words else ""
+    async with asked(command, context) as (session, ask):
+        verb = ask.verb
         if verb in ("new", "edit") and (verb == "new" or len(ask.words) > 1):
             await require_lead(session, ask.actor)
             item_id = None
@@ -70,17 +67,18 @@ async def handle_watch(
             if not items:
                 await ack(text="No sensitivities are on record.", response_type="ephemeral")
                 return
+            latest = await events.latest_by_sensitivity(
+                session,
+                sensitivity_ids=[i.id for i in items if i.id is not None],
+                include_restricted=ask.sees_restricted,
+                until=ask.runtime.now(),
+                per_topic=2,
+            )
             blocks = [header("Sensitivities")]
-            for item in items:
-                assert item.id is not None
-                latest = await events.timeline(
-                    session,
-                    sensitivity_id=item.id,
-                    include_restricted=ask.sees_restricted,
-                    until=ask.runtime.now(),
-                    limit=2,
-                )
-                blocks.append(sensitivity_block(item, latest, is_lead=ask.is_lead))
+            blocks += [
+                sensitivity_block(item, latest.get(item.id or 0, []), is_lead=ask.is_lead)
+                for item in items
+            ]
             fallback = ", ".join(f"{i.name} ({i.level})" for i in items)
         if ask.is_lead and not ask.public:
             blocks.append(

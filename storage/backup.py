@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.access import Actor, require_admin
 from storage.audit import record_change
 from storage.checks import clean_offsets
+from storage.db import ANALYSIS_LIMIT
 from storage.errors import InvalidInput
 from storage.models import (
     AuditEntry,
@@ -38,6 +39,7 @@ from storage.models import (
     TruceExtension,
     TruceTerm,
 )
+from storage.search import rebuild_index
 from storage.types import UTCDateTime
 
 FORMAT = "parley-export"
@@ -187,6 +189,7 @@ async def import_record(
                         f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
                     )
                 )
+    await rebuild_index(session)  # in the same transaction: the import's rows, searchable
     counts = {name: len(rows) for name, rows in parsed.items()}
     record_change(
         session,
@@ -197,5 +200,10 @@ async def import_record(
         entity_id="all",
         after={"rows": counts},
     )
+    await session.commit()
+    connection = await session.connection()  # fresh statistics for the planner, as at start
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+    await connection.exec_driver_sql("ANALYZE")
     await session.commit()
     return counts

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+ANALYSIS_LIMIT = 1000  # rows SQLite's ANALYZE samples per index: bounded at any size
 MIGRATION_LOCK = 0x5061726C6579  # "Parley": the advisory lock key taken while migrating
 
 
@@ -137,9 +138,10 @@ class Database:
         """Applies the migrations. Processes starting together on one database take turns
         (an advisory lock on PostgreSQL, a lock file beside a SQLite file); the later ones
         find the schema at head already. A database already at the head revision is left
-        as it is without loading Alembic at all."""
+        as it is without loading Alembic at all (its statistics are refreshed all the same)."""
         head = single_head() if revision == "head" else None
         if head is not None and await self.recorded_revision() == head:
+            await self.analyze()
             return
 
         def run(connection: Connection) -> None:
@@ -161,6 +163,16 @@ class Database:
         finally:
             if lock is not None:
                 lock.close()  # closing releases the lock
+        await self.analyze()
+
+    async def analyze(self) -> None:
+        """Refreshes the planner's statistics (run at every start, by `upgrade`, and after a
+        bulk load). Without them SQLite picks the track index over the time index for "the
+        latest events" and sorts the whole table: 30 ms instead of 0.1 ms at 10,000 events."""
+        async with self.engine.begin() as conn:
+            if self.is_sqlite:
+                await conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+            await conn.exec_driver_sql("ANALYZE")
 
     async def recorded_revision(self) -> str | None:
         """The revision the database says it is at; None before the first migration (or

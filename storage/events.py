@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,7 +15,6 @@ from storage.access import SEED, Actor, require_lead
 from storage.alerts import queue_event_alerts
 from storage.audit import commit_change, snapshot
 from storage.checks import SUMMARY_LIMIT, choice, clean_text, clean_title, zone_name
-from storage.errors import InvalidInput
 from storage.models import (
     Confidence,
     Event,
@@ -134,49 +135,57 @@ async def timeline(
     return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 
-LIKE_ESCAPE = "\\"
-
-
-def contains_pattern(word: str) -> str:
-    """A LIKE pattern (with ESCAPE LIKE_ESCAPE) for `word` anywhere, its `%` and `_` as text."""
-    for special in (LIKE_ESCAPE, "%", "_"):
-        word = word.replace(special, LIKE_ESCAPE + special)
-    return f"%{word}%"
-
-
-SEARCH_LIMIT = 500
-SEARCH_TOO_LONG = "The search is {length} characters long; the limit is {limit}."
-
-
-async def search_events(
+async def latest_by_sensitivity(
     session: AsyncSession,
     *,
-    words: str,
+    sensitivity_ids: Sequence[int],
     include_restricted: bool,
     until: datetime | None = None,
-    limit: int = 20,
-) -> list[EventView]:
-    """Events whose title, summary or source contains every word, newest first.
-
-    Case is ignored through ILIKE: on SQLite, `lower()` folds ASCII letters only; CJK text
-    has no case, so it matches as typed on both databases. Words over SEARCH_LIMIT
-    characters are refused (SQLite fails on a LIKE pattern over 50,000 bytes)."""
-    if len(words) > SEARCH_LIMIT:
-        raise InvalidInput(SEARCH_TOO_LONG.format(length=len(words), limit=SEARCH_LIMIT))
-    query = select(Event).where(*_scope(None, include_restricted))  # type: ignore[arg-type]
-    for word in words.split():
-        like = contains_pattern(word)
-        query = query.where(
-            or_(
-                col(Event.title).ilike(like, escape=LIKE_ESCAPE),
-                col(Event.summary).ilike(like, escape=LIKE_ESCAPE),
-                col(Event.source_name).ilike(like, escape=LIKE_ESCAPE),
-            )
+    per_topic: int = 2,
+) -> dict[int, list[EventView]]:
+    """The latest `per_topic` events of each sensitivity, newest first: `timeline` for many
+    topics in two queries (one window over the tags, one for their tags), not one per topic."""
+    if not sensitivity_ids:
+        return {}
+    newest = (
+        func.row_number()
+        .over(
+            partition_by=col(EventSensitivity.sensitivity_id),
+            order_by=(col(Event.occurred_at).desc(), col(Event.id).desc()),
         )
-    if until is not None:  # as `/watch` does: an event dated later than now is not found yet
-        query = query.where(col(Event.occurred_at) <= until)
-    query = query.order_by(col(Event.occurred_at).desc()).limit(limit)
-    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
+        .label("newest")
+    )
+    ranked: Any = (
+        select(
+            col(EventSensitivity.sensitivity_id).label("topic"),
+            col(Event.id).label("event"),
+            newest,
+        )
+        .join(Event, col(Event.id) == col(EventSensitivity.event_id))
+        .where(col(EventSensitivity.sensitivity_id).in_(sensitivity_ids))
+        .where(*_scope(None, include_restricted))  # type: ignore[arg-type]
+    )
+    if until is not None:
+        ranked = ranked.where(col(Event.occurred_at) <= until)
+    window = ranked.subquery()
+    pairs = (
+        await session.exec(
+            select(window.c.topic, Event)
+            .join(Event, col(Event.id) == window.c.event)
+            .where(window.c.newest <= per_topic)
+            .order_by(window.c.topic, window.c.newest)
+        )
+    ).all()
+    views = {
+        v.event.id: v
+        for v in await _with_tags(
+            session, list({e.id: e for _, e in pairs}.values()), include_restricted
+        )
+    }
+    found: dict[int, list[EventView]] = {topic: [] for topic in sensitivity_ids}
+    for topic, event in pairs:
+        found[topic].append(views[event.id])
+    return found
 
 
 async def add_event(

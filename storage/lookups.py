@@ -12,41 +12,51 @@ service call checks the role again at the write.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from sqlalchemy import literal, true
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import tracks as track_store
 from storage.access import Actor, role_of
-from storage.models import Role, Track
+from storage.models import Role, RoleGrant, Subscription, Track
 from storage.subscriptions import get_subscription
 from storage.version import Version
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 MEMO_SIZE = 1024
+MEMO_SECONDS = 60.0
 
 
 class VersionedMemo(Generic[K, V]):
-    """Values for one version of the record at a time, at most `size` of them (LRU)."""
+    """Values for one version of the record at a time, at most `size` of them (LRU), none
+    older than `max_age` seconds: a bound even if a change were ever missed."""
 
-    def __init__(self, size: int = MEMO_SIZE) -> None:
+    def __init__(self, size: int = MEMO_SIZE, max_age: float = MEMO_SECONDS) -> None:
         self._size = size
+        self._max_age = max_age
         self._version: Version | None = None
-        self._values: OrderedDict[K, V] = OrderedDict()
+        self._values: OrderedDict[K, tuple[V, float]] = OrderedDict()
 
     async def get(self, version: Version | None, key: K, read: Callable[[], Awaitable[V]]) -> V:
         if version is not None and version == self._version and key in self._values:
-            self._values.move_to_end(key)
-            return self._values[key]
+            value, read_at = self._values[key]
+            if time.monotonic() - read_at < self._max_age:
+                self._values.move_to_end(key)
+                return value
+        read_at = time.monotonic()
         value = await read()
         if version is not None:
             if version != self._version:
                 self._values.clear()
                 self._version = version
-            self._values[key] = value
+            self._values[key] = (value, read_at)
+            self._values.move_to_end(key)
             if len(self._values) > self._size:
                 self._values.popitem(last=False)
         return value
@@ -83,3 +93,32 @@ class RecordLookups:
             return bool(subscription and subscription.restricted)
 
         return await self._restricted.get(version, channel_id, read)
+
+
+async def command_context(
+    session: AsyncSession, actor: Actor, channel_id: str
+) -> tuple[list[Track], Role, bool]:
+    """The tracks, the asker's role and whether the channel is restricted, in one query
+    (what `RecordLookups` memoises, read straight from the record)."""
+    role = select(RoleGrant.role).where(col(RoleGrant.user_id) == actor.id).scalar_subquery()
+    restricted = (
+        select(Subscription.restricted)
+        .where(col(Subscription.channel_id) == channel_id)
+        .scalar_subquery()
+    )
+    one = select(literal(1).label("one")).subquery()
+    rows = (
+        await session.exec(
+            select(role.label("role"), restricted.label("restricted"), Track)
+            .select_from(one)
+            .outerjoin(Track, true())
+            .order_by(col(Track.handle))
+        )
+    ).all()
+    granted, is_restricted = (rows[0][0], rows[0][1]) if rows else (None, None)
+    found = [track for _, _, track in rows if track is not None]
+    if actor.configured_admin:
+        kind = Role.admin
+    else:
+        kind = Role(granted) if granted else Role.member
+    return found, kind, bool(is_restricted and channel_id)

@@ -13,7 +13,8 @@ from pathlib import Path
 VERSIONS = Path(__file__).parent / "migrations" / "versions"
 
 _ASSIGNMENT = re.compile(
-    r"^(?P<name>revision|down_revision)\s*(?::[^=]+)?=\s*(?P<value>.+?)\s*$", re.MULTILINE
+    r"^(?P<name>revision|down_revision)\s*(?::[^=]+)?=\s*(?P<value>[^#\n]+?)\s*(?:#.*)?$",
+    re.MULTILINE,
 )
 _QUOTED = re.compile(r"""["']([^"']+)["']""")
 

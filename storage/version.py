@@ -5,12 +5,15 @@ can be memoised and answers reused until it moves (`storage.lookups`, `bot.answe
 
 Every session a `Database` opens is a `RecordSession`. It notes writes to the record (the
 rows it flushes and the INSERT/UPDATE/DELETE statements it runs) and, after a commit that
-made any, bumps this process's counter. So the service calls, the backup import, the seed
-and a test writing rows directly are all seen, with no call to remember.
+made any, bumps this process's counter at once, so this process sees its own writes with no
+wait. Writes it cannot see that way (raw SQL, Core statements, other processes) move the
+version through the database: the trigger's NOTIFY on PostgreSQL, `data_version` on SQLite.
 
 Other processes:
 
-* PostgreSQL: the same commit sends `NOTIFY parley_record` inside its transaction; each
+* PostgreSQL: a trigger on every table of the record (migration 0004_record_changes)
+  sends `NOTIFY parley_record` from the database itself, for any writer — Parley's sessions,
+  a Core statement, `psql`, a migration — delivered when its transaction commits; each
   process listens on one connection of its own (`storage.changes`) and bumps its counter
   when told. While that connection is down, `current()` is None: every read goes to the
   database. Staleness is bounded by the notification's delivery, milliseconds.
@@ -30,7 +33,7 @@ from collections.abc import Callable
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, SessionTransaction
 from sqlmodel import Session
 
@@ -134,12 +137,10 @@ def _note_statement(state: ORMExecuteState) -> None:
 
 
 @event.listens_for(RecordSession, "before_commit")
-def _announce(session: Session) -> None:
-    """On PostgreSQL, NOTIFY inside the transaction: delivered if and when it commits."""
+def _note_pending(session: Session) -> None:
+    """Rows still unflushed at commit count too (other processes hear of it by the trigger)."""
     if _pending_change(session):
         session.info[CHANGED_KEY] = True
-    if session.info.get(CHANGED_KEY) and session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 @event.listens_for(RecordSession, "after_commit")

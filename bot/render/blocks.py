@@ -124,6 +124,15 @@ def fit(
     return [*kept, context_line(f"…and {hidden} more {noun} not shown.")]
 
 
+def beyond_the_limit(count: int) -> list[Block]:
+    """Stand-ins for items past what any message shows (MESSAGE_BLOCKS): `fit` counts them
+    in its "n more" line, and they cost nothing to make, as they are never shown."""
+    return [_UNSHOWN] * max(0, count)
+
+
+_UNSHOWN = SectionBlock(text=" ")
+
+
 def message(text: str, blocks: Sequence[Block], **extra: Any) -> dict[str, Any]:
     """A message payload: fallback text plus the blocks, validated by slack_sdk."""
     return {

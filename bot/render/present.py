@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -14,6 +14,7 @@ from bot.timeleft import describe_time_left, format_local, slack_date, time_left
 from storage.events import EventView
 from storage.models import Deadline, Level, Sensitivity, Track, TruceStatus, TruceTerm, Visibility
 from storage.rounds import RoundView
+from storage.search import MARK_END, MARK_START, Hit
 from storage.truces import TruceView
 from templates import SlackMarkup, escape_mrkdwn, render, render_plain
 
@@ -195,3 +196,32 @@ def separated(groups: Sequence[Sequence[Block]]) -> list[Block]:
             blocks.append(divider())
         blocks.extend(group)
     return blocks
+
+
+HIT_KINDS = {
+    "event": "Event",
+    "deadline": "Deadline",
+    "round": "Talks round",
+    "sensitivity": "Sensitivity",
+    "term": "Truce term",
+}
+
+
+def marked_snippet(snippet: str) -> SlackMarkup:
+    """The snippet escaped for mrkdwn, its matches in bold (the marks are never typed)."""
+    text = " ".join(escape_mrkdwn(snippet).split())
+    return SlackMarkup(text.replace(MARK_START, "*").replace(MARK_END, "*"))
+
+
+def hit_block(hit: Hit, *, tracks: Mapping[int | None, Track]) -> Block:
+    track = tracks.get(hit.track_id) if hit.track_id is not None else None
+    return section(
+        render(
+            "search_hit",
+            kind=HIT_KINDS[hit.kind],
+            title=hit.title,
+            when=format_local(hit.when, hit.zone or "UTC") if hit.when else "",
+            track=track.handle if track else "",
+            snippet=marked_snippet(hit.snippet) if hit.snippet else "",
+        )
+    )

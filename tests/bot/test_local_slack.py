@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -15,10 +13,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot import slack_requests as slack
 from bot.local_slack import RecordedCall
 from bot.slack_text import message_text
 from tests.support.slack import BlockKitViolation, SlackStandIn, check_blocks, find_mention_problems
@@ -678,28 +676,16 @@ async def test_bolt_app_talks_to_the_standin(standin: SlackStandIn) -> None:
         await client.chat_postMessage(channel="C0DESK", text="posted")
         await respond(text="only for you")
 
-    body = urlencode(
-        {
-            "command": "/parley",
-            "text": "list",
-            "user_id": "U0ANNA",
-            "channel_id": "C0DESK",
-            "team_id": "T0LOCAL",
-            "response_url": standin.response_url("slash"),
-            "trigger_id": "1.2.3",
-        }
+    form = slack.slash_command(
+        "/parley",
+        "list",
+        user="U0ANNA",
+        channel="C0DESK",
+        response_url=standin.response_url("slash"),
     )
-    ts = str(int(time.time()))
-    signature = SignatureVerifier("s").generate_signature(timestamp=ts, body=body)
-    assert signature is not None
-    request = AsyncBoltRequest(
-        body=body,
-        headers={
-            "content-type": ["application/x-www-form-urlencoded"],
-            "x-slack-signature": [signature],
-            "x-slack-request-timestamp": [ts],
-        },
-    )
+    body = slack.form_body(form)
+    headers = slack.signed_headers(body, "s")
+    request = AsyncBoltRequest(body=body, headers={k: [v] for k, v in headers.items()})
     response = await app.async_dispatch(request)
     assert response.status == 200
     [reply] = await standin.wait_for("response_url")

@@ -116,7 +116,8 @@ def test_bad_input_gets_clear_answers_and_no_traceback(tmp_path: Path) -> None:
     # the escape sequence dropped whole: a `public` answer, posted to the channel
     assert "parley> /truce public\n── Parley posted to #desk · " in out
     assert "(this line is not valid UTF-8: what could not be read shows as \ufffd)" in out
-    assert "The search is 100000 characters long; the limit is 500." in out
+    assert "parley> /desk search " + "x" * 100_000 + "\n" in out  # taken whole
+    assert "Nothing matches “xxxxx" in out  # the search reads what it can use of it
     assert "The title is 100000 characters long; the limit is 150." in out
     assert "parley> /talks\n── only you can see this ──\nLatest talks" in out
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from bot import slack_requests as slack
 from bot.render.ids import Action
 from storage.models import Deadline, DeadlineStatus
 from tests.support.bots import RunningBot, sign
@@ -21,29 +21,19 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 def deadline_add_body(bot: RunningBot, title: str = "Sneaky") -> str:
-    return urlencode(
-        {
-            "team_id": "T0LOCAL",
-            "channel_id": CHANNEL,
-            "user_id": ADMIN,
-            "command": "/deadline",
-            "text": f"add {title} | +3d",
-            "response_url": bot.standin.response_url(channel=CHANNEL),
-            "trigger_id": f"1.1.{uuid.uuid4().hex}",
-        }
+    url = bot.standin.response_url(channel=CHANNEL)
+    form = slack.slash_command(
+        "/deadline", f"add {title} | +3d", user=ADMIN, channel=CHANNEL, response_url=url
     )
+    return slack.form_body(form)
 
 
 def mark_met_body(bot: RunningBot) -> str:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0LOCAL"},
-        "user": {"id": ADMIN},
-        "channel": {"id": CHANNEL},
-        "response_url": bot.standin.response_url(channel=CHANNEL),
-        "actions": [{"action_id": Action.mark_deadline_met, "value": "1", "type": "button"}],
-    }
-    return urlencode({"payload": json.dumps(payload)})
+    url = bot.standin.response_url(channel=CHANNEL)
+    payload = slack.block_actions(
+        Action.mark_deadline_met, "1", user=ADMIN, channel=CHANNEL, response_url=url
+    )
+    return slack.interaction_body(payload)
 
 
 async def post(bot: RunningBot, body: str, headers: dict[str, str]) -> httpx.Response:
@@ -206,13 +196,9 @@ async def test_healthz_reports_ok_and_the_database(bot: RunningBot) -> None:
 async def test_a_timestamp_that_is_not_a_number_is_401_and_nothing_is_called(
     bot: RunningBot,
 ) -> None:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": ADMIN},
-        "response_url": bot.standin.response_url(channel=CHANNEL),
-        "actions": [{"action_id": "x", "value": "1"}],
-    }
-    body = urlencode({"payload": json.dumps(payload)})
+    url = bot.standin.response_url(channel=CHANNEL)
+    payload = slack.block_actions("x", "1", user=ADMIN, channel=CHANNEL, response_url=url)
+    body = slack.interaction_body(payload)
     headers = {**FORM, "x-slack-request-timestamp": "abc", "x-slack-signature": "v0=00"}
     response = await post(bot, body, headers)
     assert response.status_code == 401
@@ -255,18 +241,15 @@ async def test_a_command_form_starting_with_a_brace_is_read_as_json_and_refused(
 
 
 async def test_a_command_whose_text_says_payload_is_still_a_command(bot: RunningBot) -> None:
-    body = urlencode(
-        {
-            "team_id": "T0LOCAL",
-            "channel_id": CHANNEL,
-            "channel_name": "payload-ops",
-            "user_id": ADMIN,
-            "command": "/deadline",
-            "text": "add payload review | +3d",
-            "response_url": bot.standin.response_url(channel=CHANNEL),
-            "trigger_id": f"1.1.{uuid.uuid4().hex}",
-        }
+    form = slack.slash_command(
+        "/deadline",
+        "add payload review | +3d",
+        user=ADMIN,
+        channel=CHANNEL,
+        channel_name="payload-ops",
+        response_url=bot.standin.response_url(channel=CHANNEL),
     )
+    body = slack.form_body(form)
     response = await post(bot, body, sign(body))
     assert response.status_code == 200, response.text
     assert [d.title for d in await rows(bot, Deadline, Deadline.title == "payload review")]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
+from bot import slack_requests as slack
 from bot.render.ids import Action, Callback, Field
 from handlers import forms
 from storage.models import Deadline, DeadlineStatus
@@ -28,17 +27,11 @@ async def record_state(bot: RunningBot) -> tuple[Any, ...]:
 
 
 def lead_adds_a_deadline(bot: RunningBot) -> str:
-    return urlencode(
-        {
-            "team_id": "T0LOCAL",
-            "channel_id": CHANNEL,
-            "user_id": LEAD,
-            "command": "/deadline",
-            "text": "add Forged | +3d",
-            "response_url": bot.standin.response_url(channel=CHANNEL),
-            "trigger_id": f"1.1.{uuid.uuid4().hex}",
-        }
+    url = bot.standin.response_url(channel=CHANNEL)
+    form = slack.slash_command(
+        "/deadline", "add Forged | +3d", user=LEAD, channel=CHANNEL, response_url=url
     )
+    return slack.form_body(form)
 
 
 UNVERIFIED: dict[str, Callable[[str], dict[str, str]]] = {

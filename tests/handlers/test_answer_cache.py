@@ -5,21 +5,29 @@ clock that changes the wording shows in the very next answer; each role gets its
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 
 from bot.answers import Answer, AnswerCache, AnswerKey
 from bot.clock import ManualClock
 from bot.render.ids import Action
+from bot.runtime import Runtime
 from bot.settings import Settings
+from handlers.deadline import _upcoming_answer
+from handlers.request import KEYED_BY, Ask, answer_key, read_command
+from handlers.truce import list_truces
 from storage import deadlines
 from storage.access import CLI
 from storage.db import Database
+from storage.lookups import VersionedMemo
 from storage.models import Role
 from storage.roles import grant_lead
 from storage.subscriptions import subscribe
@@ -276,3 +284,137 @@ async def test_when_making_an_answer_fails_the_waiters_make_their_own() -> None:
         return_exceptions=True,
     )
     assert isinstance(first, OSError) and second == {"text": "made"}
+
+
+class ReadsRecorded:
+    """An `Ask` that notes each attribute read of it."""
+
+    def __init__(self, ask: Ask) -> None:
+        self._ask = ask
+        self.read: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        self.read.add(name)
+        return getattr(self._ask, name)
+
+
+@pytest.mark.parametrize(
+    ("user", "text", "channel"),
+    [
+        (MEMBER, "", "CDESK001"),
+        (LEAD, "", "CDESK001"),
+        (LEAD, "public", "CDESK001"),
+        (MEMBER, "us-china", "CDESK001"),
+        (MEMBER, "us-eu public", RESTRICTED_CHANNEL),
+        (ADMIN, "", RESTRICTED_CHANNEL),
+    ],
+)
+async def test_a_cached_answer_reads_only_what_its_key_holds(
+    bot: RunningBot, user: str, text: str, channel: str
+) -> None:
+    """Add a read of anything else to `/truce` or `/deadline` (the channel, the user, a
+    setting) and this fails until `AnswerKey` and `KEYED_BY` carry it too."""
+    async with bot.db.session() as session:
+        await subscribe(
+            session, actor=CLI, now=AS_OF, channel_id=RESTRICTED_CHANNEL, restricted=True,
+            channel_is_private=True,
+        )  # fmt: skip
+    runtime = Runtime(settings=bot.settings, db=bot.db, clock=bot.clock)
+    command = {"text": text, "user_id": user, "channel_id": channel}
+    async with bot.db.session() as session:
+        ask = await read_command(session, runtime, command)
+        for make in (list_truces, _upcoming_answer):
+            recorded = ReadsRecorded(ask)
+            await make(session, cast(Ask, recorded), now=AS_OF, reader_zone="Asia/Tokyo")
+            assert recorded.read, make.__name__
+            assert recorded.read <= set(KEYED_BY), recorded.read - set(KEYED_BY)
+
+
+def test_every_input_of_the_key_tells_answers_apart() -> None:
+    base = AnswerKey((1, 0), "/truce", None, False, Role.member, False, "UTC")
+    for field_name, other in [
+        ("version", (2, 0)),
+        ("command", "/deadline"),
+        ("track_id", 1),
+        ("public", True),
+        ("role", Role.lead),
+        ("sees_restricted", True),
+        ("reader_zone", "Asia/Tokyo"),
+    ]:
+        assert dataclasses.replace(base, **{field_name: other}) != base, field_name
+    assert {f.name for f in dataclasses.fields(AnswerKey)} == {
+        "version", "command", "track_id", "public", "role", "sees_restricted", "reader_zone",
+    }  # fmt: skip
+
+
+async def test_a_raw_sql_write_beside_the_server_is_in_the_next_answer(bot: RunningBot) -> None:
+    """As `sqlite3 parley.db` would write: no session of ours sees it; data_version does."""
+    assert "Upcoming deadlines (1)" in await listing(bot, "/deadline")
+    assert "Upcoming deadlines (1)" in await listing(bot, "/deadline")  # from the cache
+    path = make_url(bot.db.url).database
+    assert path
+    raw = sqlite3.connect(path)
+    try:
+        raw.execute(
+            "INSERT INTO deadline (title, due_at, zone, kind, status, visibility, created_at) "
+            "VALUES ('Typed into sqlite3', '2025-07-31 09:00:00.000000', 'UTC', 'other', "
+            "'open', 'team', '2025-07-29 09:00:00.000000')"
+        )
+        raw.commit()
+    finally:
+        raw.close()
+    listed = await listing(bot, "/deadline")
+    assert "Upcoming deadlines (2)" in listed and "*Typed into sqlite3*" in listed
+
+
+async def test_a_psql_write_on_postgres_reaches_the_answers(
+    two_replicas: tuple[RunningBot, Database],
+) -> None:
+    bot, other = two_replicas
+    assert await bot.db.watch_changes()
+    assert "Upcoming deadlines (1)" in await listing(bot, "/deadline")
+    assert "Upcoming deadlines (1)" in await listing(bot, "/deadline")  # from the cache
+    async with other.engine.begin() as connection:  # Core, no session: the trigger tells
+        await connection.execute(
+            text(
+                "INSERT INTO deadline (title, due_at, zone, kind, status, visibility, created_at)"
+                " VALUES ('Typed into psql', '2025-07-31 09:00+00', 'UTC', 'other', 'open', "
+                "'team', '2025-07-29 09:00+00')"
+            )
+        )
+    waited = 0.0
+    while "Typed into psql" not in await listing(bot, "/deadline"):
+        assert waited < REPLICA_WAIT, "the psql write never showed"
+        await asyncio.sleep(0.05)
+        waited += 0.05
+
+
+async def test_with_the_cache_off_every_answer_reads_the_record(
+    bot: RunningBot, statements: Statements
+) -> None:
+    runtime = Runtime(settings=Settings(answer_cache=False), db=bot.db, clock=bot.clock)
+    command = {"text": "", "user_id": MEMBER, "channel_id": "CDESK001"}
+    for _ in range(2):
+        statements.count = 0
+        async with bot.db.session() as session:
+            ask = await read_command(session, runtime, command)
+            assert answer_key(ask, "/truce", "UTC") is None
+            await list_truces(session, ask, now=AS_OF, reader_zone="UTC")
+        assert statements.count >= 2  # the context, the truces: read each time
+
+
+def test_a_memo_forgets_after_its_time() -> None:
+    async def run() -> list[int]:
+        reads: list[int] = []
+
+        async def read() -> int:
+            reads.append(1)
+            return len(reads)
+
+        kept, forgetful = VersionedMemo[str, int](), VersionedMemo[str, int](max_age=0.0)
+        for memo in (kept, forgetful):
+            await memo.get((1, 0), "k", read)
+            await memo.get((1, 0), "k", read)
+        return reads
+
+    assert len(asyncio.run(run())) == 3  # once for `kept`, twice for `forgetful`

@@ -275,3 +275,20 @@ async def test_a_form_slack_will_not_open_is_reported_not_a_failure(bot: Running
     assert response.status_code == 200
     said = await bot.reply("response_url")
     assert "The form could not be opened (Slack said: expired_trigger_id)" in said.args["text"]
+
+
+async def test_a_long_listing_counts_what_it_cannot_show(bot: RunningBot) -> None:
+    """Only what a message holds is rendered; the rest is still counted in the last line."""
+    async with bot.db.session() as session:
+        for n in range(120):
+            await deadlines.add_deadline(
+                session, actor=CLI, now=AS_OF, title=f"Review {n:03d}",
+                due_at=AS_OF + timedelta(days=1, minutes=n), zone="UTC",
+            )  # fmt: skip
+    body = answer(await bot.command("/deadline", user=MEMBER))
+    blocks = body["blocks"]
+    assert len(blocks) == 50
+    shown = [b for b in blocks if b["type"] == "section"]
+    assert len(shown) == 48  # the header, 48 deadlines and the "more" line
+    # 100 are listed at most (upcoming_deadlines' limit): the seeded one and 99 of these.
+    assert blocks[-1]["elements"][0]["text"] == "…and 52 more items not shown."

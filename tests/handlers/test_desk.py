@@ -117,14 +117,23 @@ async def test_desk_history_puts_the_change_just_made_first(bot: RunningBot) -> 
     assert "Tariff review" in text.split("\n")[1]
 
 
-async def test_desk_search_finds_the_rare_earths_event(bot: RunningBot) -> None:
+async def test_desk_search_finds_the_rare_earths_event_and_topic(bot: RunningBot) -> None:
     bot.clock.set(AS_OF + timedelta(hours=2))  # the analysis is dated 12:00 CEST (10:00Z)
     body = answer(await bot.command("/desk", "search rare earths", user=MEMBER))
     text = block_text(body)
-    assert text.startswith("1 event matches “rare earths”.\n")
-    assert body["text"] == "1 event matches."
-    assert "Analysts: China's dominance of rare earths remains a powerful leverage point" in text
-    assert "Tags: Rare earths" in text
+    assert text.startswith("2 items match “rare earths”.\n")
+    assert body["text"] == "2 items match."
+    event, topic = body["blocks"][1]["text"]["text"], body["blocks"][2]["text"]["text"]
+    assert event.startswith(
+        "Event  ·  *Analysts: China's dominance of rare earths remains a powerful leverage point*"
+    )
+    assert "global *rare* *earths* market" in event  # the snippet, its matches in bold
+    assert topic.startswith("Sensitivity  ·  *Rare earths*")
+
+
+async def test_desk_search_finds_nothing_dated_later_than_now(bot: RunningBot) -> None:
+    body = answer(await bot.command("/desk", "search rare earths kind:event", user=MEMBER))
+    assert body["text"] == "Nothing matches “rare earths kind:event”."  # dated 10:00Z
 
 
 async def _add_events(bot: RunningBot, *titles: str) -> None:
@@ -149,8 +158,8 @@ async def test_desk_search_counts_many_events_in_the_plural(bot: RunningBot) -> 
     body = answer(await bot.command("/desk", "search Stockholm talks", user=MEMBER))
     heading, titles = _heading_and_titles(body)
     assert len(titles) > 1
-    assert heading == f"{len(titles)} events match “Stockholm talks”."
-    assert body["text"] == f"{len(titles)} events match."
+    assert heading == f"{len(titles)} items match “Stockholm talks”."
+    assert body["text"] == f"{len(titles)} items match."
     assert_valid_message(body)
 
 
@@ -169,24 +178,23 @@ async def test_desk_search_takes_percent_and_underscore_as_text(
     await _add_events(bot, "Steel tariff rises to 50%", "Steel tariff rises to 50 points")
     await _add_events(bot, "H20_export memo", "H20 export memo")
     body = answer(await bot.command("/desk", f"search {words}", user=MEMBER))
-    assert _heading_and_titles(body) == (f"1 event matches “{words}”.", [title])
+    assert _heading_and_titles(body) == (f"1 item matches “{words}”.", [title])
 
 
 async def test_desk_search_finds_chinese_text_inside_words(bot: RunningBot) -> None:
     await _add_events(bot, "新华社：中方要求取消芬太尼关税", "商务部：对稀土相关物项实施出口管制")
     body = answer(await bot.command("/desk", "search 芬太尼", user=MEMBER))
     assert _heading_and_titles(body) == (
-        "1 event matches “芬太尼”.",
-        ["新华社：中方要求取消芬太尼关税"],
+        "1 item matches “芬太尼”.", ["新华社：中方要求取消芬太尼关税"]
     )
     body = answer(await bot.command("/desk", "search 稀土 管制", user=MEMBER))
     heading, titles = _heading_and_titles(body)
     assert (heading, titles) == (
-        "1 event matches “稀土 管制”.",
-        ["商务部：对稀土相关物项实施出口管制"],
+        "1 item matches “稀土 管制”.", ["商务部：对稀土相关物项实施出口管制"]
     )
-    tags = block_text(body).split("Tags: ")[1].split(", ")
-    assert sorted(tags) == ["Export controls", "Rare earths"]  # the seeded 出口管制, 稀土
+    body = answer(await bot.command("/desk", "search 稀土", user=MEMBER))  # a topic's keyword
+    heading, titles = _heading_and_titles(body)
+    assert "商务部：对稀土相关物项实施出口管制" in titles and "Rare earths" in titles
 
 
 async def test_desk_search_past_its_limit_says_more_match(bot: RunningBot) -> None:
@@ -194,7 +202,7 @@ async def test_desk_search_past_its_limit_says_more_match(bot: RunningBot) -> No
     body = answer(await bot.command("/desk", "search desk note", user=MEMBER))
     heading, titles = _heading_and_titles(body)
     assert heading == (
-        f"More than {SEARCH_LIMIT} events match “desk note”; the latest {SEARCH_LIMIT} are shown."
+        f"More than {SEARCH_LIMIT} items match “desk note”; the best {SEARCH_LIMIT} are shown."
     )
     assert titles == [f"Desk note {n}" for n in range(SEARCH_LIMIT)]
     assert_valid_message(body)
@@ -202,9 +210,9 @@ async def test_desk_search_past_its_limit_says_more_match(bot: RunningBot) -> No
 
 async def test_desk_search_without_hits_says_so(bot: RunningBot) -> None:
     body = answer(await bot.command("/desk", "search pineapple"))
-    assert body["text"] == "No events match “pineapple”."
+    assert body["text"] == "Nothing matches “pineapple”."
     body = answer(await bot.command("/desk", "search 100%"))
-    assert body["text"] == "No events match “100%”."
+    assert body["text"] == "Nothing matches “100%”."
 
 
 async def test_desk_search_without_words_says_what_to_write(bot: RunningBot) -> None:

@@ -15,6 +15,7 @@ from storage.backup import checksum, export_record, import_record
 from storage.db import Database
 from storage.errors import InvalidInput, NotPermitted
 from storage.models import Delivery, HandledRequest
+from storage.search import search_record
 from tests.support.databases import drop_pg_database, make_database_url, seed
 from tests.support.record import NOW, Seeded, assert_utc, audit_trail, load_ids, row_counts, utc
 
@@ -136,6 +137,32 @@ async def test_import_adds_exactly_one_audit_entry_by_cli(db: Database, tmp_path
     assert (trail[-1].actor, trail[-1].action) == ("cli", "import")
     assert trail[-1].after == {"rows": counts}
     assert counts["event"] == 12
+
+
+async def test_an_imported_record_is_searchable_and_the_replaced_one_is_not(
+    db: Database, seeded: Seeded, tmp_path: Path
+) -> None:
+    other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        await other.upgrade()
+        async with other.session() as s:
+            await deadlines.add_deadline(
+                s, actor=CLI, now=NOW, title="Wombat quota review",
+                due_at=NOW + timedelta(days=2), zone="UTC",
+            )  # fmt: skip
+        document = await _export(other)
+    finally:
+        await other.dispose()
+    assert await _found(db, "rare earths")  # the seeded record, before
+    await _import(db, json.dumps(document), replace=True)
+    assert await _found(db, "wombat") == ["Wombat quota review"]
+    assert await _found(db, "rare earths") == []
+
+
+async def _found(db: Database, typed: str) -> list[str]:
+    async with db.session() as s:
+        _, hits = await search_record(s, typed=typed, include_restricted=True)
+    return [h.title for h in hits]
 
 
 async def test_import_into_a_non_empty_record_is_refused_without_replace(

@@ -233,81 +233,41 @@ async def test_timeline_hides_restricted_events_unless_asked(
     assert all("taiwan" in {t.slug for t in v.sensitivities} for v in leads)
 
 
-async def test_search_events_matches_every_word_and_hides_restricted(
-    db: Database, seeded: Seeded, lead: Actor
+@pytest.mark.parametrize("include_restricted", [False, True])
+@pytest.mark.parametrize("per_topic", [1, 2, 5])
+async def test_latest_by_sensitivity_is_each_topics_timeline_in_one_read(
+    db: Database, seeded: Seeded, lead: Actor, include_restricted: bool, per_topic: int
 ) -> None:
     await _events_for_listing(db, seeded, lead)
+    until = NOW + timedelta(days=1, hours=3)  # the Desk-wide note (hour 4) is not yet
     async with db.session() as s:
-        team = await events.search_events(s, words="note taiwan", include_restricted=False)
-        leads = await events.search_events(s, words="NOTE taiwan", include_restricted=True)
-    assert {v.event.title for v in team} == {"EU note on Taiwan", "Desk-wide note on Taiwan"}
-    assert len(leads) == 3
-
-
-async def _searchable(db: Database, lead: Actor, titles: list[str]) -> None:
-    for n, title in enumerate(titles):
-        async with db.session() as s:
-            await events.add_event(
-                s, actor=lead, now=NOW, title=title, occurred_at=NOW - timedelta(hours=n)
+        topics = [t.id for t in await sensitivities.all_sensitivities(s) if t.id is not None]
+        batched = await events.latest_by_sensitivity(
+            s,
+            sensitivity_ids=topics,
+            include_restricted=include_restricted,
+            until=until,
+            per_topic=per_topic,
+        )
+        one_by_one = {
+            t: await events.timeline(
+                s,
+                sensitivity_id=t,
+                include_restricted=include_restricted,
+                until=until,
+                limit=per_topic,
             )
+            for t in topics
+        }
 
+    def titles(found: dict[int, list[events.EventView]]) -> dict[int, list[tuple[str, set[str]]]]:
+        return {
+            t: [(v.event.title, {x.slug for x in v.sensitivities}) for v in views]
+            for t, views in found.items()
+        }
 
-async def _search(db: Database, words: str) -> list[str]:
-    async with db.session() as s:
-        found = await events.search_events(s, words=words, include_restricted=True)
-    return [v.event.title for v in found]
-
-
-@pytest.mark.parametrize(
-    ("words", "titles"),
-    [
-        ("50%", ["US tariff rises to 50% on steel"]),
-        ("%", ["US tariff rises to 50% on steel"]),
-        ("rate_limit", ["rate_limit notice"]),
-        ("_", ["rate_limit notice"]),
-        ("C:\\temp", ["Filed under C:\\temp"]),
-        ("\\", ["Filed under C:\\temp"]),
-        ("芬太尼", ["新华社：中方要求取消芬太尼关税"]),
-        ("芬太尼关税", ["新华社：中方要求取消芬太尼关税"]),
-        ("关税 芬太尼", ["新华社：中方要求取消芬太尼关税"]),
-        ("关税 steel", []),
-        ("レアアース", ["中国がレアアースの輸出を規制"]),
-        ("희토류", ["중국, 희토류 수출 통제"]),
-        ("STEEL", ["US tariff rises to 50% on steel", "US tariff rises to 50 on steel"]),
-    ],
-)
-async def test_search_takes_percent_underscore_and_cjk_as_typed(
-    db: Database, lead: Actor, words: str, titles: list[str]
-) -> None:
-    await _searchable(
-        db,
-        lead,
-        [
-            "US tariff rises to 50% on steel",
-            "US tariff rises to 50 on steel",
-            "rate_limit notice",
-            "ratealimit notice",
-            "Filed under C:\\temp",
-            "Filed under C:temp",
-            "新华社：中方要求取消芬太尼关税",
-            "中国がレアアースの輸出を規制",
-            "중국, 희토류 수출 통제",
-        ],
-    )
-    assert await _search(db, words) == titles
-
-
-@pytest.mark.parametrize(
-    ("length", "refused"),
-    [(1, False), (events.SEARCH_LIMIT, False), (events.SEARCH_LIMIT + 1, True), (100_000, True)],
-)
-async def test_an_over_long_search_is_refused_with_the_limit(
-    db: Database, lead: Actor, length: int, refused: bool
-) -> None:
-    await _searchable(db, lead, ["x" * 10])
-    words = "x" * length
-    if not refused:
-        assert await _search(db, words) == (["x" * 10] if length <= 10 else [])
-        return
-    with pytest.raises(InvalidInput, match=f"{length} characters long; the limit is 500"):
-        await _search(db, words)
+    assert titles(batched) == titles(one_by_one)
+    assert any(batched.values())
+    restricted = "China restricted note on Taiwan"
+    shown = {title for views in titles(batched).values() for title, _ in views}
+    assert (restricted in shown) == (include_restricted and per_topic >= 2)

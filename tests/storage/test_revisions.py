@@ -53,6 +53,14 @@ def write(folder: Path, name: str, revision: str, down: str) -> None:
             None,
         ),
         ([("0001_x.py", '"0001"', "None")], "0001"),  # an annotated assignment
+        # a quoted id in a comment is not a parent
+        (
+            [
+                ("0001_a.py", '"0001"', "None"),
+                ("0002_b.py", '"0002"', '"0001"  # "0002_b" in the other naming'),
+            ],
+            "0002",
+        ),
         ([], None),
     ],
 )

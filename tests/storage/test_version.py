@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from storage import deadlines, tracks
@@ -161,3 +162,80 @@ async def test_a_lost_listener_turns_caching_off_until_it_is_back(tmp_path: Any)
     finally:
         await db.dispose()
         await drop_pg_database(url)
+
+
+RAW_WRITES = [
+    "INSERT INTO track (handle, name, parties, status) VALUES ('raw', 'By hand', '[]', 'active')",
+    "UPDATE sensitivity SET level = 'critical'",
+    "DELETE FROM event_sensitivity",
+    "UPDATE audit_entry SET actor = 'psql' WHERE id = (SELECT MIN(id) FROM audit_entry)",
+]
+
+
+async def _seeded_postgres(tmp_path: Any) -> tuple[str, Database]:
+    from tests.support.databases import seed
+
+    url = await make_database_url("postgres", tmp_path)
+    db = Database(url)
+    await db.upgrade()
+    await seed(db)
+    return url, db
+
+
+@pytest.mark.parametrize("statement", RAW_WRITES)
+async def test_a_write_by_psql_reaches_postgres_listeners_by_the_trigger(
+    tmp_path: Any, statement: str
+) -> None:
+    """No session event sees this write: the database's own trigger announces it."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url, db = await _seeded_postgres(tmp_path)
+    try:
+        before = await listening_version(db)
+        parsed = make_url(url)
+        psql = await asyncpg.connect(
+            user=parsed.username, host=parsed.query.get("host"), database=parsed.database
+        )
+        try:
+            await psql.execute(statement)
+        finally:
+            await psql.close()
+        assert await moved_from(db, before, wait=NOTIFY_WAIT)
+    finally:
+        await db.dispose()
+        await drop_pg_database(url)
+
+
+async def test_a_core_write_in_this_process_moves_the_version_on_postgres(tmp_path: Any) -> None:
+    url, db = await _seeded_postgres(tmp_path)
+    try:
+        before = await listening_version(db)
+        async with db.engine.begin() as connection:  # no session: no session event
+            await connection.execute(text("UPDATE deadline SET zone = 'UTC'"))
+        assert await moved_from(db, before, wait=NOTIFY_WAIT)
+        settled = await listening_version(db)
+        async with db.engine.begin() as connection:  # a write that is rolled back
+            await connection.execute(text("UPDATE deadline SET zone = 'Asia/Tokyo'"))
+            await connection.rollback()
+        assert not await moved_from(db, settled, wait=0.3)
+    finally:
+        await db.dispose()
+        await drop_pg_database(url)
+
+
+async def test_a_raw_sqlite_write_by_another_connection_is_seen_at_once(tmp_path: Any) -> None:
+    import sqlite3
+
+    url = await make_database_url("sqlite", tmp_path)
+    db = Database(url)
+    try:
+        await db.upgrade()
+        before = await listening_version(db)
+        raw = sqlite3.connect(str(tmp_path / "parley-test.db"))
+        raw.execute(RAW_WRITES[0])
+        raw.commit()
+        raw.close()
+        assert db.version.current() not in (before, None)
+    finally:
+        await db.dispose()
