@@ -21,6 +21,7 @@ BENCHMARKS = (
     "digest",
     "fanout",
     "profile",
+    "intake",
     "startup",
 )
 

@@ -18,10 +18,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.intake.poll import Intake
 from bot.retries import handle_each_event_once
 from bot.runtime import Runtime
+from bot.scheduler import worker_name
 from bot.settings import Settings
-from handlers import deadline, desk, events, home, talks, truce, watch
+from handlers import deadline, desk, events, home, sources, talks, truce, watch
 from handlers.errors import handle_listener_error
 from storage.db import Database
 
@@ -67,6 +69,7 @@ def build_app(
         logger=logger or logging.getLogger("parley.bolt"),
     )
     runtime = Runtime(settings=settings, db=db, clock=clock)
+    runtime.check_source = Intake(db=db, clock=clock, settings=settings, worker=worker_name()).check
 
     async def prepare_request(
         body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]
@@ -77,7 +80,7 @@ def build_app(
         return await handle_each_event_once(body, context, next)
 
     app.use(prepare_request)
-    for surface in (truce, deadline, talks, watch, desk, events, home):
+    for surface in (truce, deadline, talks, watch, desk, events, home, sources):
         surface.register(app)
     app.error(handle_listener_error)
     return app

@@ -443,16 +443,21 @@ class BotProcess:
             self.scheduler.start()
 
     async def health(self) -> dict[str, Any]:
-        """`/healthz`'s scheduler part: its state and the outbox (also fed to /metrics)."""
-        from storage import outbox
+        """`/healthz`'s scheduler part: its state, the outbox and the news sources (also
+        fed to /metrics)."""
+        from storage import outbox, sources
 
         async with self.db.session() as session:
             counts = await outbox.status_counts(session)
+            feeds = await sources.health_counts(session)
         self.metrics.set_deliveries(pending=counts["pending"], failed=counts["failed"])
+        self.metrics.set_sources(feeds)
         state = self.scheduler.state if self.scheduler else "off"
         return {
             "scheduler": state,
             "deliveries": {"pending": counts["pending"], "failed": counts["failed"]},
+            "sources": feeds,
+            "intake": "on" if self.settings.intake and self.scheduler else "off",
         }
 
 

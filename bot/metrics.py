@@ -83,6 +83,12 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.sources = Gauge(
+            "parley_sources",
+            "News sources by health: ok, failing (its last poll failed), paused, new.",
+            ["state"],
+            registry=self.registry,
+        )
         self._observer = ApiCallObserver(self.slack_api_calls)
         # Each request's samples go to the same few label children: found once, not per
         # request (as many as the label sets the registry holds anyway).
@@ -103,6 +109,10 @@ class Metrics:
     def set_deliveries(self, *, pending: int, failed: int) -> None:
         self.deliveries.labels(status="pending").set(pending)
         self.deliveries.labels(status="failed").set(failed)
+
+    def set_sources(self, counts: Mapping[str, int]) -> None:
+        for state, count in counts.items():
+            self.sources.labels(state=state).set(count)
 
     def record_request(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from bot.timeparse import is_valid_zone
 from storage.access import Actor
 from storage.db import Database
 from storage.lookups import RecordLookups
+from storage.sources import PollOutcome
 
 #: Set in a request's context when a listener failed unexpectedly (`handlers.errors`); the
 #: serving code reads it back to count the request as an error in /metrics. Nothing about
@@ -39,6 +41,8 @@ class Runtime:
     clock: Clock
     lookups: RecordLookups = field(default_factory=RecordLookups)
     answers: AnswerCache = field(default_factory=AnswerCache)
+    #: Polls one news source now (`/desk source check`): the serving layer's intake.
+    check_source: Callable[[int], Awaitable[PollOutcome]] | None = None
     _zones: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def now(self) -> datetime:

@@ -36,6 +36,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import select
 
 from bot.clock import Clock
+from bot.intake.poll import Intake
 from bot.render.posts import Shared, channel_message, owed, shared_content
 from bot.settings import Settings
 from storage import outbox, planning, truces
@@ -80,6 +81,7 @@ def worker_name() -> str:
 class TickReport:
     lapsed: list[int] = field(default_factory=list)  # truces this tick lapsed
     planned: int = 0
+    polled: int = 0  # news sources polled
     error: str | None = None  # why planning failed, if it did
     outcomes: Counter[str] = field(default_factory=Counter)
 
@@ -113,6 +115,11 @@ class Scheduler:
         self._timer: AsyncIOScheduler | None = None
         self._current: asyncio.Task[None] | None = None
         self._shared: dict[str, Shared | None] = {}
+        self.intake = (
+            Intake(db=db, clock=clock, settings=settings, worker=self.worker)
+            if settings.intake
+            else None
+        )
         self.last_tick: datetime | None = None
         self.last_error: str | None = None
 
@@ -185,6 +192,12 @@ class Scheduler:
             except Exception as exc:  # noqa: BLE001  (what is planned already still goes out)
                 log.error("planning failed: %s: %s", type(exc).__name__, exc)
                 report.error = type(exc).__name__
+            if self.intake is not None:  # before posting: its proposals go out this tick
+                try:
+                    report.polled = len(await self.intake.poll_due())
+                except Exception as exc:  # noqa: BLE001  (the posts still go out)
+                    log.error("polling failed: %s: %s", type(exc).__name__, exc)
+                    report.error = report.error or type(exc).__name__
             for _ in range(1000):  # bounded: each round claims what is due at its start
                 async with self.db.session() as session:
                     claimed = await outbox.claim_due(

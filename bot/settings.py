@@ -50,6 +50,8 @@ class Settings:
     answer_cache: bool = True  # off: every answer is made from the record (the benchmarks)
     calendar_token: str | None = None
     calendar_restricted_token: str | None = None
+    intake: bool = True  # polls news sources (PARLEY_INTAKE=off for replicas that should not)
+    intake_allow_private: bool = False  # sources on private addresses (tests only)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, *, env_file: str = ".env") -> Settings:
@@ -88,6 +90,8 @@ class Settings:
         answer_cache = (get("PARLEY_ANSWER_CACHE") or "on").lower()
         if answer_cache not in ("on", "off"):
             raise SettingError("PARLEY_ANSWER_CACHE", f"expected on or off, got {answer_cache!r}")
+        intake = _switch(get, "PARLEY_INTAKE", default="on")
+        allow_private = _switch(get, "PARLEY_INTAKE_ALLOW_PRIVATE", default="off")
         database_url = get("PARLEY_DATABASE_URL") or DEFAULT_DATABASE_URL
         try:
             make_url(database_url)
@@ -135,7 +139,16 @@ class Settings:
             answer_cache=answer_cache == "on",
             calendar_token=calendar_token,
             calendar_restricted_token=restricted_token,
+            intake=intake,
+            intake_allow_private=allow_private,
         )
+
+
+def _switch(get: Callable[[str], str | None], name: str, *, default: str) -> bool:
+    value = (get(name) or default).lower()
+    if value not in ("on", "off"):
+        raise SettingError(name, f"expected on or off, got {value[:20]!r}")
+    return value == "on"
 
 
 # The checks below never quote a value: it is a secret, and the line goes to a log.

@@ -19,6 +19,7 @@ from bot.render.present import hit_block
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_clock
 from handlers import forms
+from handlers import sources as source_commands
 from handlers.request import Ask, asked
 from handlers.usage import usage_reply
 from storage import roles, subscriptions, tracks
@@ -32,8 +33,8 @@ from templates import SlackMarkup, render, user_mention
 
 USAGE = (
     "`/desk [help]`, `/desk event`, `/desk subscribe [HH:MM] [Zone/Name] [weekdays|daily] "
-    "[countdowns on|off] [digest on|off] [restricted on|off]`, `/desk unsubscribe`, "
-    "`/desk digest`, "
+    "[countdowns on|off] [digest on|off] [restricted on|off] [review on|off]`, "
+    "`/desk unsubscribe`, `/desk digest`, `/desk source add|list|pause|resume|remove|check`, "
     "`/desk lead add|remove|list [@user]`, `/desk history [N] [page P]`, `/desk search <words>`"
 )
 SEARCH_LIMIT = 40  # events shown; with the heading, within a message's 50 blocks
@@ -80,6 +81,8 @@ async def handle_desk(
             await ack(await history(session, ask, args, client))
         elif verb == "search":
             await ack(await search(session, ask, " ".join(args)))
+        elif verb == "source":
+            await source_commands.handle_source(session, ask, args, ack, command)
         else:
             await ack(usage_reply(context, "/desk", ask.text, USAGE))
 
@@ -114,6 +117,7 @@ async def subscribe(
     countdowns = _flag(args, "countdowns")
     digest = _flag(args, "digest")
     restricted = _flag(args, "restricted")
+    review = _flag(args, "review")
     weekdays: bool | None = None
     for word in [w for w in args if w.lower() in ("weekdays", "daily")]:
         weekdays = word.lower() == "weekdays"
@@ -123,7 +127,7 @@ async def subscribe(
     except TimeParseError as exc:
         raise InvalidInput(f"{exc} Usage: {USAGE}") from None
     current = await subscriptions.get_subscription(session, ask.channel_id)
-    unchanged = (digest_time, digest_zone, weekdays, countdowns, digest, restricted)
+    unchanged = (digest_time, digest_zone, weekdays, countdowns, digest, restricted, review)
     if current and all(value is None for value in unchanged):
         item = current
         intro = "This channel is subscribed."
@@ -139,6 +143,7 @@ async def subscribe(
             countdowns_enabled=countdowns,
             digest_enabled=digest,
             restricted=restricted,
+            review=review,
             channel_is_private=bool(restricted) and await _is_private(client, ask.channel_id),
             tracks=[t.handle for t in ask.scope] if ask.named_track else None,
             default_zone=runtime.settings.timezone,
@@ -156,6 +161,7 @@ async def subscribe(
         else "off",
         countdowns="on" if item.countdowns_enabled else "off",
         restricted="yes" if item.restricted else "no",
+        review="on" if item.review else "off",
     )
     return {"response_type": "in_channel", "text": text}
 

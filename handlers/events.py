@@ -58,6 +58,7 @@ async def submit_event(
             visibility=sub.text(Field.visibility) or "team",
             track_id=await sub.track_id(),
             sensitivity_ids=ids,
+            from_item_id=sub.meta.from_item,
         )
     await ack()
     tags = ", ".join(s.name for s in added.sensitivities)

@@ -63,6 +63,8 @@ LOCAL_FORMAT = "%Y-%m-%d %H:%M"
 class FormMeta:
     item_id: int | None = None
     channel_id: str = ""
+    from_item: int | None = None  # the feed item an event form was opened from
+
 
     def dump(self) -> str:
         return json.dumps(asdict(self))
@@ -73,9 +75,11 @@ class FormMeta:
             data = json.loads(text or "{}")
             item_id = data.get("item_id")
             channel_id = data.get("channel_id") or ""
-            if item_id is not None and not isinstance(item_id, int):
-                raise ValueError
-            return cls(item_id=item_id, channel_id=str(channel_id))
+            from_item = data.get("from_item")
+            for number in (item_id, from_item):
+                if number is not None and not isinstance(number, int):
+                    raise ValueError
+            return cls(item_id=item_id, channel_id=str(channel_id), from_item=from_item)
         except (ValueError, AttributeError, TypeError):
             raise InvalidInput("This form's data is damaged; open the form again.") from None
 
@@ -132,13 +136,16 @@ def multi_select_input(
     choices: Sequence[tuple[str, str]],
     *,
     optional: bool = True,
+    initial: Sequence[str] = (),
 ) -> InputBlock:
+    options = [_option(v, t) for v, t in choices][:100]
+    chosen = [o for o in options if o.value in initial]
     return InputBlock(
         block_id=field,
         label=label,
         optional=optional,
         element=StaticMultiSelectElement(
-            action_id=Action.input, options=[_option(v, t) for v, t in choices][:100]
+            action_id=Action.input, options=options, initial_options=chosen or None
         ),
     )
 
@@ -178,22 +185,50 @@ TIME_HINT = "e.g. 2025-08-12 00:01 America/New_York, Aug 12 00:01 EDT, +90d, in 
 # ---- the forms -------------------------------------------------------------------------
 
 
-async def event_form(session: AsyncSession, *, channel_id: str, track: str | None) -> View:
+@dataclass(frozen=True)
+class EventPrefill:
+    """What an event form opens with: a news item's or a Slack message's content."""
+
+    title: str = ""
+    when: str | None = None
+    summary: str = ""
+    source_name: str = ""
+    source_url: str = ""
+    confidence: str = Confidence.reported
+    sensitivities: Sequence[str] = ()
+    from_item: int | None = None
+
+
+async def event_form(
+    session: AsyncSession,
+    *,
+    channel_id: str,
+    track: str | None,
+    prefill: EventPrefill | None = None,
+) -> View:
     topics = [(s.slug, s.name) for s in await sensitivities.all_sensitivities(session)]
+    given = prefill or EventPrefill()
     blocks: list[Block] = [
-        text_input(Field.headline, "Title", max_length=150),
-        text_input(Field.when, "When", optional=True, hint="Empty means now. " + TIME_HINT),
+        text_input(Field.headline, "Title", max_length=150, initial=given.title[:150]),
+        text_input(
+            Field.when, "When", optional=True, hint="Empty means now. " + TIME_HINT,
+            initial=given.when,
+        ),
         select_input(Field.kind, "Kind", enum_choices(EventKind), initial=EventKind.report),
-        text_input(Field.summary, "Summary", multiline=True, optional=True, max_length=3000),
+        text_input(
+            Field.summary, "Summary", multiline=True, optional=True, max_length=3000,
+            initial=given.summary[:3000],
+        ),
         text_input(
             Field.source,
             "Source",
             optional=True,
             hint="Who said it: e.g. Financial Times, Truth Social post",
+            initial=given.source_name[:300],
         ),
-        text_input(Field.source_url, "Source URL", optional=True),
+        text_input(Field.source_url, "Source URL", optional=True, initial=given.source_url[:1000]),
         select_input(
-            Field.confidence, "Confidence", enum_choices(Confidence), initial=Confidence.reported
+            Field.confidence, "Confidence", enum_choices(Confidence), initial=given.confidence
         ),
         select_input(
             Field.track, "Track", await track_choices(session), initial=track or DESK_WIDE
@@ -203,9 +238,14 @@ async def event_form(session: AsyncSession, *, channel_id: str, track: str | Non
         ),
     ]
     if topics:
-        blocks.append(multi_select_input(Field.sensitivities, "Sensitivities", topics))
+        blocks.append(
+            multi_select_input(
+                Field.sensitivities, "Sensitivities", topics, initial=given.sensitivities
+            )
+        )
     blocks.append(context_line("Events that mention a sensitivity's keywords are tagged with it."))
-    return modal(Callback.event_form, "Add event", blocks, FormMeta(None, channel_id), "Add")
+    meta = FormMeta(None, channel_id, from_item=given.from_item)
+    return modal(Callback.event_form, "Add event", blocks, meta, "Add")
 
 
 async def deadline_form(

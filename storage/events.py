@@ -15,6 +15,7 @@ from storage.access import SEED, Actor, require_lead
 from storage.alerts import queue_event_alerts
 from storage.audit import commit_change, snapshot
 from storage.checks import SUMMARY_LIMIT, choice, clean_text, clean_title, zone_name
+from storage.feed_items import stage_added
 from storage.models import (
     Confidence,
     Event,
@@ -206,8 +207,10 @@ async def add_event(
     round_id: int | None = None,
     sensitivity_ids: Sequence[int] = (),
     seed_key: str | None = None,
+    from_item_id: int | None = None,
 ) -> EventView:
-    """Adds the event, tagged with the sensitivities named and those its text mentions."""
+    """Adds the event, tagged with the sensitivities named and those its text mentions;
+    `from_item_id` names the feed item it was made from, linked to it in one transaction."""
     await require_lead(session, actor)
     event = Event(
         title=clean_title(title),
@@ -243,6 +246,10 @@ async def add_event(
         session.add(EventSensitivity(event_id=event.id, sensitivity_id=sensitivity.id))
     if actor != SEED:  # seeded events are history, not news
         await queue_event_alerts(session, event, tagged, now=now)
+    if from_item_id is not None:
+        await stage_added(
+            session, actor=actor, now=now, item_id=from_item_id, event_id=event.id
+        )
     after = snapshot(event) or {}
     after["sensitivities"] = [s.slug for s in tagged]
     await commit_change(

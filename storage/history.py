@@ -18,7 +18,7 @@ from storage.models import AuditEntry, Visibility
 #: housekeeping, not news).
 RECORD = ("event", "deadline", "truce", "round", "sensitivity", "track")
 #: Everything `/desk history` shows: the record and the desk's housekeeping.
-EVERYTHING = (*RECORD, "role", "subscription", "record")
+EVERYTHING = (*RECORD, "role", "subscription", "record", "source")
 _BATCH = 200
 
 

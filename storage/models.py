@@ -104,6 +104,19 @@ class DeliveryKind(StrEnum):
     digest = "digest"
     alert = "alert"
     notice = "notice"
+    proposal = "proposal"  # a feed item proposed in a review channel
+
+
+class SourceKind(StrEnum):
+    feed = "feed"  # RSS or Atom
+    federal_register = "federal_register"  # the Federal Register's documents.json search
+
+
+class ItemState(StrEnum):
+    new = "new"  # stored, not proposed (a first poll, or nothing it watches matched)
+    proposed = "proposed"
+    dismissed = "dismissed"
+    added = "added"  # turned into an event (`event_id`)
 
 
 class DeliveryStatus(StrEnum):
@@ -243,11 +256,65 @@ class Subscription(SQLModel, table=True):
     weekdays_only: bool = False
     countdowns_enabled: bool = True
     restricted: bool = False
+    review: bool = False  # gets the proposals from news sources (`/desk subscribe review on`)
     active: bool = True
     created_by: str = Field(max_length=40)
     created_at: datetime = utc_column()
     # Since when it is (again) active: posts that fell due before it are not owed to it.
     active_since: datetime | None = utc_column(nullable=True)
+
+
+class Source(SQLModel, table=True):
+    """A feed Parley polls; its health is data shown to the desk, not only a log line."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    url: str = Field(max_length=1000, unique=True)
+    kind: str = Field(default=SourceKind.feed, max_length=20)
+    tracks: list[str] | None = json_column(nullable=True)
+    confidence: str = Field(default=Confidence.reported, max_length=20)
+    poll_minutes: int = 15
+    enabled: bool = True
+    muted: list[str] = json_column()  # keyword exclusions ("Mute similar")
+    etag: str | None = Field(default=None, max_length=300)
+    last_modified: str | None = Field(default=None, max_length=100)
+    last_polled_at: datetime | None = utc_column(nullable=True)
+    last_success_at: datetime | None = utc_column(nullable=True)
+    last_error: str = Field(default="", max_length=1000)
+    last_error_at: datetime | None = utc_column(nullable=True)
+    consecutive_failures: int = 0
+    items_seen: int = 0
+    failing_notified: bool = False  # the lead was told it keeps failing (told again on recovery)
+    next_poll_at: datetime = utc_column(index=True)
+    claimed_by: str | None = Field(default=None, max_length=80)
+    lease_until: datetime | None = utc_column(nullable=True)
+    added_by: str = Field(max_length=40)
+    added_at: datetime = utc_column()
+    verified: bool = True  # False for seeded examples whose address nobody has checked
+    seed_key: str | None = Field(default=None, max_length=80, unique=True)
+
+
+class FeedItem(SQLModel, table=True):
+    """One entry of one source, stored once: keyed by its guid, else its cleaned link."""
+
+    __tablename__ = "feed_item"
+    __table_args__ = (UniqueConstraint("source_id", "key", name="uq_feed_item_source_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    key: str = Field(max_length=1000)
+    title: str = Field(default="", max_length=300)
+    link: str = Field(default="", max_length=1000)
+    published_at: datetime | None = utc_column(nullable=True)
+    summary: str = Field(default="", max_length=3000)
+    fetched_at: datetime = utc_column(index=True)
+    state: str = Field(default=ItemState.new, max_length=20, index=True)
+    matched: list[str] = json_column()  # slugs of the sensitivities it mentions
+    mentioned: list[str] = json_column()  # tracked parties and people it names
+    # The same story seen first from another source: shown once, naming both.
+    same_as_id: int | None = Field(default=None, foreign_key="feed_item.id")
+    event_id: int | None = Field(default=None, foreign_key="event.id")
+    decided_by: str = Field(default="", max_length=40)
+    decided_at: datetime | None = utc_column(nullable=True)
 
 
 class RoleGrant(SQLModel, table=True):

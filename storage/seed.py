@@ -18,15 +18,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import deadlines, events, rounds, sensitivities, tracks, truces
+from storage import deadlines, events, rounds, sensitivities, sources, tracks, truces
 from storage.access import SEED
 from storage.checks import zone_name
 from storage.errors import InvalidInput
-from storage.models import Deadline, Event, Sensitivity, TalksRound, Track, Truce
+from storage.models import Deadline, Event, Sensitivity, Source, TalksRound, Track, Truce
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 TIME_EXAMPLE = "2025-08-12 00:01"
@@ -175,6 +176,17 @@ class Items:
 Check = Callable[[Any], "str | None"] | Fields | Items
 
 SOURCE = Fields({}, {"name": _text, "url": _text})
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"expected true or false, not {_what(value)}"
+
+
+def _minutes(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None
+    return f"expected a whole number of minutes, not {_what(value)}"
+
 SECTIONS: dict[str, Items] = {
     "tracks": Items(
         Fields({"key": _key, "name": _text}, {"parties": _texts, "status": _text}),
@@ -229,6 +241,18 @@ SECTIONS: dict[str, Items] = {
                 "truce": _text,
                 "round": _text,
                 "visibility": _text,
+            },
+        )
+    ),
+    "sources": Items(
+        Fields(
+            {"key": _key, "name": _text, "url": _text},
+            {
+                "tracks": _texts,
+                "confidence": _text,
+                "poll_minutes": _minutes,
+                "enabled": _flag,
+                "verified": _flag,
             },
         )
     ),
@@ -391,6 +415,7 @@ _ONE = {
     "truces": "truce",
     "events": "event",
     "deadlines": "deadline",
+    "sources": "source",
 }
 
 
@@ -595,6 +620,32 @@ async def _load_event(session: AsyncSession, item: dict[str, Any], now: datetime
     return True
 
 
+async def _load_source(session: AsyncSession, item: dict[str, Any], now: datetime) -> bool:
+    """A news source; seeded ones are off and unverified unless the file says otherwise."""
+    if await _exists(session, Source, item["key"]):
+        return False
+    url = str(item["url"]).strip()
+    taken = select(Source).where(
+        or_(col(Source.url) == url, func.lower(Source.name) == str(item["name"]).lower())
+    )
+    if (await session.exec(taken)).first() is not None:
+        return False  # a lead added it already: theirs stands
+    await sources.add_source(
+        session,
+        actor=SEED,
+        now=now,
+        url=url,
+        name=item["name"],
+        tracks=item.get("tracks"),
+        confidence=item.get("confidence"),
+        poll_minutes=item.get("poll_minutes", sources.DEFAULT_POLL_MINUTES),
+        enabled=item.get("enabled", False),
+        verified=item.get("verified", False),
+        seed_key=item["key"],
+    )
+    return True
+
+
 Loader = Callable[[AsyncSession, dict[str, Any], datetime], Awaitable[bool]]
 LOADERS: tuple[tuple[str, Loader], ...] = (  # in this order: later items refer to earlier ones
     ("tracks", _load_track),
@@ -603,6 +654,7 @@ LOADERS: tuple[tuple[str, Loader], ...] = (  # in this order: later items refer 
     ("truces", _load_truce),
     ("deadlines", _load_deadline),
     ("events", _load_event),
+    ("sources", _load_source),
 )
 # The record's names for a field, where they differ from the seed file's.
 SEED_FIELDS = {"handle": "key", "slug": "key", "due": "due_at", "expires": "expires_at"}

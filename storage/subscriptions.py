@@ -49,6 +49,7 @@ async def subscribe(
     countdowns_enabled: bool | None = None,
     tracks: list[str] | None = None,
     restricted: bool | None = None,
+    review: bool | None = None,
     channel_is_private: bool = False,
     default_zone: str = "UTC",
 ) -> Subscription:
@@ -83,6 +84,8 @@ async def subscribe(
         subscription.tracks = tracks or None
     if restricted is not None:
         subscription.restricted = restricted
+    if review is not None:
+        subscription.review = review
     await commit_change(
         session,
         subscription,

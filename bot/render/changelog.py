@@ -50,8 +50,10 @@ def _what(change: Change, zone: str) -> dict[str, Any]:
     ref, title = entry.entity_id, item.get("title") or item.get("name") or item.get("handle") or ""
     base = {"ref": ref, "title": title, "entity": entry.entity}
     action, entity = entry.action, entry.entity
-    if entity in ("role", "subscription", "record"):
-        return {**base, "kind": f"{entity}_{action}"}
+    if entity in ("role", "subscription", "record") or (
+        entity == "source" and action in ("pause", "resume", "remove", "mute")
+    ):
+        return {**base, "kind": f"{entity}_{action}", "muted": ", ".join(item.get("muted") or [])}
     if action == "add":
         when = item.get("due_at") or item.get("starts_at") or item.get("occurred_at")
         return {

@@ -14,10 +14,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.blocks import context_line, header, line_sections, message, section
 from bot.render.changelog import describe
+from bot.render.intake import news_lines
 from bot.render.present import in_reader_zone, left_text
 from bot.runtime import Runtime
 from bot.timeleft import format_day, format_local
-from storage import deadlines, events, history, outbox, rounds, sensitivities, tracks, truces
+from storage import (
+    deadlines,
+    events,
+    feed_items,
+    history,
+    outbox,
+    rounds,
+    sensitivities,
+    tracks,
+    truces,
+)
 from storage.access import SEED
 from storage.models import Deadline, DeadlineKind, RoundStatus, TruceStatus
 from storage.planning import followed_tracks
@@ -30,6 +41,7 @@ FIRST_DIGEST_COVERS = timedelta(days=1)
 CHANGES_SHOWN = 15
 HISTORY_MAX = 200  # the most `/desk history N` lists at once
 TALKS_AHEAD = timedelta(days=7)
+NEWS_SHOWN = 5  # untriaged proposals listed; the rest are counted
 
 
 async def _truce_lines(
@@ -168,7 +180,15 @@ async def digest_blocks(
         session, now=now, track_ids=track_ids, include_restricted=include_restricted
     )
     passed_since = any(d.due_at > since for d in passed)
-    if not found and not passed_since and not any(d.due_at - now <= SOON for d in ahead):
+    news, news_more = await feed_items.untriaged(
+        session, include_restricted=include_restricted, limit=NEWS_SHOWN
+    )
+    if (
+        not found
+        and not passed_since
+        and not news
+        and not any(d.due_at - now <= SOON for d in ahead)
+    ):
         return [
             await _quiet_line(
                 session,
@@ -206,6 +226,11 @@ async def digest_blocks(
     if talks:
         blocks.append(header("Talks"))
         blocks += line_sections(talks)
+    if news:
+        blocks.append(header("From the news"))
+        blocks += line_sections(news_lines(news, zone=zone))
+        if news_more:
+            blocks.append(context_line(render("digest_news_more", more=news_more)))
     return blocks
 
 

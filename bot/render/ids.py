@@ -11,6 +11,7 @@ class Callback(StrEnum):
     truce_form = "parley.truce_form"
     round_form = "parley.round_form"
     sensitivity_form = "parley.sensitivity_form"
+    add_to_parley = "parley.add_to_parley"  # the message shortcut
 
 
 class Action(StrEnum):
@@ -25,6 +26,9 @@ class Action(StrEnum):
     edit_round = "parley.edit_round"
     open_sensitivity_form = "parley.open_sensitivity_form"
     edit_sensitivity = "parley.edit_sensitivity"
+    add_item = "parley.add_item"  # a proposal's Add to record
+    dismiss_item = "parley.dismiss_item"
+    mute_item = "parley.mute_item"
     input = "value"
 
 

@@ -14,19 +14,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import Block
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.blocks import buttons, message, section
 from bot.render.digest import channel_digest
 from bot.render.ids import Action
+from bot.render.intake import proposal_blocks
 from bot.render.present import event_block, in_reader_zone, item_button, left_text, term_line
 from bot.timeleft import TICK_SLACK, countdown_left, format_local, on_its_mark
-from storage import events, truces
+from storage import events, feed_items, truces
+from storage.feed_items import ItemView
 from storage.models import (
     Deadline,
     DeadlineStatus,
     Delivery,
     DeliveryKind,
+    FeedItem,
+    ItemState,
     Subscription,
     Track,
     Truce,
@@ -108,6 +113,8 @@ async def alert_content(
     session: AsyncSession, delivery: Delivery, *, now: datetime
 ) -> Shared | None:
     payload = delivery.payload or {}
+    if "item_id" in payload:
+        return await item_alert_content(session, payload)
     if "event_id" in payload:
         found = await events.event_views(session, [payload["event_id"]], include_restricted=True)
         if not found:
@@ -148,6 +155,52 @@ async def alert_content(
         message(fallback, [section(text)]),
         track=await _track(session, expiry.track_id),
         restricted=expiry.visibility == Visibility.restricted,
+    )
+
+
+async def _open_item(session: AsyncSession, item_id: object) -> ItemView | None:
+    """The proposal as it stands, or None once it was triaged (or its source removed)."""
+    item = await session.get(FeedItem, item_id) if isinstance(item_id, int) else None
+    if item is None or item.state != ItemState.proposed:
+        return None
+    return (await feed_items.item_views(session, [item]))[0]
+
+
+async def item_alert_content(session: AsyncSession, payload: dict[str, Any]) -> Shared | None:
+    """A critical feed item, alerted at once to the channels following its source's track."""
+    view = await _open_item(session, payload.get("item_id"))
+    if view is None:
+        return None
+    names = ", ".join(payload.get("sensitivities", []))
+    restricted = any(s.visibility == Visibility.restricted for s in view.sensitivities)
+    tracks = view.source.tracks or []
+    track = (
+        (await session.exec(select(Track).where(col(Track.handle) == tracks[0]))).first()
+        if len(tracks) == 1
+        else None
+    )
+    return Shared(
+        message(f"Alert from the news: {view.item.title}",
+                proposal_blocks(view, alert=names, triage=False)),
+        track=track,
+        restricted=restricted,
+    )
+
+
+async def proposal_message(
+    session: AsyncSession, delivery: Delivery, *, default_zone: str
+) -> dict[str, Any] | None:
+    """A proposal in a review channel, with its triage buttons; None once triaged, or when
+    the channel stopped reviewing."""
+    subscription = await session.get(Subscription, delivery.channel_id)
+    if subscription is None or not subscription.active or not subscription.review:
+        return None
+    view = await _open_item(session, (delivery.payload or {}).get("item_id"))
+    if view is None:
+        return None
+    return message(
+        f"Proposed from the news: {view.item.title}",
+        proposal_blocks(view, zone=subscription.digest_zone or default_zone),
     )
 
 
@@ -212,5 +265,7 @@ async def channel_message(
     `shared_content`), or None when it is no longer owed."""
     if delivery.kind == DeliveryKind.digest:
         return await digest_message(session, delivery, now=now, default_zone=default_zone)
+    if delivery.kind == DeliveryKind.proposal:
+        return await proposal_message(session, delivery, default_zone=default_zone)
     text = str((delivery.payload or {}).get("text", ""))
     return message(text, [section(text)]) if text else None

@@ -135,7 +135,7 @@ def test_seed_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
     assert "; 0 already present" in first
     before = snapshot(db)
     second = ok(parley("seed", db=db, cwd=tmp_path))
-    assert second.strip() == "Seed loaded: added nothing; 23 already present."
+    assert second.strip() == "Seed loaded: added nothing; 28 already present."
     assert snapshot(db) == before
 
 

@@ -50,6 +50,8 @@ WRONG = {
     "restricted-alone": ("PARLEY_CALENDAR_RESTRICTED_TOKEN", RESTRICTED, {}),
     "restricted-same": ("PARLEY_CALENDAR_RESTRICTED_TOKEN", TEAM, {"PARLEY_CALENDAR_TOKEN": TEAM}),
     "scheduler": ("PARLEY_SCHEDULER", "sometimes", {}),
+    "intake": ("PARLEY_INTAKE", "maybe", {}),
+    "intake-private": ("PARLEY_INTAKE_ALLOW_PRIVATE", "yes", {}),
     "date-order": ("PARLEY_DATE_ORDER", "YMD", {}),
 }
 SECRET_SETTINGS = ("TOKEN", "SECRET")
@@ -210,3 +212,10 @@ def test_serve_with_every_new_setting_right_does_listen(tmp_path: Path) -> None:
     assert run.listened, (run.returncode, run.stderr)
     assert run.db.exists()
     assert "Traceback" not in run.stderr
+
+
+def test_intake_polls_by_default_and_private_addresses_are_refused_by_default() -> None:
+    settings = Settings.load({})
+    assert (settings.intake, settings.intake_allow_private) == (True, False)
+    switched = Settings.load({"PARLEY_INTAKE": "OFF", "PARLEY_INTAKE_ALLOW_PRIVATE": "on"})
+    assert (switched.intake, switched.intake_allow_private) == (False, True)

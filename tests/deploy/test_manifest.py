@@ -33,6 +33,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat_update": {"chat:write"},
     "chat_delete": {"chat:write"},
     "chat_scheduleMessage": {"chat:write"},
+    "chat_getPermalink": set(),
     "users_info": {"users:read"},
     "conversations_history": {"channels:history", "groups:history"},
     "conversations_info": {"channels:read", "groups:read"},
@@ -93,7 +94,7 @@ def test_every_request_url_is_the_one_slack_endpoint(manifest: dict[str, Any]) -
 @pytest.fixture
 async def registered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, list[str]]:
     """The commands and events `build_app` registers, seen through Bolt's own methods."""
-    seen: dict[str, list[str]] = {"command": [], "event": []}
+    seen: dict[str, list[str]] = {"command": [], "event": [], "shortcut": []}
     for kind in seen:
         original = getattr(AsyncApp, kind)
 
@@ -130,6 +131,13 @@ async def test_the_events_are_exactly_those_the_app_listens_to(
 ) -> None:
     declared = manifest["settings"]["event_subscriptions"]["bot_events"]
     assert sorted(declared) == sorted(registered["event"])
+
+
+async def test_the_shortcuts_are_exactly_those_the_app_registers(
+    manifest: dict[str, Any], registered: dict[str, list[str]]
+) -> None:
+    declared = [s["callback_id"] for s in manifest["features"]["shortcuts"]]
+    assert sorted(declared) == sorted(registered["shortcut"]) == ["parley.add_to_parley"]
 
 
 def methods_called() -> dict[str, set[Path]]:

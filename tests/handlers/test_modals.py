@@ -165,6 +165,9 @@ LEAD_BUTTONS: list[tuple[Action, str, Callback | None]] = [
     (Action.mark_deadline_met, str(TRUCE_EXPIRY_DEADLINE), None),
     (Action.confirm_deadline_met, str(TRUCE_EXPIRY_DEADLINE), None),  # a forged confirmation
     (Action.reopen_deadline, str(TRUCE_EXPIRY_DEADLINE), None),
+    (Action.add_item, "1", None),  # a news proposal's buttons
+    (Action.dismiss_item, "1", None),
+    (Action.mute_item, "1", None),
 ]
 
 

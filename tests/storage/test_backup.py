@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from storage import deadlines, subscriptions, truces
+from storage import deadlines, sources, subscriptions, truces
 from storage.access import CLI, Actor
 from storage.backup import checksum, export_record, import_record
 from storage.db import Database
 from storage.errors import InvalidInput, NotPermitted
-from storage.models import Delivery, HandledRequest
+from storage.models import Delivery, FeedItem, HandledRequest
 from storage.search import search_record
 from tests.support.databases import drop_pg_database, make_database_url, seed
 from tests.support.record import NOW, Seeded, assert_utc, audit_trail, load_ids, row_counts, utc
@@ -61,6 +61,23 @@ async def _full_record(db: Database) -> None:
             )
         )
         s.add(HandledRequest(request_id="Ev01", handled_at=NOW))
+        await s.commit()
+        wire = await sources.add_source(
+            s, actor=CLI, now=NOW, url="https://wire.example.com/rss", name="Wire",
+            tracks=["us-china"],
+        )
+        paper = await sources.add_source(
+            s, actor=CLI, now=NOW, url="https://paper.example.com/rss", name="Paper",
+        )
+        first = FeedItem(source_id=wire.id, key="urn:1", title="Taiwan transit postponed",
+                         link="https://wire.example.com/1", published_at=NOW, fetched_at=NOW,
+                         state="added", matched=["taiwan"], mentioned=[], event_id=1,
+                         decided_by="ULEAD", decided_at=NOW)
+        s.add(first)
+        await s.flush()
+        s.add(FeedItem(source_id=paper.id, key="https://paper.example.com/9",
+                       title="Taiwan: transit postponed", fetched_at=NOW, matched=["taiwan"],
+                       mentioned=[], same_as_id=first.id))
         await s.commit()
 
 

@@ -33,7 +33,9 @@ async def test_the_seed_adds_each_kind_of_record(db: Database) -> None:
     async with db.session() as s:
         report = await load_seed_files(s, default_seed_files(), now=AS_OF)
     counts = await row_counts(db)
-    assert report.added == {"tracks": 3, "sensitivities": 4, "rounds": 3, "truces": 1, "events": 12}
+    assert report.added == {
+        "tracks": 3, "sensitivities": 4, "rounds": 3, "truces": 1, "events": 12, "sources": 5
+    }
     assert (counts["track"], counts["sensitivity"], counts["talks_round"]) == (3, 4, 3)
     assert (counts["truce"], counts["deadline"], counts["truce_term"]) == (1, 1, 2)
     assert counts["event"] == 12
@@ -148,3 +150,18 @@ async def test_a_seed_given_as_data_is_checked_before_loading(db: Database) -> N
         with pytest.raises(SeedError, match=r"^tracks item 1 \(a\), parties: expected a list"):
             await load_seed(s, data, now=AS_OF)
     assert (await row_counts(db))["track"] == 0
+
+
+async def test_the_seeded_news_sources_are_disabled_unverified_examples(db: Database) -> None:
+    from storage.sources import all_sources
+
+    async with db.session() as s:
+        await load_seed_files(s, default_seed_files(), now=AS_OF)
+        await load_seed_files(s, default_seed_files(), now=AS_OF)  # twice is once
+        found = await all_sources(s)
+    assert len(found) == 5
+    assert all(not x.enabled and not x.verified and x.added_by == "seed" for x in found)
+    by_key = {x.seed_key: x for x in found}
+    assert by_key["federal-register-ustr"].kind == "federal_register"
+    assert by_key["ustr-press"].confidence == "official"
+    assert by_key["ft-world"].confidence == "reported"

@@ -23,7 +23,7 @@ FOUNDING_MARK = "founding case"
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 REPORT_DATE = "2025-07-29"  # Tuesday; the report's "Monday" is 28 July, "Sunday" 27 July
 
-SECTIONS = ("tracks", "sensitivities", "rounds", "truces", "deadlines", "events")
+SECTIONS = ("tracks", "sensitivities", "rounds", "truces", "deadlines", "events", "sources")
 
 TRACK_STATUS = {"active", "dormant", "closed"}
 LEVELS = {"low", "medium", "high", "critical"}
@@ -84,6 +84,7 @@ REQUIRED = {
         "confidence",
         "visibility",
     },
+    "sources": {"key", "name", "url", "confidence"},
 }
 OPTIONAL = {
     "tracks": set(),
@@ -92,6 +93,7 @@ OPTIONAL = {
     "truces": set(),
     "deadlines": set(),
     "events": {"round"},
+    "sources": {"tracks", "poll_minutes", "enabled", "verified"},
 }
 
 

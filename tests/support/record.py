@@ -18,6 +18,7 @@ from storage import (
     roles,
     rounds,
     sensitivities,
+    sources,
     subscriptions,
     tracks,
     truces,
@@ -203,6 +204,12 @@ WRITES: dict[str, tuple[WriteCall, tuple[str, str]]] = {
     "subscribe": (
         lambda s, a, ids: subscriptions.subscribe(s, actor=a, now=NOW, channel_id="CNEWS"),
         ("subscribe", "subscription"),
+    ),
+    "add_source": (
+        lambda s, a, ids: sources.add_source(
+            s, actor=a, now=NOW, url="https://ustr.gov/feed", name="USTR", tracks=["us-china"]
+        ),
+        ("add", "source"),
     ),
     "grant_lead": (
         lambda s, a, ids: roles.grant_lead(s, actor=a, now=NOW, user_id="UNEWLEAD"),
