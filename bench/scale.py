@@ -22,8 +22,9 @@ import aiohttp
 from sqlalchemy import insert
 from sqlmodel import SQLModel, col, select
 
-from bench.commands import APP_HOME, BOT_TOKEN, READS, SIGNING_SECRET, prepare_record
+from bench.commands import APP_HOME, BOT_TOKEN, SIGNING_SECRET, prepare_record
 from bench.databases import bench_database, chosen_kinds
+from bench.http import chosen_reads
 from bench.load import HomeAnswers, drive
 from bench.report import Check, Report, main, percentile
 from bench.servers import LOOPBACK, free_port, pin_load, spawn
@@ -265,7 +266,7 @@ async def measure(kind: str, workdir: Path, url: str, report: Report) -> None:
         homes = HomeAnswers(standin)
         try:
             async with aiohttp.ClientSession() as http:
-                for read in READS:
+                for read in chosen_reads():
                     await drive(
                         http, server, read, requests=WARMUP_REQUESTS, clients=CLIENTS, homes=homes
                     )

@@ -132,9 +132,19 @@ async def _upcoming_answer(
 ) -> Answer:
     """The upcoming deadlines in scope, soonest first, then those passed in the last 7 days
     whose outcome no lead has marked; it writes nothing, so it may be shown again."""
+    # No message shows more than MESSAGE_BLOCKS: read no more, and count the rest.
     upcoming = await deadlines.upcoming_deadlines(
-        session, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
+        session,
+        now=now,
+        track_ids=ask.track_ids,
+        include_restricted=ask.sees_restricted,
+        limit=MESSAGE_BLOCKS,
     )
+    total = len(upcoming)
+    if total == MESSAGE_BLOCKS:
+        total = await deadlines.count_upcoming(
+            session, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
+        )
     passed = await deadlines.recently_passed(
         session, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
     )
@@ -153,7 +163,11 @@ async def _upcoming_answer(
 
     blocks: list[Block] = []
     if upcoming:
-        blocks += [header(f"Upcoming deadlines ({len(upcoming)})"), *listed(upcoming)]
+        blocks += [
+            header(f"Upcoming deadlines ({total})"),
+            *listed(upcoming),
+            *beyond_the_limit(total - len(upcoming)),
+        ]
     else:
         blocks.append(section(NONE_AHEAD.format(scope="")))
     if passed:

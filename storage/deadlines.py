@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -52,6 +52,23 @@ async def upcoming_deadlines(
         .limit(limit)
     )
     return list((await session.exec(query)).all())
+
+
+async def count_upcoming(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    track_ids: Sequence[int] | None,
+    include_restricted: bool,
+) -> int:
+    """How many `upcoming_deadlines` there are, past any limit."""
+    query = (
+        select(func.count())
+        .select_from(Deadline)
+        .where(col(Deadline.status) == DeadlineStatus.open, col(Deadline.due_at) >= now)
+        .where(*in_scope(track_ids, include_restricted=include_restricted))  # type: ignore[arg-type]
+    )
+    return int((await session.exec(query)).one())
 
 
 #: How long an open deadline past its due time stays "recently passed" (SPEC §3).

@@ -526,14 +526,15 @@ async def _topic_hits(
             for t in topics
             if t.id is not None and ("sensitivity", t.id) not in found
         ]
-    if "event" not in query.kinds or not topics:
+    room = limit - len(hits) - len(more)  # ranked hits come first: fill what they leave
+    if "event" not in query.kinds or not topics or room <= 0:
         return more
     tagged = await latest_by_sensitivity(
         session,
         sensitivity_ids=[t.id for t in topics if t.id is not None],
         include_restricted=include_restricted,
         until=until,
-        per_topic=limit,
+        per_topic=room,
     )
     for views in tagged.values():
         for view in views:

@@ -239,21 +239,16 @@ async def _hot_lines(
 ) -> list[str]:
     """Sensitivities with events added since the last digest (not the same ones every day)."""
     hot = []
-    for item in await sensitivities.all_sensitivities(
-        session, include_restricted=include_restricted
-    ):
-        assert item.id is not None
-        recent = [
-            v
-            for v in await events.timeline(
-                session,
-                sensitivity_id=item.id,
-                include_restricted=include_restricted,
-                until=now,
-                limit=10,
-            )
-            if v.event.created_at > since
-        ]
+    items = await sensitivities.all_sensitivities(session, include_restricted=include_restricted)
+    latest = await events.latest_by_sensitivity(
+        session,
+        sensitivity_ids=[i.id for i in items if i.id is not None],
+        include_restricted=include_restricted,
+        until=now,
+        per_topic=10,
+    )
+    for item in items:
+        recent = [v for v in latest.get(item.id or 0, []) if v.event.created_at > since]
         if recent:
             hot.append(
                 render(

@@ -726,7 +726,7 @@ async def test_a_restart_with_many_channels_plans_in_chunks(
 
 RULING_DUE = datetime(2025, 9, 5, 21, 0, tzinfo=UTC)  # Fri 5 Sep 2025 17:00 EDT
 RULING_DUE_LINE = "Due Fri 5 Sep 2025 17:00 EDT  ·  Fri 5 Sep 2025 21:00 UTC"
-BUTTONS_LINE = "[Extend / edit Section 232 ruling] [Mark Section 232 ruling met]"
+BUTTONS_LINE = "[Extend / edit Section 232 ruling] [Mark met: Section 232 ruling]"
 
 
 async def add_ruling(db: Database, *, offsets: str | None = None) -> int:

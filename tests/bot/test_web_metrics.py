@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -191,11 +193,19 @@ async def test_healthz_is_503_when_the_database_is_down(
 ) -> None:
     app, _ = app_parts
     missing = Database(f"sqlite:///{tmp_path / 'no-such-dir' / 'parley.db'}")
+    before = set(threading.enumerate())
     try:
         async with client_of(build_web(app, missing)) as http:
             response = await http.get("/healthz")
     finally:
         await missing.dispose()
+    # aiosqlite stops a connection that failed to open without waiting for it: let its
+    # thread finish while this loop runs (it calls back into it), not after it has closed.
+    started = [t for t in threading.enumerate() if t not in before]
+    for _ in range(500):
+        if not any(t.is_alive() for t in started):
+            break
+        await asyncio.sleep(0.01)
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "sqlite", "scheduler": "off"}
 

@@ -52,7 +52,7 @@ def test_clip_words_always_fits(length: int, word: str) -> None:
         ("edit", "Edit Taiwan"),
         ("edit_extend", "Edit / extend Taiwan"),
         ("extend_edit", "Extend / edit Taiwan"),
-        ("mark_met", "Mark Taiwan met"),
+        ("mark_met", "Mark met: Taiwan"),
     ],
 )
 def test_item_button_names_its_item(verb: ButtonVerb, label: str) -> None:
@@ -70,5 +70,5 @@ def test_item_button_cuts_a_long_name_to_fit_and_keeps_the_words_around_it(
     assert len(label) <= BUTTON_TEXT
     assert "…" in label
     if verb == "mark_met":
-        assert label.startswith("Mark Deadline for the very") and label.endswith("… met")
+        assert label.startswith("Mark met: Deadline for the very") and label.endswith("…")
     assert len(label) >= BUTTON_TEXT - 5  # uses the room it has

@@ -290,5 +290,5 @@ async def test_a_long_listing_counts_what_it_cannot_show(bot: RunningBot) -> Non
     assert len(blocks) == 50
     shown = [b for b in blocks if b["type"] == "section"]
     assert len(shown) == 48  # the header, 48 deadlines and the "more" line
-    # 100 are listed at most (upcoming_deadlines' limit): the seeded one and 99 of these.
-    assert blocks[-1]["elements"][0]["text"] == "…and 52 more items not shown."
+    assert blocks[0]["text"]["text"] == "Upcoming deadlines (121)"  # the seeded one too
+    assert blocks[-1]["elements"][0]["text"] == "…and 73 more items not shown."

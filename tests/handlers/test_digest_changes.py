@@ -280,3 +280,33 @@ async def test_a_channel_that_names_a_dormant_track_hears_of_it_as_its_countdown
     assert "UK steel quota review" in digest
     everyone = block_text(answer(await bot.command("/desk", "digest")))
     assert "UK steel quota review" not in everyone  # a dormant track is not followed by default
+
+
+async def test_the_digest_counts_each_topics_events_since_the_last_one(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    """Per topic, the events added since the last digest (restricted ones only where they
+    may be seen), with the latest named: one read for all topics."""
+    from storage import events
+
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    lead = Actor(LEAD)
+    for n, (title, visibility) in enumerate(
+        [
+            ("Taiwan: Lai's transit is postponed again", "team"),
+            ("Taiwan: a new arms package is reported", "team"),
+            ("Taiwan: restricted cable on the transit", "restricted"),
+            ("Rare earths: export licences resume", "team"),
+        ]
+    ):
+        async with bot.db.session() as session:
+            await events.add_event(
+                session, actor=lead, now=AS_OF + timedelta(hours=1, minutes=n), title=title,
+                occurred_at=AS_OF + timedelta(hours=1, minutes=n), visibility=visibility,
+            )  # fmt: skip
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    topics = text[text.index("SENSITIVITIES") :]
+    # Rare earths: this one and a seeded analysis dated after the subscription.
+    assert "*Rare earths* (high): 2 recent — latest “Rare earths: export licences resume”" in topics
+    assert "*Taiwan* (high): 4 recent — latest" in topics  # two of these, two seeded; not 5
+    assert "restricted cable" not in text

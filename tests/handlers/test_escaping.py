@@ -101,7 +101,7 @@ async def test_watch_overview_escapes_the_latest_event_title(hostile: RunningBot
 
 async def test_desk_search_escapes_the_event(hostile: RunningBot) -> None:
     body = answer(await hostile.command("/desk", "search @everyone", user=MEMBER))
-    assert body["text"] == "2 items match."  # the hostile event and deadline
+    assert body["text"] == "2 items match."  # the hostile event and the hostile deadline
     assert_user_text_escaped(body)
     assert_hostile_shown_escaped(body)
 
@@ -116,7 +116,7 @@ async def test_desk_search_escapes_the_words_it_repeats(hostile: RunningBot) -> 
 
 async def test_desk_search_with_no_hits_escapes_the_words(bot: RunningBot) -> None:
     body = answer(await bot.command("/desk", "search <!channel> zzz", user=MEMBER))
-    assert body["text"].startswith("Nothing matches")
+    assert body["text"] == "Nothing matches “&lt;!channel&gt; zzz”."
     assert_user_text_escaped(body)
 
 

@@ -221,3 +221,5 @@ async def test_search_by_a_topic_keyword_finds_its_tagged_events(
     text = block_text(answer(await bot.command("/desk", f"search {words}", user=MEMBER)))
     assert "China's dominance of rare earths" in text
     assert text.count("Analysts: China's dominance") == 1  # the event, once
+    assert text.startswith("2 items match")  # the event and the topic itself
+    assert "Sensitivity  ·  *Rare earths*" in text

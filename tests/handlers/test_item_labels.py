@@ -252,7 +252,7 @@ EDIT_DEADLINE = {Action.edit_deadline: Labels(Deadline, "Edit ")}
 EDIT_TRUCE = {Action.open_truce_form: Labels(Truce, "Edit / extend ")}
 COUNTDOWN = {
     Action.edit_deadline: Labels(Deadline, "Extend / edit "),
-    Action.mark_deadline_met: Labels(Deadline, "Mark ", " met"),
+    Action.mark_deadline_met: Labels(Deadline, "Mark met: ", ""),
 }
 SURFACES: dict[str, tuple[Callable[[RunningBot], Awaitable[dict[str, Any]]], dict[str, Labels]]] = {
     "/talks": (command("/talks"), EDIT_ROUND),

@@ -262,3 +262,28 @@ async def test_bad_offsets_are_refused_by_storage_and_nothing_is_written(
             )  # fmt: skip
     assert refused.value.field == "offsets"
     assert await row_counts(db) == before
+
+
+@pytest.mark.parametrize("include_restricted", [False, True])
+async def test_count_upcoming_counts_past_the_listing_limit(
+    db: Database, seeded: Seeded, lead: Actor, include_restricted: bool
+) -> None:
+    async with db.session() as s:
+        for n in range(30):
+            await deadlines.add_deadline(
+                s, actor=lead, now=NOW, title=f"Review {n}", due_at=NOW + timedelta(days=1 + n),
+                zone="UTC", track_id=seeded.us_china if n % 2 else seeded.us_eu,
+                visibility="restricted" if n % 3 == 0 else "team",
+            )  # fmt: skip
+    async with db.session() as s:
+        for track_ids in (None, [seeded.us_china], [seeded.us_eu]):
+            listed = await deadlines.upcoming_deadlines(
+                s, now=NOW, track_ids=track_ids, include_restricted=include_restricted, limit=5
+            )
+            everything = await deadlines.upcoming_deadlines(
+                s, now=NOW, track_ids=track_ids, include_restricted=include_restricted, limit=999
+            )
+            counted = await deadlines.count_upcoming(
+                s, now=NOW, track_ids=track_ids, include_restricted=include_restricted
+            )
+            assert len(listed) == 5 and counted == len(everything) > 5
