@@ -141,7 +141,8 @@ class Database:
         as it is without loading Alembic at all (its statistics are refreshed all the same)."""
         head = single_head() if revision == "head" else None
         if head is not None and await self.recorded_revision() == head:
-            await self.analyze()
+            if self.is_sqlite:  # as below: PostgreSQL's autovacuum keeps its own statistics
+                await self.analyze()
             return
 
         def run(connection: Connection) -> None:
