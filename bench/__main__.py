@@ -22,6 +22,7 @@ BENCHMARKS = (
     "fanout",
     "profile",
     "intake",
+    "startup",
 )
 
 

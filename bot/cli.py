@@ -18,7 +18,6 @@ import typer
 
 from bot import __version__
 from bot.clock import Clock, ShiftedClock, SystemClock
-from bot.settings import SettingError, Settings
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 
     from bot.metrics import Metrics
     from bot.scheduler import Scheduler
+    from bot.settings import Settings
     from storage.db import Database
 
 app = typer.Typer(
@@ -41,6 +41,8 @@ app.add_typer(db_app, name="db")
 
 def load_settings(database_url: str | None = None) -> Settings:
     """Settings, or one line naming the wrong setting and exit code 2."""
+    from bot.settings import SettingError, Settings  # here: `--version` needs no SQLAlchemy
+
     try:
         settings = Settings.load()
     except SettingError as exc:
@@ -190,8 +192,20 @@ def shell(
             "itself is not touched.",
         ),
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit with status 1 when any command was unknown or refused, or input "
+            "ended in the middle of a form (for scripts); without it the status is 0.",
+        ),
+    ] = False,
 ) -> None:
     """A local console that behaves like Slack: no Slack account or network needed.
+
+    You are @you, an admin; @lena is a lead, @alice and @bob are members (`:as @bob` acts as
+    Bob). Piped, each typed line is echoed before its answer; --strict makes the exit
+    status 1 when any line was unknown or refused.
 
     With --as-of on a record written after that instant (a plain run seeds at the wall
     clock), the shell says so at start: the replay would post nothing that fell due in
@@ -206,15 +220,18 @@ def shell(
     from bot.logs import configure_logging, secrets_of
 
     configure_logging(json=False, level=logging.WARNING, secrets=secrets_of(settings))
-    asyncio.run(_shell(settings, clock, seed=not no_seed, as_of=as_of))
+    failures = asyncio.run(_shell(settings, clock, seed=not no_seed, as_of=as_of))
+    if strict and failures:
+        raise typer.Exit(1)
 
 
-async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | None) -> None:
-    from bot.shell import CHANNEL_ID, CHANNEL_NAME, Shell
-    from storage import subscriptions, tracks
+async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | None) -> int:
+    """Runs the console; returns how many lines were unknown or refused."""
+    from bot.local_desk import CHANNEL_ID, CHANNEL_NAME, LEADS
+    from bot.shell import Shell
+    from storage import roles, subscriptions, tracks
     from storage.access import SEED
     from storage.replay import last_written_at
-    from storage.seed import default_seed_files, load_seed_files
 
     db = await open_database(settings)
     try:
@@ -231,6 +248,8 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | N
         if seed:
             async with db.transaction() as session:
                 if not await tracks.all_tracks(session):
+                    from storage.seed import default_seed_files, load_seed_files  # YAML
+
                     report = await load_seed_files(session, default_seed_files(), now=clock.now())
                     await subscriptions.subscribe(
                         session,
@@ -239,9 +258,15 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | N
                         channel_id=CHANNEL_ID,
                         default_zone=settings.timezone,
                     )
+                    for lead in LEADS:  # the console's people (bot.local_desk)
+                        await roles.grant_lead(
+                            session, actor=SEED, now=clock.now(), user_id=lead.id
+                        )
                     typer.echo(
                         f"Seeded the founding case: {report}; #{CHANNEL_NAME} gets countdowns and "
-                        "the daily digest."
+                        "the daily digest; "
+                        + ", ".join(f"@{lead.name}" for lead in LEADS)
+                        + " is a lead."
                     )
         console = Shell(settings=settings, db=db, clock=clock)
         await console.start()
@@ -251,6 +276,7 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | N
             await console.stop()
     finally:
         await db.dispose()
+    return console.failures
 
 
 @app.command()
@@ -563,20 +589,20 @@ def run(
     elif settings.signing_secret:
         serve(host=host, port=port)
     else:
-        shell(as_of=None, database_url=None, no_seed=False, fresh=False)
+        shell(as_of=None, database_url=None, no_seed=False, fresh=False, strict=False)
 
 
 def channel_id_of(given: str) -> str:
     """The channel id `--channel` names: an id (`C0123…`, `#C0123…`) or `#desk`, the name
     the local shell shows for its channel."""
-    from bot.shell import CHANNEL_ID, CHANNEL_NAME
+    from bot.local_desk import CHANNEL_ID, CHANNEL_NAME
 
     name = given.strip().removeprefix("#")
     return CHANNEL_ID if name.lower() == CHANNEL_NAME else name
 
 
 def channel_label(channel_id: str) -> str:
-    from bot.shell import CHANNEL_ID, CHANNEL_NAME
+    from bot.local_desk import CHANNEL_ID, CHANNEL_NAME
 
     return f"#{CHANNEL_NAME} ({channel_id})" if channel_id == CHANNEL_ID else channel_id
 

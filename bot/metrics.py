@@ -25,11 +25,12 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.retries import NO_RETRY_HEADER
+
 request_log = logging.getLogger("parley.requests")
 MAX_NAME = 100
-# Set on a 200 that acknowledges without effect (an event already handled); Slack reads it
-# as "do not retry", and the metrics count the request as rejected.
-NO_RETRY_HEADER = "x-slack-no-retry"
+# NO_RETRY_HEADER is set on a 200 that acknowledges without effect (an event already
+# handled); Slack reads it as "do not retry", and the metrics count the request as rejected.
 
 
 class Kind(StrEnum):

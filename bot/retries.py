@@ -16,11 +16,11 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
-from bot.metrics import NO_RETRY_HEADER
 from bot.runtime import runtime_of
 from storage.handled import first_time, forget_handled
 
 log = logging.getLogger("parley.retries")
+NO_RETRY_HEADER = "x-slack-no-retry"  # the answer to a retry already handled carries it
 # Slack retries for about five minutes; ids are kept well beyond that.
 KEEP_HANDLED = timedelta(days=1)
 

@@ -26,6 +26,10 @@ from storage.sources import PollOutcome
 #: serving code reads it back to count the request as an error in /metrics. Nothing about
 #: it is sent to Slack.
 LISTENER_FAILED = "parley_listener_failed"
+#: Set in a request's context when its answer refuses it: a domain error (not permitted, not
+#: found, bad input) or an unknown subcommand. `parley shell --strict` reads it back for its
+#: exit status. Nothing about it is sent to Slack.
+REFUSED = "parley_refused"
 
 ZONE_CACHE_SECONDS = 3600.0
 

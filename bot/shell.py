@@ -22,52 +22,41 @@ from slack_bolt.async_app import AsyncApp
 from bot import slack_requests as slack
 from bot.app import build_app, build_client
 from bot.clock import Clock
+from bot.local_desk import (
+    CHANNEL_ID,
+    CHANNEL_NAME,
+    ESCAPED_COMMANDS,
+    PEOPLE,
+    USER_ID,
+    YOU,
+    Person,
+    escape_like_slack,
+    person_named,
+)
 from bot.local_slack import LocalSlack, RecordedCall
+from bot.runtime import LISTENER_FAILED, REFUSED
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
+from bot.shell_forms import FormPrompts
 from bot.shell_input import Interrupted, LineReader, command_tree, default_reader
+from bot.slack_body import bolt_request, read_body
 from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_offsets
-from bot.web import bolt_request, read_body
 from storage import planning, sensitivities, tracks
 from storage.db import Database
 
-USER_ID = "ULOCALADMIN"
-CHANNEL_ID = "CLOCALDESK"
-CHANNEL_NAME = "desk"  # shown as #desk; `parley digest --channel '#desk'` takes it too
+__all__ = ["CHANNEL_ID", "CHANNEL_NAME", "USER_ID", "Shell"]
+
 PROMPT = "parley> "
 COMMANDS = ("/truce", "/deadline", "/talks", "/watch", "/desk")
 INTRO = (
     "Parley shell — you are @you ({user}, an admin) in #desk. Type /desk help, /truce, /deadline, "
     "/talks, /watch. A number clicks the button with that number; ':wait 7d' moves the "
-    "clock on (scheduled posts appear as they fall due); ':now' shows it; 'quit' leaves."
+    "clock on (scheduled posts appear as they fall due); ':now' shows it; ':as @alice' acts "
+    "as someone else (':as' lists who is here); 'quit' leaves."
 )
-
-
-def pick_option(options: list[dict[str, Any]], typed: str) -> dict[str, Any] | str:
-    """The option `typed` names: its number, its text or value, or the start of one (any
-    case); else why not, as one line."""
-    if typed.isdigit():
-        number = int(typed)
-        if 1 <= number <= len(options):
-            return options[number - 1]
-        return f"Type a number from 1 to {len(options)}, or a name."
-    want = typed.casefold()
-    names = [(o, str(o["text"]["text"]).casefold(), str(o.get("value", "")).casefold())
-             for o in options]
-    for option, text, value in names:
-        if want in (text, value):
-            return option
-    found = [o for o, text, value in names if text.startswith(want) or value.startswith(want)]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        return f"No choice is named {typed!r}: type a number from 1 to {len(options)}, or a name."
-    shown = ", ".join(str(o["text"]["text"]) for o in found[:5])
-    return f"{typed!r} could be {shown}: type more of the name, or its number."
-
-
+AS_USAGE = "Usage: :as @name [command], e.g. :as @alice /truce; ':as' alone lists the people."
 WAIT_USAGE = "Usage: :wait <duration>, e.g. :wait 7d, :wait 12h, :wait 30m."
 
 
@@ -89,7 +78,7 @@ class ShellState:
 
 class Shell:
     """Drives the app with typed lines from `reader` (default: prompt_toolkit on a terminal,
-    plain lines when piped)."""
+    plain lines when piped). `failures` counts what was unknown or refused (`--strict`)."""
 
     def __init__(
         self,
@@ -110,27 +99,31 @@ class Shell:
         self.console = make_console(out, colour=wants_colour(out) if colour is None else colour)
         self.renderer = Renderer(
             zone=self.settings.timezone,
-            users={USER_ID: "you"},
+            users={p.id: p.name for p in PEOPLE},
             channels={CHANNEL_ID: CHANNEL_NAME},
         )
         self.standin = LocalSlack(
             on_call=self._on_call,
             users={
-                USER_ID: {
-                    "id": USER_ID,
-                    "name": "you",
-                    "real_name": "You",
+                p.id: {
+                    "id": p.id,
+                    "name": p.name,
+                    "real_name": p.real_name,
                     "tz": self.settings.timezone,
                     "is_bot": False,
                 }
+                for p in PEOPLE
             },
         )
         self.app: AsyncApp | None = None
         self.tracks: list[str] = []
         self.gone = False  # stdout was closed
         self.ended_blank = False  # the last line printed was empty
+        self.input_ended = False  # end of input (or Ctrl-D) was read
         self.topics: list[str] = []
         self.scheduler: Scheduler | None = None
+        self.person: Person = YOU  # who types: `:as @name` changes it
+        self.failures = 0  # commands unknown or refused, forms cut short (`--strict`)
 
     async def start(self, *, tick_every: float | None = 2.0) -> None:
         """Starts the stand-in and the app; the scheduler too, ticking every `tick_every` s
@@ -184,6 +177,11 @@ class Shell:
             self.stdout_closed()
         self.ended_blank = self.ended_blank and not lines
 
+    def refuse(self, text: str) -> None:
+        """Says why a line was not understood; `--strict` counts it."""
+        self.failures += 1
+        self.say(text)
+
     def stdout_closed(self) -> None:
         """Nobody reads any more (`parley shell | head -1`): the shell ends quietly."""
         self.gone = True
@@ -196,7 +194,11 @@ class Shell:
         self.console.file = devnull
 
     def where(self, channel: str) -> str:
-        if channel == USER_ID or channel.startswith("D"):
+        """A channel as the banner names it; a direct message by whom it went to."""
+        person = next((p for p in PEOPLE if channel in (p.id, "D" + p.id[1:])), None)
+        if person is not None and person is not YOU:
+            return f"@{person.name} (a direct message)"
+        if person is not None or channel.startswith("D"):
             return "you (a direct message)"
         return "#" + self.renderer.channels.get(channel, channel)
 
@@ -207,6 +209,12 @@ class Shell:
         when = format_local(self.clock.now(), self.settings.timezone)
         self.banner(f"Parley {verb} {self.where(channel)} · {when}")
 
+    def only_banner(self, user_id: str | None) -> None:
+        """An ephemeral answer: seen by the one it went to."""
+        who = self.renderer.users.get(user_id or self.person.id)
+        seen_by = "you" if who in (None, "you") else f"@{who}"
+        self.banner(f"only {seen_by} can see this")
+
     @property
     def interactive(self) -> bool:
         """A person at a terminal (prompt_toolkit), not a pipe."""
@@ -215,8 +223,15 @@ class Shell:
     @property
     def reader(self) -> LineReader:
         if self._reader is None:
-            self._reader = default_reader(command_tree(self.tracks, self.topics))
+            names = [p.name for p in PEOPLE]
+            self._reader = default_reader(
+                command_tree(self.tracks, self.topics, people=names), people=names
+            )
         return self._reader
+
+    @property
+    def prompt(self) -> str:
+        return PROMPT if self.person is YOU else f"parley (as @{self.person.name})> "
 
     async def read(self, prompt: str, *, field: bool = False, default: str = "") -> str | None:
         """A line; None at end of input; Interrupted (Ctrl-C) passes through."""
@@ -224,10 +239,24 @@ class Shell:
             return None
         self.ended_blank = False  # the prompt's line comes next
         try:
-            return await self.reader.read(prompt, field=field, default=default)
+            line = await self.reader.read(prompt, field=field, default=default)
         except BrokenPipeError:  # the echo of a piped line
             self.stdout_closed()
             return None
+        if line is None:
+            self.input_ended = True
+        return line
+
+    @staticmethod
+    def json_object(body: str) -> dict[str, Any]:
+        """The app's answer as a JSON object; {} when it is not one."""
+        if not body.strip().startswith("{"):
+            return {}
+        try:
+            found = json.loads(body)
+        except json.JSONDecodeError:
+            return {}
+        return found if isinstance(found, dict) else {}
 
     # ---- what the app sends out ------------------------------------------------------------
 
@@ -249,7 +278,7 @@ class Shell:
             elif call.method == "response_url" and args.get("response_type") == "in_channel":
                 self.posted_banner("posted to", channel)
             else:
-                self.banner("only you can see this")
+                self.only_banner(str(args.get("user") or "") or None)
             self.show_message(args, channel=channel, ts=ts)
         elif call.method in ("views.open", "views.push", "views.update"):
             view = call.args.get("view")
@@ -280,34 +309,42 @@ class Shell:
 
     # ---- what the user does ------------------------------------------------------------------
 
-    async def dispatch(self, body: str, content_type: str) -> tuple[int, str]:
+    async def dispatch(self, body: str, content_type: str) -> tuple[int, str, bool]:
+        """The app's answer to one request: (HTTP status, body, whether it was refused, as
+        its listener marked it in the request's Bolt context)."""
         assert self.app is not None
         document, why = read_body(body.encode("utf-8"), content_type)
         if why:
-            return 400, why
+            return 400, why, True
         request = bolt_request(
             body,
             document,
             {"content-type": [content_type], "x-slack-request-timestamp": [str(int(time.time()))]},
         )
         response = await self.app.async_dispatch(request)
-        return response.status, response.body
+        context = request.context
+        refused = bool(context.get(REFUSED) or context.get(LISTENER_FAILED))
+        return response.status, response.body, refused or response.status != 200
 
     async def command(self, line: str) -> None:
         name, _, text = line.strip().partition(" ")
         if name not in COMMANDS:
-            self.say(f"Unknown command {name!r}. Commands: {', '.join(COMMANDS)}.")
+            self.refuse(f"Unknown command {name!r}. Commands: {', '.join(COMMANDS)}.")
             return
+        text = text.strip()
+        if name in ESCAPED_COMMANDS:
+            text = escape_like_slack(text)
         form = slack.slash_command(
             name,
-            text.strip(),
-            user=USER_ID,
-            user_name="you",
+            text,
+            user=self.person.id,
+            user_name=self.person.name,
             channel=CHANNEL_ID,
             channel_name=CHANNEL_NAME,
             response_url=self.standin.response_url(channel=CHANNEL_ID),
         )
-        status, body = await self.dispatch(slack.form_body(form), slack.FORM)
+        status, body, refused = await self.dispatch(slack.form_body(form), slack.FORM)
+        self.failures += refused
         self.show_ack(status, body)
         await self.fill_pending_views()
 
@@ -317,22 +354,20 @@ class Shell:
             return
         if not body:
             return
-        try:
-            payload = json.loads(body)
-        except json.JSONDecodeError:
+        payload = self.json_object(body)
+        if not payload:
             self.say(body + "\n")
             return
-        if isinstance(payload, dict):
-            if payload.get("response_type") == "in_channel":
-                self.posted_banner("posted to", CHANNEL_ID)
-            else:
-                self.banner("only you can see this")
-            self.show_message(payload, channel=CHANNEL_ID, ts=None)
+        if payload.get("response_type") == "in_channel":
+            self.posted_banner("posted to", CHANNEL_ID)
+        else:
+            self.only_banner(None)
+        self.show_message(payload, channel=CHANNEL_ID, ts=None)
 
     async def click(self, number: int) -> None:
         if not 1 <= number <= len(self.state.buttons):
             shown = len(self.state.buttons)
-            self.say(
+            self.refuse(
                 f"There is no button ({number})."
                 + (f" The buttons on screen are (1) to ({shown})." if shown else "")
             )
@@ -341,8 +376,8 @@ class Shell:
         payload = slack.block_actions(
             button.action_id,
             button.value,
-            user=USER_ID,
-            user_name="you",
+            user=self.person.id,
+            user_name=self.person.name,
             channel=button.channel,
             channel_name=CHANNEL_NAME,
             response_url=self.standin.response_url(channel=button.channel),
@@ -350,122 +385,56 @@ class Shell:
             label=button.label,
             message_ts=button.message_ts or "0",
         )
-        status, body = await self.dispatch(slack.interaction_body(payload), slack.FORM)
+        status, body, refused = await self.dispatch(slack.interaction_body(payload), slack.FORM)
+        self.failures += refused
         if status != 200:
             self.say(f"(the app answered HTTP {status}: {body})")
         await self.fill_pending_views()
 
-    # ---- modals as prompts -------------------------------------------------------------------
+    # ---- modals as prompts (bot.shell_forms) ---------------------------------------------------
 
     async def fill_pending_views(self) -> None:
         while self.state.pending_views:
             view = self.state.pending_views.pop(0)
-            await self.fill_view(view)
+            outcome = await FormPrompts(self, self.submit_view).fill(view)
+            self.failures += outcome.cut_short
 
-    async def fill_view(self, view: dict[str, Any]) -> None:
-        title = str((view.get("title") or {}).get("text") or "Form")
-        self.say(f"── {title} ── (press Enter to keep a [default]; type /cancel to give up)")
-        for block in view.get("blocks") or []:
-            if block.get("type") == "context":
-                self.show(self.renderer.block(block))
-        inputs = [b for b in view.get("blocks") or [] if b.get("type") == "input"]
-        values: dict[str, Any] = {}
-        errors: dict[str, str] = {}
-        ask = inputs
-        while True:
-            for block in ask:
-                try:
-                    block_id = str(block.get("block_id"))
-                    answer = await self.prompt_input(
-                        block, errors.get(block_id), values.get(block_id)
-                    )
-                except Interrupted:  # Ctrl-C
-                    answer = None
-                if answer is None:
-                    self.say("Form cancelled; nothing was saved.\n")
-                    return
-                values[str(block["block_id"])] = answer
-            payload = slack.view_submission(view, values, user=USER_ID, user_name="you")
-            status, body = await self.dispatch(slack.interaction_body(payload), slack.FORM)
-            reply = json.loads(body) if body.strip().startswith("{") else {}
-            if status == 200 and reply.get("response_action") == "errors":
-                errors = {str(k): str(v) for k, v in (reply.get("errors") or {}).items()}
-                ask = [b for b in inputs if str(b.get("block_id")) in errors] or inputs
-                self.say("The form has errors:")
-                continue
-            if status != 200:
-                self.say(f"(the app answered HTTP {status}: {body})")
-            if not self.ended_blank:  # the answer, if any, already ended with one
-                self.say()
+    async def submit_view(self, view: dict[str, Any], values: dict[str, Any]) -> tuple[int, str]:
+        """Sends the form as the person acting submits it: (HTTP status, body)."""
+        payload = slack.view_submission(
+            view, values, user=self.person.id, user_name=self.person.name
+        )
+        status, body, _ = await self.dispatch(slack.interaction_body(payload), slack.FORM)
+        return status, body
+
+    # ---- people -------------------------------------------------------------------------------
+
+    async def act_as(self, text: str) -> None:
+        """`:as @name`: from now on as that person; `:as @name /cmd …`: one command as them;
+        `:as` alone: who is here."""
+        if not text:
+            self.say("People here (':as @name' to act as one; ':as @you' to come back):")
+            for p in PEOPLE:
+                mark = "*" if p is self.person else " "
+                self.say(f"  {mark}@{p.name:<6} {p.real_name}, {p.role}")
+            self.say()
             return
-
-    async def prompt_input(
-        self, block: dict[str, Any], error: str | None, previous: dict[str, Any] | None = None
-    ) -> dict[str, Any] | None:
-        """Asks for one field; `previous` is what was given for it before an error, kept as
-        its default (on a terminal the line starts from it, ready to edit)."""
-        label = str((block.get("label") or {}).get("text") or block.get("block_id"))
-        element = block.get("element") or {}
-        hint = (block.get("hint") or {}).get("text")
-        optional = " (optional)" if block.get("optional") else ""
-        if error:
-            self.say(f"  ! {label}: {error}")
-        action_id = str(element.get("action_id") or "value")
-        kind = element.get("type")
-        given = (previous or {}).get(action_id) or {}
-        if kind in ("static_select", "multi_static_select"):
-            multi = kind == "multi_static_select"
-            options = element.get("options") or []
-            if given:
-                marked = given.get("selected_options") if multi else [given.get("selected_option")]
-            elif multi:
-                marked = element.get("initial_options") or []
-            else:
-                marked = [element.get("initial_option")]
-            kept = {m.get("value") for m in marked or [] if isinstance(m, dict)}
-            initial = [o for o in options if o.get("value") in kept]
-            self.say(f"{label}{optional}:")
-            for i, option in enumerate(options, 1):
-                mark = "*" if option in initial else " "
-                self.say(f"  {mark}{i}. {option['text']['text']}")
-            while True:
-                line = await self.read(
-                    "  choose ("
-                    + ("numbers or names, comma-separated" if multi else "number or name")
-                    + "): ",
-                    field=True,
-                )
-                if line is None or line.strip() == "/cancel":
-                    return None
-                picks = [p.strip() for p in line.split(",") if p.strip()]
-                if not picks:
-                    chosen = initial
-                else:
-                    found = [pick_option(options, p) for p in picks]
-                    problems = [why for why in found if isinstance(why, str)]
-                    if problems or (not multi and len(picks) > 1):
-                        self.say("  " + (problems[0] if problems else "Choose one."))
-                        continue
-                    chosen = [o for o in found if isinstance(o, dict)]
-                if multi:
-                    return {action_id: {"type": kind, "selected_options": chosen}}
-                return {action_id: {"type": kind, "selected_option": chosen[0] if chosen else None}}
-        initial_text = element.get("initial_value")
-        typed = given.get("value") if given else None
-        if hint:
-            self.say(f"  ({hint})")
-        default = str(typed or initial_text or "")
-        if self.interactive and typed:  # the line starts from what was typed, to edit
-            line = await self.read(f"{label}{optional}: ", field=True, default=str(typed))
-        else:
-            shown = f" [{default}]" if default else ""
-            line = await self.read(f"{label}{optional}{shown}: ", field=True)
-        if line is None or line.strip() == "/cancel":
-            return None
-        value = line.strip() or default or None
-        if element.get("multiline") and value:
-            value = value.replace("\\n", "\n")
-        return {action_id: {"type": "plain_text_input", "value": value}}
+        name, _, rest = text.partition(" ")
+        person = person_named(name, prefix=True) if name.startswith("@") else None
+        if person is None:
+            known = ", ".join("@" + p.name for p in PEOPLE)
+            self.refuse(f"No one here is called {name!r}: {known}. {AS_USAGE}")
+            return
+        if not rest.strip():
+            self.person = person
+            self.say(f"You now act as @{person.name} ({person.real_name}, {person.role}).\n")
+            return
+        before = self.person
+        self.person = person
+        try:
+            await self.handle(rest.strip())
+        finally:
+            self.person = before
 
     # ---- time ---------------------------------------------------------------------------------
 
@@ -474,11 +443,11 @@ class Shell:
         try:
             (delta,) = parse_offsets(text)
         except (TimeParseError, ValueError):
-            self.say(WAIT_USAGE)
+            self.refuse(WAIT_USAGE)
             return
         advance = getattr(self.clock, "advance", None)
         if advance is None or delta <= timedelta(0):
-            self.say(WAIT_USAGE if advance else "This clock cannot be moved.")
+            self.refuse(WAIT_USAGE if advance else "This clock cannot be moved.")
             return
         target = self.clock.now() + delta
         if self.scheduler is not None:  # what the last command made due (an alert) goes first
@@ -523,26 +492,31 @@ class Shell:
             if self.gone:
                 break
             try:
-                line = await self.read(PROMPT)
+                line = await self.read(self.prompt)
             except Interrupted:
                 continue  # Ctrl-C: the line is dropped, a new prompt
             if line is None:  # end of input; Ctrl-D (prompt_toolkit ends its line itself)
                 break
             line = line.strip()
-            if not line or line.startswith("#"):
-                continue
             if line in ("quit", "exit"):
                 break
-            if line.isdigit():
-                await self.click(int(line))
-            elif line.startswith(":wait"):
-                await self.wait(line.removeprefix(":wait").strip())
-            elif line == ":now":
-                self.say(f"It is {format_local(self.clock.now(), self.settings.timezone)}.")
-            elif line.startswith("/"):
-                await self.command(line)
-            else:
-                self.say("Type a slash command (e.g. /truce), a button number, or quit.")
+            await self.handle(line)
 
-
-
+    async def handle(self, line: str) -> None:
+        """One line typed at the main prompt."""
+        if not line or line.startswith("#"):
+            return
+        if line.isdigit():
+            await self.click(int(line))
+        elif line == ":as" or line.startswith(":as "):
+            await self.act_as(line.removeprefix(":as").strip())
+        elif line.startswith(":wait"):
+            await self.wait(line.removeprefix(":wait").strip())
+        elif line == ":now":
+            self.say(f"It is {format_local(self.clock.now(), self.settings.timezone)}.")
+        elif line.startswith("/"):
+            await self.command(line)
+        else:
+            self.refuse(
+                "Type a slash command (e.g. /truce), a button number, ':as @name', or quit."
+            )

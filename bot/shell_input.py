@@ -46,12 +46,22 @@ COMMAND_WORDS: dict[str, dict[str, Any] | None] = {
     },
     ":wait": {"1h": None, "12h": None, "1d": None, "7d": None},
     ":now": None,
+    ":as": None,
     "quit": None,
 }
 
 
 # C0 controls but tab, DEL, C1 controls: a pasted escape sequence or ^H is not text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+# A terminal escape sequence (colour, cursor keys, a title): dropped whole, not only its ESC.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])?")
+
+
+def without_controls(text: str) -> str:
+    """`text` without control characters (a pasted escape sequence, ^H, a NUL)."""
+    return _CONTROL.sub("", _ESCAPE.sub("", text))
 
 
 class Interrupted(Exception):
@@ -79,8 +89,12 @@ def history_path() -> Path:
     return Path(user_data_dir("parley", appauthor=False)) / "shell-history"
 
 
-def command_tree(tracks: Iterable[str] = (), topics: Iterable[str] = ()) -> dict[str, Any]:
-    """COMMAND_WORDS with the track handles after every command (and topics after /watch)."""
+def command_tree(
+    tracks: Iterable[str] = (), topics: Iterable[str] = (), people: Iterable[str] = ()
+) -> dict[str, Any]:
+    """COMMAND_WORDS with the track handles after every command (and topics after /watch),
+    and the people (as @name) after `:as`. (An @name anywhere else is completed too: see
+    `bot.shell_prompt.WordCompleter`.)"""
     tree: dict[str, Any] = {}
     handles = {handle: None for handle in tracks}
     for command, words in COMMAND_WORDS.items():
@@ -92,7 +106,19 @@ def command_tree(tracks: Iterable[str] = (), topics: Iterable[str] = ()) -> dict
             tree[command] = node
         else:
             tree[command] = words
+    tree[":as"] = {f"@{name}": None for name in people}
     return tree
+
+
+NOT_UTF8 = "  (this line is not valid UTF-8: what could not be read shows as \ufffd)"
+
+
+def _decoded(raw: bytes) -> tuple[str, bool]:
+    """The line as text, and whether bytes had to be replaced (invalid UTF-8)."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), True
 
 
 class PipeReader:
@@ -105,13 +131,13 @@ class PipeReader:
     def __init__(self, stream: BinaryIO | None = None, echo: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdin.buffer
         self.echo = echo if echo is not None else sys.stdout
-        self._queue: asyncio.Queue[str | None] | None = None
+        self._queue: asyncio.Queue[tuple[str, bool] | None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._interrupted = False
         self._ended = False  # end of input seen: every later read is None too
         self._waiting: asyncio.Future[Any] | None = None
 
-    def _start(self) -> asyncio.Queue[str | None]:
+    def _start(self) -> asyncio.Queue[tuple[str, bool] | None]:
         if self._queue is None:
             self._loop = asyncio.get_running_loop()
             self._queue = asyncio.Queue()
@@ -130,7 +156,7 @@ class PipeReader:
                 raw = self.stream.readline()
             except (OSError, ValueError):
                 raw = b""
-            line = raw.decode("utf-8", errors="replace") if raw else None
+            line = _decoded(raw) if raw else None
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, line)
             except RuntimeError:  # the loop is closed: the shell has ended
@@ -166,14 +192,15 @@ class PipeReader:
                 self.echo.write(prompt + "^C\n")
                 self.echo.flush()
                 raise Interrupted
-            line: str | None = getter.result()
+            item: tuple[str, bool] | None = getter.result()
         else:
-            line = queue.get_nowait()
-        if line is None:
+            item = queue.get_nowait()
+        if item is None:
             self._ended = True
             return None
-        text = _CONTROL.sub("", line.removesuffix("\n").removesuffix("\r"))
-        self.echo.write(prompt + text + "\n")
+        line, garbled = item
+        text = without_controls(line.removesuffix("\n").removesuffix("\r"))
+        self.echo.write(prompt + text + "\n" + (NOT_UTF8 + "\n" if garbled else ""))
         self.echo.flush()
         return text
 
@@ -185,11 +212,12 @@ class PipeReader:
                 pass
 
 
-def default_reader(tree: Mapping[str, Any]) -> LineReader:
-    """prompt_toolkit when stdin and stdout are a terminal (Tab completing from `tree`),
-    else plain lines; prompt_toolkit is imported only in the first case."""
+def default_reader(tree: Mapping[str, Any], people: Iterable[str] = ()) -> LineReader:
+    """prompt_toolkit when stdin and stdout are a terminal (Tab completing from `tree`, and
+    @names of `people` anywhere), else plain lines; prompt_toolkit is imported only in the
+    first case."""
     if sys.stdin.isatty() and sys.stdout.isatty():
         from bot.shell_prompt import TerminalReader, WordCompleter
 
-        return TerminalReader(history=history_path(), completer=WordCompleter(tree))
+        return TerminalReader(history=history_path(), completer=WordCompleter(tree, people=people))
     return PipeReader()

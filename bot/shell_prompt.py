@@ -5,7 +5,7 @@ prompt_toolkit)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,15 @@ from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 
-from bot.shell_input import Interrupted
+from bot.shell_input import Interrupted, without_controls
 
 
 class WordCompleter(Completer):
     """Completes the word at the cursor from `tree`, following the words typed before it."""
 
-    def __init__(self, tree: Mapping[str, Any]) -> None:
+    def __init__(self, tree: Mapping[str, Any], people: Iterable[str] = ()) -> None:
         self.tree = tree
+        self.people = [f"@{name}" for name in people]
 
     def get_completions(
         self, document: Document, complete_event: CompleteEvent
@@ -32,6 +33,12 @@ class WordCompleter(Completer):
         words = text.split()
         if not text or text[-1].isspace():
             words.append("")
+        typed = words[-1]
+        if typed.startswith("@") and len(words) > 1:  # a person, wherever one is named
+            for person in self.people:
+                if person.startswith(typed.lower()) and person != typed:
+                    yield Completion(person, start_position=-len(typed))
+            return
         node: Any = self.tree
         for word in words[:-1]:
             node = node.get(word) if isinstance(node, Mapping) else None
@@ -39,7 +46,6 @@ class WordCompleter(Completer):
                 return
         if not isinstance(node, Mapping):
             return
-        typed = words[-1]
         for option in node:
             if option.lower().startswith(typed.lower()) and option != typed:
                 yield Completion(option, start_position=-len(typed))
@@ -80,7 +86,7 @@ class TerminalReader:
     async def read(self, prompt: str, *, field: bool = False, default: str = "") -> str | None:
         session = self.fields if field else self.commands
         try:
-            return await session.prompt_async(prompt, default=default)
+            return without_controls(await session.prompt_async(prompt, default=default))
         except KeyboardInterrupt:
             raise Interrupted from None
         except EOFError:

@@ -26,7 +26,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.metrics import Metrics, Outcome, describe, outcome_of
 from bot.runtime import LISTENER_FAILED
-from bot.web import payload_problem
+from bot.slack_body import payload_problem
 
 # Envelope types whose payload is an interaction (Bolt parses those; the guard checks first).
 INTERACTIVE = "interactive"

@@ -46,8 +46,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import dateparser
-
 from bot.zones import abbreviation_zone, ambiguity_message, city_zone
 
 __all__ = [
@@ -600,8 +598,11 @@ def _resolve(parts: _Parts, text: str, local_now: datetime) -> tuple[datetime, b
 def _parse_natural(text: str, zone: str, now: datetime) -> datetime | None:
     """dateparser for what the grammar does not cover (``next friday 17:00``).
 
-    It returns naive wall time in `zone`, which zoneinfo then pins to an instant.
+    It returns naive wall time in `zone`, which zoneinfo then pins to an instant. Imported
+    here, on the first time the grammar cannot read: most starts never need it.
     """
+    import dateparser
+
     settings = {
         "TIMEZONE": zone,
         "RETURN_AS_TIMEZONE_AWARE": False,

@@ -101,7 +101,7 @@ async def handle_deadline(
                 )
             )
         elif verb:
-            await ack(usage_reply("/deadline", ask.text, USAGE))
+            await ack(usage_reply(context, "/deadline", ask.text, USAGE))
         else:
             await ack(await list_deadlines(session, ask, client))
 

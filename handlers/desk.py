@@ -84,7 +84,7 @@ async def handle_desk(
         elif verb == "source":
             await source_commands.handle_source(session, ask, args, ack, command)
         else:
-            await ack(usage_reply("/desk", ask.text, USAGE))
+            await ack(usage_reply(context, "/desk", ask.text, USAGE))
 
 
 async def help_message(session: AsyncSession, ask: Ask) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import DBAPIError
 
 from bot.render.ids import DEFAULT_FIELD, Callback, Field
-from bot.runtime import LISTENER_FAILED
+from bot.runtime import LISTENER_FAILED, REFUSED
 from bot.timeparse import TimeParseError
 from storage.errors import RECORD_UNAVAILABLE, InvalidInput, ParleyError
 from templates import escape_mrkdwn
@@ -57,6 +57,7 @@ async def handle_listener_error(
     context: AsyncBoltContext,
 ) -> BoltResponse | None:
     text, field = reply_text(error)
+    context[REFUSED] = True
     if not isinstance(error, ParleyError | TimeParseError):
         context[LISTENER_FAILED] = True  # the user still gets a clear 200 reply
     kind = body.get("type") or ("slash_command" if body.get("command") else "")

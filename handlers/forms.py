@@ -521,9 +521,20 @@ def require_future(when: When, field: Field, *, now: datetime, rule: str) -> Whe
     raise InvalidInput(message, field=field)
 
 
+TOO_MANY_PARTS = (
+    "“{line}” has more parts than a {item} ({most} at most, split by |): "
+    "put each {item} on a line of its own."
+)
+
+
 def read_terms(submission: Submission) -> list[TermInput]:
     terms = []
     for parts in submission.lines(Field.terms):
+        if len(parts) > 4:
+            raise InvalidInput(
+                TOO_MANY_PARTS.format(line=" | ".join(parts), item="term", most=4),
+                field=Field.terms,
+            )
         if len(parts) < 2 or not parts[0] or not parts[1]:
             raise InvalidInput(
                 "Write each term as: party | measure | rate | target, "
@@ -538,6 +549,11 @@ def read_terms(submission: Submission) -> list[TermInput]:
 def read_delegations(submission: Submission) -> list[rounds.DelegationInput]:
     items = []
     for parts in submission.lines(Field.delegations):
+        if len(parts) > 3:
+            raise InvalidInput(
+                TOO_MANY_PARTS.format(line=" | ".join(parts), item="delegation", most=3),
+                field=Field.delegations,
+            )
         if len(parts) < 2 or not parts[0] or not parts[1]:
             raise InvalidInput(
                 "Write each delegation as: party | lead | title, "

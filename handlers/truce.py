@@ -52,7 +52,7 @@ async def handle_truce(
             )
             return
         if verb:
-            await ack(usage_reply("/truce", ask.text, USAGE))
+            await ack(usage_reply(context, "/truce", ask.text, USAGE))
             return
         # A `public` answer is read by the whole channel: no one reader's zone in it.
         reader_zone = None if ask.public else await runtime.reader_zone(client, ask.user_id)

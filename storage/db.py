@@ -7,17 +7,20 @@ import fcntl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.changes import ChangeFeed
+from storage.revisions import single_head
 from storage.version import VERSION_KEY, RecordSession, RecordVersion
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 ANALYSIS_LIMIT = 1000  # rows SQLite's ANALYZE samples per index: bounded at any size
@@ -38,6 +41,8 @@ def async_url(url: str) -> str:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config  # here: a start on a database at head never needs it
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -132,9 +137,17 @@ class Database:
     async def upgrade(self, revision: str = "head") -> None:
         """Applies the migrations. Processes starting together on one database take turns
         (an advisory lock on PostgreSQL, a lock file beside a SQLite file); the later ones
-        find the schema at head already."""
+        find the schema at head already. A database already at the head revision is left
+        as it is without loading Alembic at all (its statistics are refreshed all the same)."""
+        head = single_head() if revision == "head" else None
+        if head is not None and await self.recorded_revision() == head:
+            if self.is_sqlite:  # as below: PostgreSQL's autovacuum keeps its own statistics
+                await self.analyze()
+            return
 
         def run(connection: Connection) -> None:
+            from alembic import command
+
             command.upgrade(alembic_config(connection), revision)
 
         path = sqlite_file(self.url) if self.is_sqlite else None
@@ -163,6 +176,16 @@ class Database:
             if self.is_sqlite:
                 await conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
             await conn.exec_driver_sql("ANALYZE")
+
+    async def recorded_revision(self) -> str | None:
+        """The revision the database says it is at; None before the first migration (or
+        with several heads recorded: then Alembic decides)."""
+        try:
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        except DBAPIError:  # no such table yet
+            return None
+        return str(rows[0][0]) if len(rows) == 1 else None
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

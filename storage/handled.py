@@ -9,20 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import HandledRequest
+from storage.upsert import insert_for
 
 
 async def first_time(session: AsyncSession, *, request_id: str, now: datetime) -> bool:
     """Records `request_id` as handled at `now`; False if it already was. The caller commits."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (
-        insert(HandledRequest)
+        insert_for(session, HandledRequest)
         .values(request_id=request_id, handled_at=now)
         .on_conflict_do_nothing(index_elements=["request_id"])
     )

@@ -15,12 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
+from storage.upsert import insert_for
 
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
@@ -68,13 +67,11 @@ async def plan(
     """
     if not items:
         return 0
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     rows = sorted((_row(i, now) for i in items), key=lambda row: str(row["key"]))
     added = 0
     for start in range(0, len(rows), PLAN_CHUNK):
         statement = (
-            insert(Delivery)
+            insert_for(session, Delivery)
             .values(rows[start : start + PLAN_CHUNK])
             .on_conflict_do_nothing(index_elements=["key"])
         )

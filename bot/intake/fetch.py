@@ -12,13 +12,15 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
-
-import httpx
 
 from bot import __version__
 from storage.errors import InvalidInput
 from storage.sources import check_url, is_private_address
+
+if TYPE_CHECKING:  # httpx is imported when a source is first polled: with rich and click
+    import httpx  # (its command line) it is a tenth of a second of every start
 
 CONNECT_TIMEOUT = 5.0
 WHOLE_TIMEOUT = 20.0
@@ -58,6 +60,8 @@ class Fetched:
 
 
 def http_client() -> httpx.AsyncClient:
+    import httpx
+
     """One client for a poll round: redirects are ours to follow, the timeouts are set."""
     return httpx.AsyncClient(
         follow_redirects=False,
@@ -124,6 +128,8 @@ async def fetch(
     whole_timeout: float = WHOLE_TIMEOUT,
 ) -> Fetched:
     """The feed's bytes, or a 304; raises FetchError with the reason."""
+    import httpx
+
     headers: dict[str, str] = {}
     if etag:
         headers["If-None-Match"] = etag

@@ -19,8 +19,6 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
-import feedparser
-
 from storage.feed_items import IncomingItem, item_key
 from storage.models import SourceKind
 
@@ -123,6 +121,8 @@ def parse_feed(body: bytes, headers: dict[str, str], *, now: datetime) -> Parsed
         raise ParseError("not an RSS or Atom feed: the address answers with an HTML page")
     # Markup is stripped here (strip_html), so feedparser's own sanitizing and link
     # resolution, which re-parse every summary, are work thrown away: half its time.
+    import feedparser  # here: a start that polls nothing never loads it
+
     parsed = feedparser.parse(
         body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )

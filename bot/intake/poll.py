@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-
-import httpx
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.intake.fetch import WHOLE_TIMEOUT, FetchError, fetch, http_client
@@ -23,6 +22,9 @@ from storage.db import Database
 from storage.feed_items import Matcher
 from storage.models import Source
 from storage.sources import PollOutcome
+
+if TYPE_CHECKING:
+    import httpx  # imported with the client, when a source is first polled (bot.intake.fetch)
 
 log = logging.getLogger("parley.intake")
 

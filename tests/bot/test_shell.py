@@ -186,7 +186,8 @@ def test_event_form_filled_at_prompts_then_watch_shows_it(tmp_path: Path) -> Non
             EVENT_TITLE,  # Title
             "",  # When (optional): Enter means now
             "7",  # Kind: 7. diplomatic
-            "Live-fire drill announced.",  # Summary
+            "Live-fire drill announced.",  # Summary: lines until an empty one
+            "",
             "Reuters",  # Source
             "",  # Source URL
             "3",  # Confidence: 3. confirmed
@@ -205,7 +206,9 @@ def test_event_form_filled_at_prompts_then_watch_shows_it(tmp_path: Path) -> Non
         "  *3. report",
         "   7. diplomatic",
         "  choose (number or name): 7",
-        "Summary (optional): Live-fire drill announced.",
+        "Summary (optional), one per line; an empty line ends:",
+        "  1> Live-fire drill announced.",
+        "  2> \n",
         "Source (optional): Reuters",
         "Source URL (optional): \n",
         "Confidence:",
@@ -245,7 +248,7 @@ def test_a_choice_by_name_or_the_start_of_one(tmp_path: Path) -> None:
             EVENT_TITLE,  # Title
             "",  # When
             "Diplomatic",  # Kind: by name, any case
-            "",  # Summary
+            "",  # Summary: an empty first line leaves it empty
             "",  # Source
             "",  # Source URL
             "r",  # Confidence: rumour or reported → asked again
@@ -268,39 +271,61 @@ def test_a_choice_by_name_or_the_start_of_one(tmp_path: Path) -> None:
     assert line.endswith("  ·  confirmed  ·  🔒")  # confirmed, and restricted (the lock)
 
 
-def test_unreadable_due_time_is_shown_inline_and_asked_again(tmp_path: Path) -> None:
+def test_unreadable_due_time_is_said_at_once_and_asked_again(tmp_path: Path) -> None:
     out = ok(
         shell(
             tmp_path,
             "/deadline new",
             "Tariff review",  # Title
-            "whenever blue moon",  # Due: unreadable
+            "whenever blue moon",  # Due: unreadable, asked again at once
+            "+5d",  # Due
             "2",  # Kind: 2. tariff action
             "",  # Track: keep desk-wide
             "",  # Countdown offsets
             "",  # Visibility: keep team
-            "+5d",  # Due, asked again
             "/deadline",
         )
     )
     form = section(out, "/deadline new")
-    assert "The form has errors:" in form
-    errors = form[form.index("The form has errors:") :]
-    error_line = next(line for line in errors.splitlines() if line.startswith("  ! "))
-    assert error_line.startswith("  ! Due: ")
-    assert "whenever blue moon" in error_line
+    assert "The form has errors:" not in form  # caught before the form was sent
+    assert "\nDue: whenever blue moon\n" in form
+    error_line = next(line for line in form.splitlines() if line.startswith("  ! "))
+    assert 'Could not read "whenever blue moon" as a time' in error_line
     assert "+90d" in error_line  # an example that works
-    # Only the field in error is asked again, with the earlier answers kept.
-    assert form.count("\nDue") == 2
-    assert "\nDue [whenever blue moon]: +5d\n" in errors  # asked again with what was typed
+    assert "\nDue [whenever blue moon]: +5d\n  → read as Sun 3 Aug 2025 09:00 UTC\n" in form
     assert form.count("Title: ") == 1
-    assert "Kind:" not in errors and "Track:" not in errors
     listing = after(out, "/deadline")
     assert "\nUpcoming deadlines (2)\n" in listing
     assert "Tariff review" in listed(listing)
     assert "Sun 3 Aug 2025 09:00 UTC" in listing
     assert "  ·  tariff action  ·  " in listing
     assert "Deadline #2 added: Tariff review, due " in out
+
+
+def test_a_time_the_app_refuses_is_shown_at_its_field_and_asked_again(tmp_path: Path) -> None:
+    out = ok(
+        shell(
+            tmp_path,
+            "/deadline new",
+            "Tariff review",  # Title
+            "Jul 1 2025 10:00",  # Due: reads, but is past: the app refuses it
+            "2",  # Kind: 2. tariff action
+            "",  # Track
+            "",  # Countdown offsets
+            "",  # Visibility
+            "Aug 20 2025 10:00",  # Due, asked again
+            "/deadline",
+        )
+    )
+    form = section(out, "/deadline new")
+    assert "\nDue: Jul 1 2025 10:00\n  → read as Tue 1 Jul 2025 10:00 UTC\n" in form
+    errors = form[form.index("The form has errors:") :]
+    error_line = next(line for line in errors.splitlines() if line.startswith("  ! "))
+    assert error_line.startswith("  ! Due: That time (Tue 1 Jul 2025 10:00 UTC) is already past")
+    # Only the field in error is asked again, with the earlier answers kept.
+    assert "\nDue [Jul 1 2025 10:00]: Aug 20 2025 10:00\n" in errors
+    assert "Kind:" not in errors and "Track:" not in errors
+    assert "Deadline #2 added: Tariff review, due Wed 20 Aug 2025 10:00 UTC" in out
 
 
 def test_cancel_in_a_form_saves_nothing(tmp_path: Path) -> None:
@@ -319,7 +344,7 @@ def test_cancel_in_a_form_saves_nothing(tmp_path: Path) -> None:
             # at a field asked again after an error
             "/deadline new",
             "Ghost after error",
-            "not a time at all",
+            "Jul 1 2025",  # past: the app refuses it once the form is sent
             "",
             "",
             "",
@@ -597,7 +622,9 @@ class Terminal:
         return new
 
     def send(self, keys: str) -> None:
-        os.write(self.master, keys.encode())
+        data = keys.encode()
+        while data:  # a long paste may be taken in parts
+            data = data[os.write(self.master, data) :]
 
     def close(self) -> int:
         """Waits for the shell to end and reads what it wrote last."""
@@ -637,14 +664,19 @@ def test_on_a_terminal_tab_history_colour_ctrl_c_and_ctrl_d(tmp_path: Path) -> N
         term.expect("Title:")
         term.send("Typed kept\r")
         term.expect("Due:")
-        term.send("blue moon\r")
+        term.send("blue moon\r")  # unreadable: said at once, asked again from what was typed
+        term.expect('  ! Could not read "blue moon" as a time.')
+        term.expect("\nDue: blue moon")
+        term.send("\x15Jul 1 2025 10:00\r")  # Ctrl-U clears it; a time that reads, but past
+        term.expect("→ read as Tue 1 Jul 2025 10:00 UTC")
         for _ in range(4):  # Kind, Track, Countdown offsets, Visibility: the defaults
             term.expect("):")
             term.send("\r")
-        term.expect("The form has errors:")
-        term.expect("  ! Due: ")
-        term.expect("\nDue: blue moon")  # asked again, the line starting from what was typed
-        term.send("\x15+5d\r")  # Ctrl-U clears it; a time that reads
+        term.expect("The form has errors:")  # the app's own rule, shown at its field
+        term.expect("  ! Due: That time")
+        term.expect("\nDue: Jul 1 2025 10:00")  # asked again, starting from what was typed
+        term.send("\x15+5d\r")
+        term.expect("→ read as Sun 3 Aug 2025 09:00 UTC")
         term.expect("Deadline #2 added: Typed kept")
         term.expect("parley>")
         term.send("/truce extend +90d | agreed\r")  # the alert goes out at the next tick
@@ -707,3 +739,27 @@ def test_tab_completes_commands_and_topics(typed: str, offered: list[str]) -> No
     completer = WordCompleter(command_tree(tracks=["us-china"], topics=["taiwan", "rare-earths"]))
     found = [c.text for c in completer.get_completions(Document(typed), CompleteEvent())]
     assert sorted(found) == sorted(offered)
+
+
+def test_on_a_terminal_a_100_kb_paste_arrives_whole(tmp_path: Path) -> None:
+    """A paste far over the 4,095 characters a terminal's own line discipline keeps: the
+    line editor takes it whole (bracketed paste), and the command answers it."""
+    term = Terminal(tmp_path)
+    paste = "/desk search " + "x" * 100_000
+    try:
+        term.expect("parley>")
+        # Written from a thread: the pty's buffers are small, and the shell echoes the
+        # paste while it arrives, which this thread reads meanwhile.
+        writer = threading.Thread(
+            target=term.send, args=("\x1b[200~" + paste + "\x1b[201~\r",), daemon=True
+        )
+        writer.start()
+        term.expect("Nothing matches “xxxxx")  # the whole line reached the command
+        writer.join(timeout=TIMEOUT)
+        term.expect("parley>")
+        term.send("\x04")
+        assert term.close() == 0
+    finally:
+        if term.process.poll() is None:
+            term.process.kill()
+    assert "Traceback" not in term.text()

@@ -14,7 +14,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from bot.shell_input import Interrupted, PipeReader, command_tree, history_path
+from bot.shell_input import Interrupted, PipeReader, command_tree, history_path, without_controls
 from bot.shell_prompt import TerminalReader, WordCompleter
 
 TREE = command_tree(tracks=["us-china", "us-eu"], topics=["Taiwan"])
@@ -120,12 +120,34 @@ async def test_pipe_reader_echoes_replaces_bad_utf8_and_stays_ended() -> None:
     assert await pipe_reader.read("Title: ", field=True) == "last"
     assert await pipe_reader.read("parley> ") is None
     assert await pipe_reader.read("parley> ") is None
-    assert echo.getvalue() == "parley> /truce\nparley> \ufffd bad\nTitle: last\n"
+    assert echo.getvalue() == (
+        "parley> /truce\n"
+        "parley> \ufffd bad\n"
+        "  (this line is not valid UTF-8: what could not be read shows as \ufffd)\n"
+        "Title: last\n"
+    )
 
 
 async def test_pipe_reader_drops_control_characters() -> None:
     pipe_reader = PipeReader(io.BytesIO(b"/tru\x08ce\x1b\x00\t x\n"), io.StringIO())
     assert await pipe_reader.read("parley> ") == "/truce\t x"
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("/truce \x1b[31mpublic\x1b[0m", "/truce public"),  # a pasted colour sequence, whole
+        ("/talks\x1b[A", "/talks"),  # a cursor key that came through as text
+        ("a\x1b]0;a title\x07b", "ab"),  # a terminal title (OSC)
+        ("x\x00y\x08z\x7f", "xyz"),  # NUL, backspace, DEL
+        ("\x9b31m", "31m"),  # a C1 control
+        ("tab\tkept", "tab\tkept"),
+        ("esc at the end\x1b", "esc at the end"),
+        ("π, 芬太尼, emoji 🎉", "π, 芬太尼, emoji 🎉"),
+    ],
+)
+def test_control_characters_and_escape_sequences_are_dropped(typed: str, kept: str) -> None:
+    assert without_controls(typed) == kept
 
 
 async def test_pipe_reader_interrupt_fails_the_pending_read() -> None:
@@ -153,7 +175,7 @@ def _os_pipe() -> tuple[io.BufferedReader, io.BufferedWriter]:
 
 
 def test_a_choice_is_picked_by_number_name_or_unique_prefix() -> None:
-    from bot.shell import pick_option
+    from bot.shell_forms import pick_option
 
     options = [
         {"text": {"type": "plain_text", "text": name}, "value": value}
@@ -175,3 +197,28 @@ def test_a_choice_is_picked_by_number_name_or_unique_prefix() -> None:
     assert pick_option(options, "zz") == (
         "No choice is named 'zz': type a number from 1 to 4, or a name."
     )
+
+
+PEOPLE = ["you", "lena", "alice", "bob"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "offered"),
+    [
+        (":as ", ["@you", "@lena", "@alice", "@bob"]),
+        (":as @a", ["@alice"]),
+        (":as @A", ["@alice"]),
+        ("/desk lead add @", ["@you", "@lena", "@alice", "@bob"]),
+        ("/desk lead add @b", ["@bob"]),
+        ("/desk lead remove @le", ["@lena"]),
+        ("/desk search about @al", ["@alice"]),  # a person wherever one is named
+        ("/desk lead add @bob", []),  # already whole
+        ("/desk lead add @zed", []),
+        ("@", []),  # a first word is a command, not a person
+        (":a", [":as"]),
+    ],
+)
+def test_tab_completes_people_as_at_names(typed: str, offered: list[str]) -> None:
+    completer = WordCompleter(command_tree(people=PEOPLE), people=PEOPLE)
+    found = [c.text for c in completer.get_completions(Document(typed), CompleteEvent())]
+    assert found == offered

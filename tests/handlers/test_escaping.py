@@ -180,7 +180,8 @@ async def add_hostile_round(bot: RunningBot) -> None:
             Field.headline: HOSTILE,
             Field.place: HOSTILE,
             Field.starts: "2025-09-14 10:00 Europe/Madrid",
-            Field.delegations: f"United States | {HOSTILE} | envoy",
+            # `|` splits a delegation's parts, so the hostile lead goes in without it
+            Field.delegations: f"United States | {HOSTILE.replace('|', '/')} | envoy",
             Field.outcome: HOSTILE,
         },
         user=LEAD,

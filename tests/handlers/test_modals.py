@@ -222,3 +222,61 @@ async def test_mark_met_button_without_a_deadline_says_so(bot: RunningBot) -> No
     assert response.status_code == 200
     reply = await response_url_reply(bot)
     assert "names no deadline" in reply["text"]
+
+
+# A line of a "one per line" field with more parts than the item has: refused inline,
+# never read with the extra parts dropped (`A | B | C; D | E | F` is two delegations).
+TOO_MANY_PARTS = [
+    (
+        Callback.round_form,
+        STOCKHOLM_ROUND,
+        Field.delegations,
+        "United States | Scott Bessent | Treasury Secretary; China | He Lifeng | Vice Premier",
+        "delegation",
+    ),
+    (Callback.round_form, STOCKHOLM_ROUND, Field.delegations, "A | B | C | D", "delegation"),
+    (
+        Callback.truce_form,
+        TRUCE,
+        Field.terms,
+        "United States | tariff | 30% | China; China | tariff | 10% | United States",
+        "term",
+    ),
+    (Callback.truce_form, TRUCE, Field.terms, "A | B | C | D | E", "term"),
+]
+
+
+@pytest.mark.parametrize(("callback", "item_id", "field", "typed", "item"), TOO_MANY_PARTS)
+async def test_a_line_with_more_parts_than_its_item_is_refused_inline(
+    bot: RunningBot, callback: Callback, item_id: int, field: Field, typed: str, item: str
+) -> None:
+    view = await build_view(bot, callback, item_id)
+    before = await record_state(bot)
+
+    body = answer(await bot.submit_view(view, {field: typed}, user=LEAD))
+
+    assert body["response_action"] == "errors"
+    assert list(body["errors"]) == [field]
+    message = body["errors"][field]
+    assert f"more parts than a {item}" in message and "a line of its own" in message
+    assert await record_state(bot) == before
+
+
+@pytest.mark.parametrize(
+    ("callback", "item_id", "field", "typed"),
+    [
+        (Callback.round_form, STOCKHOLM_ROUND, Field.delegations, "A | B | C\nD | E | F"),
+        (Callback.round_form, STOCKHOLM_ROUND, Field.delegations, "A | B"),
+        (Callback.truce_form, TRUCE, Field.terms, "A | B | 30% | D\nD | E | 10% | A"),
+    ],
+)
+async def test_items_within_their_parts_are_saved(
+    bot: RunningBot, callback: Callback, item_id: int, field: Field, typed: str
+) -> None:
+    view = await build_view(bot, callback, item_id)
+    audits = await audit_count(bot)
+
+    response = await bot.submit_view(view, {field: typed}, user=LEAD)
+
+    assert response.status_code == 200 and response.text == "", response.text
+    assert await audit_count(bot) > audits
