@@ -179,6 +179,10 @@ class HumanFormatter(logging.Formatter):
         return f"{line} {extras}" if extras else line
 
 
+#: uvicorn's own loggers: its default config gives them handlers and stops propagation.
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(
     *,
     json: bool,
@@ -197,6 +201,11 @@ def configure_logging(
         old.close()
     root.addHandler(handler)
     root.setLevel(level)
+    for name in SERVER_LOGGERS:  # through this handler too, whatever configured them before
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.propagate = True
+        server_logger.setLevel(logging.NOTSET)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     return handler

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import logging.config
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from bot import slack_requests as slack
 from bot.app import build_app, build_client
 from bot.calendar import calendar_route
 from bot.clock import ManualClock
-from bot.logs import QUIET_LOGGERS, REDACTED, configure_logging, secrets_of
+from bot.logs import QUIET_LOGGERS, REDACTED, SERVER_LOGGERS, configure_logging, secrets_of
 from bot.settings import Settings
 from bot.web import build_web
 from storage.db import Database
@@ -38,7 +39,13 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     quiet = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    servers = [logging.getLogger(name) for name in SERVER_LOGGERS]
+    kept = [(lg.level, lg.propagate, list(lg.handlers)) for lg in servers]
     yield
+    for server_logger, (old_level, propagate, old_handlers) in zip(servers, kept, strict=True):
+        server_logger.setLevel(old_level)
+        server_logger.propagate = propagate
+        server_logger.handlers = old_handlers
     for handler in root.handlers:
         if handler not in handlers:
             root.removeHandler(handler)
@@ -52,6 +59,20 @@ def json_lines(restore_logging: None) -> io.StringIO:
     stream = io.StringIO()
     configure_logging(json=True, level=logging.DEBUG, secrets=SECRETS, stream=stream)
     return stream
+
+
+def test_uvicorn_logs_go_through_the_one_handler_even_after_its_own_config(
+    restore_logging: None,
+) -> None:
+    """uvicorn's default config (another server in this process) gives its loggers handlers
+    of their own and stops propagation; configuring Parley's logging takes them back."""
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+    stream = io.StringIO()
+    configure_logging(json=True, level=logging.INFO, secrets=(), stream=stream)
+    logging.getLogger("uvicorn.access").info("GET /healthz 200")
+    logging.getLogger("uvicorn.error").warning("slow")
+    loggers = [json.loads(line)["logger"] for line in stream.getvalue().splitlines()]
+    assert loggers == ["uvicorn.access", "uvicorn.error"]
 
 
 def lines_of(stream: io.StringIO) -> list[dict[str, Any]]:
