@@ -5,6 +5,7 @@ redirecting and hostile feeds, and counting the requests it gets."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections import Counter
@@ -62,6 +63,7 @@ class FeedServer:
     conditional: Counter[str] = field(default_factory=Counter)  # 304s answered
     agents: list[str] = field(default_factory=list)  # User-Agent of each request
     base: str = ""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # ends a slow answer
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -89,8 +91,9 @@ class FeedServer:
             return Response(body[: len(body) // 2], media_type="application/rss+xml")
         if path == "/huge":
             return StreamingResponse(self._huge(), media_type="application/rss+xml")
-        if path == "/slow":
-            await asyncio.sleep(5)
+        if path == "/slow":  # 5 s, or until the server stops (its shutdown waits for it)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), 5)
             return Response(rss([]), media_type="application/rss+xml")
         if path.startswith("/status/"):
             code = int(path.rsplit("/", 1)[1])
@@ -159,5 +162,6 @@ async def serving(server: FeedServer) -> AsyncIterator[FeedServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         running.should_exit = True
         await task
