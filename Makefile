@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Test processes: one more than the cores (a share of every test waits on a subprocess,
+# a socket or a database), e.g. 3 on a 2-core machine; `make test WORKERS=1` runs serially.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 
 .PHONY: run test lint clean
 
@@ -19,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
 	$(BIN)/mypy bot handlers storage
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q -n auto
+	$(BIN)/pytest -q -n $(WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
