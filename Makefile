@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # a socket or a database), e.g. 3 on a 2-core machine; `make test WORKERS=1` runs serially.
 WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 
-.PHONY: run test lint suite clean
+.PHONY: run test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/parley shell $(ARGS)
 
-# The checks and the suite side by side (the suite leaves CPU idle while tests wait);
-# either failing fails `make test`.
 test: $(STAMP)
-	@$(MAKE) --no-print-directory -j2 lint suite
-
-suite: $(STAMP)
+	$(BIN)/ruff check bot handlers storage tests bench
+	$(BIN)/mypy bot handlers storage
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -n $(WORKERS)
 
 lint: $(STAMP)
