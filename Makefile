@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Test processes: one more than the cores (a share of every test waits on a subprocess,
-# a socket or a database), e.g. 3 on a 2-core machine; `make test WORKERS=1` runs serially.
-WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
+# Test processes: two more than the cores (a share of every test waits on a subprocess,
+# a socket or a database), e.g. 4 on a 2-core machine; `make test WORKERS=1` runs serially.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 2)')
 
 .PHONY: run test lint clean
 
