@@ -77,6 +77,29 @@ def rows(model: type[SQLModel], items: list[dict[str, Any]]) -> list[dict[str, A
     return [model.model_validate(item).model_dump(exclude={"id"}) for item in items]
 
 
+def event_audit_rows(events: list[dict[str, Any]], *, first_id: int) -> list[dict[str, Any]]:
+    """The audit entry each bulk-added event would have left (WHAT CHANGED reads them back);
+    the events' ids run from `first_id` in order."""
+    return [
+        {
+            "at": e["created_at"],
+            "actor": e["created_by"],
+            "action": "add",
+            "entity": "event",
+            "entity_id": str(first_id + n),
+            "after": {
+                "title": e["title"],
+                "track_id": e["track_id"],
+                "visibility": str(e["visibility"]),
+                "occurred_at": e["occurred_at"].isoformat(),
+                "zone": e["zone"],
+                "confidence": str(e["confidence"]),
+            },
+        }
+        for n, e in enumerate(events)
+    ]
+
+
 async def seeded_database(path: Path, now: datetime) -> Database:
     db = Database(f"sqlite:///{path}")
     await db.upgrade()
@@ -132,24 +155,7 @@ async def add_bulk_record(db: Database, now: datetime) -> None:
         for n in range(0, EVENTS, 3)
     ]
     # Each event added by a lead leaves its audit entry, which WHAT CHANGED reads back.
-    audit = [
-        {
-            "at": e["created_at"],
-            "actor": e["created_by"],
-            "action": "add",
-            "entity": "event",
-            "entity_id": str(last_seeded_id + 1 + n),
-            "after": {
-                "title": e["title"],
-                "track_id": e["track_id"],
-                "visibility": str(e["visibility"]),
-                "occurred_at": e["occurred_at"].isoformat(),
-                "zone": e["zone"],
-                "confidence": str(e["confidence"]),
-            },
-        }
-        for n, e in enumerate(events)
-    ]
+    audit = event_audit_rows(events, first_id=last_seeded_id + 1)
     async with db.engine.begin() as connection:
         await connection.execute(insert(Event), rows(Event, events))
         await connection.execute(insert(Deadline), rows(Deadline, deadlines))

@@ -20,10 +20,11 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy import insert
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from bench.commands import APP_HOME, BOT_TOKEN, SIGNING_SECRET, prepare_record
 from bench.databases import bench_database, chosen_kinds
+from bench.digest import event_audit_rows, rows
 from bench.http import chosen_reads
 from bench.load import HomeAnswers, drive
 from bench.report import Check, Report, main, percentile
@@ -80,11 +81,6 @@ WORDS = (
     "关税",
     "Taiwan",
 )
-
-
-def rows(model: type[SQLModel], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Column values as the model fills them (its defaults included), without the id."""
-    return [model.model_validate(item).model_dump(exclude={"id"}) for item in items]
 
 
 async def _ids(db: Database, column: Any) -> list[int]:
@@ -184,24 +180,7 @@ async def add_bulk_record(db: Database, now: datetime) -> None:
         }
         for n in range(CHANNELS)
     ]
-    audit = [
-        {
-            "at": e["created_at"],
-            "actor": e["created_by"],
-            "action": "add",
-            "entity": "event",
-            "entity_id": str(last_event + 1 + n),
-            "after": {
-                "title": e["title"],
-                "track_id": e["track_id"],
-                "visibility": str(e["visibility"]),
-                "occurred_at": e["occurred_at"].isoformat(),
-                "zone": e["zone"],
-                "confidence": str(e["confidence"]),
-            },
-        }
-        for n, e in enumerate(events)
-    ]
+    audit = event_audit_rows(events, first_id=last_event + 1)
     async with db.engine.begin() as connection:
         await connection.execute(insert(Event), rows(Event, events))
         await connection.execute(insert(Deadline), rows(Deadline, deadlines))
