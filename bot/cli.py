@@ -19,6 +19,26 @@ import typer
 from bot import __version__
 from bot.clock import Clock, ShiftedClock, SystemClock
 
+# Starting, a command creates a few hundred thousand objects that live as long as it does
+# (modules, classes, SQLAlchemy's and pydantic's tables). With the default thresholds the
+# collector walks them again and again: about a tenth of a piped shell's start-up. Fewer
+# passes while starting; `started()` freezes what was built and restores the defaults.
+_THRESHOLDS = gc.get_threshold()
+gc.set_threshold(100_000, 50, 1000)
+
+
+def started(*, collect: bool = True) -> None:
+    """What was built at start-up lives for good: out of the collector's sight from now.
+
+    A server collects first (its start-up garbage is not kept); the shell, whose start-up a
+    person waits for, does not: a full pass would cost it 0.1 s; it keeps some 70 kB of
+    garbage (200 objects) instead."""
+    if collect:
+        gc.collect()
+    gc.freeze()
+    gc.set_threshold(*_THRESHOLDS)
+
+
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -270,6 +290,7 @@ async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | N
                     )
         console = Shell(settings=settings, db=db, clock=clock)
         await console.start()
+        started(collect=False)
         try:
             await console.run()
         finally:
@@ -479,8 +500,7 @@ async def bot_process(settings: Settings) -> AsyncIterator[BotProcess]:
         # What is built by now lives as long as the process: frozen out of the collector's
         # sight, it no longer makes each full collection a pause of tens of milliseconds
         # for every request in flight (the p99 of SPEC §8).
-        gc.collect()
-        gc.freeze()
+        started()
         scheduler = None
         if settings.scheduler:
             from bot.scheduler import Scheduler, delivery_client
