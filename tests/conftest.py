@@ -3,6 +3,7 @@ the Slack stand-in, the running bot, the databases and the people tests speak as
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,13 @@ from tests.support.databases import (
 )
 from tests.support.people import AS_OF
 from tests.support.slack import SlackStandIn
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The imported code and the collected tests live for the whole run: frozen, they are
+    not walked again by each of the collector's full passes (as `parley serve` does)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture
