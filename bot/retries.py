@@ -23,6 +23,9 @@ log = logging.getLogger("parley.retries")
 NO_RETRY_HEADER = "x-slack-no-retry"  # the answer to a retry already handled carries it
 # Slack retries for about five minutes; ids are kept well beyond that.
 KEEP_HANDLED = timedelta(days=1)
+# Ids older than that are dropped at most this often per process, not on every event: the
+# DELETE was a third of the claim's cost for each App Home opened.
+FORGET_EVERY = timedelta(minutes=10)
 
 
 async def handle_each_event_once(
@@ -35,7 +38,9 @@ async def handle_each_event_once(
     now = runtime.now()
     async with runtime.db.session() as session:
         first = await first_time(session, request_id=event_id, now=now)
-        await forget_handled(session, before=now - KEEP_HANDLED)
+        if runtime.due_to_forget_handled is None or now >= runtime.due_to_forget_handled:
+            await forget_handled(session, before=now - KEEP_HANDLED)
+            runtime.due_to_forget_handled = now + FORGET_EVERY
         await session.commit()
     if first:
         return await next()

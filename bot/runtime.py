@@ -43,6 +43,8 @@ class Runtime:
     answers: AnswerCache = field(default_factory=AnswerCache)
     #: Polls one news source now (`/desk source check`): the serving layer's intake.
     check_source: Callable[[int], Awaitable[PollOutcome]] | None = None
+    #: When `bot.retries` next drops the handled event ids older than a day (None: at once).
+    due_to_forget_handled: datetime | None = None
     _zones: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def now(self) -> datetime:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from bot import slack_requests as slack
 from bot.render.ids import Action
+from bot.retries import FORGET_EVERY, KEEP_HANDLED
 from storage.models import HandledRequest
 from tests.support.bots import RunningBot, sign
 from tests.support.checks import action_ids, rows
@@ -81,6 +83,38 @@ async def test_a_retry_of_an_event_never_handled_is_handled_once(e2e: RunningBot
     await e2e.event(slack.app_home_opened(LEAD, event_id=new_event_id()))
     await published(e2e, LEAD, after=e2e.last.mark)
     assert len(published_for(e2e, MEMBER)) == 1
+
+
+async def add_handled(bot: RunningBot, request_id: str, age: timedelta) -> None:
+    async with bot.db.session() as session:
+        session.add(HandledRequest(request_id=request_id, handled_at=bot.clock.now() - age))
+        await session.commit()
+
+
+async def handled(bot: RunningBot, request_id: str) -> bool:
+    return bool(await rows(bot, HandledRequest, HandledRequest.request_id == request_id))
+
+
+async def test_handled_ids_older_than_a_day_are_dropped_every_ten_minutes_not_every_event(
+    e2e: RunningBot,
+) -> None:
+    """The claim's DELETE of old ids ran on every event; now once per FORGET_EVERY."""
+    await add_handled(e2e, "EvOLD1", KEEP_HANDLED + timedelta(minutes=1))
+    await add_handled(e2e, "EvRECENT", KEEP_HANDLED - timedelta(minutes=30))
+    await e2e.event(slack.app_home_opened(MEMBER, event_id=new_event_id()))
+    assert not await handled(e2e, "EvOLD1")  # the first event drops them at once
+    assert await handled(e2e, "EvRECENT")
+
+    await add_handled(e2e, "EvOLD2", KEEP_HANDLED + timedelta(minutes=1))
+    for step in (timedelta(0), FORGET_EVERY - timedelta(seconds=1)):
+        e2e.clock.advance(step)
+        await e2e.event(slack.app_home_opened(MEMBER, event_id=new_event_id()))
+        assert await handled(e2e, "EvOLD2")  # not again within ten minutes
+
+    e2e.clock.advance(timedelta(seconds=1))
+    await e2e.event(slack.app_home_opened(MEMBER, event_id=new_event_id()))
+    assert not await handled(e2e, "EvOLD2")
+    assert await handled(e2e, "EvRECENT")  # 10 minutes older, still within its day
 
 
 async def test_slacks_request_url_check_is_answered(e2e: RunningBot) -> None:
