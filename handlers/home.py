@@ -15,7 +15,7 @@ from bot.render.ids import Action
 from bot.render.present import deadline_block, event_block, sensitivity_block, truce_blocks
 from bot.runtime import Runtime, runtime_of
 from storage import deadlines, events, sensitivities, tracks, truces
-from storage.access import role_of
+from storage.lookups import command_context
 from storage.models import Level, Role, TruceStatus
 
 HOT_LEVELS = (Level.critical, Level.high)
@@ -25,8 +25,9 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
     now = runtime.now()
     actor = runtime.actor(user_id)
     async with runtime.db.session() as session:
-        is_lead = await role_of(session, actor) != Role.member
-        known = await tracks.all_tracks(session)
+        # The tracks and the reader's role in one statement (no channel: App Home is a tab).
+        known, role, _ = await command_context(session, actor, channel_id="")
+        is_lead = role != Role.member
         scope = [t.id for t in tracks.active_tracks(known) if t.id]
         by_id = {t.id: t for t in known if t.id is not None}
         upcoming = await deadlines.upcoming_deadlines(
