@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, or_, select
+from sqlalchemy import union_all
+from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
@@ -85,25 +86,93 @@ async def rounds_in_scope(
     return list((await session.exec(query)).all())
 
 
+#: A round with no end is in progress until the end of its first local day: at most a day
+#: after it starts, in any zone. Rounds started longer ago than this, with no end or an end
+#: already past, can only be the latest one.
+NO_END_BOUND = timedelta(days=2)
+
+
 async def latest_and_next(
     session: AsyncSession, *, now: datetime, track_ids: Sequence[int] | None
 ) -> tuple[list[RoundView], list[RoundView]]:
-    """(current or latest rounds, upcoming rounds), for `/talks` and the digest."""
-    rounds = [
-        r
-        for r in await rounds_in_scope(session, track_ids=track_ids)
-        if r.status != RoundStatus.cancelled
-    ]
-    started = [r for r in rounds if r.starts_at <= now]
-    upcoming = [r for r in rounds if r.starts_at > now]
-    latest = started[-1:] if started else []
-    current = [
-        r for r in started if status_at(r, now) == RoundStatus.in_progress and r not in latest
-    ]
-    return (
-        [await round_view(session, r, now=now) for r in current + latest],
-        [await round_view(session, r, now=now) for r in upcoming[:3]],
+    """(current or latest rounds, upcoming rounds), for `/talks` and the digest.
+
+    Two queries however many rounds the record holds: the rounds that can be shown (the
+    latest started, those possibly in progress, the next three), then their delegations."""
+    in_scope = [col(TalksRound.status) != RoundStatus.cancelled]
+    if track_ids is not None:
+        in_scope.append(
+            or_(col(TalksRound.track_id).is_(None), col(TalksRound.track_id).in_(track_ids))
+        )
+    started = col(TalksRound.starts_at) <= now
+    latest_started = (
+        select(TalksRound.id)
+        .where(*in_scope, started)
+        .order_by(col(TalksRound.starts_at).desc(), col(TalksRound.id).desc())
+        .limit(1)
+        .subquery()
     )
+    maybe_in_progress = select(TalksRound.id).where(
+        *in_scope,
+        started,
+        col(TalksRound.status).not_in(SETTLED),
+        or_(
+            col(TalksRound.ends_at) > now,
+            and_(
+                col(TalksRound.ends_at).is_(None),
+                col(TalksRound.starts_at) > now - NO_END_BOUND,
+            ),
+        ),
+    )
+    next_three = (
+        select(TalksRound.id)
+        .where(*in_scope, col(TalksRound.starts_at) > now)
+        .order_by(col(TalksRound.starts_at), col(TalksRound.id))
+        .limit(3)
+        .subquery()
+    )
+    shown = union_all(select(latest_started.c.id), maybe_in_progress, select(next_three.c.id))
+    rounds = list(
+        (
+            await session.exec(
+                select(TalksRound)
+                .where(col(TalksRound.id).in_(shown))
+                .order_by(col(TalksRound.starts_at), col(TalksRound.id))
+            )
+        ).all()
+    )
+    begun = [r for r in rounds if r.starts_at <= now]
+    latest = begun[-1:]
+    current = [r for r in begun if status_at(r, now) == RoundStatus.in_progress and r not in latest]
+    upcoming = [r for r in rounds if r.starts_at > now]
+    views = await round_views(session, current + latest + upcoming, now=now)
+    return views[: len(current) + len(latest)], views[len(current) + len(latest) :]
+
+
+async def round_views(
+    session: AsyncSession, shown: Sequence[TalksRound], *, now: datetime
+) -> list[RoundView]:
+    """Each round with its delegations (one query for all) and track, as the clock reads it."""
+    if not shown:
+        return []
+    delegations: dict[int, list[Delegation]] = {}
+    for delegation in (
+        await session.exec(
+            select(Delegation)
+            .where(col(Delegation.round_id).in_([r.id for r in shown]))
+            .order_by(col(Delegation.id))
+        )
+    ).all():
+        delegations.setdefault(delegation.round_id, []).append(delegation)
+    return [
+        RoundView(
+            round=r,
+            track=await session.get(Track, r.track_id) if r.track_id else None,
+            delegations=delegations.get(r.id or 0, []),
+            status=status_at(r, now),
+        )
+        for r in shown
+    ]
 
 
 def _check_times(starts_at: datetime, ends_at: datetime | None) -> None:

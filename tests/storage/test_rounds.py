@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlmodel import select
 
 from storage import rounds
 from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput
+from storage.models import TalksRound
 from tests.support.record import NOW, Seeded, assert_utc, audit_trail, row_counts, utc
 
 
@@ -132,3 +137,100 @@ async def test_latest_and_next_at_the_founding_date(
     assert [v.round.seed_key for v in latest] == ["stockholm-2025"]
     assert [v.round.title for v in upcoming] == ["Next round"]
     assert europe_latest == []
+
+
+# --- latest and next, on many records (the query reads only what it can show) ------------
+
+ZONES = ("UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Shanghai", "America/New_York")
+STATUSES = ("scheduled", "in_progress", "concluded", "cancelled")
+
+
+def expected_latest_and_next(
+    every: list[TalksRound], now: datetime, track_ids: list[int] | None
+) -> tuple[list[str], list[str]]:
+    """The rule, read over every round (what `latest_and_next` did before it queried only
+    the rounds it can show)."""
+    shown = sorted(
+        (
+            r
+            for r in every
+            if r.status != "cancelled"
+            and (track_ids is None or r.track_id is None or r.track_id in track_ids)
+        ),
+        key=lambda r: (r.starts_at, r.id),
+    )
+    begun = [r for r in shown if r.starts_at <= now]
+    latest = begun[-1:]
+    current = [r for r in begun if rounds.status_at(r, now) == "in_progress" and r not in latest]
+    upcoming = [r for r in shown if r.starts_at > now][:3]
+    return [r.title for r in current + latest], [r.title for r in upcoming]
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_latest_and_next_matches_the_rule_on_random_records(
+    db: Database, seeded: Seeded, lead: Actor, seed: int
+) -> None:
+    """Random rounds (no end, ended, still running, settled by hand, cancelled, in zones
+    from UTC-11 to UTC+14), asked at many instants and scopes: the rule's answer each time."""
+    pick = random.Random(seed)
+    async with db.session() as s:
+        for n in range(30):
+            starts = NOW + timedelta(minutes=pick.randrange(-6 * 24 * 60, 6 * 24 * 60, 30))
+            ends = pick.choice([None, None, starts + timedelta(hours=pick.randrange(1, 60))])
+            await rounds.add_round(
+                s,
+                actor=lead,
+                now=NOW,
+                title=f"Round {seed}-{n}",
+                starts_at=starts,
+                ends_at=ends,
+                zone=pick.choice(ZONES),
+                status=pick.choice(STATUSES),
+                track_id=pick.choice([None, seeded.us_china, seeded.us_eu]),
+            )
+    async with db.session() as s:
+        every = list((await s.exec(select(TalksRound))).all())
+        for _ in range(25):
+            now = NOW + timedelta(minutes=pick.randrange(-8 * 24 * 60, 8 * 24 * 60, 15))
+            scope = pick.choice([None, [seeded.us_china], [seeded.us_eu], []])
+            latest, upcoming = await rounds.latest_and_next(s, now=now, track_ids=scope)
+            got = ([v.round.title for v in latest], [v.round.title for v in upcoming])
+            assert got == expected_latest_and_next(every, now, scope), (now, scope)
+            assert all(v.status == rounds.status_at(v.round, now) for v in latest + upcoming)
+
+
+async def test_latest_and_next_reads_two_statements_however_many_rounds(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    async with db.session() as s:
+        for n in range(60):
+            await rounds.add_round(
+                s,
+                actor=lead,
+                now=NOW,
+                title=f"Round {n}",
+                starts_at=NOW + timedelta(days=n - 30, hours=1),
+                ends_at=NOW + timedelta(days=n - 30, hours=3),
+                zone="UTC",
+                delegations=[rounds.DelegationInput("United States", f"Lead {n}")],
+            )
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with db.session() as s:
+            latest, upcoming = await rounds.latest_and_next(s, now=NOW, track_ids=None)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    # the seeded Stockholm round is still in progress; Round 29 is the latest to have begun
+    assert [v.round.title for v in latest][-1] == "Round 29"
+    assert len(latest) == 2
+    assert [v.round.title for v in upcoming] == ["Round 30", "Round 31", "Round 32"]
+    assert [len(v.delegations) for v in [latest[-1], *upcoming]] == [1, 1, 1, 1]
+    assert len(latest[0].delegations) == 2  # Stockholm's two
+    # the rounds, their delegations, and Stockholm's track (before: one statement for
+    # every round, then two for each round shown)
+    assert len(statements) == 3, statements
