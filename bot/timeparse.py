@@ -32,9 +32,11 @@ Decisions (each pinned by a test in ``tests/bot/test_timeparse.py`` and the tabl
   fall-back time is its first occurrence.
 * ``+Nd`` / ``N days`` / ``+Nw`` count calendar days in the zone; hours, minutes and
   seconds are elapsed time, added after the days. ``+90d`` and ``90 days`` count from
-  `base` (the current expiry for ``/truce extend``); ``in 3 days`` counts from `now`.
+  `base` (the current expiry for ``/truce extend``); ``in 3 days`` counts from `now`,
+  to the minute (now's seconds dropped), as do the times dateparser reads from now.
 * An ISO time with a numeric offset keeps its instant; its zone is the one named in the
-  text, else `default_zone` when that zone has the same offset at that instant, else UTC.
+  text, else `default_zone` when that zone has the same offset at that instant, else the
+  offset's fixed zone (``-04:00`` → Etc/GMT+4, shown as UTC-4), else (half hours) UTC.
 * Past times are not refused here: the caller knows whether a past time makes sense.
 """
 
@@ -595,6 +597,12 @@ def _resolve(parts: _Parts, text: str, local_now: datetime) -> tuple[datetime, b
     return None
 
 
+def _to_the_minute(moment: datetime) -> datetime:
+    """A time counted from now ("in 3 days", "tomorrow") without now's seconds: a deadline
+    set at 09:02:37 for "in 3 days" is due at 09:02, as the desk reads it back."""
+    return moment.replace(second=0, microsecond=0)
+
+
 def _parse_natural(text: str, zone: str, now: datetime) -> datetime | None:
     """dateparser for what the grammar does not cover (``next friday 17:00``).
 
@@ -643,7 +651,10 @@ def _parse_iso(text: str, zone: _Zone | None, default_zone: str) -> When | None:
         return When(instant, zone.name)
     if instant.astimezone(ZoneInfo(default_zone)).utcoffset() == parsed.utcoffset():
         return When(instant, default_zone)
-    return When(instant, "UTC")
+    offset = parsed.utcoffset() or timedelta(0)
+    if offset % timedelta(hours=1):  # +05:30: no fixed-offset zone has it; shown in UTC
+        return When(instant, "UTC")
+    return When(instant, _etc_zone(offset, "", text))  # keeps the typed offset: UTC-4
 
 
 def parse_when(
@@ -693,11 +704,12 @@ def _parse_when(
     if lowered.startswith("in "):
         duration = _parse_duration(text[3:].strip())
         if duration is not None:
-            return When(_shift(now, duration, default_zone), default_zone)
+            return When(_to_the_minute(_shift(now, duration, default_zone)), default_zone)
     duration = _parse_duration(text)
     if duration is not None:
         zone = base_zone or default_zone
-        return When(_shift(base or now, duration, zone), zone)
+        shifted = _shift(base or now, duration, zone)
+        return When(shifted if base else _to_the_minute(shifted), zone)
 
     rest, found = _extract_zone(text)
     if not rest:
@@ -717,6 +729,8 @@ def _parse_when(
         wall = _parse_natural(rest, place.name, now)
         if wall is None:
             raise _unreadable(text)
+        if not re.search(r"\d:\d\d:\d\d", rest):  # no seconds typed: none taken from now
+            wall = _to_the_minute(wall)
         resolved = wall, False
     instant, name = _settle_zone(place, resolved[0], text)
     return When(instant, name, year_guessed=resolved[1])

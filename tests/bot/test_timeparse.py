@@ -48,8 +48,13 @@ def when(text: str, default_zone: str = NY, **kwargs: object) -> When:
         ("2025-08-12T04:01Z", STOCKHOLM, utc(2025, 8, 12, 4, 1), "UTC"),
         # The offset agrees with the desk's zone at that instant: keep the desk's zone.
         ("2025-08-12T00:01-04:00", NY, utc(2025, 8, 12, 4, 1), NY),
-        # It does not (Stockholm is +02:00 in August): an offset alone is UTC.
-        ("2025-08-12T00:01-04:00", STOCKHOLM, utc(2025, 8, 12, 4, 1), "UTC"),
+        # It does not (Stockholm is +02:00 in August): the offset's own fixed zone, shown
+        # as UTC-4, so the deadline reads back as typed (not in UTC).
+        ("2025-08-12T00:01-04:00", STOCKHOLM, utc(2025, 8, 12, 4, 1), "Etc/GMT+4"),
+        ("2025-08-12T12:01+08:00", NY, utc(2025, 8, 12, 4, 1), "Etc/GMT-8"),
+        ("2025-08-12T04:01+00:00", NY, utc(2025, 8, 12, 4, 1), "UTC"),
+        # No fixed-offset zone has half hours: UTC, with the instant exact.
+        ("2025-08-12T09:31+05:30", NY, utc(2025, 8, 12, 4, 1), "UTC"),
         ("2025-08-12 00:01", NY, utc(2025, 8, 12, 4, 1), NY),
         ("2025-08-12 00:01", STOCKHOLM, utc(2025, 8, 11, 22, 1), STOCKHOLM),
         ("2025-08-12 00:01", "UTC", utc(2025, 8, 12, 0, 1), "UTC"),

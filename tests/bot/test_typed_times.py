@@ -110,7 +110,7 @@ ACCEPTED: list[tuple[str, str, str, str, str]] = [
     ("A", UTC_, "+90d", "2025-10-27T09:00", UTC_),
     ("A", UTC_, "in 3 days", "2025-08-01T09:00", UTC_),
     ("A", UTC_, "2025-08-12 00:01 America/New_York", "2025-08-12T04:01", NY),
-    ("A", UTC_, "2025-08-12T00:01-04:00", "2025-08-12T04:01", UTC_),
+    ("A", UTC_, "2025-08-12T00:01-04:00", "2025-08-12T04:01", "Etc/GMT+4"),
     ("A", NY, "2025-08-12T00:01-04:00", "2025-08-12T04:01", NY),
     # -- desk in New York (05:00 there at clock A)
     ("A", NY, "Aug 12 00:01", "2025-08-12T04:01", NY),
@@ -351,3 +351,42 @@ def test_digest_time_of_day_refused(text: str, fragment: str) -> None:
     with pytest.raises(TimeParseError) as caught:
         parse_clock(text)
     assert fragment in str(caught.value)
+
+
+# --- a time counted from now carries none of now's seconds --------------------------------
+
+WITH_SECONDS = datetime(2025, 7, 29, 9, 2, 37, 512000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "in 3 days",
+        "in 90 minutes",
+        "in 2 hours",
+        "in 1 week",
+        "3 days",
+        "tomorrow",
+        "tomorrow 09:00",
+        "next friday",
+        "next friday 17:00",
+        "friday",
+        "noon",
+        "Aug 12 noon",
+        "Aug 12",
+    ],
+)
+@pytest.mark.parametrize("desk_zone", [UTC_, NY, SHA, "Asia/Kolkata"])
+def test_a_time_typed_at_an_odd_second_is_due_on_the_minute(text: str, desk_zone: str) -> None:
+    """Typed at 09:02:37.5, "in 3 days" was due at 09:02:37.5: its countdowns and the digest
+    then read "22 hours 59 minutes" where the time shown says 23 hours."""
+    when = parse_when(text, now=WITH_SECONDS, default_zone=desk_zone)
+    assert (when.instant.second, when.instant.microsecond) == (0, 0), when
+
+
+def test_seconds_typed_or_counted_from_a_base_are_kept() -> None:
+    typed = parse_when("2025-08-12 00:01:30", now=WITH_SECONDS, default_zone=UTC_)
+    assert typed.instant == datetime(2025, 8, 12, 0, 1, 30, tzinfo=UTC)
+    base = datetime(2025, 8, 12, 4, 1, 15, tzinfo=UTC)
+    extended = parse_when("+90d", now=WITH_SECONDS, default_zone=UTC_, base=base)
+    assert extended.instant == base + timedelta(days=90)
