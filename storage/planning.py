@@ -134,8 +134,8 @@ def plan_countdowns(
         for subscription in channels:
             if not follows(subscription, track, restricted=restricted):
                 continue
-            floor = max(set_at, _since(subscription))
-            owed = [o for o in fired if deadline.due_at - o >= floor]
+            since = _since(subscription)
+            owed = [o for o in fired if _owed(deadline.due_at - o, set_at=set_at, since=since)]
             keys = [countdown_key(deadline, o, subscription.channel_id) for o in owed]
             if not owed or keys[-1] in known:
                 continue
@@ -155,6 +155,13 @@ def plan_countdowns(
                     )
                 )
     return planned
+
+
+def _owed(fire_at: datetime, *, set_at: datetime, since: datetime) -> bool:
+    """A countdown is owed if it falls after the due time was set (one falling at that very
+    moment, as "in 3 days" has its 3-day mark, would repeat the confirmation just given)
+    and once the channel had subscribed."""
+    return fire_at > set_at and fire_at >= since
 
 
 def digest_instant(subscription: Subscription, local_day: date) -> datetime:
@@ -327,7 +334,7 @@ def countdowns_ahead(
             if fire_at <= now:
                 continue
             for subscription in channels:
-                if fire_at < max(set_at, _since(subscription)) or not follows(
+                if not _owed(fire_at, set_at=set_at, since=_since(subscription)) or not follows(
                     subscription, track, restricted=restricted
                 ):
                     continue

@@ -14,6 +14,7 @@ from bot.clock import ManualClock
 from bot.scheduler import METADATA_TYPE, Scheduler, delivery_client
 from bot.settings import Settings
 from bot.slack_text import message_text
+from bot.timeparse import format_offset
 from storage import outbox, planning, subscriptions
 from storage.access import CLI
 from storage.db import Database
@@ -779,6 +780,32 @@ async def test_a_countdown_at_each_default_offset_says_what_is_left_at_its_mark(
         BUTTONS_LINE,
     ]
     assert post["text"] == f"Section 232 ruling: {headline[2:]}"
+
+
+@pytest.mark.parametrize("offset", [timedelta(days=3), timedelta(days=7), timedelta(hours=1)])
+async def test_a_mark_at_the_moment_the_deadline_is_set_is_not_posted(
+    db: Database, standin: SlackStandIn, clock: ManualClock, offset: timedelta
+) -> None:
+    """ "in 3 days" puts the 3-day mark at the moment of adding: the desk has just read the
+    confirmation, so no "3 days left" follows it; the next mark is posted."""
+    await subscribe(db, CHANNEL)
+    async with db.session() as session:
+        await add_deadline(
+            session,
+            actor=CLI,
+            now=AS_OF,
+            title="Set at its mark",
+            due_at=AS_OF + offset,
+            zone="UTC",
+            offsets=f"{format_offset(offset)},30m",
+        )
+    clock.set(AS_OF + timedelta(seconds=5))
+    await make_scheduler(db, standin, clock).tick()
+    assert posts(standin) == []
+    clock.set(AS_OF + offset - timedelta(minutes=30) + timedelta(seconds=5))
+    await make_scheduler(db, standin, clock).tick()
+    [post] = posts(standin)
+    assert "30 minutes left" in message_text(post)
 
 
 async def test_the_final_countdown_says_deadline_reached(
