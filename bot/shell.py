@@ -58,6 +58,18 @@ INTRO = (
 )
 AS_USAGE = "Usage: :as @name [command], e.g. :as @alice /truce; ':as' alone lists the people."
 WAIT_USAGE = "Usage: :wait <duration>, e.g. :wait 7d, :wait 12h, :wait 30m."
+CONSOLE_HELP = "\n".join(
+    [
+        "Type what a desk member types in Slack, or a console command:",
+        "  /truce, /deadline, /talks, /watch, /desk   the slash commands (`/desk help` for all)",
+        "  <number>        click the button shown with that number, e.g. 3",
+        "  :wait <time>    move the clock on, showing each post that falls due: :wait 1d",
+        "  :now            the console's time",
+        "  :as @name       act as someone else (`:as` lists who is here); :as @bob /truce once",
+        "  :help           this list",
+        "  quit            leave (or Ctrl-D)",
+    ]
+)
 
 
 @dataclass
@@ -514,9 +526,12 @@ class Shell:
             await self.wait(line.removeprefix(":wait").strip())
         elif line == ":now":
             self.say(f"It is {format_local(self.clock.now(), self.settings.timezone)}.")
+        elif line in (":help", "help", ":h", "?"):
+            self.say(CONSOLE_HELP)
         elif line.startswith("/"):
             await self.command(line)
         else:
             self.refuse(
-                "Type a slash command (e.g. /truce), a button number, ':as @name', or quit."
+                "Type a slash command (e.g. /truce), a button number, ':as @name', or quit "
+                "(:help lists them all)."
             )

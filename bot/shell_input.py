@@ -46,6 +46,7 @@ COMMAND_WORDS: dict[str, dict[str, Any] | None] = {
     },
     ":wait": {"1h": None, "12h": None, "1d": None, "7d": None},
     ":now": None,
+    ":help": None,
     ":as": None,
     "quit": None,
 }

@@ -171,6 +171,22 @@ def test_unknown_input_gets_a_hint(tmp_path: Path) -> None:
     assert "Unknown command '/bogus'" in section(out, "/bogus")
     assert "There is no button (9)." in section(out, "9")
     assert "Type a slash command" in section(out, "hello")
+    assert ":help lists them all" in section(out, "hello")
+
+
+def test_help_lists_every_console_command(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, ":help"))
+    listing = section(out, ":help")
+    for command in (
+        "/truce",
+        "/desk help",
+        ":wait <time>",
+        ":now",
+        ":as @name",
+        "quit",
+        "<number>",
+    ):
+        assert command in listing, command
 
 
 # ---- forms as prompts ----------------------------------------------------------------------
