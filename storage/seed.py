@@ -187,6 +187,7 @@ def _minutes(value: Any) -> str | None:
         return None
     return f"expected a whole number of minutes, not {_what(value)}"
 
+
 SECTIONS: dict[str, Items] = {
     "tracks": Items(
         Fields({"key": _key, "name": _text}, {"parties": _texts, "status": _text}),
@@ -224,9 +225,7 @@ SECTIONS: dict[str, Items] = {
                 "terms": Items(
                     Fields({"party": _text, "measure": _text}, {"rate": _rate, "target": _text})
                 ),
-                "extensions": Items(
-                    Fields({"decided_at": _time, "to": _time}, {"source": SOURCE})
-                ),
+                "extensions": Items(Fields({"decided_at": _time, "to": _time}, {"source": SOURCE})),
                 "source": SOURCE,
             },
         )
@@ -570,6 +569,8 @@ async def _load_truce(session: AsyncSession, item: dict[str, Any], now: datetime
             new_expiry=required_local(ext["to"], zone),
             source=(ext.get("source") or {}).get("name", ""),
         )
+    # Seeded after its expiry (a replay from a later date): lapsed as history, not news.
+    await truces.record_lapsed_before(session, truce, actor=SEED, now=now)
     return True
 
 

@@ -379,6 +379,38 @@ async def _stage_extension(
     )
 
 
+async def record_lapsed_before(
+    session: AsyncSession, truce: Truce, *, actor: Actor, now: datetime
+) -> bool:
+    """A truce put on record after its expiry had passed (a seed loaded late, a replay
+    started after the lapse) is written lapsed by whoever recorded it: that lapse is the
+    record's history, so no alert is queued and the digest does not call it news. The
+    caller commits. True if it was lapsed."""
+    assert truce.id is not None
+    expiry = await expiry_of(session, truce.id)
+    if truce.status not in CURRENT or expiry is None or not lapses(expiry, now):
+        return False
+    before = snapshot(truce)
+    truce.status = TruceStatus.lapsed
+    session.add(truce)
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="lapse",
+        entity="truce",
+        entity_id=truce.id,
+        before=before,
+        after={
+            **(before or {}),
+            "status": TruceStatus.lapsed,
+            "expired_at": expiry.due_at.isoformat(),
+            "expiry_zone": expiry.zone,
+        },
+    )
+    return True
+
+
 async def lapse_expired(session: AsyncSession, *, now: datetime) -> list[int]:
     """Writes the lapse of every truce in force whose open expiry has passed: once.
 

@@ -22,9 +22,10 @@ from storage.deadlines import add_deadline, update_deadline
 from storage.events import add_event
 from storage.models import Deadline, Delivery, DeliveryStatus
 from storage.sensitivities import add_sensitivity
-from storage.truces import extend_truce
+from storage.truces import extend_truce, truce_views
 from tests.support.databases import seed
 from tests.support.people import AS_OF, BOT_TOKEN
+from tests.support.record import audit_trail
 from tests.support.slack import SlackStandIn
 
 CHANNEL = "CDESK001"
@@ -110,6 +111,38 @@ async def deliveries(db: Database) -> list[Delivery]:
 async def seeded(db: Database) -> AsyncIterator[Database]:
     await seed(db)
     yield db
+
+
+@pytest.mark.parametrize(
+    "seeded_at",
+    [EXPIRY + timedelta(minutes=1), EXPIRY + timedelta(days=72), datetime(2026, 1, 1, tzinfo=UTC)],
+)
+async def test_a_truce_seeded_after_its_expiry_is_lapsed_as_history_with_no_alert(
+    db: Database, standin: SlackStandIn, clock: ManualClock, seeded_at: datetime
+) -> None:
+    """A replay started after 12 August (`parley shell --as-of 2025-10-23T09:00Z` on a fresh
+    record) posted "🚨 Alert — … lapsed" at once, and the digest called it news."""
+    await seed(db, now=seeded_at)
+    await subscribe(db, CHANNEL, now=seeded_at, digest_enabled=True)
+    clock.set(seeded_at + timedelta(seconds=5))
+    await make_scheduler(db, standin, clock).tick()
+    assert [p for p in posts(standin, lapses=True) if "lapsed" in message_text(p)] == []
+    async with db.session() as session:
+        [view] = await truce_views(session, track_ids=None)
+    trail = await audit_trail(db)
+    assert view.truce.status == "lapsed"
+    lapse = [e for e in trail if e.action == "lapse"]
+    assert [(e.actor, e.at) for e in lapse] == [("seed", seeded_at)]
+
+
+async def test_a_truce_seeded_before_its_expiry_lapses_with_its_alert(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await seed(db, now=EXPIRY - timedelta(minutes=1))
+    await subscribe(db, CHANNEL, now=EXPIRY - timedelta(minutes=1))
+    clock.set(EXPIRY + timedelta(seconds=5))
+    await make_scheduler(db, standin, clock).tick()
+    assert len([p for p in posts(standin, lapses=True) if "lapsed" in message_text(p)]) == 1
 
 
 async def test_each_countdown_posts_once_at_its_time(
