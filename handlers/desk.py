@@ -22,7 +22,7 @@ from handlers import forms
 from handlers import sources as source_commands
 from handlers.request import Ask, asked
 from handlers.usage import usage_reply
-from storage import roles, subscriptions, tracks
+from storage import outbox, roles, subscriptions, tracks
 from storage.access import require_lead
 from storage.errors import InvalidInput
 from storage.history import EVERYTHING
@@ -72,9 +72,15 @@ async def handle_desk(
                 response_type="in_channel",
             )
         elif verb == "digest":
-            await ack(
-                await digest_message(session, runtime, ask.channel_id, response_type="in_channel")
+            asked_at = runtime.now()  # before rendering: the next digest repeats nothing less
+            reply = await digest_message(
+                session, runtime, ask.channel_id, response_type="in_channel"
             )
+            await outbox.record_asked_digest(
+                session, channel_id=ask.channel_id, user_id=ask.user_id, now=asked_at
+            )
+            await session.commit()
+            await ack(reply)
         elif verb == "lead":
             await ack(await lead(session, ask, args))
         elif verb == "history":

@@ -274,6 +274,28 @@ async def status_counts(session: AsyncSession) -> dict[str, int]:
     return counts
 
 
+async def record_asked_digest(
+    session: AsyncSession, *, channel_id: str, user_id: str, now: datetime
+) -> None:
+    """A digest posted on request (`/desk digest`, in the command's answer) counts as the
+    channel's last digest: the next one's "What changed" starts from it instead of listing
+    the same changes again. A sent delivery with a key of its own, so the day's scheduled
+    digest is still posted. The caller commits."""
+    session.add(
+        Delivery(
+            key=f"digest:{channel_id}:asked:{now.isoformat()}:{user_id}",
+            kind=DeliveryKind.digest,
+            channel_id=channel_id,
+            due_at=now,
+            status=DeliveryStatus.sent,
+            attempts=1,
+            payload={"rendered_at": now.isoformat(), "asked_by": user_id},
+            created_at=now,
+            sent_at=now,
+        )
+    )
+
+
 async def last_sent_digest(session: AsyncSession, channel_id: str) -> Delivery | None:
     query = (
         select(Delivery)

@@ -62,6 +62,38 @@ async def test_the_next_digest_names_the_extension_and_the_new_deadline_and_noth
     assert f"• *{TRUCE}* — expires Mon 10 Nov 2025 00:01 EST" in text
 
 
+async def test_a_digest_asked_for_counts_as_the_channels_last_one(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    """`/desk digest` posts the digest in the channel: the next morning's starts after it, so
+    the same changes are not listed twice; what changed after it is."""
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=1))
+    answer(await bot.command("/deadline", "add Section 301 hearing | Aug 20 15:00 UTC", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=2))
+    asked = block_text(answer(await bot.command("/desk", "digest", user=MEMBER)))
+    assert "added deadline #2 “Section 301 hearing”" in asked
+    bot.clock.set(AS_OF + timedelta(hours=3))
+    answer(await bot.command("/deadline", "add Section 232 ruling | Sep 5 17:00 UTC", user=LEAD))
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    changed = text[text.index("WHAT CHANGED") :]
+    assert "added deadline #3 “Section 232 ruling”" in changed
+    assert "Section 301 hearing”" not in changed  # in the digest asked for at 11:00
+    # the day's scheduled digest was still posted, once
+    assert len(digests(bot)) == 1
+
+
+async def test_a_digest_asked_for_in_another_channel_moves_nothing_here(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=1))
+    answer(await bot.command("/deadline", "add Section 301 hearing | Aug 20 15:00 UTC", user=LEAD))
+    answer(await bot.command("/desk", "digest", user=MEMBER, channel="C0ELSEWHERE"))
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    assert "added deadline #2 “Section 301 hearing”" in text[text.index("WHAT CHANGED") :]
+
+
 async def test_a_quiet_day_is_one_line(bot: RunningBot, scheduler: Scheduler) -> None:
     answer(await bot.command("/desk", "subscribe", user=LEAD))
     bot.clock.set(AS_OF + timedelta(hours=1))
