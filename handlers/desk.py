@@ -169,7 +169,8 @@ async def subscribe(
         restricted="yes" if item.restricted else "no",
         review="on" if item.review else "off",
     )
-    return {"response_type": "in_channel", "text": text}
+    # A change is the channel's news; a look at the settings is the asker's own answer.
+    return {"response_type": "ephemeral" if item is current else "in_channel", "text": text}
 
 
 async def _is_private(client: AsyncWebClient, channel_id: str) -> bool:

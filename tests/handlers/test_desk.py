@@ -240,6 +240,9 @@ async def test_subscribe_then_subscribe_shows_the_settings(bot: RunningBot) -> N
     assert shown_again["text"].startswith("This channel is subscribed.")
     assert "Digest: 08:00 Europe/Stockholm, weekdays" in shown_again["text"]
     assert "Countdowns: on" in shown_again["text"]
+    assert shown_again["response_type"] == "ephemeral"  # a look, not the channel's news
+    by_member = answer(await bot.command("/desk", "subscribe", user=MEMBER))
+    assert (by_member["response_type"], by_member["text"]) == ("ephemeral", shown_again["text"])
     assert await audit_count(bot) == audits + 1  # showing changes nothing
 
 
