@@ -597,6 +597,12 @@ def _resolve(parts: _Parts, text: str, local_now: datetime) -> tuple[datetime, b
     return None
 
 
+def _from_now(now: datetime, duration: _Duration, zone: str) -> datetime:
+    """`duration` after now, to the minute unless seconds were typed ("in 30 seconds")."""
+    moved = _shift(now, duration, zone)
+    return moved if duration.seconds % 60 else _to_the_minute(moved)
+
+
 def _to_the_minute(moment: datetime) -> datetime:
     """A time counted from now ("in 3 days", "tomorrow") without now's seconds: a deadline
     set at 09:02:37 for "in 3 days" is due at 09:02, as the desk reads it back."""
@@ -704,12 +710,11 @@ def _parse_when(
     if lowered.startswith("in "):
         duration = _parse_duration(text[3:].strip())
         if duration is not None:
-            return When(_to_the_minute(_shift(now, duration, default_zone)), default_zone)
+            return When(_from_now(now, duration, default_zone), default_zone)
     duration = _parse_duration(text)
     if duration is not None:
         zone = base_zone or default_zone
-        shifted = _shift(base or now, duration, zone)
-        return When(shifted if base else _to_the_minute(shifted), zone)
+        return When(_shift(base, duration, zone) if base else _from_now(now, duration, zone), zone)
 
     rest, found = _extract_zone(text)
     if not rest:

@@ -384,6 +384,15 @@ def test_a_time_typed_at_an_odd_second_is_due_on_the_minute(text: str, desk_zone
     assert (when.instant.second, when.instant.microsecond) == (0, 0), when
 
 
+@pytest.mark.parametrize(
+    ("text", "after"),
+    [("in 3 seconds", timedelta(seconds=3)), ("in 1 minute 30 seconds", timedelta(seconds=90))],
+)
+def test_a_duration_typed_with_seconds_is_counted_exactly(text: str, after: timedelta) -> None:
+    when = parse_when(text, now=WITH_SECONDS, default_zone=UTC_)
+    assert when.instant == WITH_SECONDS + after
+
+
 def test_seconds_typed_or_counted_from_a_base_are_kept() -> None:
     typed = parse_when("2025-08-12 00:01:30", now=WITH_SECONDS, default_zone=UTC_)
     assert typed.instant == datetime(2025, 8, 12, 0, 1, 30, tzinfo=UTC)
