@@ -28,7 +28,7 @@ from bot.render.blocks import (
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import deadline_block, in_reader_zone, item_button, left_text
 from bot.runtime import Runtime, runtime_of
-from bot.timeleft import format_local
+from bot.timeleft import describe_time_left, format_local, time_left
 from handlers import forms
 from handlers.request import Ask, answer_key, asked
 from handlers.submissions import lead_submission, opens_form
@@ -270,12 +270,20 @@ async def outcome_reply(
     deadline = await deadlines.set_outcome(
         session, actor=actor, now=runtime.now(), deadline_id=deadline_id, status=status
     )
+    now = runtime.now()
+    # Reopened long after its due time, it would be open yet listed nowhere: say so.
+    long_past = (
+        deadline.status == DeadlineStatus.open and deadline.due_at <= now - deadlines.RECENTLY
+    )
     text = render(
         "deadline_outcome",
         ref=deadline.id,
         title=deadline.title,
         status=deadline.status,
         due=format_local(deadline.due_at, deadline.zone),
+        long_past=describe_time_left(time_left(deadline.due_at, now=now, zone=deadline.zone))
+        if long_past
+        else "",
     )
     blocks: list[Block] = [section(text)]
     if deadline.status != DeadlineStatus.open:

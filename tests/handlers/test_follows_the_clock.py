@@ -150,6 +150,33 @@ async def test_a_closed_deadline_can_be_reopened(bot: RunningBot, verb: str) -> 
     assert entry.actor == LEAD and entry.entity_id == str(ref)
 
 
+@pytest.mark.parametrize(
+    ("later", "said"),
+    [
+        (timedelta(days=6, hours=23), None),  # still under "Recently passed"
+        (timedelta(days=8), "passed 8 days ago"),
+        (timedelta(days=40, hours=5), "passed 40 days 5 hours ago"),
+    ],
+)
+async def test_reopening_a_long_past_deadline_says_it_is_listed_nowhere(
+    bot: RunningBot, later: timedelta, said: str | None
+) -> None:
+    """Open again but more than 7 days past, it is neither upcoming nor recently passed:
+    the confirmation says so and how to give it a new due time."""
+    ref = await add_hearing(bot)
+    answer(await bot.command("/deadline", f"missed {ref}", user=LEAD))
+    bot.clock.set(datetime(2025, 8, 20, 15, 0, tzinfo=UTC) + later)
+    text = block_text(answer(await bot.command("/deadline", f"reopen {ref}", user=LEAD)))
+    listing = block_text(answer(await bot.command("/deadline", user=LEAD)))
+    if said is None:
+        assert "no longer lists it" not in text
+        assert "Hearing" in listing
+    else:
+        assert f"It {said}, so `/deadline` no longer lists it" in text
+        assert f"/deadline edit {ref}" in text
+        assert "Hearing" not in listing
+
+
 async def test_the_reopen_button_reopens(bot: RunningBot) -> None:
     ref = await add_hearing(bot)
     answer(await bot.command("/deadline", f"met {ref}", user=LEAD))
