@@ -28,6 +28,7 @@ from bot.render.blocks import (
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import deadline_block, in_reader_zone, item_button, left_text
 from bot.runtime import Runtime, runtime_of
+from bot.settings import Settings
 from bot.timeleft import describe_time_left, format_local, time_left
 from handlers import forms
 from handlers.request import Ask, answer_key, asked
@@ -84,6 +85,7 @@ async def handle_deadline(
                 channel_id=ask.channel_id,
                 deadline_id=deadline_id,
                 track=ask.named_track.handle if ask.named_track else None,
+                default_offsets=runtime.settings.countdown_offsets,
             )
             await forms.open_view(
                 client, command["trigger_id"], view, response_url=command.get("response_url")
@@ -340,13 +342,27 @@ async def reopen_from_button(
     await _outcome_from_button(ack, body, respond, context, DeadlineStatus.open, confirmed=True)
 
 
-async def _new_deadline_form(session: AsyncSession, channel_id: str, _: int | None) -> View:
-    return await forms.deadline_form(session, channel_id=channel_id, deadline_id=None, track=None)
-
-
-async def _deadline_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+async def _new_deadline_form(
+    session: AsyncSession, channel_id: str, _: int | None, settings: Settings
+) -> View:
     return await forms.deadline_form(
-        session, channel_id=channel_id, deadline_id=item_id, track=None
+        session,
+        channel_id=channel_id,
+        deadline_id=None,
+        track=None,
+        default_offsets=settings.countdown_offsets,
+    )
+
+
+async def _deadline_form(
+    session: AsyncSession, channel_id: str, item_id: int | None, settings: Settings
+) -> View:
+    return await forms.deadline_form(
+        session,
+        channel_id=channel_id,
+        deadline_id=item_id,
+        track=None,
+        default_offsets=settings.countdown_offsets,
     )
 
 

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.ids import Action, Callback, Field
+from bot.settings import Settings
 from bot.timeleft import format_local
 from handlers import forms
 from handlers.submissions import lead_submission, opens_form
@@ -20,7 +21,9 @@ from storage import events, sensitivities
 from templates import render
 
 
-async def _event_form(session: AsyncSession, channel_id: str, _: int | None) -> View:
+async def _event_form(
+    session: AsyncSession, channel_id: str, _: int | None, settings: Settings
+) -> View:
     return await forms.event_form(session, channel_id=channel_id, track=None)
 
 

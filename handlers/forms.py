@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ from bot.timeparse import (
     TimeParseError,
     When,
     day_month,
+    format_offset,
     parse_when,
     written_with_year,
 )
@@ -64,7 +65,6 @@ class FormMeta:
     item_id: int | None = None
     channel_id: str = ""
     from_item: int | None = None  # the feed item an event form was opened from
-
 
     def dump(self) -> str:
         return json.dumps(asdict(self))
@@ -211,12 +211,19 @@ async def event_form(
     blocks: list[Block] = [
         text_input(Field.headline, "Title", max_length=150, initial=given.title[:150]),
         text_input(
-            Field.when, "When", optional=True, hint="Empty means now. " + TIME_HINT,
+            Field.when,
+            "When",
+            optional=True,
+            hint="Empty means now. " + TIME_HINT,
             initial=given.when,
         ),
         select_input(Field.kind, "Kind", enum_choices(EventKind), initial=EventKind.report),
         text_input(
-            Field.summary, "Summary", multiline=True, optional=True, max_length=3000,
+            Field.summary,
+            "Summary",
+            multiline=True,
+            optional=True,
+            max_length=3000,
             initial=given.summary[:3000],
         ),
         text_input(
@@ -249,7 +256,12 @@ async def event_form(
 
 
 async def deadline_form(
-    session: AsyncSession, *, channel_id: str, deadline_id: int | None, track: str | None
+    session: AsyncSession,
+    *,
+    channel_id: str,
+    deadline_id: int | None,
+    track: str | None,
+    default_offsets: Sequence[timedelta],
 ) -> View:
     item = await deadlines.get_deadline(session, deadline_id) if deadline_id else None
     track_handle = track
@@ -279,7 +291,8 @@ async def deadline_form(
             "Countdown offsets",
             optional=True,
             initial=item.offsets if item else None,
-            hint="Empty means the desk's default, e.g. 30d,7d,1d,1h,0",
+            hint="Empty means the desk's default: "
+            + ",".join(format_offset(o) for o in default_offsets),
         ),
         select_input(
             Field.visibility,

@@ -214,7 +214,10 @@ async def mute_item_from_button(
     await ack()
     await respond(
         text=render(
-            "proposal_done", state="dismissed", title=item.title, muted=", ".join(words),
+            "proposal_done",
+            state="dismissed",
+            title=item.title,
+            muted=", ".join(words),
             source=view.source.name,
         ),
         response_type="ephemeral",

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.ids import Field
 from bot.runtime import Runtime, runtime_of
+from bot.settings import Settings
 from bot.timeparse import When
 from handlers import forms
 from handlers.forms import DESK_WIDE, FormMeta, Submission
@@ -29,7 +30,8 @@ from storage import tracks
 from storage.access import Actor, require_lead
 
 #: Builds the form a button opens: (session, channel id, item id from the button's value).
-FormBuilder = Callable[[AsyncSession, str, int | None], Awaitable[View]]
+#: (session, channel, the item a button names, the settings) -> the form
+FormBuilder = Callable[[AsyncSession, str, int | None, Settings], Awaitable[View]]
 
 
 async def track_id_of(session: AsyncSession, handle: str) -> int | None:
@@ -136,7 +138,7 @@ def opens_form(build: FormBuilder) -> Callable[..., Awaitable[None]]:
         runtime = runtime_of(context)
         async with runtime.db.session() as session:
             await require_lead(session, submitter(runtime, body))
-            view = await build(session, _channel(body), _button_value(body))
+            view = await build(session, _channel(body), _button_value(body), runtime.settings)
         await ack()
         await forms.open_view(
             client,

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.render.blocks import button, buttons, context_line, header, message
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import round_block
+from bot.settings import Settings
 from bot.timeleft import format_local
 from handlers import forms
 from handlers.request import asked
@@ -79,11 +80,15 @@ async def handle_talks(
         await ack(message(fallback, blocks, response_type=ask.response_type()))
 
 
-async def _new_round_form(session: AsyncSession, channel_id: str, _: int | None) -> View:
+async def _new_round_form(
+    session: AsyncSession, channel_id: str, _: int | None, settings: Settings
+) -> View:
     return await forms.round_form(session, channel_id=channel_id, round_id=None, track=None)
 
 
-async def _round_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+async def _round_form(
+    session: AsyncSession, channel_id: str, item_id: int | None, settings: Settings
+) -> View:
     return await forms.round_form(session, channel_id=channel_id, round_id=item_id, track=None)
 
 

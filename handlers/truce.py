@@ -16,6 +16,7 @@ from bot.answers import Answer, fresh_until
 from bot.render.blocks import context_line, header, message, section
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import in_reader_zone, separated, truce_blocks
+from bot.settings import Settings
 from bot.timeleft import format_local
 from handlers import forms
 from handlers.request import Ask, answer_key, asked
@@ -156,7 +157,9 @@ async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) ->
     )
 
 
-async def _truce_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+async def _truce_form(
+    session: AsyncSession, channel_id: str, item_id: int | None, settings: Settings
+) -> View:
     if item_id is None:  # App Home's button: the one truce that can be extended
         item_id = (await truces.extendable_truce(session, track_ids=None)).id
     assert item_id is not None

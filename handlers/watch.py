@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.render.blocks import button, buttons, context_line, header, message
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import event_block, sensitivity_block
+from bot.settings import Settings
 from handlers import forms
 from handlers.request import asked
 from handlers.submissions import lead_submission, opens_form
@@ -90,11 +91,15 @@ async def handle_watch(
         await ack(message(fallback, blocks, response_type=ask.response_type()))
 
 
-async def _new_sensitivity_form(session: AsyncSession, channel_id: str, _: int | None) -> View:
+async def _new_sensitivity_form(
+    session: AsyncSession, channel_id: str, _: int | None, settings: Settings
+) -> View:
     return await forms.sensitivity_form(session, channel_id=channel_id, sensitivity_id=None)
 
 
-async def _sensitivity_form(session: AsyncSession, channel_id: str, item_id: int | None) -> View:
+async def _sensitivity_form(
+    session: AsyncSession, channel_id: str, item_id: int | None, settings: Settings
+) -> View:
     return await forms.sensitivity_form(session, channel_id=channel_id, sensitivity_id=item_id)
 
 

@@ -58,7 +58,11 @@ async def test_a_member_forged_form_submission_is_refused_and_writes_nothing(
 ) -> None:
     async with e2e.db.session() as session:
         view = await forms.deadline_form(
-            session, channel_id=CHANNEL, deadline_id=TRUCE_EXPIRY_DEADLINE, track=None
+            session,
+            channel_id=CHANNEL,
+            deadline_id=TRUCE_EXPIRY_DEADLINE,
+            track=None,
+            default_offsets=e2e.settings.countdown_offsets,
         )
     crafted = {**view.to_dict(), "id": "V0CRAFTED", "team_id": "T0LOCAL"}
     assert crafted["callback_id"] == Callback.deadline_form

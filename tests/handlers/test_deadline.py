@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from bot.render.ids import Callback, Field
+import pytest
+
+from bot.clock import ManualClock
+from bot.render.ids import Action, Callback, Field
+from bot.timeparse import parse_offsets
 from storage import deadlines
 from storage.access import CLI
+from storage.db import Database
 from storage.models import AuditEntry, Deadline, DeadlineStatus
-from tests.support.bots import RunningBot
+from tests.support.bots import RunningBot, running_bot
 from tests.support.checks import (
     answer,
     assert_valid_message,
@@ -19,6 +25,7 @@ from tests.support.checks import (
     rows,
 )
 from tests.support.people import AS_OF, CHANNEL, LEAD, MEMBER
+from tests.support.slack import SlackStandIn
 
 TRUCE_EXPIRY = "US–China tariff truce (Geneva, 90 days) expires"
 
@@ -120,6 +127,34 @@ async def test_deadline_new_opens_the_deadline_form(bot: RunningBot) -> None:
     view = await bot.opened_view()
     assert view["callback_id"] == Callback.deadline_form
     assert {Field.headline, Field.due, Field.kind, Field.offsets} <= input_block_ids(view)
+
+
+def offsets_hint(view: dict[str, Any]) -> str:
+    [block] = [b for b in view["blocks"] if b.get("block_id") == Field.offsets]
+    return str(block["hint"]["text"])
+
+
+async def test_the_offsets_field_names_the_desks_real_default(bot: RunningBot) -> None:
+    """It said "e.g. 30d,7d,1d,1h,0" while the default was 30d,14d,7d,3d,1d,12h,1h,0."""
+    await bot.command("/deadline", "new", user=LEAD)
+    hint = offsets_hint(await bot.opened_view())
+    assert hint == "Empty means the desk's default: 30d,14d,7d,3d,1d,12h,1h,0"
+
+
+@pytest.mark.parametrize(("configured", "shown"), [("7d,1d", "7d,1d"), ("2w,36h,0", "14d,1d12h,0")])
+async def test_the_offsets_hint_follows_the_operators_setting(
+    db: Database, standin: SlackStandIn, clock: ManualClock, configured: str, shown: str
+) -> None:
+    offsets = tuple(parse_offsets(configured))
+    async with running_bot(db, standin, clock, countdown_offsets=offsets) as bot:
+        for open_form in (
+            lambda: bot.command("/deadline", "new", user=LEAD),
+            lambda: bot.click(Action.open_deadline_form, "", user=LEAD),  # App Home's button
+        ):
+            mark = bot.standin.mark()
+            await open_form()
+            call = await bot.standin.next_call("views.open", after=mark)
+            assert offsets_hint(call.args["view"]) == f"Empty means the desk's default: {shown}"
 
 
 async def test_deadline_form_with_bad_due_time_is_an_inline_error(bot: RunningBot) -> None:

@@ -65,7 +65,11 @@ async def build_view(bot: RunningBot, callback: Callback, item_id: int | None) -
             view = await forms.event_form(session, channel_id=CHANNEL, track=None)
         elif callback == Callback.deadline_form:
             view = await forms.deadline_form(
-                session, channel_id=CHANNEL, deadline_id=item_id, track=None
+                session,
+                channel_id=CHANNEL,
+                deadline_id=item_id,
+                track=None,
+                default_offsets=bot.settings.countdown_offsets,
             )
         elif callback == Callback.truce_form:
             assert item_id is not None

@@ -37,7 +37,13 @@ def opened(view: Any) -> dict[str, Any]:
 
 async def deadline_view(bot: RunningBot) -> dict[str, Any]:
     async with bot.db.session() as session:
-        view = await forms.deadline_form(session, channel_id=CHANNEL, deadline_id=None, track=None)
+        view = await forms.deadline_form(
+            session,
+            channel_id=CHANNEL,
+            deadline_id=None,
+            track=None,
+            default_offsets=bot.settings.countdown_offsets,
+        )
     return opened(view)
 
 
