@@ -22,7 +22,7 @@ from handlers import forms
 from handlers.request import Ask, answer_key, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
-from storage import truces
+from storage import alerts, truces
 from storage.access import require_lead
 from storage.errors import InvalidInput
 from storage.models import TruceStatus
@@ -150,10 +150,15 @@ async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) ->
         expiry_reader=in_reader_zone(view.expiry.due_at, None),  # posted in the channel
         note=note.strip(),
     )
+    # A channel that follows the truce gets the expiry alert: one post there, not two.
+    alerted_here = await alerts.expiry_alerted_in(session, view.expiry, ask.channel_id)
+    note_line = "Countdowns are re-planned from the new expiry." + (
+        " This channel gets the alert." if alerted_here else ""
+    )
     return message(
         f"{view.truce.title} now expires {format_local(view.expiry.due_at, view.expiry.zone)}",
-        [section(text), context_line("Countdowns are re-planned from the new expiry.")],
-        response_type="in_channel",
+        [section(text), context_line(note_line)],
+        response_type="ephemeral" if alerted_here else "in_channel",
     )
 
 

@@ -32,6 +32,12 @@ async def _channels(session: AsyncSession, track_id: int | None, *, restricted: 
     return [s.channel_id for s in subscriptions if follows(s, track, restricted=restricted)]
 
 
+async def expiry_alerted_in(session: AsyncSession, expiry: Deadline, channel_id: str) -> bool:
+    """Whether a change of this truce expiry is alerted in `channel_id` (it follows it)."""
+    restricted = expiry.visibility == Visibility.restricted
+    return channel_id in await _channels(session, expiry.track_id, restricted=restricted)
+
+
 async def queue_event_alerts(
     session: AsyncSession, event: Event, tagged: Sequence[Sensitivity], *, now: datetime
 ) -> None:

@@ -16,7 +16,7 @@ from bot.slack_text import message_text
 from bot.timeleft import format_local
 from tests.support.bots import RunningBot
 from tests.support.checks import answer, block_text
-from tests.support.people import LEAD, MEMBER
+from tests.support.people import CHANNEL, LEAD, MEMBER
 
 SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01 EDT
 EXTENDED_EXPIRY = datetime(2025, 11, 10, 5, 1, tzinfo=UTC)  # +90 days, 00:01 EST
@@ -63,12 +63,26 @@ async def test_an_expiry_alert_and_the_extension_notice_give_your_time_as_a_toke
     in_shanghai(bot, LEAD)
     answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
     notice = answer(await bot.command("/truce", "extend +90d", user=LEAD))
-    assert notice["response_type"] == "in_channel"
+    # The channel follows the truce: the alert is its one post, the notice the lead's own.
+    assert notice["response_type"] == "ephemeral"
+    assert "This channel gets the alert." in block_text(notice)
     assert_reader_time_for_everyone(notice, EXTENDED_EXPIRY)
     await scheduler.tick()
     [alert] = channel_posts(bot)
     assert "expiry moved" in message_text(alert)
     assert_reader_time_for_everyone(alert, EXTENDED_EXPIRY)
+
+
+async def test_an_extension_typed_in_a_channel_without_the_alert_is_posted_there(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
+    notice = answer(await bot.command("/truce", "extend +90d", user=LEAD, channel="C0OTHER1"))
+    assert notice["response_type"] == "in_channel"  # the only word of it there
+    assert "gets the alert" not in block_text(notice)
+    await scheduler.tick()
+    [alert] = channel_posts(bot)  # in the subscribed channel only
+    assert alert["channel"] == CHANNEL and "expiry moved" in message_text(alert)
 
 
 async def test_the_digest_gives_each_deadline_your_time_as_a_token(bot: RunningBot) -> None:
