@@ -26,8 +26,11 @@ def _finalize(value: Any) -> str:
     return escape_mrkdwn("" if value is None else str(value))
 
 
+# The templates ship with the code: no `auto_reload`, which stat()s each template file on
+# every render (two system calls for each of the 48 lines of a long `/deadline`).
 ENV = Environment(
     loader=PackageLoader("templates", "."),
+    auto_reload=False,
     undefined=StrictUndefined,
     finalize=_finalize,
     autoescape=False,
@@ -46,6 +49,7 @@ def render(template: str, /, **values: Any) -> str:
 # them for mentions or links, so values go in as typed, not mrkdwn-escaped.
 PLAIN_ENV = Environment(
     loader=PackageLoader("templates", "."),
+    auto_reload=False,
     undefined=StrictUndefined,
     autoescape=False,
     trim_blocks=True,
