@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -242,9 +242,18 @@ class Event(SQLModel, table=True):
 
 
 class EventSensitivity(SQLModel, table=True):
+    """A tag. `occurred_at` and `visibility` are the event's, copied by the database's own
+    triggers (migration 0006_topic_recency) so that a topic's latest events are one index
+    range; Parley never sets them."""
+
     __tablename__ = "event_sensitivity"
+    __table_args__ = (
+        Index("ix_event_sensitivity_recency", "sensitivity_id", "occurred_at", "event_id"),
+    )
     event_id: int = Field(foreign_key="event.id", primary_key=True)
     sensitivity_id: int = Field(foreign_key="sensitivity.id", primary_key=True, index=True)
+    occurred_at: datetime | None = utc_column(nullable=True)
+    visibility: str | None = Field(default=None, max_length=20)
 
 
 class Subscription(SQLModel, table=True):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from storage import events, sensitivities
 from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput
-from storage.models import Sensitivity
+from storage.models import Event, EventSensitivity, Sensitivity
 from tests.support.record import NOW, Seeded, assert_utc, audit_trail, row_counts
 
 
@@ -271,3 +275,116 @@ async def test_latest_by_sensitivity_is_each_topics_timeline_in_one_read(
     restricted = "China restricted note on Taiwan"
     shown = {title for views in titles(batched).values() for title, _ in views}
     assert (restricted in shown) == (include_restricted and per_topic >= 2)
+
+
+async def timelines(
+    db: Database, topics: list[int], *, include_restricted: bool, until: Any, per_topic: int
+) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """(latest_by_sensitivity, each topic's `timeline`): the tags' copies against the events."""
+    async with db.session() as s:
+        batched = await events.latest_by_sensitivity(
+            s,
+            sensitivity_ids=topics,
+            include_restricted=include_restricted,
+            until=until,
+            per_topic=per_topic,
+        )
+        one_by_one = {
+            t: await events.timeline(
+                s, sensitivity_id=t, include_restricted=include_restricted, until=until,
+                limit=per_topic,
+            )
+            for t in topics
+        }  # fmt: skip
+    as_titles = lambda found: {t: [v.event.title for v in vs] for t, vs in found.items()}  # noqa: E731
+    return as_titles(batched), as_titles(one_by_one)
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_latest_by_sensitivity_matches_each_timeline_on_random_records(
+    db: Database, seeded: Seeded, lead: Actor, seed: int
+) -> None:
+    pick = random.Random(seed)
+    async with db.session() as s:
+        names = ["Quokka policy", "Wombat quotas", "Numbat rules"]
+        for name in names:
+            await sensitivities.add_sensitivity(
+                s, actor=lead, now=NOW, name=name, keywords=[name.split()[0].lower()],
+                visibility=pick.choice(["team", "team", "restricted"]),
+            )  # fmt: skip
+        for n in range(40):
+            words = " and ".join(pick.sample(["quokka", "wombat", "numbat", "tariff"], 2))
+            await events.add_event(
+                s, actor=lead, now=NOW, title=f"Event {n}: {words}",
+                occurred_at=NOW + timedelta(hours=pick.randrange(-200, 200)),
+                visibility=pick.choice(["team", "restricted"]),
+            )  # fmt: skip
+        topics = [t.id for t in await sensitivities.all_sensitivities(s) if t.id is not None]
+    for _ in range(6):
+        until = pick.choice([None, NOW + timedelta(hours=pick.randrange(-100, 100))])
+        for include_restricted in (False, True):
+            for per_topic in (1, 2, 4):
+                batched, one_by_one = await timelines(
+                    db, topics, include_restricted=include_restricted, until=until,
+                    per_topic=per_topic,
+                )  # fmt: skip
+                assert batched == one_by_one, (until, include_restricted, per_topic)
+
+
+async def test_an_events_time_or_visibility_changed_by_sql_is_followed_by_its_tags(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    """The tags' copies are kept by the database (triggers), not by Parley's code: a write
+    by `psql` or an import moves them too."""
+    async with db.session() as s:
+        taiwan = await sensitivities.find_sensitivity(s, "taiwan", include_restricted=True)
+        old = await events.add_event(
+            s, actor=lead, now=NOW, title="Old Taiwan note", occurred_at=NOW - timedelta(days=300)
+        )
+    topic = [taiwan.id or 0]
+    latest, _ = await timelines(db, topic, include_restricted=False, until=None, per_topic=1)
+    assert latest[topic[0]] != ["Old Taiwan note"]
+    async with db.session() as s:
+        await s.exec(
+            update(Event)
+            .where(col(Event.id) == old.event.id)
+            .values(occurred_at=NOW + timedelta(days=30))  # the newest of them all
+        )
+        await s.commit()
+    latest, timeline = await timelines(db, topic, include_restricted=False, until=None, per_topic=1)
+    assert latest == timeline == {topic[0]: ["Old Taiwan note"]}
+    assert await tag_copies(db, old.event.id) == {(NOW + timedelta(days=30), "team")}
+    async with db.session() as s:
+        await s.exec(
+            update(Event).where(col(Event.id) == old.event.id).values(visibility="restricted")
+        )
+        await s.commit()
+    hidden, timeline = await timelines(db, topic, include_restricted=False, until=None, per_topic=1)
+    assert hidden == timeline and hidden[topic[0]] != ["Old Taiwan note"]
+    shown, _ = await timelines(db, topic, include_restricted=True, until=None, per_topic=1)
+    assert shown == {topic[0]: ["Old Taiwan note"]}
+    assert await tag_copies(db, old.event.id) == {(NOW + timedelta(days=30), "restricted")}
+
+
+async def tag_copies(db: Database, event_id: int | None) -> set[tuple[Any, Any]]:
+    async with db.session() as s:
+        tags = (
+            await s.exec(select(EventSensitivity).where(col(EventSensitivity.event_id) == event_id))
+        ).all()
+    return {(t.occurred_at, t.visibility) for t in tags}
+
+
+async def test_each_tag_carries_its_events_time_and_visibility(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    """Filled by the database when the tag is written (the seed's and a lead's events)."""
+    async with db.session() as s:
+        added = await events.add_event(
+            s, actor=lead, now=NOW, title="Taiwan and rare earths", visibility="restricted",
+            occurred_at=NOW - timedelta(hours=5),
+        )  # fmt: skip
+        every = (await s.exec(select(Event))).all()
+    assert len(added.sensitivities) == 2
+    assert await tag_copies(db, added.event.id) == {(NOW - timedelta(hours=5), "restricted")}
+    for event in every:
+        assert await tag_copies(db, event.id) <= {(event.occurred_at, event.visibility)}
