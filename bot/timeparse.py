@@ -32,8 +32,9 @@ Decisions (each pinned by a test in ``tests/bot/test_timeparse.py`` and the tabl
   fall-back time is its first occurrence.
 * ``+Nd`` / ``N days`` / ``+Nw`` count calendar days in the zone; hours, minutes and
   seconds are elapsed time, added after the days. ``+90d`` and ``90 days`` count from
-  `base` (the current expiry for ``/truce extend``); ``in 3 days`` counts from `now`,
-  to the minute (now's seconds dropped), as do the times dateparser reads from now.
+  `base` (the current expiry for ``/truce extend``); ``in 3 days`` counts from `now`, up
+  to the next whole minute (``in 30 seconds`` is exact); dateparser's readings have no
+  seconds unless typed.
 * An ISO time with a numeric offset keeps its instant; its zone is the one named in the
   text, else `default_zone` when that zone has the same offset at that instant, else the
   offset's fixed zone (``-04:00`` → Etc/GMT+4, shown as UTC-4), else (half hours) UTC.
@@ -598,14 +599,17 @@ def _resolve(parts: _Parts, text: str, local_now: datetime) -> tuple[datetime, b
 
 
 def _from_now(now: datetime, duration: _Duration, zone: str) -> datetime:
-    """`duration` after now, to the minute unless seconds were typed ("in 30 seconds")."""
+    """`duration` after now, on the next whole minute unless seconds were typed ("in 30
+    seconds"): typed at 09:02:37, "in 3 days" is due at 09:03 three days on. Never sooner
+    than asked, so its confirmation reads "3 days left", and on a minute, so the time shown
+    (09:03) is the time counted from ("passed 23 hours ago", not "22 hours 59 minutes")."""
     moved = _shift(now, duration, zone)
-    return moved if duration.seconds % 60 else _to_the_minute(moved)
+    if duration.seconds % 60 or moved == _to_the_minute(moved):
+        return moved
+    return _to_the_minute(moved) + timedelta(minutes=1)
 
 
 def _to_the_minute(moment: datetime) -> datetime:
-    """A time counted from now ("in 3 days", "tomorrow") without now's seconds: a deadline
-    set at 09:02:37 for "in 3 days" is due at 09:02, as the desk reads it back."""
     return moment.replace(second=0, microsecond=0)
 
 

@@ -157,11 +157,15 @@ def plan_countdowns(
     return planned
 
 
+#: A mark within this of the moment the due time was set repeats the confirmation just given
+#: ("in 3 days", due on the next whole minute, has its 3-day mark seconds later): not owed.
+JUST_SET = timedelta(minutes=1)
+
+
 def _owed(fire_at: datetime, *, set_at: datetime, since: datetime) -> bool:
-    """A countdown is owed if it falls after the due time was set (one falling at that very
-    moment, as "in 3 days" has its 3-day mark, would repeat the confirmation just given)
-    and once the channel had subscribed."""
-    return fire_at > set_at and fire_at >= since
+    """A countdown is owed if it falls after the due time was set (more than `JUST_SET`
+    after) and once the channel had subscribed."""
+    return fire_at > set_at + JUST_SET and fire_at >= since
 
 
 def digest_instant(subscription: Subscription, local_day: date) -> datetime:

@@ -816,11 +816,13 @@ async def test_a_countdown_at_each_default_offset_says_what_is_left_at_its_mark(
 
 
 @pytest.mark.parametrize("offset", [timedelta(days=3), timedelta(days=7), timedelta(hours=1)])
-async def test_a_mark_at_the_moment_the_deadline_is_set_is_not_posted(
-    db: Database, standin: SlackStandIn, clock: ManualClock, offset: timedelta
+@pytest.mark.parametrize("later", [timedelta(0), timedelta(seconds=23), timedelta(seconds=60)])
+async def test_a_mark_within_a_minute_of_setting_the_deadline_is_not_posted(
+    db: Database, standin: SlackStandIn, clock: ManualClock, offset: timedelta, later: timedelta
 ) -> None:
-    """ "in 3 days" puts the 3-day mark at the moment of adding: the desk has just read the
-    confirmation, so no "3 days left" follows it; the next mark is posted."""
+    """ "in 3 days" is due on the next whole minute: its 3-day mark falls seconds after the
+    confirmation the desk has just read, so no "3 days left" follows it; the next mark is
+    posted."""
     await subscribe(db, CHANNEL)
     async with db.session() as session:
         await add_deadline(
@@ -828,17 +830,32 @@ async def test_a_mark_at_the_moment_the_deadline_is_set_is_not_posted(
             actor=CLI,
             now=AS_OF,
             title="Set at its mark",
-            due_at=AS_OF + offset,
+            due_at=AS_OF + offset + later,
             zone="UTC",
             offsets=f"{format_offset(offset)},30m",
         )
-    clock.set(AS_OF + timedelta(seconds=5))
+    clock.set(AS_OF + later + timedelta(seconds=5))
     await make_scheduler(db, standin, clock).tick()
     assert posts(standin) == []
-    clock.set(AS_OF + offset - timedelta(minutes=30) + timedelta(seconds=5))
+    clock.set(AS_OF + later + offset - timedelta(minutes=30) + timedelta(seconds=5))
     await make_scheduler(db, standin, clock).tick()
     [post] = posts(standin)
     assert "30 minutes left" in message_text(post)
+
+
+async def test_a_mark_more_than_a_minute_after_setting_the_deadline_is_posted(
+    db: Database, standin: SlackStandIn, clock: ManualClock
+) -> None:
+    await subscribe(db, CHANNEL)
+    async with db.session() as session:
+        await add_deadline(
+            session, actor=CLI, now=AS_OF, title="Soon", zone="UTC", offsets="1h",
+            due_at=AS_OF + timedelta(hours=1, minutes=1, seconds=1),
+        )  # fmt: skip
+    clock.set(AS_OF + timedelta(minutes=1, seconds=5))
+    await make_scheduler(db, standin, clock).tick()
+    [post] = posts(standin)
+    assert "1 hour left" in message_text(post)
 
 
 async def test_the_final_countdown_says_deadline_reached(

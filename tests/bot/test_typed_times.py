@@ -359,28 +359,37 @@ WITH_SECONDS = datetime(2025, 7, 29, 9, 2, 37, 512000, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "asked"),
     [
-        "in 3 days",
-        "in 90 minutes",
-        "in 2 hours",
-        "in 1 week",
-        "3 days",
-        "tomorrow",
-        "tomorrow 09:00",
-        "next friday",
-        "next friday 17:00",
-        "friday",
-        "noon",
-        "Aug 12 noon",
-        "Aug 12",
+        ("in 3 days", timedelta(days=3)),
+        ("in 90 minutes", timedelta(minutes=90)),
+        ("in 2 hours", timedelta(hours=2)),
+        ("in 1 week", timedelta(weeks=1)),
+        ("3 days", timedelta(days=3)),
+        ("in 1 day 12 hours", timedelta(days=1, hours=12)),
     ],
 )
 @pytest.mark.parametrize("desk_zone", [UTC_, NY, SHA, "Asia/Kolkata"])
-def test_a_time_typed_at_an_odd_second_is_due_on_the_minute(text: str, desk_zone: str) -> None:
-    """Typed at 09:02:37.5, "in 3 days" was due at 09:02:37.5: its countdowns and the digest
-    then read "22 hours 59 minutes" where the time shown says 23 hours."""
+def test_a_time_counted_from_now_is_on_the_next_whole_minute(
+    text: str, asked: timedelta, desk_zone: str
+) -> None:
+    """Typed at 09:02:37.5, "in 3 days" was due at 09:02:37.5 three days on: the digest then
+    read "22 hours 59 minutes" for a time shown as 09:02. On the minute before, it read "2
+    days 23 hours left" in its own confirmation. Now: the next minute, never sooner."""
     when = parse_when(text, now=WITH_SECONDS, default_zone=desk_zone)
+    assert (when.instant.second, when.instant.microsecond) == (0, 0), when
+    assert WITH_SECONDS + asked <= when.instant < WITH_SECONDS + asked + timedelta(minutes=1)
+    exact = datetime(2025, 7, 29, 9, 2, tzinfo=UTC)  # already on a minute: as asked
+    assert parse_when(text, now=exact, default_zone=desk_zone).instant == exact + asked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["tomorrow", "tomorrow 09:00", "next friday", "next friday 17:00", "friday", "noon",
+     "Aug 12 noon", "Aug 12"],
+)  # fmt: skip
+def test_a_named_time_typed_at_an_odd_second_has_no_seconds(text: str) -> None:
+    when = parse_when(text, now=WITH_SECONDS, default_zone=UTC_)
     assert (when.instant.second, when.instant.microsecond) == (0, 0), when
 
 
