@@ -135,7 +135,7 @@ def plan_countdowns(
             if not follows(subscription, track, restricted=restricted):
                 continue
             since = _since(subscription)
-            owed = [o for o in fired if _owed(deadline.due_at - o, set_at=set_at, since=since)]
+            owed = [o for o in fired if _owed(deadline.due_at, o, set_at=set_at, since=since)]
             keys = [countdown_key(deadline, o, subscription.channel_id) for o in owed]
             if not owed or keys[-1] in known:
                 continue
@@ -162,10 +162,12 @@ def plan_countdowns(
 JUST_SET = timedelta(minutes=1)
 
 
-def _owed(fire_at: datetime, *, set_at: datetime, since: datetime) -> bool:
-    """A countdown is owed if it falls after the due time was set (more than `JUST_SET`
-    after) and once the channel had subscribed."""
-    return fire_at > set_at + JUST_SET and fire_at >= since
+def _owed(due: datetime, offset: timedelta, *, set_at: datetime, since: datetime) -> bool:
+    """A countdown is owed if it falls after the due time was set (a "time left" mark more
+    than `JUST_SET` after: "Deadline reached" is news however soon) and once the channel
+    had subscribed."""
+    fire_at = due - offset
+    return fire_at > set_at + (JUST_SET if offset else timedelta(0)) and fire_at >= since
 
 
 def digest_instant(subscription: Subscription, local_day: date) -> datetime:
@@ -338,9 +340,9 @@ def countdowns_ahead(
             if fire_at <= now:
                 continue
             for subscription in channels:
-                if not _owed(fire_at, set_at=set_at, since=_since(subscription)) or not follows(
-                    subscription, track, restricted=restricted
-                ):
+                if not _owed(
+                    deadline.due_at, offset, set_at=set_at, since=_since(subscription)
+                ) or not follows(subscription, track, restricted=restricted):
                     continue
                 ahead.append(countdown_delivery(deadline, offset, subscription.channel_id))
     return ahead

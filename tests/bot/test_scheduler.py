@@ -843,6 +843,23 @@ async def test_a_mark_within_a_minute_of_setting_the_deadline_is_not_posted(
     assert "30 minutes left" in message_text(post)
 
 
+@pytest.mark.parametrize("soon", [timedelta(seconds=3), timedelta(seconds=59)])
+async def test_deadline_reached_is_posted_however_soon_after_setting(
+    db: Database, standin: SlackStandIn, clock: ManualClock, soon: timedelta
+) -> None:
+    """ "in 3 seconds": no "time left" mark repeats the confirmation, but the deadline's
+    arrival is news."""
+    await subscribe(db, CHANNEL)
+    async with db.session() as session:
+        await add_deadline(
+            session, actor=CLI, now=AS_OF, title="Flash vote", zone="UTC", due_at=AS_OF + soon
+        )
+    clock.set(AS_OF + soon + timedelta(seconds=2))
+    await make_scheduler(db, standin, clock).tick()
+    [post] = posts(standin)
+    assert "Deadline reached: Flash vote" in message_text(post)
+
+
 async def test_a_mark_more_than_a_minute_after_setting_the_deadline_is_posted(
     db: Database, standin: SlackStandIn, clock: ManualClock
 ) -> None:
