@@ -708,10 +708,17 @@ async def test_restricted_tag_names_stay_out_of_public_alerts_and_digests(
     assert "Secret envoy channel" not in public
 
 
+def _probe_delivery() -> outbox.PlannedDelivery:
+    return outbox.PlannedDelivery(key="k", kind="countdown", channel_id="C", due_at=AS_OF)
+
+
 async def test_a_restart_with_many_channels_plans_in_chunks(
     database_url: str, standin: SlackStandIn, clock: ManualClock
 ) -> None:
-    """800 channels x 6 owed offsets would overflow PostgreSQL's 32,767 bound values."""
+    """650 channels x 6 owed offsets x 9 columns a delivery row is 35,100 bound values: one
+    INSERT would overflow PostgreSQL's 32,767 (fewer channels would not test the chunks)."""
+    channels = 650
+    assert channels * 6 * len(outbox._row(_probe_delivery(), AS_OF)) > 32_767
     from sqlalchemy import insert
 
     from storage.models import Subscription
@@ -737,20 +744,20 @@ async def test_a_restart_with_many_channels_plans_in_chunks(
                             "created_at": AS_OF,
                             "active_since": AS_OF,
                         }
-                        for n in range(800)
+                        for n in range(channels)
                     ]
                 )
             )
             await session.commit()
         clock.set(EXPIRY + timedelta(seconds=30))  # down since before the 7-day mark
         report = await make_scheduler(db, standin, clock).tick()
-        assert report.planned == 800 * 6
+        assert report.planned == channels * 6
         assert len(report.lapsed) == 1  # the truce lapsed while it was down
-        assert report.outcomes["sent"] == 800 * 2  # each channel: the final countdown, the lapse
-        assert len(posts(standin)) == 800
+        assert report.outcomes["sent"] == channels * 2  # each: the final countdown, the lapse
+        assert len(posts(standin)) == channels
         assert all("Deadline reached" in message_text(p) for p in posts(standin))
         lapse_alerts = [p for p in posts(standin, lapses=True) if _key(p).startswith("alert:lapse")]
-        assert len(lapse_alerts) == 800
+        assert len(lapse_alerts) == channels
         assert all("lapsed" in message_text(p) for p in lapse_alerts)
     finally:
         await db.dispose()
