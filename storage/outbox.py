@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
@@ -283,7 +284,7 @@ async def record_asked_digest(
     digest is still posted. The caller commits."""
     session.add(
         Delivery(
-            key=f"digest:{channel_id}:asked:{now.isoformat()}:{user_id}",
+            key=f"digest:{channel_id}:asked:{now.isoformat()}:{user_id}:{uuid4().hex[:8]}",
             kind=DeliveryKind.digest,
             channel_id=channel_id,
             due_at=now,

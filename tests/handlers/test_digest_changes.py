@@ -83,6 +83,16 @@ async def test_a_digest_asked_for_counts_as_the_channels_last_one(
     assert len(digests(bot)) == 1
 
 
+async def test_a_digest_asked_for_twice_in_the_same_instant_is_answered_twice(
+    bot: RunningBot,
+) -> None:
+    """Each is recorded under a key of its own: a double submit is not a database error."""
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    first = block_text(answer(await bot.command("/desk", "digest", user=MEMBER)))
+    again = block_text(answer(await bot.command("/desk", "digest", user=MEMBER)))
+    assert first.startswith("Desk digest") and again.startswith("Desk digest")
+
+
 async def test_a_digest_asked_for_in_another_channel_moves_nothing_here(
     bot: RunningBot, scheduler: Scheduler
 ) -> None:
