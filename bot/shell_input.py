@@ -10,6 +10,7 @@ turns into "cancel this line or form". Imported only by the shell.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -143,10 +144,10 @@ class PipeReader:
             self._loop = asyncio.get_running_loop()
             self._queue = asyncio.Queue()
             threading.Thread(target=self._pump, name="parley-stdin", daemon=True).start()
-            try:
+            # Off the main thread (tests) or on a platform without signals there is no
+            # handler to add: Ctrl-C keeps Python's default (KeyboardInterrupt).
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 self._loop.add_signal_handler(signal.SIGINT, self.interrupt)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread (tests) or no signals here
         return self._queue
 
     def _pump(self) -> None:
@@ -207,10 +208,9 @@ class PipeReader:
 
     def close(self) -> None:
         if self._loop is not None:
-            try:
+            # None was added when `_start` could not add it (see there).
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 self._loop.remove_signal_handler(signal.SIGINT)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
 
 
 def default_reader(tree: Mapping[str, Any], people: Iterable[str] = ()) -> LineReader:

@@ -345,13 +345,7 @@ async def reopen_from_button(
 async def _new_deadline_form(
     session: AsyncSession, channel_id: str, _: int | None, settings: Settings
 ) -> View:
-    return await forms.deadline_form(
-        session,
-        channel_id=channel_id,
-        deadline_id=None,
-        track=None,
-        default_offsets=settings.countdown_offsets,
-    )
+    return await _deadline_form(session, channel_id, None, settings)
 
 
 async def _deadline_form(

@@ -67,23 +67,7 @@ async def get_round(session: AsyncSession, round_id: int) -> TalksRound:
 async def round_view(
     session: AsyncSession, talks: TalksRound, *, now: datetime | None = None
 ) -> RoundView:
-    delegations = await session.exec(
-        select(Delegation).where(col(Delegation.round_id) == talks.id).order_by(col(Delegation.id))
-    )
-    track = await session.get(Track, talks.track_id) if talks.track_id else None
-    status = status_at(talks, now) if now is not None else talks.status
-    return RoundView(round=talks, track=track, delegations=list(delegations.all()), status=status)
-
-
-async def rounds_in_scope(
-    session: AsyncSession, *, track_ids: Sequence[int] | None
-) -> list[TalksRound]:
-    query = select(TalksRound).order_by(col(TalksRound.starts_at))
-    if track_ids is not None:
-        query = query.where(
-            or_(col(TalksRound.track_id).is_(None), col(TalksRound.track_id).in_(track_ids))
-        )
-    return list((await session.exec(query)).all())
+    return (await round_views(session, [talks], now=now))[0]
 
 
 #: A round with no end is in progress until the end of its first local day: at most a day
@@ -150,9 +134,10 @@ async def latest_and_next(
 
 
 async def round_views(
-    session: AsyncSession, shown: Sequence[TalksRound], *, now: datetime
+    session: AsyncSession, shown: Sequence[TalksRound], *, now: datetime | None
 ) -> list[RoundView]:
-    """Each round with its delegations (one query for all) and track, as the clock reads it."""
+    """Each round with its delegations (one query for all) and track; its status as the
+    clock reads it at `now`, or as stored when no `now` is given."""
     if not shown:
         return []
     delegations: dict[int, list[Delegation]] = {}
@@ -169,7 +154,7 @@ async def round_views(
             round=r,
             track=await session.get(Track, r.track_id) if r.track_id else None,
             delegations=delegations.get(r.id or 0, []),
-            status=status_at(r, now),
+            status=status_at(r, now) if now is not None else r.status,
         )
         for r in shown
     ]

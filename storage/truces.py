@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import and_, col, or_, select
@@ -379,6 +380,33 @@ async def _stage_extension(
     )
 
 
+def _record_lapse(
+    session: AsyncSession,
+    truce_id: int,
+    expiry: Deadline,
+    *,
+    before: dict[str, Any] | None,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """The audit entry of a lapse: the truce as it was, lapsed at its expiry."""
+    record_change(
+        session,
+        actor=actor,
+        at=now,
+        action="lapse",
+        entity="truce",
+        entity_id=truce_id,
+        before=before,
+        after={
+            **(before or {}),
+            "status": TruceStatus.lapsed,
+            "expired_at": expiry.due_at.isoformat(),
+            "expiry_zone": expiry.zone,
+        },
+    )
+
+
 async def record_lapsed_before(
     session: AsyncSession, truce: Truce, *, actor: Actor, now: datetime
 ) -> bool:
@@ -393,21 +421,7 @@ async def record_lapsed_before(
     before = snapshot(truce)
     truce.status = TruceStatus.lapsed
     session.add(truce)
-    record_change(
-        session,
-        actor=actor,
-        at=now,
-        action="lapse",
-        entity="truce",
-        entity_id=truce.id,
-        before=before,
-        after={
-            **(before or {}),
-            "status": TruceStatus.lapsed,
-            "expired_at": expiry.due_at.isoformat(),
-            "expiry_zone": expiry.zone,
-        },
-    )
+    _record_lapse(session, truce.id, expiry, before=before, actor=actor, now=now)
     return True
 
 
@@ -446,21 +460,7 @@ async def lapse_expired(session: AsyncSession, *, now: datetime) -> list[int]:
         if claimed.rowcount != 1:
             await session.rollback()
             continue  # another process lapsed it first
-        record_change(
-            session,
-            actor=PARLEY,
-            at=now,
-            action="lapse",
-            entity="truce",
-            entity_id=truce_id,
-            before=before,
-            after={
-                **(before or {}),
-                "status": TruceStatus.lapsed,
-                "expired_at": expiry.due_at.isoformat(),
-                "expiry_zone": expiry.zone,
-            },
-        )
+        _record_lapse(session, truce_id, expiry, before=before, actor=PARLEY, now=now)
         await queue_lapse_alerts(session, truce, expiry, now=now)
         await session.commit()
         lapsed.append(truce_id)
