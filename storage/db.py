@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.changes import ChangeFeed
 from storage.revisions import single_head
+from storage.sqlite_reads import inline_reads_creator
 from storage.version import VERSION_KEY, RecordSession, RecordVersion
 
 if TYPE_CHECKING:
@@ -75,7 +76,9 @@ class Database:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
-        if not self.is_sqlite:
+        if self.is_sqlite:
+            kwargs.update(async_creator=inline_reads_creator(self.url))
+        else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:

@@ -1,0 +1,93 @@
+"""SQLite reads on the event loop's own thread; writes on aiosqlite's worker thread.
+
+aiosqlite runs every call on one worker thread per connection and hands the result back
+through the event loop: a cursor, the statement, its rows and the cursor's close are four
+round trips per statement, and that hand-off costs several times what SQLite takes to
+answer an indexed read (measured: 1.66 ms against 0.68 ms of CPU for one ORM statement).
+
+In WAL mode a reader never waits for a lock: it reads the last committed state whatever
+writers do. So a SELECT (and fetching its rows) runs inline, with no hand-off, and cannot
+stall the loop on another connection's lock. Everything that may wait for the write lock
+or for the disk — INSERT, UPDATE, DELETE, BEGIN, a commit of a real transaction,
+`executescript` — still runs on the worker thread, as aiosqlite intends.
+
+    engine = create_async_engine(url, async_creator=inline_reads_creator(url))
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.engine import make_url
+
+#: sqlite3.Cursor methods that only read what its last statement produced.
+FETCHES = frozenset({"fetchone", "fetchmany", "fetchall"})
+#: Calls that never touch the database file: made inline always.
+LOCAL = frozenset({"cursor", "close"})
+
+
+def reads_only(sql: object) -> bool:
+    """A statement that reads and cannot write: a plain SELECT (PRAGMAs and CTEs, which may
+    precede an INSERT, are left to the worker thread)."""
+    return isinstance(sql, str) and sql.lstrip()[:6].upper() == "SELECT"
+
+
+class InlineReadsConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose reads skip the worker thread (see the module's text).
+
+    SQLAlchemy awaits each call on a connection before it makes the next, so the worker
+    thread is idle whenever a call runs inline: the sqlite3 connection is never used from
+    two threads at once.
+    """
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self._reading: set[int] = set()  # ids of the cursors whose last statement was a SELECT
+
+    def _inline(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+        owner = getattr(fn, "__self__", None)
+        name = getattr(fn, "__name__", "")
+        if isinstance(owner, sqlite3.Cursor):
+            if name == "execute":
+                if reads_only(args[0] if args else None):
+                    self._reading.add(id(owner))
+                    return True
+                self._reading.discard(id(owner))
+                return False
+            if name in FETCHES:
+                return id(owner) in self._reading
+            if name == "close":
+                self._reading.discard(id(owner))
+                return True
+            return False
+        if isinstance(owner, sqlite3.Connection):
+            if name in LOCAL and name != "close":
+                return True
+            # Ending a transaction that never began (only SELECTs ran) is a no-op.
+            return name in ("commit", "rollback") and not owner.in_transaction
+        return False
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._connection is not None and self._running and self._inline(fn, args):
+            return fn(*args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+
+def inline_reads_creator(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """An `async_creator` for `create_async_engine`: connections as aiosqlite would make
+    them from `url` (same file, same arguments), reading inline."""
+    parsed = make_url(url)
+    dialect = parsed.get_dialect()()
+    args, kwargs = dialect.create_connect_args(parsed)
+    connect = partial(sqlite3.connect, *args, **kwargs)
+
+    async def create() -> aiosqlite.Connection:
+        connection = InlineReadsConnection(connect, iter_chunk_size=64)
+        connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own
+        return await connection
+
+    return create
