@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 ANALYSIS_LIMIT = 1000  # rows SQLite's ANALYZE samples per index: bounded at any size
+SQLITE_POOL = 20  # connections kept open: cheap in SQLite, a thread each in aiosqlite
 MIGRATION_LOCK = 0x5061726C6579  # "Parley": the advisory lock key taken while migrating
 
 
@@ -77,7 +78,12 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs.update(async_creator=inline_reads_creator(self.url))
+            # As many kept connections as answers in flight: past the pool's size, each
+            # session opened a connection of its own (a thread, PRAGMAs) and closed it after,
+            # and at 10 concurrent the answers that did waited several times as long.
+            kwargs.update(
+                async_creator=inline_reads_creator(self.url), pool_size=SQLITE_POOL, max_overflow=20
+            )
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,18 +17,52 @@ from storage.audit import commit_change, record_change, snapshot
 from storage.checks import choice, clean_offsets, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Deadline, DeadlineKind, DeadlineStatus, Visibility
+from storage.types import UTCDateTime
 
 PAST_DEADLINE = "That time ({when}) is already past: a new deadline must lie in the future."
 
 
-def in_scope(track_ids: Sequence[int] | None, *, include_restricted: bool) -> list[object]:
-    """WHERE clauses shared by every listing: the tracks asked for (desk-wide items always)."""
-    clauses: list[object] = []
-    if track_ids is not None:
-        clauses.append(or_(col(Deadline.track_id).is_(None), col(Deadline.track_id).in_(track_ids)))
+def _bound_scope(scoped: bool, include_restricted: bool) -> list[Any]:
+    """WHERE clauses shared by every listing: open, in the tracks asked for (desk-wide items
+    always; `track_ids` bound per call), team-visible unless restricted items may show."""
+    clauses: list[Any] = [col(Deadline.status) == DeadlineStatus.open]
+    if scoped:
+        ids: Any = bindparam("track_ids", expanding=True)
+        clauses.append(or_(col(Deadline.track_id).is_(None), col(Deadline.track_id).in_(ids)))
     if not include_restricted:
         clauses.append(col(Deadline.visibility) == Visibility.team)
     return clauses
+
+
+@cache
+def _listing(which: str, scoped: bool, include_restricted: bool) -> Any:
+    """The `/deadline` listings' statements, built once per shape (values bound per call:
+    `now`, `track_ids`, `limit`, and `since` for the recently passed)."""
+    where = _bound_scope(scoped, include_restricted)
+    now = bindparam("now", type_=UTCDateTime())
+    if which == "upcoming":
+        return (
+            select(Deadline)
+            .where(*where, col(Deadline.due_at) >= now)
+            .order_by(col(Deadline.due_at), col(Deadline.id))
+            .limit(bindparam("limit"))
+        )
+    if which == "count":
+        return select(func.count()).select_from(Deadline).where(*where, col(Deadline.due_at) >= now)
+    since = bindparam("since", type_=UTCDateTime())
+    return (
+        select(Deadline)
+        .where(*where, col(Deadline.due_at) < now, col(Deadline.due_at) > since)
+        .order_by(col(Deadline.due_at).desc(), col(Deadline.id).desc())
+        .limit(bindparam("limit"))
+    )
+
+
+def _params(now: datetime, track_ids: Sequence[int] | None, **more: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"now": now, **more}
+    if track_ids is not None:
+        params["track_ids"] = list(track_ids)
+    return params
 
 
 async def get_deadline(session: AsyncSession, deadline_id: int) -> Deadline:
@@ -44,14 +80,9 @@ async def upcoming_deadlines(
     include_restricted: bool,
     limit: int = 100,
 ) -> list[Deadline]:
-    query = (
-        select(Deadline)
-        .where(col(Deadline.status) == DeadlineStatus.open, col(Deadline.due_at) >= now)
-        .where(*in_scope(track_ids, include_restricted=include_restricted))  # type: ignore[arg-type]
-        .order_by(col(Deadline.due_at), col(Deadline.id))
-        .limit(limit)
-    )
-    return list((await session.exec(query)).all())
+    query = _listing("upcoming", track_ids is not None, include_restricted)
+    params = _params(now, track_ids, limit=limit)
+    return list((await session.exec(query, params=params)).all())
 
 
 async def count_upcoming(
@@ -62,13 +93,8 @@ async def count_upcoming(
     include_restricted: bool,
 ) -> int:
     """How many `upcoming_deadlines` there are, past any limit."""
-    query = (
-        select(func.count())
-        .select_from(Deadline)
-        .where(col(Deadline.status) == DeadlineStatus.open, col(Deadline.due_at) >= now)
-        .where(*in_scope(track_ids, include_restricted=include_restricted))  # type: ignore[arg-type]
-    )
-    return int((await session.exec(query)).one())
+    query = _listing("count", track_ids is not None, include_restricted)
+    return int((await session.exec(query, params=_params(now, track_ids))).one())
 
 
 #: How long an open deadline past its due time stays "recently passed" (SPEC §3).
@@ -84,18 +110,9 @@ async def recently_passed(
     limit: int = 20,
 ) -> list[Deadline]:
     """Open deadlines due in the last 7 days, latest first: passed, outcome not yet marked."""
-    query = (
-        select(Deadline)
-        .where(
-            col(Deadline.status) == DeadlineStatus.open,
-            col(Deadline.due_at) < now,
-            col(Deadline.due_at) > now - RECENTLY,
-        )
-        .where(*in_scope(track_ids, include_restricted=include_restricted))  # type: ignore[arg-type]
-        .order_by(col(Deadline.due_at).desc(), col(Deadline.id).desc())
-        .limit(limit)
-    )
-    return list((await session.exec(query)).all())
+    query = _listing("recently_passed", track_ids is not None, include_restricted)
+    params = _params(now, track_ids, since=now - RECENTLY, limit=limit)
+    return list((await session.exec(query, params=params)).all())
 
 
 async def add_deadline(

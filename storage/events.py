@@ -43,14 +43,10 @@ def _scope(track_ids: Sequence[int] | None, include_restricted: bool) -> list[ob
     return clauses
 
 
-async def _with_tags(
-    session: AsyncSession, events: Sequence[Event], include_restricted: bool
-) -> list[EventView]:
-    """The events with their sensitivities; a restricted sensitivity's name is itself
-    restricted, so it is left out unless `include_restricted`."""
-    if not events:
-        return []
-    ids = [e.id for e in events]
+@lru_cache(maxsize=2)
+def _tags_query(include_restricted: bool) -> Any:
+    """The sensitivities of the events bound as `ids`: built once per visibility."""
+    ids: Any = bindparam("ids", expanding=True)
     query = (
         select(EventSensitivity.event_id, Sensitivity)
         .join(Sensitivity, col(Sensitivity.id) == col(EventSensitivity.sensitivity_id))
@@ -58,7 +54,18 @@ async def _with_tags(
     )
     if not include_restricted:
         query = query.where(col(Sensitivity.visibility) == Visibility.team)
-    rows = await session.exec(query)
+    return query
+
+
+async def _with_tags(
+    session: AsyncSession, events: Sequence[Event], include_restricted: bool
+) -> list[EventView]:
+    """The events with their sensitivities; a restricted sensitivity's name is itself
+    restricted, so it is left out unless `include_restricted`."""
+    if not events:
+        return []
+    params = {"ids": [e.id for e in events]}
+    rows = await session.exec(_tags_query(include_restricted), params=params)
     tags: dict[int, list[Sensitivity]] = {}
     for event_id, sensitivity in rows.all():
         tags.setdefault(event_id, []).append(sensitivity)

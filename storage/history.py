@@ -90,8 +90,11 @@ async def changes(
     page: list[Change] = []
     skipped = more = 0
     start = 0
+    # The page and one more, when every entry may be shown (the common case): a first page
+    # of 20 reads 21 entries, not a batch of 200 with their snapshots.
+    size = min(_BATCH, offset + limit + 1)
     while True:
-        batch = (await session.exec(query.offset(start).limit(_BATCH))).all()
+        batch = (await session.exec(query.offset(start).limit(size))).all()
         for entry in batch:
             change = change_of(entry)
             if not _visible(change, track_ids, include_restricted):
@@ -104,6 +107,7 @@ async def changes(
                 more += 1
                 if since is None:
                     return page, more
-        if len(batch) < _BATCH:
+        if len(batch) < size:
             return page, more
-        start += _BATCH
+        start += size
+        size = _BATCH

@@ -15,9 +15,10 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from functools import cache
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import literal, true
+from sqlalchemy import bindparam, literal, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -95,26 +96,35 @@ class RecordLookups:
         return await self._restricted.get(version, channel_id, read)
 
 
+@cache
+def _context_query() -> Any:
+    """Built once (its values bound per call): building it costs more than SQLite's answer."""
+    role = (
+        select(RoleGrant.role)
+        .where(col(RoleGrant.user_id) == bindparam("user_id"))
+        .scalar_subquery()
+    )
+    restricted = (
+        select(Subscription.restricted)
+        .where(col(Subscription.channel_id) == bindparam("channel_id"))
+        .scalar_subquery()
+    )
+    one = select(literal(1).label("one")).subquery()
+    return (
+        select(role.label("role"), restricted.label("restricted"), Track)
+        .select_from(one)
+        .outerjoin(Track, true())
+        .order_by(col(Track.handle))
+    )
+
+
 async def command_context(
     session: AsyncSession, actor: Actor, channel_id: str
 ) -> tuple[list[Track], Role, bool]:
     """The tracks, the asker's role and whether the channel is restricted, in one query
     (what `RecordLookups` memoises, read straight from the record)."""
-    role = select(RoleGrant.role).where(col(RoleGrant.user_id) == actor.id).scalar_subquery()
-    restricted = (
-        select(Subscription.restricted)
-        .where(col(Subscription.channel_id) == channel_id)
-        .scalar_subquery()
-    )
-    one = select(literal(1).label("one")).subquery()
-    rows = (
-        await session.exec(
-            select(role.label("role"), restricted.label("restricted"), Track)
-            .select_from(one)
-            .outerjoin(Track, true())
-            .order_by(col(Track.handle))
-        )
-    ).all()
+    params = {"user_id": actor.id, "channel_id": channel_id}
+    rows = (await session.exec(_context_query(), params=params)).all()
     granted, is_restricted = (rows[0][0], rows[0][1]) if rows else (None, None)
     found = [track for _, _, track in rows if track is not None]
     if actor.configured_admin:

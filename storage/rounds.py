@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import union_all
+from sqlalchemy import bindparam, union_all
 from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +18,7 @@ from storage.audit import commit_change, snapshot
 from storage.checks import choice, clean_text, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Delegation, RoundStatus, TalksRound, Track
+from storage.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -76,18 +79,15 @@ async def round_view(
 NO_END_BOUND = timedelta(days=2)
 
 
-async def latest_and_next(
-    session: AsyncSession, *, now: datetime, track_ids: Sequence[int] | None
-) -> tuple[list[RoundView], list[RoundView]]:
-    """(current or latest rounds, upcoming rounds), for `/talks` and the digest.
-
-    Two queries however many rounds the record holds: the rounds that can be shown (the
-    latest started, those possibly in progress, the next three), then their delegations."""
+@cache
+def _shown_query(scoped: bool) -> Any:
+    """The rounds `/talks` can show (see `latest_and_next`), built once: `now`, `no_end_since`
+    and, when `scoped`, `track_ids` are bound per call."""
     in_scope = [col(TalksRound.status) != RoundStatus.cancelled]
-    if track_ids is not None:
-        in_scope.append(
-            or_(col(TalksRound.track_id).is_(None), col(TalksRound.track_id).in_(track_ids))
-        )
+    if scoped:
+        ids: Any = bindparam("track_ids", expanding=True)
+        in_scope.append(or_(col(TalksRound.track_id).is_(None), col(TalksRound.track_id).in_(ids)))
+    now = bindparam("now", type_=UTCDateTime())
     started = col(TalksRound.starts_at) <= now
     latest_started = (
         select(TalksRound.id)
@@ -104,7 +104,7 @@ async def latest_and_next(
             col(TalksRound.ends_at) > now,
             and_(
                 col(TalksRound.ends_at).is_(None),
-                col(TalksRound.starts_at) > now - NO_END_BOUND,
+                col(TalksRound.starts_at) > bindparam("no_end_since", type_=UTCDateTime()),
             ),
         ),
     )
@@ -116,21 +116,36 @@ async def latest_and_next(
         .subquery()
     )
     shown = union_all(select(latest_started.c.id), maybe_in_progress, select(next_three.c.id))
-    rounds = list(
-        (
-            await session.exec(
-                select(TalksRound)
-                .where(col(TalksRound.id).in_(shown))
-                .order_by(col(TalksRound.starts_at), col(TalksRound.id))
-            )
-        ).all()
+    return (
+        select(TalksRound)
+        .where(col(TalksRound.id).in_(shown))
+        .order_by(col(TalksRound.starts_at), col(TalksRound.id))
     )
+
+
+async def latest_and_next(
+    session: AsyncSession, *, now: datetime, track_ids: Sequence[int] | None
+) -> tuple[list[RoundView], list[RoundView]]:
+    """(current or latest rounds, upcoming rounds), for `/talks` and the digest.
+
+    Two queries however many rounds the record holds: the rounds that can be shown (the
+    latest started, those possibly in progress, the next three), then their delegations."""
+    params: dict[str, Any] = {"now": now, "no_end_since": now - NO_END_BOUND}
+    if track_ids is not None:
+        params["track_ids"] = list(track_ids)
+    rounds = list((await session.exec(_shown_query(track_ids is not None), params=params)).all())
     begun = [r for r in rounds if r.starts_at <= now]
     latest = begun[-1:]
     current = [r for r in begun if status_at(r, now) == RoundStatus.in_progress and r not in latest]
     upcoming = [r for r in rounds if r.starts_at > now]
     views = await round_views(session, current + latest + upcoming, now=now)
     return views[: len(current) + len(latest)], views[len(current) + len(latest) :]
+
+
+@cache
+def _delegations_query() -> Any:
+    ids: Any = bindparam("ids", expanding=True)
+    return select(Delegation).where(col(Delegation.round_id).in_(ids)).order_by(col(Delegation.id))
 
 
 async def round_views(
@@ -141,13 +156,8 @@ async def round_views(
     if not shown:
         return []
     delegations: dict[int, list[Delegation]] = {}
-    for delegation in (
-        await session.exec(
-            select(Delegation)
-            .where(col(Delegation.round_id).in_([r.id for r in shown]))
-            .order_by(col(Delegation.id))
-        )
-    ).all():
+    params = {"ids": [r.id for r in shown]}
+    for delegation in (await session.exec(_delegations_query(), params=params)).all():
         delegations.setdefault(delegation.round_id, []).append(delegation)
     return [
         RoundView(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -86,26 +87,54 @@ async def view_of(session: AsyncSession, truce: Truce) -> TruceView:
     return (await _with_details(session, [view]))[0]
 
 
+@cache
+def _details_queries() -> tuple[Any, Any]:
+    """The terms and the extensions of the truces bound as `ids`: built once."""
+    ids: Any = bindparam("ids", expanding=True)
+    terms = (
+        select(TruceTerm)
+        .where(col(TruceTerm.truce_id).in_(ids))
+        .order_by(col(TruceTerm.position), col(TruceTerm.id))
+    )
+    extensions = (
+        select(TruceExtension)
+        .where(col(TruceExtension.truce_id).in_(ids))
+        .order_by(col(TruceExtension.decided_at), col(TruceExtension.id))
+    )
+    return terms, extensions
+
+
 async def _with_details(session: AsyncSession, views: list[TruceView]) -> list[TruceView]:
     """Fills in the terms and extensions of all `views` with one query each."""
     by_id = {view.truce.id: view for view in views if view.truce.id is not None}
     if not by_id:
         return views
-    terms = await session.exec(
-        select(TruceTerm)
-        .where(col(TruceTerm.truce_id).in_(by_id))
-        .order_by(col(TruceTerm.position), col(TruceTerm.id))
-    )
-    for term in terms.all():
+    terms, extensions = _details_queries()
+    params = {"ids": list(by_id)}
+    for term in (await session.exec(terms, params=params)).all():
         by_id[term.truce_id].terms.append(term)
-    extensions = await session.exec(
-        select(TruceExtension)
-        .where(col(TruceExtension.truce_id).in_(by_id))
-        .order_by(col(TruceExtension.decided_at), col(TruceExtension.id))
-    )
-    for extension in extensions.all():
+    for extension in (await session.exec(extensions, params=params)).all():
         by_id[extension.truce_id].extensions.append(extension)
     return views
+
+
+@cache
+def _views_query(scoped: bool) -> Any:
+    """Truces with the `statuses` bound, their track and expiry; `track_ids` when `scoped`."""
+    is_expiry = and_(
+        col(Deadline.truce_id) == col(Truce.id), col(Deadline.kind) == DeadlineKind.truce_expiry
+    )
+    statuses: Any = bindparam("statuses", expanding=True)
+    query = (
+        select(Truce, Track, Deadline)
+        .outerjoin(Track, col(Track.id) == col(Truce.track_id))
+        .outerjoin(Deadline, is_expiry)
+        .where(col(Truce.status).in_(statuses))
+    )
+    if scoped:
+        ids: Any = bindparam("track_ids", expanding=True)
+        query = query.where(or_(col(Truce.track_id).is_(None), col(Truce.track_id).in_(ids)))
+    return query.order_by(col(Truce.id), col(Deadline.id))
 
 
 async def truce_views(
@@ -116,20 +145,12 @@ async def truce_views(
 ) -> list[TruceView]:
     """The truces with these statuses in scope, each with its track and expiry (one join),
     terms and extensions: three queries however many truces there are."""
-    is_expiry = and_(
-        col(Deadline.truce_id) == col(Truce.id), col(Deadline.kind) == DeadlineKind.truce_expiry
-    )
-    query = (
-        select(Truce, Track, Deadline)
-        .outerjoin(Track, col(Track.id) == col(Truce.track_id))
-        .outerjoin(Deadline, is_expiry)
-        .where(col(Truce.status).in_(statuses))
-    )
+    params: dict[str, Any] = {"statuses": [str(status) for status in statuses]}
     if track_ids is not None:
-        query = query.where(or_(col(Truce.track_id).is_(None), col(Truce.track_id).in_(track_ids)))
+        params["track_ids"] = list(track_ids)
     views: dict[int | None, TruceView] = {}
     rows: Sequence[tuple[Truce, Track | None, Deadline | None]] = (
-        await session.exec(query.order_by(col(Truce.id), col(Deadline.id)))
+        await session.exec(_views_query(track_ids is not None), params=params)
     ).all()
     for truce, track, expiry in rows:
         # Ordered by deadline id: the first expiry is the truce's, as in `expiry_of`.

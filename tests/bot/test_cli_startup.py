@@ -69,7 +69,9 @@ import gc, json, sys
 from bot import cli
 starting = gc.get_threshold()
 cli.started(collect=False)
-print(json.dumps({"starting": starting, "after": gc.get_threshold(),
+after = gc.get_threshold()
+cli.started(serving=True)
+print(json.dumps({"starting": starting, "after": after, "serving": gc.get_threshold(),
                   "frozen": gc.get_freeze_count()}))
 """
 
@@ -90,4 +92,6 @@ def test_start_up_collects_rarely_then_freezes_what_it_built_and_restores_the_de
     seen = json.loads(probe.stdout)
     assert seen["starting"][0] >= 50 * json.loads(defaults.stdout)[0]
     assert seen["after"] == json.loads(defaults.stdout)
+    # A server, once started, collects its young objects less often than the default.
+    assert seen["serving"][0] >= 10 * json.loads(defaults.stdout)[0]
     assert seen["frozen"] > 10_000  # the modules and classes, out of the collector's sight

@@ -14,7 +14,7 @@ import aiosqlite
 import pytest
 from sqlalchemy import event, text
 
-from storage.db import Database
+from storage.db import SQLITE_POOL, Database
 from storage.sqlite_reads import reads_only
 
 
@@ -136,3 +136,24 @@ async def test_a_session_that_only_read_ends_without_the_worker_thread(probe_db:
 )
 def test_only_a_plain_select_counts_as_a_read(sql: object, expected: bool) -> None:
     assert reads_only(sql) is expected
+
+
+async def test_answers_in_flight_reuse_the_pools_connections(probe_db: Database) -> None:
+    """Ten sessions at once (SPEC §8's concurrency at scale), again and again, open no
+    connection after the first round: past the pool's size (it was 5), each session opened
+    its own (a thread and its PRAGMAs)."""
+    opened: list[object] = []
+    event.listen(probe_db.engine.sync_engine, "connect", lambda *_: opened.append(1))
+
+    async def answer() -> None:
+        async with probe_db.session() as session:
+            conn = await session.connection()
+            await conn.exec_driver_sql("SELECT n FROM probe")
+            await asyncio.sleep(0)  # all in flight together
+
+    await asyncio.gather(*(answer() for _ in range(10)))
+    first_round = len(opened)
+    for _ in range(5):
+        await asyncio.gather(*(answer() for _ in range(10)))
+    assert 0 < first_round <= 10 <= SQLITE_POOL
+    assert len(opened) == first_round
