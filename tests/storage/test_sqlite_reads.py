@@ -157,3 +157,37 @@ async def test_answers_in_flight_reuse_the_pools_connections(probe_db: Database)
         await asyncio.gather(*(answer() for _ in range(10)))
     assert 0 < first_round <= 10 <= SQLITE_POOL
     assert len(opened) == first_round
+
+
+async def test_a_second_writer_waits_its_turn_in_the_process_not_in_sqlites_busy_wait(
+    probe_db: Database,
+) -> None:
+    """With no busy wait at all (busy_timeout 0), SQLite refuses a second writer at once;
+    here it waits for this process's turn and writes the moment the first commits."""
+    async with probe_db.engine.connect() as first, probe_db.engine.connect() as second:
+        await second.exec_driver_sql("PRAGMA busy_timeout=0")
+        await first.exec_driver_sql("INSERT INTO probe VALUES (0, 10)")  # a write begun
+        waiting = asyncio.create_task(second.exec_driver_sql("INSERT INTO probe VALUES (0, 20)"))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        await first.commit()
+        await asyncio.wait_for(waiting, timeout=5)
+        await second.commit()
+    assert [n for _, n in await _read_all(probe_db)] == [0, 10, 20]
+
+
+async def test_a_failed_write_keeps_the_turn_until_its_rollback(probe_db: Database) -> None:
+    async with probe_db.engine.connect() as first, probe_db.engine.connect() as second:
+        await second.exec_driver_sql("PRAGMA busy_timeout=0")
+        await first.exec_driver_sql("INSERT INTO probe VALUES (0, 10)")
+        with pytest.raises(Exception, match="no such table"):
+            await first.exec_driver_sql("INSERT INTO missing VALUES (1)")
+        waiting = asyncio.create_task(second.exec_driver_sql("INSERT INTO probe VALUES (0, 20)"))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        await first.rollback()
+        await asyncio.wait_for(waiting, timeout=5)
+        await second.commit()
+    assert [n for _, n in await _read_all(probe_db)] == [0, 20]
