@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, union_all
+from sqlalchemy import bindparam, func, union_all
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -116,7 +116,10 @@ async def upcoming_events(
         .where(
             col(Event.occurred_at) > now,
             col(Event.created_at) <= now,
-            col(Event.seed_key).is_(None),
+            # Not `seed_key IS NULL`: SQLite would read that off the unique index on
+            # seed_key, as if it picked few rows, and sort every unseeded event (4.8 ms at
+            # 10,000); this way it walks the occurred_at index from now and stops at `limit`.
+            func.coalesce(col(Event.seed_key), "") == "",
         )
         .order_by(col(Event.occurred_at), col(Event.id))
         .limit(limit)
