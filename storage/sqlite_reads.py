@@ -29,8 +29,6 @@ from sqlalchemy.engine import make_url
 
 #: sqlite3.Cursor methods that only read what its last statement produced.
 FETCHES = frozenset({"fetchone", "fetchmany", "fetchall"})
-#: Calls that never touch the database file: made inline always.
-LOCAL = frozenset({"cursor", "close"})
 #: Calls that run SQL.
 STATEMENTS = frozenset({"execute", "executemany", "executescript"})
 #: As long as a writer waits for another of this process (PRAGMA busy_timeout, storage.db).
@@ -40,7 +38,11 @@ WRITE_WAIT_SECONDS = 30.0
 def reads_only(sql: object) -> bool:
     """A statement that reads and cannot write: a plain SELECT (PRAGMAs and CTEs, which may
     precede an INSERT, are left to the worker thread)."""
-    return isinstance(sql, str) and sql.lstrip()[:6].upper() == "SELECT"
+    return _opens_with(sql, "SELECT")
+
+
+def _opens_with(sql: object, keyword: str) -> bool:
+    return isinstance(sql, str) and sql.lstrip()[: len(keyword)].upper() == keyword
 
 
 class InlineReadsConnection(aiosqlite.Connection):
@@ -79,7 +81,7 @@ class InlineReadsConnection(aiosqlite.Connection):
                 return True
             return False
         if isinstance(owner, sqlite3.Connection):
-            if name in LOCAL and name != "close":
+            if name == "cursor":  # touches no file
                 return True
             # Ending a transaction that never began (only SELECTs ran) is a no-op.
             return name in ("commit", "rollback") and not owner.in_transaction
@@ -116,7 +118,7 @@ def _writes(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
     if not isinstance(owner, sqlite3.Cursor | sqlite3.Connection) or name not in STATEMENTS:
         return False
     sql = args[0] if args else None
-    return not (isinstance(sql, str) and sql.lstrip()[:6].upper() == "PRAGMA")
+    return not _opens_with(sql, "PRAGMA")
 
 
 class WriteTurn:

@@ -159,6 +159,15 @@ async def test_answers_in_flight_reuse_the_pools_connections(probe_db: Database)
     assert len(opened) == first_round
 
 
+async def _second_writer_waiting(second: Any) -> asyncio.Task[Any]:
+    """`second` starts a write while another connection's write is open: it must wait."""
+    waiting = asyncio.create_task(second.exec_driver_sql("INSERT INTO probe VALUES (0, 20)"))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    return waiting
+
+
 async def test_a_second_writer_waits_its_turn_in_the_process_not_in_sqlites_busy_wait(
     probe_db: Database,
 ) -> None:
@@ -167,10 +176,7 @@ async def test_a_second_writer_waits_its_turn_in_the_process_not_in_sqlites_busy
     async with probe_db.engine.connect() as first, probe_db.engine.connect() as second:
         await second.exec_driver_sql("PRAGMA busy_timeout=0")
         await first.exec_driver_sql("INSERT INTO probe VALUES (0, 10)")  # a write begun
-        waiting = asyncio.create_task(second.exec_driver_sql("INSERT INTO probe VALUES (0, 20)"))
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert not waiting.done()
+        waiting = await _second_writer_waiting(second)
         await first.commit()
         await asyncio.wait_for(waiting, timeout=5)
         await second.commit()
@@ -183,10 +189,7 @@ async def test_a_failed_write_keeps_the_turn_until_its_rollback(probe_db: Databa
         await first.exec_driver_sql("INSERT INTO probe VALUES (0, 10)")
         with pytest.raises(Exception, match="no such table"):
             await first.exec_driver_sql("INSERT INTO missing VALUES (1)")
-        waiting = asyncio.create_task(second.exec_driver_sql("INSERT INTO probe VALUES (0, 20)"))
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert not waiting.done()
+        waiting = await _second_writer_waiting(second)
         await first.rollback()
         await asyncio.wait_for(waiting, timeout=5)
         await second.commit()
