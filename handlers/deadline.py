@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -17,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.answers import Answer, fresh_until
 from bot.render.blocks import (
     MESSAGE_BLOCKS,
+    Later,
     beyond_the_limit,
     button,
     buttons,
@@ -156,14 +158,22 @@ async def _upcoming_answer(
         return Answer(text, made_at=now, fresh_until=fresh_until(now, []))
     by_id = {t.id: t for t in ask.known_tracks if t.id is not None}
 
-    def listed(items: list[Deadline]) -> list[Block]:
-        shown = items[:MESSAGE_BLOCKS]  # a message never shows more: render no more
+    def listed(items: list[Deadline]) -> list[Block | Later]:
         return [
-            deadline_block(d, tracks=by_id, now=now, reader_zone=reader_zone, is_lead=ask.is_lead)
-            for d in shown
-        ] + beyond_the_limit(len(items) - len(shown))
+            Later(
+                partial(
+                    deadline_block,
+                    d,
+                    tracks=by_id,
+                    now=now,
+                    reader_zone=reader_zone,
+                    is_lead=ask.is_lead,
+                )
+            )
+            for d in items
+        ]
 
-    blocks: list[Block] = []
+    blocks: list[Block | Later] = []
     if upcoming:
         blocks += [
             header(f"Upcoming deadlines ({total})"),

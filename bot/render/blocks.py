@@ -7,7 +7,7 @@ text into a ping; the text itself is escaped by `templates`.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -111,17 +111,28 @@ def buttons(*elements: ButtonElement) -> ActionsBlock:
     return ActionsBlock(elements=list(elements))
 
 
+class Later:
+    """An item's block, made only if `fit` keeps it: a long answer reads more items than a
+    message shows (to count them), and making each block is most of an answer's cost."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Block]) -> None:
+        self.make = make
+
+
 def fit(
-    blocks: Sequence[Block], *, limit: int = MESSAGE_BLOCKS, noun: str = "items"
+    blocks: Sequence[Block | Later], *, limit: int = MESSAGE_BLOCKS, noun: str = "items"
 ) -> list[Block]:
-    """Cuts a long answer to `limit` blocks, ending with an "n more" line instead."""
-    if len(blocks) <= limit:
-        return list(blocks)
-    kept = list(blocks[: limit - 1])
-    while kept and isinstance(kept[-1], DividerBlock):
-        kept.pop()
-    hidden = sum(1 for b in blocks[len(kept) :] if isinstance(b, SectionBlock))
-    return [*kept, context_line(f"…and {hidden} more {noun} not shown.")]
+    """Cuts a long answer to `limit` blocks, ending with an "n more" line instead; `Later`
+    blocks are made only when kept, and each counts as an item when it is not."""
+    if len(blocks) > limit:
+        kept = list(blocks[: limit - 1])
+        while kept and isinstance(kept[-1], DividerBlock):
+            kept.pop()
+        hidden = sum(1 for b in blocks[len(kept) :] if isinstance(b, SectionBlock | Later))
+        blocks = [*kept, context_line(f"…and {hidden} more {noun} not shown.")]
+    return [b.make() if isinstance(b, Later) else b for b in blocks]
 
 
 def beyond_the_limit(count: int) -> list[Block]:
@@ -133,7 +144,7 @@ def beyond_the_limit(count: int) -> list[Block]:
 _UNSHOWN = SectionBlock(text=" ")
 
 
-def message(text: str, blocks: Sequence[Block], **extra: Any) -> dict[str, Any]:
+def message(text: str, blocks: Sequence[Block | Later], **extra: Any) -> dict[str, Any]:
     """A message payload: fallback text plus the blocks, validated by slack_sdk."""
     return {
         "text": escape_mrkdwn(clip(text, FALLBACK_TEXT)),

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+from functools import partial
 
-from bot.render.blocks import BUTTON_TEXT, clip_words
+import pytest
+from slack_sdk.models.blocks import Block, SectionBlock
+
+from bot.render.blocks import (
+    BUTTON_TEXT,
+    MESSAGE_BLOCKS,
+    Later,
+    clip_words,
+    fit,
+    header,
+    section,
+)
 from bot.render.ids import Action
 from bot.render.present import ButtonVerb, item_button
 
@@ -72,3 +83,22 @@ def test_item_button_cuts_a_long_name_to_fit_and_keeps_the_words_around_it(
     if verb == "mark_met":
         assert label.startswith("Mark met: Deadline for the very") and label.endswith("…")
     assert len(label) >= BUTTON_TEXT - 5  # uses the room it has
+
+
+@pytest.mark.parametrize("items", [0, 1, 48, 49, 50, 51, 66, 120])
+@pytest.mark.parametrize("before", [0, 1, 3])
+def test_fit_makes_a_later_block_only_when_it_is_shown(items: int, before: int) -> None:
+    """The same blocks and the same "n more" count as when every item is made first."""
+    made: list[int] = []
+
+    def item(n: int) -> SectionBlock:
+        made.append(n)
+        return section(f"item {n}")
+
+    heads: list[Block] = [header(f"head {h}") for h in range(before)]
+    lazy = fit([*heads, *(Later(partial(item, n)) for n in range(items))])
+    made_lazily = list(made)
+    eager = fit([*heads, *(item(n) for n in range(items))])
+    assert [b.to_dict() for b in lazy] == [b.to_dict() for b in eager]
+    shown = min(items, MESSAGE_BLOCKS - before if before + items <= MESSAGE_BLOCKS else 49 - before)
+    assert made_lazily == list(range(shown))
