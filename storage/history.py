@@ -110,4 +110,7 @@ async def changes(
         if len(batch) < size:
             return page, more
         start += size
-        size = _BATCH
+        # The next batch: what is still wanted, twice over for the entries this reader may
+        # not see (a member's page of 20 with three restricted ones reads 21, then 12).
+        wanted = offset + limit + 1 - (skipped + len(page) + more)
+        size = _BATCH if since is not None else min(_BATCH, max(2 * wanted, 10))

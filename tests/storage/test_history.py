@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlmodel import col, select
 
 from storage.db import Database
@@ -86,3 +86,46 @@ async def test_changes_page_the_trail_as_filtering_all_of_it_would(db: Database,
 
 def _all_newest_first() -> Any:
     return select(AuditEntry).order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+
+
+@pytest.mark.parametrize(
+    ("every_nth_restricted", "at_most"), [(7, 21 + 12), (3, 21 + 30), (2, 21 + 60)]
+)
+async def test_a_members_page_reads_little_more_than_it_shows(
+    db: Database, every_nth_restricted: int, at_most: int
+) -> None:
+    """Entries a member may not see are skipped in Python: the next read asks for what is
+    still wanted (twice over), not a batch of 200 snapshots."""
+    rows = [
+        {
+            "at": START + timedelta(minutes=n),
+            "actor": "U1",
+            "action": "add",
+            "entity": "event",
+            "entity_id": str(n),
+            "after": {
+                "id": n,
+                "track_id": None,
+                "visibility": Visibility.restricted
+                if n % every_nth_restricted == 0
+                else Visibility.team,
+            },
+        }
+        for n in range(500)
+    ]
+    loaded: list[int] = []
+
+    def seen(entry: AuditEntry, _: object) -> None:
+        loaded.append(entry.id or 0)
+
+    async with db.session() as session:
+        await session.exec(insert(AuditEntry), params=rows)  # type: ignore[call-overload]
+        await session.commit()
+        event.listen(AuditEntry, "load", seen)
+        try:
+            page, more = await changes(session, include_restricted=False, limit=20)
+        finally:
+            event.remove(AuditEntry, "load", seen)
+    assert len(page) == 20 and more == 1
+    assert not any(c.restricted for c in page)
+    assert 21 < len(loaded) <= at_most
