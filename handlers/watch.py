@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -12,7 +13,15 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.render.blocks import button, buttons, context_line, header, message
+from bot.render.blocks import (
+    MESSAGE_BLOCKS,
+    Later,
+    button,
+    buttons,
+    context_line,
+    header,
+    message,
+)
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import event_block, sensitivity_block
 from bot.settings import Settings
@@ -45,7 +54,7 @@ async def handle_watch(
                 client, command["trigger_id"], view, response_url=command.get("response_url")
             )
             return
-        blocks: list[Block]
+        blocks: list[Block | Later]
         if ask.text:
             item = await sensitivities.find_sensitivity(
                 session, ask.text, include_restricted=ask.sees_restricted
@@ -68,16 +77,21 @@ async def handle_watch(
             if not items:
                 await ack(text="No sensitivities are on record.", response_type="ephemeral")
                 return
+            # No message shows more than MESSAGE_BLOCKS: the latest events of no more.
             latest = await events.latest_by_sensitivity(
                 session,
-                sensitivity_ids=[i.id for i in items if i.id is not None],
+                sensitivity_ids=[i.id for i in items[:MESSAGE_BLOCKS] if i.id is not None],
                 include_restricted=ask.sees_restricted,
                 until=ask.runtime.now(),
                 per_topic=2,
             )
             blocks = [header("Sensitivities")]
             blocks += [
-                sensitivity_block(item, latest.get(item.id or 0, []), is_lead=ask.is_lead)
+                Later(
+                    partial(
+                        sensitivity_block, item, latest.get(item.id or 0, []), is_lead=ask.is_lead
+                    )
+                )
                 for item in items
             ]
             fallback = ", ".join(f"{i.name} ({i.level})" for i in items)

@@ -77,8 +77,9 @@ def clean_link(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return ""
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _TRACKING.match(k)]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
+    ]
     return urlunsplit(
         (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), "")
     )
@@ -126,8 +127,11 @@ class Matcher:
         if silenced not in self._compiled:
             found: list[tuple[object, re.Pattern[str]]] = []
             for sensitivity in self.sensitivities:
-                words = [w for w in [*sensitivity.keywords, sensitivity.name]
-                         if w.lower() not in silenced]
+                words = [
+                    w
+                    for w in [*sensitivity.keywords, sensitivity.name]
+                    if w.lower() not in silenced
+                ]
                 pattern = keyword_pattern(words)
                 if pattern is not None:
                     found.append((sensitivity, pattern))
@@ -326,7 +330,8 @@ async def _propose(
         for channel in review
     ]
     critical = [
-        s.name for s in matcher.sensitivities
+        s.name
+        for s in matcher.sensitivities
         if s.slug in item.matched and s.level == Level.critical
     ]
     if critical:
@@ -345,8 +350,13 @@ async def _propose(
         ]
     outbox.queue(session, planned, now=now)
     record_change(
-        session, actor=PARLEY, at=now, action="propose", entity="feed_item",
-        entity_id=item.id, after=snapshot(item),
+        session,
+        actor=PARLEY,
+        at=now,
+        action="propose",
+        entity="feed_item",
+        entity_id=item.id,
+        after=snapshot(item),
     )
 
 
@@ -404,8 +414,14 @@ async def stage_added(
     item.decided_at = now
     session.add(item)
     record_change(
-        session, actor=actor, at=now, action="add_to_record", entity="feed_item",
-        entity_id=item.id, before=before, after=snapshot(item),
+        session,
+        actor=actor,
+        at=now,
+        action="add_to_record",
+        entity="feed_item",
+        entity_id=item.id,
+        before=before,
+        after=snapshot(item),
     )
 
 
@@ -494,8 +510,6 @@ async def untriaged(
         )
         views = [v for v in views if not v.source.tracks or handles & set(v.source.tracks)]
     if not include_restricted:
-        views = [
-            v for v in views if all(s.visibility == Visibility.team for s in v.sensitivities)
-        ]
+        views = [v for v in views if all(s.visibility == Visibility.team for s in v.sensitivities)]
     views.sort(key=_rank)
     return views[:limit], max(len(views) - limit, 0)

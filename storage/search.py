@@ -536,9 +536,8 @@ async def _topic_hits(
         until=until,
         per_topic=room,
     )
-    for views in tagged.values():
-        for view in views:
-            event = view.event
+    for latest in tagged.values():
+        for event in latest:
             if event.id is not None and ("event", event.id) not in found:
                 found.add(("event", event.id))
                 more.append(

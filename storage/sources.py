@@ -196,7 +196,9 @@ async def add_source(
         kind=kind_of(url),
         tracks=list(tracks) if tracks else None,
         confidence=choice(
-            confidence or default_confidence(url), Confidence, field="confidence",
+            confidence or default_confidence(url),
+            Confidence,
+            field="confidence",
             label="Confidence",
         ),
         poll_minutes=poll_minutes,
@@ -227,8 +229,13 @@ async def set_enabled(
         source.next_poll_at = now
         source.consecutive_failures = 0
     await commit_change(
-        session, source, actor=actor, at=now, action="resume" if enabled else "pause",
-        entity="source", before=before,
+        session,
+        source,
+        actor=actor,
+        at=now,
+        action="resume" if enabled else "pause",
+        entity="source",
+        before=before,
     )
     return source
 
@@ -247,8 +254,13 @@ async def remove_source(session: AsyncSession, *, actor: Actor, now: datetime, n
     await session.exec(delete(FeedItem).where(col(FeedItem.source_id) == source.id))
     await session.delete(source)
     record_change(
-        session, actor=actor, at=now, action="remove", entity="source",
-        entity_id=source.id, before=before,
+        session,
+        actor=actor,
+        at=now,
+        action="remove",
+        entity="source",
+        entity_id=source.id,
+        before=before,
     )
     await session.commit()
     return source.name
@@ -323,7 +335,10 @@ def _mrkdwn_safe(text: str) -> str:
 
 def _notice(source: Source, *, key: str, text: str, now: datetime) -> outbox.PlannedDelivery:
     return outbox.PlannedDelivery(
-        key=key, kind=DeliveryKind.notice, channel_id=source.added_by, due_at=now,
+        key=key,
+        kind=DeliveryKind.notice,
+        channel_id=source.added_by,
+        due_at=now,
         payload={"text": text, "source_id": source.id},
     )
 
@@ -359,8 +374,10 @@ async def record_success(
             session,
             [
                 _notice(
-                    source, key=f"notice:source-recovered:{source.id}:{_streak(source)}",
-                    text=RECOVERED_NOTICE.format(name=_mrkdwn_safe(source.name)), now=now,
+                    source,
+                    key=f"notice:source-recovered:{source.id}:{_streak(source)}",
+                    text=RECOVERED_NOTICE.format(name=_mrkdwn_safe(source.name)),
+                    now=now,
                 )
             ],
             now=now,
@@ -416,8 +433,14 @@ async def record_failure(
             )
             await outbox.plan(
                 session,
-                [_notice(source, key=f"notice:source-failing:{source.id}:{_streak(source)}",
-                         text=text, now=now)],
+                [
+                    _notice(
+                        source,
+                        key=f"notice:source-failing:{source.id}:{_streak(source)}",
+                        text=text,
+                        now=now,
+                    )
+                ],
                 now=now,
                 commit=False,
             )

@@ -30,8 +30,8 @@ async def get_subscription(session: AsyncSession, channel_id: str) -> Subscripti
 
 
 async def active_subscriptions(session: AsyncSession) -> list[Subscription]:
-    query = select(Subscription).where(col(Subscription.active)).order_by(
-        col(Subscription.channel_id)
+    query = (
+        select(Subscription).where(col(Subscription.active)).order_by(col(Subscription.channel_id))
     )
     return list((await session.exec(query)).all())
 

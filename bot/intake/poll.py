@@ -64,7 +64,10 @@ class Intake:
         for _ in range(100):  # bounded: each round claims what is due at its start
             async with self.db.session() as session:
                 claimed = await sources.claim_due_sources(
-                    session, worker=self.worker, now=self.clock.now(), lease=self.lease,
+                    session,
+                    worker=self.worker,
+                    now=self.clock.now(),
+                    lease=self.lease,
                     limit=self.batch,
                 )
                 matcher = await feed_items.load_matcher(session) if claimed else None
@@ -80,7 +83,10 @@ class Intake:
         """Polls one source now, due or not, and says what it found."""
         async with self.db.session() as session:
             source = await sources.claim_source(
-                session, source_id=source_id, worker=self.worker, now=self.clock.now(),
+                session,
+                source_id=source_id,
+                worker=self.worker,
+                now=self.clock.now(),
                 lease=self.lease,
             )
             matcher = await feed_items.load_matcher(session)
@@ -126,7 +132,11 @@ class Intake:
         first = source.last_success_at is None
         async with self._writing, self.db.session() as session:
             report = await feed_items.store_items(
-                session, source=source, items=found.items, matcher=matcher, now=now,
+                session,
+                source=source,
+                items=found.items,
+                matcher=matcher,
+                now=now,
                 propose=not first,
             )
             kept = fetched.not_modified  # a 304 keeps the validators it answered
@@ -160,8 +170,12 @@ class Intake:
         assert source.id is not None
         async with self._writing, self.db.session() as session:
             await sources.record_failure(
-                session, source_id=source.id, worker=self.worker, now=self.clock.now(),
-                error=error, retry_after=retry_after,
+                session,
+                source_id=source.id,
+                worker=self.worker,
+                now=self.clock.now(),
+                error=error,
+                retry_after=retry_after,
             )
         log.info("source %s failed: %s", source.name, error)
         return PollOutcome(source=source.name, status="error", error=error)

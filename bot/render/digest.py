@@ -248,7 +248,7 @@ async def _hot_lines(
         per_topic=10,
     )
     for item in items:
-        recent = [v for v in latest.get(item.id or 0, []) if v.event.created_at > since]
+        recent = [e for e in latest.get(item.id or 0, []) if e.created_at > since]
         if recent:
             hot.append(
                 render(
@@ -256,7 +256,7 @@ async def _hot_lines(
                     name=item.name,
                     level=item.level,
                     count=len(recent),
-                    latest=recent[0].event.title,
+                    latest=recent[0].title,
                 )
             )
     return hot

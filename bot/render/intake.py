@@ -19,8 +19,12 @@ from templates import SlackMarkup, escape_mrkdwn, render
 
 # A link the bot may write as <url|label>: http(s), and nothing Slack's link syntax reads.
 _SAFE_URL = re.compile(r"https?://[^\s<>|]+")
-HEALTH_ICONS = {"ok": ":large_green_circle:", "failing": ":red_circle:", "paused": ":pause_button:",
-                "new": ":white_circle:"}
+HEALTH_ICONS = {
+    "ok": ":large_green_circle:",
+    "failing": ":red_circle:",
+    "paused": ":pause_button:",
+    "new": ":white_circle:",
+}
 
 
 def linked(title: str, url: str) -> SlackMarkup:
@@ -123,4 +127,3 @@ def check_text(outcome: PollOutcome) -> str:
         skipped="; ".join(outcome.skipped[:5])
         + (f" and {len(outcome.skipped) - 5} more" if len(outcome.skipped) > 5 else ""),
     )
-

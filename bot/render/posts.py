@@ -180,8 +180,10 @@ async def item_alert_content(session: AsyncSession, payload: dict[str, Any]) -> 
         else None
     )
     return Shared(
-        message(f"Alert from the news: {view.item.title}",
-                proposal_blocks(view, alert=names, triage=False)),
+        message(
+            f"Alert from the news: {view.item.title}",
+            proposal_blocks(view, alert=names, triage=False),
+        ),
         track=track,
         restricted=restricted,
     )

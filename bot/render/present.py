@@ -12,7 +12,16 @@ from bot.render.blocks import BUTTON_TEXT, button, clip_words, context_line, div
 from bot.render.ids import Action
 from bot.timeleft import describe_time_left, format_local, slack_date, time_left
 from storage.events import EventView
-from storage.models import Deadline, Level, Sensitivity, Track, TruceStatus, TruceTerm, Visibility
+from storage.models import (
+    Deadline,
+    Event,
+    Level,
+    Sensitivity,
+    Track,
+    TruceStatus,
+    TruceTerm,
+    Visibility,
+)
 from storage.rounds import RoundView
 from storage.search import MARK_END, MARK_START, Hit
 from storage.truces import TruceView
@@ -169,10 +178,8 @@ def event_block(view: EventView, *, alerted: bool = False) -> Block:
     )
 
 
-def sensitivity_block(item: Sensitivity, latest: Sequence[EventView], *, is_lead: bool) -> Block:
-    latest_text = "; ".join(
-        f"{v.event.title} ({format_local(v.event.occurred_at, v.event.zone)})" for v in latest
-    )
+def sensitivity_block(item: Sensitivity, latest: Sequence[Event], *, is_lead: bool) -> Block:
+    latest_text = "; ".join(f"{e.title} ({format_local(e.occurred_at, e.zone)})" for e in latest)
     text = render(
         "sensitivity",
         icon=SlackMarkup(LEVEL_ICONS.get(Level(item.level), "")),

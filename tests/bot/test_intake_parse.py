@@ -32,11 +32,23 @@ def test_markup_is_stripped_to_plain_text(html: str, text: str) -> None:
 
 
 def test_a_good_feed_gives_its_entries_with_utc_times() -> None:
-    body = rss([Entry("a1", "Talks end", "https://w.example/1?utm_source=x",
-                      NOW - timedelta(hours=2), "<p>No <i>deal</i></p>")])
+    body = rss(
+        [
+            Entry(
+                "a1",
+                "Talks end",
+                "https://w.example/1?utm_source=x",
+                NOW - timedelta(hours=2),
+                "<p>No <i>deal</i></p>",
+            )
+        ]
+    )
     [item] = parse_feed(body, HEADERS, now=NOW).items
     assert (item.key, item.title, item.link, item.summary) == (
-        "a1", "Talks end", "https://w.example/1?utm_source=x", "No deal"
+        "a1",
+        "Talks end",
+        "https://w.example/1?utm_source=x",
+        "No deal",
     )
     assert item.published_at == NOW - timedelta(hours=2)
 
@@ -55,15 +67,22 @@ def test_atom_entries_are_read_too() -> None:
 
 
 def test_hostile_entries_are_skipped_with_a_reason_or_made_harmless() -> None:
-    body = rss([
-        Entry(None, None, None),  # nothing at all
-        Entry(None, "Title only, no id, no link"),
-        Entry("g3", None, "https://w.example/3"),  # no title: the link stands in
-        Entry("g4", "Old", "https://w.example/4", datetime(1970, 1, 1, tzinfo=UTC)),
-        Entry("g5", "Future", "https://w.example/5", NOW + timedelta(days=30)),
-        Entry("g6", "<script>alert(1)</script>Taiwan <!channel> <@U123> &lt;@here&gt;",
-              "javascript:alert(1)", NOW, "<img src=x onerror=alert(1)>Text"),
-    ])
+    body = rss(
+        [
+            Entry(None, None, None),  # nothing at all
+            Entry(None, "Title only, no id, no link"),
+            Entry("g3", None, "https://w.example/3"),  # no title: the link stands in
+            Entry("g4", "Old", "https://w.example/4", datetime(1970, 1, 1, tzinfo=UTC)),
+            Entry("g5", "Future", "https://w.example/5", NOW + timedelta(days=30)),
+            Entry(
+                "g6",
+                "<script>alert(1)</script>Taiwan <!channel> <@U123> &lt;@here&gt;",
+                "javascript:alert(1)",
+                NOW,
+                "<img src=x onerror=alert(1)>Text",
+            ),
+        ]
+    )
     parsed = parse_feed(body, HEADERS, now=NOW)
     assert parsed.skipped == ["entry 1: no title and no link", "entry 2: no id and no usable link"]
     by_key = {i.key: i for i in parsed.items}
@@ -77,8 +96,11 @@ def test_hostile_entries_are_skipped_with_a_reason_or_made_harmless() -> None:
 @pytest.mark.parametrize(
     ("body", "headers", "reason"),
     [
-        (b"<html><body><h1>Press releases</h1></body></html>", {"content-type": "text/html"},
-         "answers with an HTML page"),
+        (
+            b"<html><body><h1>Press releases</h1></body></html>",
+            {"content-type": "text/html"},
+            "answers with an HTML page",
+        ),
         (b"<!DOCTYPE html><html><body>x</body></html>", HEADERS, "answers with an HTML page"),
         (b"<rss><channel><title>x</titl></rss>", HEADERS, "not a well-formed feed"),
         (rss([Entry("1", "Taiwan")])[:60], HEADERS, "not a well-formed feed"),
@@ -95,8 +117,7 @@ def test_what_is_not_a_feed_is_an_error_naming_why(
 
 def test_a_feed_whose_only_fault_is_its_declared_encoding_is_read() -> None:
     body = rss([Entry("1", "Taiwan café")]).replace(b"utf-8", b"iso-8859-1")
-    [item] = parse_feed(body, {"content-type": "application/rss+xml; charset=utf-8"},
-                        now=NOW).items
+    [item] = parse_feed(body, {"content-type": "application/rss+xml; charset=utf-8"}, now=NOW).items
     assert item.title == "Taiwan café"
 
 
@@ -111,7 +132,7 @@ def test_the_federal_register_adapter_reads_documents_json() -> None:
 
 @pytest.mark.parametrize(
     ("body", "reason"),
-    [(b"<html>", "not JSON"), (b'{"count": 0}', 'no "results" list'), (b"[]", "no \"results\"")],
+    [(b"<html>", "not JSON"), (b'{"count": 0}', 'no "results" list'), (b"[]", 'no "results"')],
 )
 def test_a_federal_register_answer_that_is_not_a_search_is_an_error(
     body: bytes, reason: str

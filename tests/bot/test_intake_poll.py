@@ -47,15 +47,21 @@ async def desk(db: Database) -> Database:
     await seed(db)
     async with db.session() as s:
         await grant_lead(s, actor=CLI, now=AS_OF, user_id=LEAD.id)
-        await subscriptions.subscribe(s, actor=LEAD, now=AS_OF, channel_id="CREVIEW",
-                                      review=True, digest_enabled=False)
+        await subscriptions.subscribe(
+            s, actor=LEAD, now=AS_OF, channel_id="CREVIEW", review=True, digest_enabled=False
+        )
     return db
 
 
 async def _add(db: Database, url: str, name: str, now: object = AS_OF) -> Source:
     async with db.session() as s:
         return await sources.add_source(
-            s, actor=LEAD, now=now, url=url, name=name, allow_private=True  # type: ignore[arg-type]
+            s,
+            actor=LEAD,
+            now=now,
+            url=url,
+            name=name,
+            allow_private=True,  # type: ignore[arg-type]
         )
 
 
@@ -89,8 +95,10 @@ async def test_first_poll_records_quietly_then_new_matching_items_are_proposed_o
     [unchanged] = await intake.poll_due()
     assert unchanged.status == "not-modified" and feeds.conditional["/feed/wire"] == 1
 
-    feeds.feeds["/feed/wire"] += [Entry("w3", "Nvidia H20 licences granted"),
-                                  Entry("w4", "Stockholm weather")]
+    feeds.feeds["/feed/wire"] += [
+        Entry("w3", "Nvidia H20 licences granted"),
+        Entry("w4", "Stockholm weather"),
+    ]
     clock.advance(TICK)
     [changed] = await intake.poll_due()
     assert (changed.new, changed.proposed) == (2, ["Nvidia H20 licences granted"])
@@ -211,7 +219,11 @@ async def test_the_federal_register_adapter_polls_documents_json(
 ) -> None:
     async with desk.session() as s:
         source = await sources.add_source(
-            s, actor=LEAD, now=AS_OF, url=feeds.url("/fr/documents.json"), name="FR",
+            s,
+            actor=LEAD,
+            now=AS_OF,
+            url=feeds.url("/fr/documents.json"),
+            name="FR",
             allow_private=True,
         )
         source.kind = "federal_register"  # its real address is www.federalregister.gov
@@ -219,7 +231,6 @@ async def test_the_federal_register_adapter_polls_documents_json(
     [outcome] = await _intake(desk, clock).poll_due()
     assert (outcome.status, outcome.new) == ("ok", 1)
     assert outcome.skipped == ["entry 2: no title and no link"]
-
 
 
 @pytest.mark.parametrize("intake", [True, False])
@@ -230,8 +241,9 @@ async def test_the_scheduler_tick_polls_unless_intake_is_off(
     settings = Settings(
         bot_token=BOT_TOKEN, api_url=standin.api_url, intake=intake, intake_allow_private=True
     )
-    scheduler = Scheduler(db=desk, client=delivery_client(settings), clock=clock,
-                          settings=settings, worker="w1")
+    scheduler = Scheduler(
+        db=desk, client=delivery_client(settings), clock=clock, settings=settings, worker="w1"
+    )
     report = await scheduler.tick()
     assert report.polled == (1 if intake else 0)
     assert feeds.hits["/feed/wire"] == (1 if intake else 0)
@@ -249,8 +261,9 @@ async def test_source_health_shows_in_healthz_and_metrics(
     settings = Settings(bot_token=BOT_TOKEN, api_url=standin.api_url, intake_allow_private=True)
     metrics = Metrics()
     app = build_app(settings=settings, client=build_client(settings), db=desk, clock=clock)
-    process = BotProcess(settings=settings, db=desk, app=app, metrics=metrics, clock=clock,
-                         scheduler=None)
+    process = BotProcess(
+        settings=settings, db=desk, app=app, metrics=metrics, clock=clock, scheduler=None
+    )
     health = await process.health()
     seeded = 5  # the seed's example sources are paused
     assert health["sources"] == {"ok": 1, "failing": 1, "paused": 1 + seeded, "new": 0}

@@ -185,12 +185,14 @@ async def test_desk_search_finds_chinese_text_inside_words(bot: RunningBot) -> N
     await _add_events(bot, "新华社：中方要求取消芬太尼关税", "商务部：对稀土相关物项实施出口管制")
     body = answer(await bot.command("/desk", "search 芬太尼", user=MEMBER))
     assert _heading_and_titles(body) == (
-        "1 item matches “芬太尼”.", ["新华社：中方要求取消芬太尼关税"]
+        "1 item matches “芬太尼”.",
+        ["新华社：中方要求取消芬太尼关税"],
     )
     body = answer(await bot.command("/desk", "search 稀土 管制", user=MEMBER))
     heading, titles = _heading_and_titles(body)
     assert (heading, titles) == (
-        "1 item matches “稀土 管制”.", ["商务部：对稀土相关物项实施出口管制"]
+        "1 item matches “稀土 管制”.",
+        ["商务部：对稀土相关物项实施出口管制"],
     )
     body = answer(await bot.command("/desk", "search 稀土", user=MEMBER))  # a topic's keyword
     heading, titles = _heading_and_titles(body)

@@ -108,9 +108,7 @@ async def test_desk_search_escapes_the_event(hostile: RunningBot) -> None:
 
 async def test_desk_search_escapes_the_words_it_repeats(hostile: RunningBot) -> None:
     body = answer(await hostile.command("/desk", "search <!channel> <@U123>", user=MEMBER))
-    assert body["blocks"][0]["text"]["text"] == (
-        "2 items match “&lt;!channel&gt; &lt;@U123&gt;”."
-    )
+    assert body["blocks"][0]["text"]["text"] == ("2 items match “&lt;!channel&gt; &lt;@U123&gt;”.")
     assert_user_text_escaped(body)
 
 

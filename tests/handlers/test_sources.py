@@ -57,22 +57,27 @@ def scheduler_of(bot: RunningBot) -> Scheduler:
 
 
 async def _add_wire(bot: RunningBot, feeds: FeedServer) -> None:
-    body = answer(await bot.command("/desk", f"source add <{feeds.url('/feed/wire')}> Wire",
-                                    user=LEAD))
+    body = answer(
+        await bot.command("/desk", f"source add <{feeds.url('/feed/wire')}> Wire", user=LEAD)
+    )
     assert "Added the source *Wire*" in body["text"]
 
 
 async def _proposal_posted(bot: RunningBot, feeds: FeedServer) -> dict[str, Any]:
     """A review channel, the wire's first (quiet) poll, then a new matching entry proposed."""
-    answer(await bot.command("/desk", "subscribe review on digest off", user=LEAD,
-                             channel=REVIEW))
+    answer(await bot.command("/desk", "subscribe review on digest off", user=LEAD, channel=REVIEW))
     await _add_wire(bot, feeds)
     scheduler = scheduler_of(bot)
     await scheduler.tick()
     assert bot.standin.calls_to("chat.postMessage") == []  # the first poll proposes nothing
     feeds.feeds["/feed/wire"].append(
-        Entry("w2", HOSTILE_TITLE, "https://wire.example.com/2", AS_OF,
-              "<script>x()</script>Lai transit postponed")
+        Entry(
+            "w2",
+            HOSTILE_TITLE,
+            "https://wire.example.com/2",
+            AS_OF,
+            "<script>x()</script>Lai transit postponed",
+        )
     )
     bot.clock.advance(timedelta(minutes=17))
     mark = bot.standin.mark()
@@ -97,8 +102,11 @@ async def test_a_lead_adds_a_source_and_lists_it_with_its_health(
 async def test_a_source_added_with_a_track_feeds_that_track(
     desk: RunningBot, feeds: FeedServer
 ) -> None:
-    answer(await desk.command("/desk", f"us-china source add {feeds.url('/feed/wire')} Wire",
-                              user=LEAD))
+    answer(
+        await desk.command(
+            "/desk", f"us-china source add {feeds.url('/feed/wire')} Wire", user=LEAD
+        )
+    )
     [source] = await rows(desk, Source, col(Source.name) == "Wire")
     assert source.tracks == ["us-china"]
 
@@ -130,8 +138,15 @@ async def test_a_loopback_source_is_refused_when_private_addresses_are_not_allow
     assert await rows(bot, Source, col(Source.added_by) == LEAD) == []
 
 
-@pytest.mark.parametrize("text", ["source add https://ustr.gov/feed", "source remove Wire",
-                                  "source check Wire", "source pause Wire"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "source add https://ustr.gov/feed",
+        "source remove Wire",
+        "source check Wire",
+        "source pause Wire",
+    ],
+)
 async def test_a_member_cannot_change_or_check_sources(
     desk: RunningBot, feeds: FeedServer, text: str
 ) -> None:
@@ -147,12 +162,18 @@ async def test_pause_resume_and_remove_answer_and_are_audited(
     desk: RunningBot, feeds: FeedServer
 ) -> None:
     await _add_wire(desk, feeds)
-    assert "Paused *Wire*" in answer(await desk.command("/desk", "source pause wire", user=LEAD))[
-        "text"]
-    assert "Resumed *Wire*" in answer(await desk.command("/desk", "source resume Wire",
-                                                         user=LEAD))["text"]
-    assert "Removed the source *Wire*" in answer(
-        await desk.command("/desk", "source remove Wire", user=LEAD))["text"]
+    assert (
+        "Paused *Wire*"
+        in answer(await desk.command("/desk", "source pause wire", user=LEAD))["text"]
+    )
+    assert (
+        "Resumed *Wire*"
+        in answer(await desk.command("/desk", "source resume Wire", user=LEAD))["text"]
+    )
+    assert (
+        "Removed the source *Wire*"
+        in answer(await desk.command("/desk", "source remove Wire", user=LEAD))["text"]
+    )
     assert await rows(desk, Source, col(Source.name) == "Wire") == []
 
 
@@ -181,8 +202,9 @@ async def test_a_proposal_is_posted_once_escaped_with_its_triage_buttons(
     text = block_text(post)
     assert "Proposed from the news" in text and "Wire" in text and "Taiwan" in text
     assert "script" not in text and "Lai transit postponed" in text
-    actions = [e["action_id"] for b in post["blocks"] if b["type"] == "actions"
-               for e in b["elements"]]
+    actions = [
+        e["action_id"] for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
     assert actions == [Action.add_item, Action.dismiss_item, Action.mute_item]
 
 
@@ -193,8 +215,11 @@ async def test_add_to_record_opens_the_prefilled_form_and_links_the_item(
     [item] = await rows(desk, FeedItem, col(FeedItem.key) == "w2")
     await desk.click(Action.add_item, str(item.id), user=LEAD, channel=REVIEW)
     view = await desk.opened_view()
-    initial = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"]
-               if b["type"] == "input"}
+    initial = {
+        b["block_id"]: b["element"].get("initial_value")
+        for b in view["blocks"]
+        if b["type"] == "input"
+    }
     # markup-like pieces are stripped as HTML when parsed; what is left shows as typed text
     assert initial["title"] == "Taiwan <@U123> & @everyone"
     assert initial["source"] == "Wire" and initial["source_url"] == "https://wire.example.com/2"
@@ -202,8 +227,9 @@ async def test_add_to_record_opens_the_prefilled_form_and_links_the_item(
     chosen = next(b for b in view["blocks"] if b.get("block_id") == "sensitivities")
     assert [o["value"] for o in chosen["element"]["initial_options"]] == ["taiwan"]
     assert json.loads(view["private_metadata"])["from_item"] == item.id
-    response = await desk.submit_view(view, {"title": "Lai transit postponed",
-                                             "sensitivities": ["taiwan"]}, user=LEAD)
+    response = await desk.submit_view(
+        view, {"title": "Lai transit postponed", "sensitivities": ["taiwan"]}, user=LEAD
+    )
     assert response.status_code == 200 and not response.content
     [event] = await rows(desk, Event, col(Event.title) == "Lai transit postponed")
     [added] = await rows(desk, FeedItem, col(FeedItem.id) == item.id)
@@ -286,8 +312,11 @@ async def test_the_shortcut_opens_the_form_with_the_message_and_its_link(
     text = "FT: <https://www.ft.com/content/abc|US weighs Nvidia H20 curbs> says <@U999>"
     await desk.interaction(_shortcut(desk, text, user=LEAD, ts="1753779000.000100"))
     view = await desk.opened_view()
-    initial = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"]
-               if b["type"] == "input"}
+    initial = {
+        b["block_id"]: b["element"].get("initial_value")
+        for b in view["blocks"]
+        if b["type"] == "input"
+    }
     assert initial["title"] == "FT: US weighs Nvidia H20 curbs says @U999"
     assert initial["source_url"] == "https://www.ft.com/content/abc"
     chosen = next(b for b in view["blocks"] if b.get("block_id") == "sensitivities")
@@ -298,11 +327,15 @@ async def test_the_shortcut_keeps_the_permalink_when_the_message_has_no_link(
     desk: RunningBot,
 ) -> None:
     ts = await _posted_ts(desk, "Heard from MOFCOM: rare earths licences slowed")
-    await desk.interaction(_shortcut(desk, "Heard from MOFCOM: rare earths licences slowed",
-                                     user=LEAD, ts=ts))
+    await desk.interaction(
+        _shortcut(desk, "Heard from MOFCOM: rare earths licences slowed", user=LEAD, ts=ts)
+    )
     view = await desk.opened_view()
-    url = next(b["element"].get("initial_value") for b in view["blocks"]
-               if b.get("block_id") == "source_url")
+    url = next(
+        b["element"].get("initial_value")
+        for b in view["blocks"]
+        if b.get("block_id") == "source_url"
+    )
     assert url.endswith(f"/archives/{CHANNEL}/p{ts.replace('.', '')}")
 
 
@@ -328,11 +361,11 @@ async def test_a_critical_proposal_is_also_alerted_at_once_to_subscribed_channel
     async with desk.db.session() as s:
         taiwan = await find_sensitivity(s, "taiwan", include_restricted=True)
         assert taiwan.id is not None
-        await update_sensitivity(s, actor=CLI, now=AS_OF, sensitivity_id=taiwan.id,
-                                 level="critical")
+        await update_sensitivity(
+            s, actor=CLI, now=AS_OF, sensitivity_id=taiwan.id, level="critical"
+        )
     answer(await desk.command("/desk", "subscribe", user=LEAD, channel=CHANNEL))
-    answer(await desk.command("/desk", "subscribe review on digest off", user=LEAD,
-                              channel=REVIEW))
+    answer(await desk.command("/desk", "subscribe review on digest off", user=LEAD, channel=REVIEW))
     await _add_wire(desk, feeds)
     scheduler = scheduler_of(desk)
     await scheduler.tick()
@@ -350,15 +383,14 @@ async def test_a_critical_proposal_is_also_alerted_at_once_to_subscribed_channel
     assert not [b for b in alert["blocks"] if b["type"] == "actions"]  # triage is for reviewers
 
 
-async def test_source_changes_show_in_the_desk_history(
-    desk: RunningBot, feeds: FeedServer
-) -> None:
+async def test_source_changes_show_in_the_desk_history(desk: RunningBot, feeds: FeedServer) -> None:
     await _add_wire(desk, feeds)
     answer(await desk.command("/desk", "source pause Wire", user=LEAD))
     answer(await desk.command("/desk", "source remove Wire", user=LEAD))
     text = block_text(answer(await desk.command("/desk", "history 3", user=MEMBER)))
     lines = [line for line in text.split("\n") if "news source Wire" in line]
     assert [line.split(" · ")[-1] for line in lines] == [
-        "removed news source Wire", "paused news source Wire",
+        "removed news source Wire",
+        "paused news source Wire",
         "added news source Wire",
     ]

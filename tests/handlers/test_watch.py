@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.render.ids import Callback, Field
+from storage import events, sensitivities
+from storage.access import CLI
 from storage.models import Event, EventSensitivity, Sensitivity
 from tests.support.bots import RunningBot
 from tests.support.checks import (
@@ -15,7 +17,7 @@ from tests.support.checks import (
     confirmation,
     rows,
 )
-from tests.support.people import LEAD, MEMBER
+from tests.support.people import AS_OF, LEAD, MEMBER
 
 LAI = "Taiwan's President Lai Ching-te reportedly postpones a planned visit to the US"
 SENATORS = "US senators reportedly preparing bills on China's human rights record and Taiwan"
@@ -202,3 +204,33 @@ async def test_a_topic_keyed_in_chinese_tags_chinese_news_added_through_the_form
 
     body = answer(await bot.command("/watch", "芬太尼"))
     assert "新华社：中方要求取消芬太尼关税" in block_text(body)
+
+
+async def test_a_long_watch_list_shows_what_a_message_holds_each_with_its_latest(
+    bot: RunningBot,
+) -> None:
+    """Sixty more topics: 48 shown, each with its own latest events, the rest counted."""
+    async with bot.db.session() as session:
+        for n in range(60):
+            await sensitivities.add_sensitivity(
+                session, actor=CLI, now=AS_OF, name=f"Zebra topic {n:02d}",
+                keywords=[f"zebra{n:02d}"], level="critical" if n < 30 else "low",
+            )  # fmt: skip
+            await events.add_event(
+                session, actor=CLI, now=AS_OF, title=f"News of zebra{n:02d}",
+                occurred_at=AS_OF - timedelta(hours=n + 1),
+            )  # fmt: skip
+    body = answer(await bot.command("/watch", user=MEMBER))
+    blocks = body["blocks"]
+    assert len(blocks) == 50
+    assert_valid_message(body)
+    topics = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert len(topics) == 48
+    for text in topics:
+        if text.split("*")[1].startswith("Zebra topic"):
+            n = text.split("*")[1].removeprefix("Zebra topic ")
+            assert f"Latest: News of zebra{n} (" in text, text
+    shown = sum(t.split("*")[1].startswith("Zebra topic") for t in topics)
+    assert shown == 30 + (48 - 30 - 4)  # the 30 critical first, then the seeded high ones
+    hidden = 60 + 4 - 48
+    assert blocks[-1]["elements"][0]["text"] == f"…and {hidden} more items not shown."

@@ -63,21 +63,47 @@ async def _full_record(db: Database) -> None:
         s.add(HandledRequest(request_id="Ev01", handled_at=NOW))
         await s.commit()
         wire = await sources.add_source(
-            s, actor=CLI, now=NOW, url="https://wire.example.com/rss", name="Wire",
+            s,
+            actor=CLI,
+            now=NOW,
+            url="https://wire.example.com/rss",
+            name="Wire",
             tracks=["us-china"],
         )
         paper = await sources.add_source(
-            s, actor=CLI, now=NOW, url="https://paper.example.com/rss", name="Paper",
+            s,
+            actor=CLI,
+            now=NOW,
+            url="https://paper.example.com/rss",
+            name="Paper",
         )
-        first = FeedItem(source_id=wire.id, key="urn:1", title="Taiwan transit postponed",
-                         link="https://wire.example.com/1", published_at=NOW, fetched_at=NOW,
-                         state="added", matched=["taiwan"], mentioned=[], event_id=1,
-                         decided_by="ULEAD", decided_at=NOW)
+        first = FeedItem(
+            source_id=wire.id,
+            key="urn:1",
+            title="Taiwan transit postponed",
+            link="https://wire.example.com/1",
+            published_at=NOW,
+            fetched_at=NOW,
+            state="added",
+            matched=["taiwan"],
+            mentioned=[],
+            event_id=1,
+            decided_by="ULEAD",
+            decided_at=NOW,
+        )
         s.add(first)
         await s.flush()
-        s.add(FeedItem(source_id=paper.id, key="https://paper.example.com/9",
-                       title="Taiwan: transit postponed", fetched_at=NOW, matched=["taiwan"],
-                       mentioned=[], same_as_id=first.id))
+        s.add(
+            FeedItem(
+                source_id=paper.id,
+                key="https://paper.example.com/9",
+                title="Taiwan: transit postponed",
+                fetched_at=NOW,
+                matched=["taiwan"],
+                mentioned=[],
+                same_as_id=first.id,
+            )
+        )
         await s.commit()
 
 

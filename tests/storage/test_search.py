@@ -164,9 +164,7 @@ async def test_ranked_best_first_with_marked_snippets(
     assert [h.title for h in hits][:1] == ["Quokka tariff snapback announced"]
     assert f"{MARK_START}snapback{MARK_END}" in hits[0].snippet
     async with db.session() as s:
-        _, hits = await search_record(
-            s, typed="quokka tariff kind:event", include_restricted=False
-        )
+        _, hits = await search_record(s, typed="quokka tariff kind:event", include_restricted=False)
     # The title counts most: a title with both words ranks above one with a word in its summary.
     titles = [h.title for h in hits]
     assert titles.index("Quokka tariff snapback announced") < titles.index(
@@ -186,7 +184,10 @@ async def test_writes_keep_the_index_in_step(db: Database, seeded: Seeded, lead:
     assert await _titles(db, "quokka review kind:deadline") == []
     assert await _titles(db, "wombat") == ["Quokka wombat audit"]
     async with db.session() as s:  # raw SQL, as psql or a migration would write
-        await s.exec(text("UPDATE deadline SET title = 'Quokka platypus' WHERE id = :id"), params={"id": review.item_id})  # type: ignore[call-overload]  # noqa: E501
+        await s.exec(
+            text("UPDATE deadline SET title = 'Quokka platypus' WHERE id = :id"),
+            params={"id": review.item_id},
+        )  # type: ignore[call-overload]  # noqa: E501
         await s.commit()
     assert await _titles(db, "wombat") == []
     assert await _titles(db, "platypus") == ["Quokka platypus"]

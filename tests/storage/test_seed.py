@@ -34,7 +34,12 @@ async def test_the_seed_adds_each_kind_of_record(db: Database) -> None:
         report = await load_seed_files(s, default_seed_files(), now=AS_OF)
     counts = await row_counts(db)
     assert report.added == {
-        "tracks": 3, "sensitivities": 4, "rounds": 3, "truces": 1, "events": 12, "sources": 5
+        "tracks": 3,
+        "sensitivities": 4,
+        "rounds": 3,
+        "truces": 1,
+        "events": 12,
+        "sources": 5,
     }
     assert (counts["track"], counts["sensitivity"], counts["talks_round"]) == (3, 4, 3)
     assert (counts["truce"], counts["deadline"], counts["truce_term"]) == (1, 1, 2)

@@ -74,8 +74,11 @@ def test_private_addresses_are_accepted_when_allowed(url: str) -> None:
     [
         ("https://ustr.gov/feed", "feed", "official"),
         ("http://english.mofcom.gov.cn/rss.xml", "feed", "official"),
-        ("https://www.federalregister.gov/api/v1/documents.json?x=1", "federal_register",
-         "official"),
+        (
+            "https://www.federalregister.gov/api/v1/documents.json?x=1",
+            "federal_register",
+            "official",
+        ),
         ("https://www.ft.com/rss/home", "feed", "reported"),
         ("https://gov.example.com/feed", "feed", "reported"),  # "gov" is not the suffix
     ],
@@ -97,7 +100,10 @@ async def test_a_lead_adds_a_source_with_defaults_and_an_audit_entry(
 ) -> None:
     source = await _add(db, lead)
     assert (source.name, source.poll_minutes, source.enabled, source.confidence) == (
-        "news.example.com", 15, True, "reported",
+        "news.example.com",
+        15,
+        True,
+        "reported",
     )
     assert source.next_poll_at == NOW and source.added_by == lead.id
     last = (await audit_trail(db))[-1]
@@ -156,8 +162,12 @@ async def test_pause_resume_and_remove_are_audited(db: Database, lead: Actor) ->
         with pytest.raises(NotFound, match="No source called 'Wire'"):
             await sources.find_source(s, "Wire")
     actions = [(e.action, e.entity) for e in (await audit_trail(db))[-4:]]
-    assert actions == [("add", "source"), ("pause", "source"), ("resume", "source"),
-                       ("remove", "source")]
+    assert actions == [
+        ("add", "source"),
+        ("pause", "source"),
+        ("resume", "source"),
+        ("remove", "source"),
+    ]
 
 
 async def test_claims_are_exclusive_until_the_lease_runs_out(db: Database, lead: Actor) -> None:
@@ -179,11 +189,19 @@ async def test_claims_are_exclusive_until_the_lease_runs_out(db: Database, lead:
 async def _fail(db: Database, source_id: int, now: object, error: str = "HTTP 500") -> Source:
     async with db.session() as s:
         claimed = await sources.claim_source(
-            s, source_id=source_id, worker="w", now=now, lease=LEASE  # type: ignore[arg-type]
+            s,
+            source_id=source_id,
+            worker="w",
+            now=now,
+            lease=LEASE,  # type: ignore[arg-type]
         )
         assert claimed is not None
         done = await sources.record_failure(
-            s, source_id=source_id, worker="w", now=now, error=error  # type: ignore[arg-type]
+            s,
+            source_id=source_id,
+            worker="w",
+            now=now,
+            error=error,  # type: ignore[arg-type]
         )
         assert done is not None
         return done
@@ -213,10 +231,14 @@ async def test_failures_back_off_doubling_to_six_hours_and_tell_the_lead_once(
     assert notices[0].channel_id == lead.id
     assert "failed 5 polls in a row" in notices[0].payload["text"]  # type: ignore[index]
     async with db.session() as s:
-        assert await sources.claim_source(s, source_id=source.id, worker="w", now=now,
-                                          lease=LEASE)
+        assert await sources.claim_source(s, source_id=source.id, worker="w", now=now, lease=LEASE)
         ok = await sources.record_success(
-            s, source_id=source.id, worker="w", now=now, etag='"v2"', last_modified=None,
+            s,
+            source_id=source.id,
+            worker="w",
+            now=now,
+            etag='"v2"',
+            last_modified=None,
             new_items=3,
         )
     assert ok is not None
@@ -233,16 +255,18 @@ async def test_a_result_from_a_worker_that_lost_its_claim_is_ignored(
     assert source.id is not None
     async with db.session() as s:
         await sources.claim_source(s, source_id=source.id, worker="w1", now=NOW, lease=LEASE)
-        assert await sources.claim_source(
-            s, source_id=source.id, worker="w2", now=NOW, lease=LEASE
-        ) is None
+        assert (
+            await sources.claim_source(s, source_id=source.id, worker="w2", now=NOW, lease=LEASE)
+            is None
+        )
         taken = await sources.claim_source(
             s, source_id=source.id, worker="w2", now=NOW + LEASE * 2, lease=LEASE
         )
         assert taken is not None
-        assert await sources.record_failure(
-            s, source_id=source.id, worker="w1", now=NOW, error="late"
-        ) is None
+        assert (
+            await sources.record_failure(s, source_id=source.id, worker="w1", now=NOW, error="late")
+            is None
+        )
 
 
 @pytest.mark.parametrize(
@@ -270,8 +294,9 @@ def test_titles_compare_as_the_same_story_whatever_their_case_and_punctuation() 
 
 def _entries(*titles: str, prefix: str = "") -> list[IncomingItem]:
     return [
-        IncomingItem(key=f"{prefix}{i}", title=t, link=f"https://n.example/{prefix}{i}",
-                     published_at=NOW)
+        IncomingItem(
+            key=f"{prefix}{i}", title=t, link=f"https://n.example/{prefix}{i}", published_at=NOW
+        )
         for i, t in enumerate(titles)
     ]
 
@@ -300,11 +325,18 @@ async def test_matching_entries_are_proposed_once_to_review_channels(
 ) -> None:
     await _review_channel(db, lead)
     source = await _add(db, lead)
-    titles = ("Nvidia H20 sales resume", "Weather in Stockholm", "美国对台湾军售",
-              "Bessent meets He Lifeng", "Rare-earths exports fall")
+    titles = (
+        "Nvidia H20 sales resume",
+        "Weather in Stockholm",
+        "美国对台湾军售",
+        "Bessent meets He Lifeng",
+        "Rare-earths exports fall",
+    )
     report = await _store(db, source, _entries(*titles))
     assert [i.title for i in report.proposed] == [
-        "Nvidia H20 sales resume", "美国对台湾军售", "Bessent meets He Lifeng",
+        "Nvidia H20 sales resume",
+        "美国对台湾军售",
+        "Bessent meets He Lifeng",
         "Rare-earths exports fall",
     ]
     by_title = {i.title: i for i in report.new}
@@ -364,8 +396,9 @@ async def test_a_critical_match_is_alerted_to_channels_following_the_track(
         await sensitivities.update_sensitivity(
             s, actor=lead, now=NOW, sensitivity_id=seeded.taiwan, level="critical"
         )
-        await subscriptions.subscribe(s, actor=lead, now=NOW, channel_id="CCHINA",
-                                      tracks=["us-china"])
+        await subscriptions.subscribe(
+            s, actor=lead, now=NOW, channel_id="CCHINA", tracks=["us-china"]
+        )
         await subscriptions.subscribe(s, actor=lead, now=NOW, channel_id="CEU", tracks=["us-eu"])
     source = await _add(db, lead, tracks=["us-china"])
     [item] = (await _store(db, source, _entries("Taipei protests"))).proposed
@@ -392,7 +425,11 @@ async def test_triage_dismiss_mute_and_add_each_once_and_audited(
         _, words = await feed_items.mute_similar(s, actor=lead, now=NOW, item_id=chips.id)
         assert sorted(words) == ["Nvidia", "chips"]
         view = await events.add_event(
-            s, actor=lead, now=NOW, title="Rare earths deal", occurred_at=NOW,
+            s,
+            actor=lead,
+            now=NOW,
+            title="Rare earths deal",
+            occurred_at=NOW,
             from_item_id=earths.id,
         )
         with pytest.raises(InvalidInput, match="added already"):
@@ -407,8 +444,13 @@ async def test_triage_dismiss_mute_and_add_each_once_and_audited(
     again = await _store(db, source, _entries("Nvidia chips again", prefix="n"))
     assert again.proposed == []  # muted for this source
     actions = [(e.action, e.entity) for e in await audit_trail(db)][-5:]
-    assert actions == [("dismiss", "feed_item"), ("mute", "source"), ("dismiss", "feed_item"),
-                       ("add_to_record", "feed_item"), ("add", "event")]
+    assert actions == [
+        ("dismiss", "feed_item"),
+        ("mute", "source"),
+        ("dismiss", "feed_item"),
+        ("add_to_record", "feed_item"),
+        ("add", "event"),
+    ]
 
 
 async def test_untriaged_proposals_rank_by_level_then_recency(
