@@ -135,16 +135,16 @@ async def timeline(
     until: datetime | None = None,
     limit: int = 20,
 ) -> list[EventView]:
-    query = (
-        select(Event)
-        .join(EventSensitivity, col(EventSensitivity.event_id) == col(Event.id))
-        .where(col(EventSensitivity.sensitivity_id) == sensitivity_id)
-        .where(*_scope(None, include_restricted))  # type: ignore[arg-type]
-    )
+    """A topic's latest `limit` events, newest first, with their tags: one range of the
+    tags' recency index (see `latest_by_sensitivity`), not every event of the topic joined
+    and sorted (on PostgreSQL at 10,000 events, most of a `/watch taiwan`)."""
+    statement = _latest_per_topic(1, include_restricted, until is not None, limit)
+    params: dict[str, Any] = {"topic_0": sensitivity_id}
     if until is not None:
-        query = query.where(col(Event.occurred_at) <= until)
-    query = query.order_by(col(Event.occurred_at).desc(), col(Event.id).desc()).limit(limit)
-    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
+        params["until"] = until
+    pairs = (await session.exec(statement, params=params)).all()
+    newest = sorted((e for _, e in pairs), key=lambda e: (e.occurred_at, e.id), reverse=True)
+    return await _with_tags(session, newest, include_restricted)
 
 
 @lru_cache(maxsize=256)

@@ -292,10 +292,30 @@ async def timelines(
             )
             for t in topics
         }  # fmt: skip
-    return (
-        {t: [e.title for e in found] for t, found in batched.items()},
-        {t: [v.event.title for v in views] for t, views in one_by_one.items()},
-    )
+        # The reference: every tagged event through the event table, filtered in Python.
+        tagged = (
+            await s.exec(
+                select(EventSensitivity.sensitivity_id, Event).join(
+                    Event, col(Event.id) == col(EventSensitivity.event_id)
+                )
+            )
+        ).all()
+    reference = {
+        t: [
+            e.title
+            for e in sorted(
+                (e for topic, e in tagged if topic == t),
+                key=lambda e: (e.occurred_at, e.id),
+                reverse=True,
+            )
+            if (include_restricted or e.visibility == "team")
+            and (until is None or e.occurred_at <= until)
+        ][:per_topic]
+        for t in topics
+    }
+    one_by_one_titles = {t: [v.event.title for v in views] for t, views in one_by_one.items()}
+    assert one_by_one_titles == reference
+    return {t: [e.title for e in found] for t, found in batched.items()}, one_by_one_titles
 
 
 @pytest.mark.parametrize("seed", range(3))
