@@ -99,7 +99,7 @@ async def open_database(settings: Settings) -> Database:
     from storage.db import Database  # here, not at the top: `parley --version` stays quick
 
     try:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pool=settings.db_pool)
         await asyncio.wait_for(db.upgrade(), timeout=8)
     except Exception as exc:  # noqa: BLE001  (any driver error means the same to the operator)
         typer.echo(

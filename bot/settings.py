@@ -22,6 +22,7 @@ DEFAULT_OFFSETS = "30d,14d,7d,3d,1d,12h,1h,0"
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///parley.db"
 MIN_CALENDAR_TOKEN = 16
+MAX_DB_POOL = 500  # connections; PostgreSQL's own max_connections is 100 unless raised
 # Slack user ids: U… (or W… on Enterprise Grid), upper-case letters and digits.
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
@@ -52,6 +53,7 @@ class Settings:
     calendar_restricted_token: str | None = None
     intake: bool = True  # polls news sources (PARLEY_INTAKE=off for replicas that should not)
     intake_allow_private: bool = False  # sources on private addresses (tests only)
+    db_pool: int | None = None  # connections kept open (None: storage.db's default per kind)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, *, env_file: str = ".env") -> Settings:
@@ -103,6 +105,12 @@ class Settings:
             raise SettingError(
                 "PARLEY_DATABASE_URL", "expected sqlite:///FILE or postgresql://USER@HOST/DB"
             )
+        db_pool = get("PARLEY_DB_POOL")
+        if db_pool is not None and not (db_pool.isdigit() and 1 <= int(db_pool) <= MAX_DB_POOL):
+            raise SettingError(
+                "PARLEY_DB_POOL",
+                f"expected a number of connections from 1 to {MAX_DB_POOL}, got {db_pool!r}",
+            )
         api_url = get("SLACK_API_URL") or DEFAULT_API_URL
         if not api_url.startswith(("http://", "https://")):
             raise SettingError("SLACK_API_URL", f"expected an http(s) URL, got {api_url!r}")
@@ -141,6 +149,7 @@ class Settings:
             calendar_restricted_token=restricted_token,
             intake=intake,
             intake_allow_private=allow_private,
+            db_pool=int(db_pool) if db_pool else None,
         )
 
 

@@ -53,6 +53,10 @@ WRONG = {
     "intake": ("PARLEY_INTAKE", "maybe", {}),
     "intake-private": ("PARLEY_INTAKE_ALLOW_PRIVATE", "yes", {}),
     "date-order": ("PARLEY_DATE_ORDER", "YMD", {}),
+    "db-pool-zero": ("PARLEY_DB_POOL", "0", {}),
+    "db-pool-word": ("PARLEY_DB_POOL", "many", {}),
+    "db-pool-negative": ("PARLEY_DB_POOL", "-5", {}),
+    "db-pool-huge": ("PARLEY_DB_POOL", "5000", {}),
 }
 SECRET_SETTINGS = ("TOKEN", "SECRET")
 # One process per setting (about a second of CPU each); the variants run in process above.
@@ -64,6 +68,7 @@ SERVED = [
     "restricted-same",
     "scheduler",
     "date-order",
+    "db-pool-word",
 ]
 
 
