@@ -494,40 +494,41 @@ async def bot_process(settings: Settings) -> AsyncIterator[BotProcess]:
 
     Work that runs beside the app in both modes (the scheduler) starts and stops here.
     """
-    from bot.app import build_app, build_client
+    from bot.app import build_app, build_client, kept_alive
     from bot.metrics import Metrics
 
     db = await open_database(settings)
     try:
         clock = SystemClock()
-        app = build_app(settings=settings, client=build_client(settings), db=db, clock=clock)
-        metrics = Metrics()
-        metrics.instrument(app.client)
-        # What is built by now lives as long as the process: frozen out of the collector's
-        # sight, it no longer makes each full collection a pause of tens of milliseconds
-        # for every request in flight (the p99 of SPEC §8).
-        started(serving=True)
-        scheduler = None
-        if settings.scheduler:
-            from bot.scheduler import Scheduler, delivery_client
+        async with kept_alive(build_client(settings)) as client:
+            app = build_app(settings=settings, client=client, db=db, clock=clock)
+            metrics = Metrics()
+            metrics.instrument(app.client)
+            # What is built by now lives as long as the process: frozen out of the
+            # collector's sight, it no longer makes each full collection a pause of tens of
+            # milliseconds for every request in flight (the p99 of SPEC §8).
+            started(serving=True)
+            scheduler = None
+            if settings.scheduler:
+                from bot.scheduler import Scheduler, delivery_client
 
-            scheduler = Scheduler(
-                db=db, client=delivery_client(settings), clock=clock, settings=settings
+                scheduler = Scheduler(
+                    db=db, client=delivery_client(settings), clock=clock, settings=settings
+                )
+                metrics.instrument(scheduler.client)
+            bot = BotProcess(
+                settings=settings,
+                db=db,
+                app=app,
+                metrics=metrics,
+                clock=clock,
+                scheduler=scheduler,
             )
-            metrics.instrument(scheduler.client)
-        bot = BotProcess(
-            settings=settings,
-            db=db,
-            app=app,
-            metrics=metrics,
-            clock=clock,
-            scheduler=scheduler,
-        )
-        try:
-            yield bot
-        finally:
-            if scheduler is not None:
-                await scheduler.stop()
+            try:
+                yield bot
+            finally:
+                if scheduler is not None:
+                    await scheduler.stop()
     finally:
         await db.dispose()
 

@@ -49,6 +49,12 @@ class RecordedCall:
     at: float  # time.monotonic() when received
     status: int  # HTTP status answered
     response: dict[str, Any] | str = field(default="", repr=False)  # the body answered
+    peer: str = ""  # the caller's address and port: calls over one connection share it
+
+
+def _peer(request: web.Request) -> str:
+    address = request.transport.get_extra_info("peername") if request.transport else None
+    return f"{address[0]}:{address[1]}" if address else ""
 
 
 class ApiError(Exception):
@@ -272,7 +278,9 @@ class LocalSlack:
             answer = self._answer(method, args, token)
         except ApiError as exc:
             answer = Answer(200, {"ok": False, "error": exc.error, **exc.extra})
-        await self._record(RecordedCall(method, args, token, at, answer.status, answer.body))
+        await self._record(
+            RecordedCall(method, args, token, at, answer.status, answer.body, _peer(request))
+        )
         return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
@@ -296,7 +304,9 @@ class LocalSlack:
             except ApiError as exc:
                 status, text = 400, exc.error
         token = _bearer(request)
-        await self._record(RecordedCall("response_url", args, token, at, status, text))
+        await self._record(
+            RecordedCall("response_url", args, token, at, status, text, _peer(request))
+        )
         return web.Response(text=text, status=status, headers=headers, content_type="text/plain")
 
     async def _record(self, call: RecordedCall) -> None:

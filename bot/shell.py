@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TextIO
@@ -20,7 +21,7 @@ from rich.text import Text
 from slack_bolt.async_app import AsyncApp
 
 from bot import slack_requests as slack
-from bot.app import build_app, build_client
+from bot.app import build_app, build_client, kept_alive
 from bot.clock import Clock
 from bot.local_desk import (
     CHANNEL_ID,
@@ -136,6 +137,7 @@ class Shell:
         self.scheduler: Scheduler | None = None
         self.person: Person = YOU  # who types: `:as @name` changes it
         self.failures = 0  # commands unknown or refused, forms cut short (`--strict`)
+        self._kept = AsyncExitStack()  # the app's Web API session, closed by `stop`
 
     async def start(self, *, tick_every: float | None = 2.0) -> None:
         """Starts the stand-in and the app; the scheduler too, ticking every `tick_every` s
@@ -145,7 +147,9 @@ class Shell:
             self.tracks = [t.handle for t in await tracks.all_tracks(session)]
             self.topics = [t.slug for t in await sensitivities.all_sensitivities(session)]
         settings = replace(self.settings, api_url=self.standin.api_url)
-        client = build_client(settings, token="xoxb-parley-shell")
+        client = await self._kept.enter_async_context(
+            kept_alive(build_client(settings, token="xoxb-parley-shell"))
+        )
         self.app = build_app(
             settings=settings,
             client=client,
@@ -170,6 +174,7 @@ class Shell:
             self._reader.close()
         if self.scheduler is not None:
             await self.scheduler.stop()
+        await self._kept.aclose()
         await self.standin.stop()
 
     def say(self, text: str = "") -> None:

@@ -217,3 +217,28 @@ async def test_serve_runs_the_scheduler_and_reports_it(
     assert 'parley_deliveries{status="failed"} 0.0' in metrics
     post_lines = [json.loads(line) for line in log.splitlines() if '"parley.scheduler"' in line]
     assert any(line.get("outcome") == "sent" for line in post_lines)
+
+
+async def test_serve_makes_its_web_api_calls_over_one_kept_connection(
+    tmp_path: Path, standin: SlackStandIn
+) -> None:
+    """slack_sdk opens a connection for each call unless given a session (to Slack: a TLS
+    handshake each); `parley serve`'s listeners share one (bot.app.kept_alive)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = environment(tmp_path, standin, SLACK_SIGNING_SECRET=SIGNING_SECRET)
+    process = await start(tmp_path, env, "serve", "--host", "127.0.0.1", "--port", str(port))
+    mark = standin.mark()
+    async with httpx.AsyncClient(timeout=20) as http:
+        await wait_healthy(http, url, process)
+        for n in range(4):
+            body = json.dumps(slack.app_home_opened(MEMBER, event_id=f"EvKEPT{n}"))
+            response = await http.post(f"{url}/slack/events", content=body, headers=sign(body))
+            assert response.status_code == 200
+            await standin.next_call("views.publish", after=mark)
+            mark = standin.mark()
+        await stop(process)
+    published = standin.calls_to("views.publish")
+    assert len(published) == 4
+    assert all(call.peer for call in published)
+    assert len({call.peer for call in published}) == 1, [call.peer for call in published]
