@@ -25,12 +25,13 @@ from typing import Any
 from pyinstrument import Profiler
 from pyinstrument.frame import Frame
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import event
 
 from bench.commands import BOT_TOKEN, READS, SIGNING_SECRET, Read, Signer, prepare_record
 from bench.databases import bench_database, chosen_kinds
 from bench.report import Report, main
-from bot.app import build_app, build_client
+from bot.app import build_app, build_client, kept_alive
 from bot.clock import SystemClock
 from bot.settings import Settings
 from storage.db import Database
@@ -99,9 +100,16 @@ async def profile_reads(url: str, standin: SlackStandIn) -> list[str]:
     )
     db = Database(url)
     statements = Statements(db)
+    async with kept_alive(build_client(settings)) as client:  # as `parley serve` calls Slack
+        return await _profile_reads(db, statements, settings, client)
+
+
+async def _profile_reads(
+    db: Database, statements: Statements, settings: Settings, client: AsyncWebClient
+) -> list[str]:
     app = build_app(
         settings=settings,
-        client=build_client(settings),
+        client=client,
         db=db,
         clock=SystemClock(),
         process_before_response=True,
