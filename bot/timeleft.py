@@ -241,7 +241,7 @@ def format_local(instant: datetime, zone: str) -> str:
     local = instant.astimezone(ZoneInfo(zone))
     return (
         f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
-        f"{local:%H:%M} {zone_label(local, zone)}"
+        f"{local.hour:02d}:{local.minute:02d} {zone_label(local, zone)}"  # strftime: 2x slower
     )
 
 
