@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, union_all
@@ -26,21 +26,13 @@ from storage.models import (
     Visibility,
 )
 from storage.sensitivities import all_sensitivities, mentions
+from storage.types import UTCDateTime
 
 
 @dataclass
 class EventView:
     event: Event
     sensitivities: list[Sensitivity] = field(default_factory=list)
-
-
-def _scope(track_ids: Sequence[int] | None, include_restricted: bool) -> list[object]:
-    clauses: list[object] = []
-    if track_ids is not None:
-        clauses.append(or_(col(Event.track_id).is_(None), col(Event.track_id).in_(track_ids)))
-    if not include_restricted:
-        clauses.append(col(Event.visibility) == Visibility.team)
-    return clauses
 
 
 @lru_cache(maxsize=2)
@@ -79,6 +71,57 @@ async def event_views(
     return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 
+def _bound_scope(scoped: bool, include_restricted: bool) -> list[Any]:
+    """`_scope` with the tracks bound per call (`track_ids`), for statements built once."""
+    clauses: list[Any] = []
+    if scoped:
+        ids: Any = bindparam("track_ids", expanding=True)
+        clauses.append(or_(col(Event.track_id).is_(None), col(Event.track_id).in_(ids)))
+    if not include_restricted:
+        clauses.append(col(Event.visibility) == Visibility.team)
+    return clauses
+
+
+@cache
+def _latest_query(scoped: bool, include_restricted: bool, since: bool, until: bool) -> Any:
+    """`latest_events`' statement, built once per shape (App Home and the digest ask on every
+    answer; building it each time cost as much as running it)."""
+    query = select(Event).where(*_bound_scope(scoped, include_restricted))
+    if since:
+        query = query.where(col(Event.created_at) > bindparam("since", type_=UTCDateTime()))
+    if until:
+        query = query.where(col(Event.occurred_at) <= bindparam("until", type_=UTCDateTime()))
+    return query.order_by(col(Event.occurred_at).desc(), col(Event.id).desc()).limit(
+        bindparam("limit")
+    )
+
+
+@cache
+def _upcoming_query(scoped: bool, include_restricted: bool) -> Any:
+    now = bindparam("now", type_=UTCDateTime())
+    return (
+        select(Event)
+        .where(*_bound_scope(scoped, include_restricted))
+        .where(
+            col(Event.occurred_at) > now,
+            col(Event.created_at) <= now,
+            # Not `seed_key IS NULL`: SQLite would read that off the unique index on
+            # seed_key, as if it picked few rows, and sort every unseeded event (4.8 ms at
+            # 10,000); this way it walks the occurred_at index from now and stops at `limit`.
+            func.coalesce(col(Event.seed_key), "") == "",
+        )
+        .order_by(col(Event.occurred_at), col(Event.id))
+        .limit(bindparam("limit"))
+    )
+
+
+def _scope_params(track_ids: Sequence[int] | None, **values: Any) -> dict[str, Any]:
+    params = {name: value for name, value in values.items() if value is not None}
+    if track_ids is not None:
+        params["track_ids"] = list(track_ids)
+    return params
+
+
 async def latest_events(
     session: AsyncSession,
     *,
@@ -90,13 +133,12 @@ async def latest_events(
 ) -> list[EventView]:
     """The latest events, newest first: with `until` (now), only those dated by then, so an
     event dated in the future is never "latest" (see `upcoming_events`)."""
-    query = select(Event).where(*_scope(track_ids, include_restricted))  # type: ignore[arg-type]
-    if since is not None:
-        query = query.where(col(Event.created_at) > since)
-    if until is not None:
-        query = query.where(col(Event.occurred_at) <= until)
-    query = query.order_by(col(Event.occurred_at).desc(), col(Event.id).desc()).limit(limit)
-    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
+    query = _latest_query(
+        track_ids is not None, include_restricted, since is not None, until is not None
+    )
+    params = _scope_params(track_ids, since=since, until=until, limit=limit)
+    events = (await session.exec(query, params=params)).all()
+    return await _with_tags(session, events, include_restricted)
 
 
 async def upcoming_events(
@@ -110,21 +152,10 @@ async def upcoming_events(
     """Events dated after `now` that the desk knew of by `now` (an announced meeting, a
     scheduled vote), soonest first. Seeded events are history: in a replay (`--as-of`) one
     dated later is news that has not happened yet, shown only from its time on."""
-    query = (
-        select(Event)
-        .where(*_scope(track_ids, include_restricted))  # type: ignore[arg-type]
-        .where(
-            col(Event.occurred_at) > now,
-            col(Event.created_at) <= now,
-            # Not `seed_key IS NULL`: SQLite would read that off the unique index on
-            # seed_key, as if it picked few rows, and sort every unseeded event (4.8 ms at
-            # 10,000); this way it walks the occurred_at index from now and stops at `limit`.
-            func.coalesce(col(Event.seed_key), "") == "",
-        )
-        .order_by(col(Event.occurred_at), col(Event.id))
-        .limit(limit)
-    )
-    return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
+    query = _upcoming_query(track_ids is not None, include_restricted)
+    params = _scope_params(track_ids, now=now, limit=limit)
+    events = (await session.exec(query, params=params)).all()
+    return await _with_tags(session, events, include_restricted)
 
 
 async def timeline(

@@ -7,23 +7,36 @@ event, exactly one gets True.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import HandledRequest
-from storage.upsert import insert_for
+from storage.types import UTCDateTime
+from storage.upsert import dialect_of, insert_in
+
+
+@cache
+def _claim(dialect: str) -> Any:
+    """The claim, built once per dialect: every App Home opened makes one."""
+    return (
+        insert_in(dialect, HandledRequest)
+        .values(
+            request_id=bindparam("request_id"),
+            handled_at=bindparam("handled_at", type_=UTCDateTime()),
+        )
+        .on_conflict_do_nothing(index_elements=["request_id"])
+    )
 
 
 async def first_time(session: AsyncSession, *, request_id: str, now: datetime) -> bool:
     """Records `request_id` as handled at `now`; False if it already was. The caller commits."""
-    statement = (
-        insert_for(session, HandledRequest)
-        .values(request_id=request_id, handled_at=now)
-        .on_conflict_do_nothing(index_elements=["request_id"])
-    )
-    result = await session.exec(statement)
+    params = {"request_id": request_id, "handled_at": now}
+    connection = await session.connection()  # Core: an ORM insert with values is a bulk one
+    result = await connection.execute(_claim(dialect_of(session)), params)
     return bool(result.rowcount)
 
 

@@ -13,7 +13,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 def insert_for(session: AsyncSession, table: Any) -> Any:
     """An insert into `table` that has `.on_conflict_do_nothing(index_elements=…)`."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return insert_in(dialect_of(session), table)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind else "sqlite"
+
+
+def insert_in(dialect: str, table: Any) -> Any:
+    """`insert_for` by the dialect's name, for a statement built once per dialect."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
