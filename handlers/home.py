@@ -35,16 +35,15 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
         )
         current = await truces.truce_views(session, track_ids=scope)
         latest = await events.latest_events(
-            session, track_ids=scope, include_restricted=is_lead, until=now, limit=5
+            session, track_ids=scope, include_restricted=is_lead, until=now, limit=5, tagged=False
         )
         coming = await events.upcoming_events(
-            session, now=now, track_ids=scope, include_restricted=is_lead, limit=3
+            session, now=now, track_ids=scope, include_restricted=is_lead, limit=3, tagged=False
         )
-        hot = [
-            s
-            for s in await sensitivities.all_sensitivities(session, include_restricted=is_lead)
-            if s.level in HOT_LEVELS
-        ]
+        await events.tag(session, [*latest, *coming], include_restricted=is_lead)
+        hot = await sensitivities.all_sensitivities(
+            session, include_restricted=is_lead, levels=HOT_LEVELS
+        )
         hot_latest = await events.latest_by_sensitivity(
             session,
             sensitivity_ids=[s.id for s in hot if s.id is not None],

@@ -50,18 +50,30 @@ def _tags_query(include_restricted: bool) -> Any:
 
 
 async def _with_tags(
-    session: AsyncSession, events: Sequence[Event], include_restricted: bool
+    session: AsyncSession, events: Sequence[Event], include_restricted: bool, tagged: bool = True
 ) -> list[EventView]:
     """The events with their sensitivities; a restricted sensitivity's name is itself
-    restricted, so it is left out unless `include_restricted`."""
-    if not events:
-        return []
-    params = {"ids": [e.id for e in events]}
+    restricted, so it is left out unless `include_restricted`. Untagged (`tagged` False),
+    for a caller that tags several lists at once (`tag`)."""
+    views = [EventView(event=e) for e in events]
+    if tagged:
+        await tag(session, views, include_restricted=include_restricted)
+    return views
+
+
+async def tag(
+    session: AsyncSession, views: Sequence[EventView], *, include_restricted: bool
+) -> None:
+    """Fills in the views' sensitivities, in one query however many lists they came from."""
+    if not views:
+        return
+    params = {"ids": [v.event.id for v in views]}
     rows = await session.exec(_tags_query(include_restricted), params=params)
     tags: dict[int, list[Sensitivity]] = {}
     for event_id, sensitivity in rows.all():
         tags.setdefault(event_id, []).append(sensitivity)
-    return [EventView(event=e, sensitivities=tags.get(e.id or 0, [])) for e in events]
+    for view in views:
+        view.sensitivities = tags.get(view.event.id or 0, [])
 
 
 async def event_views(
@@ -130,6 +142,7 @@ async def latest_events(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 10,
+    tagged: bool = True,
 ) -> list[EventView]:
     """The latest events, newest first: with `until` (now), only those dated by then, so an
     event dated in the future is never "latest" (see `upcoming_events`)."""
@@ -138,7 +151,7 @@ async def latest_events(
     )
     params = _scope_params(track_ids, since=since, until=until, limit=limit)
     events = (await session.exec(query, params=params)).all()
-    return await _with_tags(session, events, include_restricted)
+    return await _with_tags(session, events, include_restricted, tagged)
 
 
 async def upcoming_events(
@@ -148,6 +161,7 @@ async def upcoming_events(
     track_ids: Sequence[int] | None,
     include_restricted: bool,
     limit: int = 5,
+    tagged: bool = True,
 ) -> list[EventView]:
     """Events dated after `now` that the desk knew of by `now` (an announced meeting, a
     scheduled vote), soonest first. Seeded events are history: in a replay (`--as-of`) one
@@ -155,7 +169,7 @@ async def upcoming_events(
     query = _upcoming_query(track_ids is not None, include_restricted)
     params = _scope_params(track_ids, now=now, limit=limit)
     events = (await session.exec(query, params=params)).all()
-    return await _with_tags(session, events, include_restricted)
+    return await _with_tags(session, events, include_restricted, tagged)
 
 
 async def timeline(

@@ -7,6 +7,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -94,17 +96,26 @@ def mentions(sensitivity: Sensitivity, text: str) -> bool:
     return text_mentions([*sensitivity.keywords, sensitivity.name], text)
 
 
+@cache
+def _all_query(include_restricted: bool, levels: tuple[Level, ...]) -> Any:
+    query = select(Sensitivity)
+    if not include_restricted:
+        query = query.where(col(Sensitivity.visibility) == Visibility.team)
+    if levels:
+        query = query.where(col(Sensitivity.level).in_([str(level) for level in levels]))
+    return query
+
+
 def parse_keywords(text: str) -> list[str]:
     """One keyword per comma or line; the full-width comma and 、 typed in CJK count too."""
     return [k.strip() for k in re.split(r"[,\n\uff0c\u3001]", text) if k.strip()]
 
 
 async def all_sensitivities(
-    session: AsyncSession, *, include_restricted: bool = True
+    session: AsyncSession, *, include_restricted: bool = True, levels: Sequence[Level] = ()
 ) -> list[Sensitivity]:
-    query = select(Sensitivity)
-    if not include_restricted:
-        query = query.where(col(Sensitivity.visibility) == Visibility.team)
+    """Every sensitivity (only those at `levels`, when named), by level then name."""
+    query = _all_query(include_restricted, tuple(levels))
     items = list((await session.exec(query)).all())
     return sorted(items, key=lambda s: (LEVEL_ORDER.get(Level(s.level), 9), s.name.lower()))
 
