@@ -29,6 +29,25 @@ from storage.sensitivities import all_sensitivities, mentions
 from storage.types import UTCDateTime
 
 
+@dataclass(frozen=True)
+class Headline:
+    """An event as a topic's latest are listed (`/watch`, App Home, the digest): six of its
+    columns, read as a row rather than loaded as a whole `Event` with its summary."""
+
+    id: int
+    title: str
+    occurred_at: datetime
+    zone: str
+    created_at: datetime
+    track_id: int | None
+
+
+HEADLINE_COLUMNS = tuple(
+    getattr(Event, name)
+    for name in ("id", "title", "occurred_at", "zone", "created_at", "track_id")
+)
+
+
 @dataclass
 class EventView:
     event: Event
@@ -193,7 +212,9 @@ async def timeline(
 
 
 @lru_cache(maxsize=256)
-def _latest_per_topic(topics: int, include_restricted: bool, bounded: bool, per_topic: int) -> Any:
+def _latest_per_topic(
+    topics: int, include_restricted: bool, bounded: bool, per_topic: int, *, whole: bool = True
+) -> Any:
     """Each of `topics` topics' latest `per_topic` tags (the values bound per call: topic_0 …,
     until), with their events: one short range of the index (sensitivity_id, occurred_at,
     event_id) per topic, however many events the record holds. Built once per shape; built
@@ -217,7 +238,8 @@ def _latest_per_topic(topics: int, include_restricted: bool, bounded: bool, per_
         )
         parts.append(select(latest.c.topic, latest.c.event))
     every: Any = union_all(*parts).subquery()
-    return select(every.c.topic, Event).join(Event, col(Event.id) == every.c.event)
+    shown: tuple[Any, ...] = (Event,) if whole else HEADLINE_COLUMNS
+    return select(every.c.topic, *shown).join(Event, col(Event.id) == every.c.event)
 
 
 async def latest_by_sensitivity(
@@ -227,23 +249,25 @@ async def latest_by_sensitivity(
     include_restricted: bool,
     until: datetime | None = None,
     per_topic: int = 2,
-) -> dict[int, list[Event]]:
+) -> dict[int, list[Headline]]:
     """The latest `per_topic` events of each sensitivity, newest first: `timeline` for many
     topics in one query, not one per topic. Each topic's latest are read off the tags' own
     copy of their event's time and visibility (migration 0006_topic_recency): at 10,000
     events 1 ms of SQL, against 11 ms ranking every tagged event through the event table.
-    The events come without their other tags: what lists them under a topic names it."""
+    Each event comes as its `Headline`: what lists it under a topic needs no more."""
     topics = list(dict.fromkeys(sensitivity_ids))
     if not topics:
         return {}
     params: dict[str, Any] = {f"topic_{n}": topic for n, topic in enumerate(topics)}
     if until is not None:
         params["until"] = until
-    statement = _latest_per_topic(len(topics), include_restricted, until is not None, per_topic)
-    pairs = (await session.exec(statement, params=params)).all()
-    found: dict[int, list[Event]] = {topic: [] for topic in sensitivity_ids}
-    for topic, event in sorted(pairs, key=lambda p: (p[1].occurred_at, p[1].id), reverse=True):
-        found[topic].append(event)  # newest first in each topic
+    statement = _latest_per_topic(
+        len(topics), include_restricted, until is not None, per_topic, whole=False
+    )
+    rows = (await session.exec(statement, params=params)).all()
+    found: dict[int, list[Headline]] = {topic: [] for topic in sensitivity_ids}
+    for topic, *columns in sorted(rows, key=lambda r: (r[3], r[1]), reverse=True):
+        found[topic].append(Headline(*columns))  # newest first in each topic
     return found
 
 

@@ -11,10 +11,9 @@ from slack_sdk.models.blocks import Block, ButtonElement
 from bot.render.blocks import BUTTON_TEXT, button, clip_words, context_line, divider, section
 from bot.render.ids import Action
 from bot.timeleft import describe_time_left, format_local, slack_date, time_left
-from storage.events import EventView
+from storage.events import EventView, Headline
 from storage.models import (
     Deadline,
-    Event,
     Level,
     Sensitivity,
     Track,
@@ -178,7 +177,7 @@ def event_block(view: EventView, *, alerted: bool = False) -> Block:
     )
 
 
-def sensitivity_block(item: Sensitivity, latest: Sequence[Event], *, is_lead: bool) -> Block:
+def sensitivity_block(item: Sensitivity, latest: Sequence[Headline], *, is_lead: bool) -> Block:
     latest_text = "; ".join(f"{e.title} ({format_local(e.occurred_at, e.zone)})" for e in latest)
     text = render(
         "sensitivity",
