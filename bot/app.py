@@ -47,9 +47,9 @@ def build_client(settings: Settings, *, token: str | None = None) -> AsyncWebCli
 @asynccontextmanager
 async def kept_alive(client: AsyncWebClient) -> AsyncIterator[AsyncWebClient]:
     """The client's calls share one aiohttp session while the block runs, so connections
-    (and, to Slack, their TLS) are reused. Without one, slack_sdk opens a session and a
-    connection for every call: a third of an App Home's CPU at scale went to its
-    `views.publish`. A connection Slack closed meanwhile is retried by the client's
+    (and, to Slack, their TLS sessions) are reused. Without one, slack_sdk opens a session
+    and a new connection for every call: a TCP and TLS handshake before each `users.info`
+    and `views.publish`. A kept connection Slack closed meanwhile is retried by the client's
     connection-error handler (`build_client`); the scheduler's posts keep a connection
     each, as a post whose answer was lost is the outbox's to retry."""
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))

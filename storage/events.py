@@ -103,7 +103,8 @@ async def event_views(
 
 
 def _bound_scope(scoped: bool, include_restricted: bool) -> list[Any]:
-    """`_scope` with the tracks bound per call (`track_ids`), for statements built once."""
+    """The WHERE clauses of a listing: in the tracks asked for (desk-wide events always;
+    `track_ids` bound per call), team-visible unless restricted items may show."""
     clauses: list[Any] = []
     if scoped:
         ids: Any = bindparam("track_ids", expanding=True)
