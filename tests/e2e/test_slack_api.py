@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import build_client
+from bot.app import build_client, kept_alive
 from bot.metrics import Metrics
 from bot.render.ids import Callback, Field
 from bot.settings import Settings
@@ -58,6 +58,14 @@ class DroppingProxy:
         self.target_port = target_port
         self.drops = drops
         self.server: asyncio.Server | None = None
+        self.connections: list[asyncio.StreamWriter] = []  # the callers' side, as accepted
+
+    async def hang_up_all(self) -> None:
+        """Closes every connection kept open to it, as Slack does with idle ones."""
+        for writer in self.connections:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
     @property
     def api_url(self) -> str:
@@ -70,6 +78,7 @@ class DroppingProxy:
             writer.close()
             await writer.wait_closed()
             return
+        self.connections.append(writer)
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
@@ -113,3 +122,22 @@ async def test_a_dropped_connection_is_retried(
     assert calls.pop("ok") == 1
     assert list(calls.values()) == [1], calls  # the dropped attempt, by its error
     assert set(calls) <= {"ServerDisconnectedError", "ClientOSError"}
+
+
+async def test_a_kept_connection_slack_closed_is_replaced_and_the_call_made(
+    standin: SlackStandIn, dropping_proxy: DroppingProxy
+) -> None:
+    """`kept_alive` keeps one connection for the listeners' calls; one the far side has
+    closed meanwhile is not reused: the next call opens another, and is made once."""
+    dropping_proxy.drops = 0
+    settings = Settings(bot_token=BOT_TOKEN, api_url=dropping_proxy.api_url)
+    async with kept_alive(build_client(settings)) as client:
+        for text in ("first", "second"):
+            assert (await client.chat_postMessage(channel=CHANNEL, text=text))["ok"]
+        assert len(dropping_proxy.connections) == 1  # kept: both calls over one
+        await dropping_proxy.hang_up_all()
+        await asyncio.sleep(0.05)  # the close reaches the client
+        assert (await client.chat_postMessage(channel=CHANNEL, text="third"))["ok"]
+    assert len(dropping_proxy.connections) == 2
+    posted = [c.args["text"] for c in standin.calls_to("chat.postMessage")]
+    assert posted == ["first", "second", "third"]
