@@ -99,7 +99,10 @@ def build_app(
         return await handle_each_event_once(body, context, next)
 
     app.use(prepare_request)
-    for surface in (truce, deadline, talks, watch, desk, events, home, sources):
+    # Bolt tries each listener's matcher in turn (about 7 µs each): the two surfaces of one
+    # listener each, App Home and `/desk`, go first, not 19th and 22nd of 26. No two
+    # listeners match the same request, so the order changes nothing else.
+    for surface in (home, desk, truce, deadline, talks, watch, events, sources):
         surface.register(app)
     app.error(handle_listener_error)
     return app
