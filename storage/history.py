@@ -111,6 +111,6 @@ async def changes(
             return page, more
         start += size
         # The next batch: what is still wanted, twice over for the entries this reader may
-        # not see (a member's page of 20 with three restricted ones reads 21, then 12).
+        # not see (a member's page of 20 with three restricted ones reads 21, then 10).
         wanted = offset + limit + 1 - (skipped + len(page) + more)
         size = _BATCH if since is not None else min(_BATCH, max(2 * wanted, 10))

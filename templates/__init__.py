@@ -54,7 +54,7 @@ def _template(env: Environment, name: str) -> Template:
 
 def _render(env: Environment, name: str, values: dict[str, Any]) -> str:
     """`Template.render`, but the values are the whole context: the environment's globals
-    (`range`, `dict`, `cycler` …, which no template uses: tests/handlers/test_wording.py)
+    (`range`, `dict`, `cycler` …, which no template uses: tests/handlers/test_templates.py)
     are not copied into each render's, which was half the cost of a short template, paid
     once for each block of a long answer."""
     template = _template(env, name)
