@@ -27,6 +27,10 @@ def json_column(*, nullable: bool = False) -> Any:
     return Field(default=None if nullable else ..., sa_column=Column(JSON, nullable=nullable))
 
 
+#: Event's (id, visibility, occurred_at, track_id) index: see `storage.search`.
+SEARCH_FILTER_INDEX = "ix_event_search_filter"
+
+
 class TrackStatus(StrEnum):
     active = "active"
     dormant = "dormant"
@@ -224,6 +228,9 @@ class Sensitivity(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
+    # What a search filters each full-text match by, beside its id (migration
+    # 0007_search_filter): read from this narrow index, not from the wide rows.
+    __table_args__ = (Index(SEARCH_FILTER_INDEX, "id", "visibility", "occurred_at", "track_id"),)
     id: int | None = Field(default=None, primary_key=True)
     track_id: int | None = Field(default=None, foreign_key="track.id", index=True)
     occurred_at: datetime = utc_column(index=True)
