@@ -5,14 +5,16 @@ services and by raw SQL) that keep the index in step."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from storage import deadlines, events, rounds, sensitivities
 from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput
+from storage.models import SEARCH_FILTER_INDEX
 from storage.search import MARK_END, MARK_START, read_query, search_record
 from tests.support.record import NOW, Seeded
 
@@ -256,3 +258,33 @@ async def test_punctuation_and_cjk_are_found_as_typed(
         ],
     )
     assert await _search(db, words) == titles
+
+
+@pytest.mark.parametrize("include_restricted", [False, True])
+@pytest.mark.parametrize("typed", ["tariff", '"export controls" -nvidia', "tariff track:us-china"])
+async def test_on_sqlite_each_match_is_filtered_off_the_narrow_index(
+    seeded_sqlite_db: Database, include_restricted: bool, typed: str
+) -> None:
+    """SQLite would read every match's event row by its primary key (a wide row each: 1.1
+    ms for 1,000 matches); the search tells it to use the filter's own index (0.17 ms)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_: Any, __: Any, statement: str, parameters: Any, *___: Any) -> None:
+        if "bm25" in statement:
+            seen.append((statement, parameters))
+
+    engine = seeded_sqlite_db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with seeded_sqlite_db.session() as session:
+            await search_record(session, typed=typed, include_restricted=include_restricted)
+            ((statement, parameters),) = seen
+            connection = await session.connection()
+            plan = (
+                await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            ).all()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    steps = [str(row[-1]) for row in plan]
+    assert any(f"INDEX {SEARCH_FILTER_INDEX}" in step for step in steps), steps
+    assert not any(step.startswith("SEARCH s USING INTEGER PRIMARY KEY") for step in steps[:3])
