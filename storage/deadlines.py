@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, update
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
@@ -17,21 +17,18 @@ from storage.audit import commit_change, record_change, snapshot
 from storage.checks import choice, clean_offsets, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Deadline, DeadlineKind, DeadlineStatus, Visibility
+from storage.scope import bound_scope
 from storage.types import UTCDateTime
 
 PAST_DEADLINE = "That time ({when}) is already past: a new deadline must lie in the future."
 
 
 def _bound_scope(scoped: bool, include_restricted: bool) -> list[Any]:
-    """WHERE clauses shared by every listing: open, in the tracks asked for (desk-wide items
-    always; `track_ids` bound per call), team-visible unless restricted items may show."""
-    clauses: list[Any] = [col(Deadline.status) == DeadlineStatus.open]
-    if scoped:
-        ids: Any = bindparam("track_ids", expanding=True)
-        clauses.append(or_(col(Deadline.track_id).is_(None), col(Deadline.track_id).in_(ids)))
-    if not include_restricted:
-        clauses.append(col(Deadline.visibility) == Visibility.team)
-    return clauses
+    """WHERE clauses shared by every listing: open, and in scope (`storage.scope`)."""
+    return [
+        col(Deadline.status) == DeadlineStatus.open,
+        *bound_scope(Deadline, scoped=scoped, include_restricted=include_restricted),
+    ]
 
 
 @cache

@@ -9,7 +9,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, union_all
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import SEED, Actor, require_lead
@@ -25,6 +25,7 @@ from storage.models import (
     Sensitivity,
     Visibility,
 )
+from storage.scope import bound_scope
 from storage.sensitivities import all_sensitivities, mentions
 from storage.types import UTCDateTime
 
@@ -102,23 +103,13 @@ async def event_views(
     return await _with_tags(session, (await session.exec(query)).all(), include_restricted)
 
 
-def _bound_scope(scoped: bool, include_restricted: bool) -> list[Any]:
-    """The WHERE clauses of a listing: in the tracks asked for (desk-wide events always;
-    `track_ids` bound per call), team-visible unless restricted items may show."""
-    clauses: list[Any] = []
-    if scoped:
-        ids: Any = bindparam("track_ids", expanding=True)
-        clauses.append(or_(col(Event.track_id).is_(None), col(Event.track_id).in_(ids)))
-    if not include_restricted:
-        clauses.append(col(Event.visibility) == Visibility.team)
-    return clauses
-
-
 @cache
 def _latest_query(scoped: bool, include_restricted: bool, since: bool, until: bool) -> Any:
     """`latest_events`' statement, built once per shape (App Home and the digest ask on every
     answer; building it each time cost as much as running it)."""
-    query = select(Event).where(*_bound_scope(scoped, include_restricted))
+    query = select(Event).where(
+        *bound_scope(Event, scoped=scoped, include_restricted=include_restricted)
+    )
     if since:
         query = query.where(col(Event.created_at) > bindparam("since", type_=UTCDateTime()))
     if until:
@@ -133,7 +124,7 @@ def _upcoming_query(scoped: bool, include_restricted: bool) -> Any:
     now = bindparam("now", type_=UTCDateTime())
     return (
         select(Event)
-        .where(*_bound_scope(scoped, include_restricted))
+        .where(*bound_scope(Event, scoped=scoped, include_restricted=include_restricted))
         .where(
             col(Event.occurred_at) > now,
             col(Event.created_at) <= now,

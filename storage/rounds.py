@@ -18,6 +18,7 @@ from storage.audit import commit_change, snapshot
 from storage.checks import choice, clean_text, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Delegation, RoundStatus, TalksRound, Track
+from storage.scope import in_bound_tracks
 from storage.types import UTCDateTime
 
 
@@ -85,8 +86,7 @@ def _shown_query(scoped: bool) -> Any:
     and, when `scoped`, `track_ids` are bound per call."""
     in_scope = [col(TalksRound.status) != RoundStatus.cancelled]
     if scoped:
-        ids: Any = bindparam("track_ids", expanding=True)
-        in_scope.append(or_(col(TalksRound.track_id).is_(None), col(TalksRound.track_id).in_(ids)))
+        in_scope.append(in_bound_tracks(TalksRound))
     now = bindparam("now", type_=UTCDateTime())
     started = col(TalksRound.starts_at) <= now
     latest_started = (

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, update
-from sqlmodel import and_, col, or_, select
+from sqlmodel import and_, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import PARLEY, Actor, require_lead
@@ -27,6 +27,7 @@ from storage.models import (
     TruceStatus,
     TruceTerm,
 )
+from storage.scope import in_bound_tracks
 
 CURRENT = (TruceStatus.active, TruceStatus.extended)
 EXTENDABLE = (TruceStatus.active, TruceStatus.extended, TruceStatus.lapsed)
@@ -132,8 +133,7 @@ def _views_query(scoped: bool) -> Any:
         .where(col(Truce.status).in_(statuses))
     )
     if scoped:
-        ids: Any = bindparam("track_ids", expanding=True)
-        query = query.where(or_(col(Truce.track_id).is_(None), col(Truce.track_id).in_(ids)))
+        query = query.where(in_bound_tracks(Truce))
     return query.order_by(col(Truce.id), col(Deadline.id))
 
 
