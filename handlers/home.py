@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.render.block_json import block_json
 from bot.render.blocks import VIEW_BLOCKS, button, buttons, context_line, divider, fit, header
 from bot.render.ids import Action
 from bot.render.present import deadline_block, event_block, sensitivity_block, truce_blocks
@@ -95,7 +96,8 @@ async def handle_home_opened(
         return
     runtime = runtime_of(context)
     user_id = str(event.get("user") or "")
-    await client.views_publish(user_id=user_id, view=await home_view(runtime, client, user_id))
+    view = await home_view(runtime, client, user_id)
+    await client.views_publish(user_id=user_id, view=block_json(view))
 
 
 def register(app: AsyncApp) -> None:

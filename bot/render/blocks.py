@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.render.block_json import block_json
 from templates import escape_mrkdwn
 
 MESSAGE_BLOCKS = 50
@@ -145,9 +146,9 @@ _UNSHOWN = SectionBlock(text=" ")
 
 
 def message(text: str, blocks: Sequence[Block | Later], **extra: Any) -> dict[str, Any]:
-    """A message payload: fallback text plus the blocks, validated by slack_sdk."""
+    """A message payload: fallback text plus the blocks, validated by slack_sdk's validators."""
     return {
         "text": escape_mrkdwn(clip(text, FALLBACK_TEXT)),
-        "blocks": [block.to_dict() for block in fit(blocks)],
+        "blocks": [block_json(block) for block in fit(blocks)],
         **extra,
     }

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import Block
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.render.block_json import block_json
 from bot.render.blocks import buttons, message, section
 from bot.render.digest import channel_digest
 from bot.render.ids import Action
@@ -255,7 +256,7 @@ async def digest_message(
     if subscription is not None and payload.get("late"):
         fell_due = format_local(delivery.due_at, subscription.digest_zone)
         reply["blocks"].insert(
-            1, section(f"_Late: this digest fell due {escape_mrkdwn(fell_due)}._").to_dict()
+            1, block_json(section(f"_Late: this digest fell due {escape_mrkdwn(fell_due)}._"))
         )
     return reply
 
