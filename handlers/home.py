@@ -13,11 +13,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.render.block_json import block_json
 from bot.render.blocks import VIEW_BLOCKS, button, buttons, context_line, divider, fit, header
 from bot.render.ids import Action
-from bot.render.present import deadline_block, event_block, sensitivity_block, truce_blocks
+from bot.render.present import (
+    deadline_block,
+    event_block,
+    sensitivity_block,
+    truce_blocks,
+    truce_heading,
+)
 from bot.runtime import Runtime, runtime_of
 from storage import deadlines, events, sensitivities, tracks, truces
 from storage.lookups import command_context
-from storage.models import Level, Role, TruceStatus
+from storage.models import Level, Role
 
 HOT_LEVELS = (Level.critical, Level.high)
 
@@ -68,11 +74,7 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
         deadline_block(d, tracks=by_id, now=now, reader_zone=zone, is_lead=is_lead)
         for d in upcoming
     ] or [context_line("No upcoming deadlines.")]
-    lapsed = [v for v in current if v.status_at(now) == TruceStatus.lapsed]
-    blocks += [
-        divider(),
-        header("Lapsed truce" if lapsed and len(current) == 1 else "Active truce"),
-    ]
+    blocks += [divider(), header(truce_heading(current, now=now) if current else "Active truce")]
     for view in current:
         blocks += truce_blocks(view, now=now, reader_zone=zone, is_lead=is_lead)
     if not current:

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.answers import Answer, fresh_until
 from bot.render.blocks import context_line, header, message, section
 from bot.render.ids import Action, Callback, Field
-from bot.render.present import in_reader_zone, separated, truce_blocks
+from bot.render.present import in_reader_zone, separated, truce_blocks, truce_heading
 from bot.settings import Settings
 from bot.timeleft import format_local
 from handlers import forms
@@ -77,14 +77,9 @@ async def list_truces(
         text = {"text": NO_TRUCE.format(scope=scope), "response_type": "ephemeral"}
         return Answer(text, made_at=now, fresh_until=fresh_until(now, []))
     groups = [truce_blocks(v, now=now, reader_zone=reader_zone, is_lead=ask.is_lead) for v in views]
-    lapsed = sum(v.status_at(now) == TruceStatus.lapsed for v in views)
-    if len(views) == 1:
-        title = "Lapsed truce" if lapsed else "Active truce"
-    else:
-        title = f"{len(views)} truces" + (f" ({lapsed} lapsed)" if lapsed else "")
     payload = message(
         fallback_for(views, now=now),
-        [header(title), *separated(groups)],
+        [header(truce_heading(views, now=now)), *separated(groups)],
         response_type=ask.response_type(),
     )
     dues = [v.expiry.due_at for v in views if v.expiry]

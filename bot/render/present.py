@@ -71,6 +71,14 @@ def term_line(term: TruceTerm) -> str:
     return f"{who}: {term.measure}" + (f", {term.rate}" if term.rate else "")
 
 
+def truce_heading(views: Sequence[TruceView], *, now: datetime) -> str:
+    """ "Active truce", "Lapsed truce", or "3 truces (1 lapsed)": as the clock reads them."""
+    lapsed = sum(v.status_at(now) == TruceStatus.lapsed for v in views)
+    if len(views) == 1:
+        return "Lapsed truce" if lapsed else "Active truce"
+    return f"{len(views)} truces" + (f" ({lapsed} lapsed)" if lapsed else "")
+
+
 def truce_blocks(
     view: TruceView, *, now: datetime, reader_zone: str | None, is_lead: bool
 ) -> list[Block]:
