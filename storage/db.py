@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.changes import ChangeFeed
 from storage.revisions import single_head
-from storage.sqlite_reads import inline_reads_creator
+from storage.sqlite_reads import InlineReadsConnection, inline_reads_creator
 from storage.version import VERSION_KEY, RecordSession, RecordVersion
 
 if TYPE_CHECKING:
@@ -64,6 +64,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")  # a writer waits its turn rather than fail
     cursor.close()
+
+
+async def _holds_write(session: AsyncSession) -> bool:
+    """Whether the SQLite connection of `session` (in a transaction) holds a write."""
+    raw = await (await session.connection()).get_raw_connection()
+    driver = raw.driver_connection
+    return not isinstance(driver, InlineReadsConnection) or driver.holds_write
 
 
 def sqlite_file(url: str) -> str | None:
@@ -125,10 +132,26 @@ class Database:
             yield session
         finally:
             # A session that never began a transaction and holds no rows has nothing to
-            # release; closing it anyway costs a task and a greenlet switch, as much as a
-            # whole cached answer. Otherwise close it as `async with` would, shielded.
+            # release; closing it anyway costs a greenlet switch, as much as a whole cached
+            # answer.
             if session.in_transaction() or session.identity_map or session.new:
-                await asyncio.shield(session.close())
+                await self._close(session)
+
+    async def _close(self, session: AsyncSession) -> None:
+        """Closes `session` and gives its connection back, even if the request is cancelled
+        meanwhile: shielded (in a task of its own) whenever closing may wait.
+
+        Closing waits for nothing when the session holds no connection, or on SQLite when
+        its connection holds no write (the rollback runs inline, storage.sqlite_reads): then
+        it is awaited directly, since nothing can interrupt it. A shield's task would first
+        let the loop run everything else that is ready: at 50 answers in flight, each one
+        kept its connection until all had read, so the pool's 20 ran out and every burst
+        opened and closed 20 more (at 50 concurrent, `/truce` cost 2.7 ms of CPU, not 1.5).
+        """
+        if not session.in_transaction() or (self.is_sqlite and not await _holds_write(session)):
+            await session.close()
+        else:
+            await asyncio.shield(session.close())
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

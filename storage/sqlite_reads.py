@@ -64,6 +64,12 @@ class InlineReadsConnection(aiosqlite.Connection):
         self._turn = turn or WriteTurn()
         self._writing = False  # holds the turn: a write began and has not ended
 
+    @property
+    def holds_write(self) -> bool:
+        """A write began on this connection and has not ended: ending it (commit, rollback)
+        goes to the worker thread; with none, a rollback or a close runs inline."""
+        return self._writing or bool(self._connection and self._connection.in_transaction)
+
     def _inline(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
         owner = getattr(fn, "__self__", None)
         name = getattr(fn, "__name__", "")

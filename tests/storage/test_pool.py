@@ -56,3 +56,74 @@ def test_the_default_pools_hold_the_answers_in_flight_of_spec_8() -> None:
 def test_parley_db_pool_is_read(typed: str | None, kept: int | None) -> None:
     settings = Settings.load({} if typed is None else {"PARLEY_DB_POOL": typed})
     assert settings.db_pool == kept
+
+
+async def test_sqlite_reads_in_flight_together_share_one_connection(db: Database) -> None:
+    """An answer's session that only read gives its connection back as it ends, without
+    first letting the loop run the other answers: fifty at once need one connection (a
+    shielded close, in a task of its own, kept every connection out until all had read)."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL reads yield at every statement: each answer holds one")
+    from storage.models import Track
+    from storage.tracks import all_tracks
+
+    pooled = Database(db.url, pool=3)
+    opened: list[object] = []
+    event.listen(pooled.engine.sync_engine, "connect", lambda *_: opened.append(1))
+
+    async def answer() -> list[Track]:
+        async with pooled.session() as session:
+            found = await all_tracks(session)
+            assert session.in_transaction()  # a connection held: the session must close
+            return found
+
+    try:
+        await answer()  # opening the first connection waits for its thread, as it should
+        assert len(opened) == 1
+        for _ in range(3):
+            answers = await asyncio.gather(*(answer() for _ in range(50)))
+            assert len({len(a) for a in answers}) == 1
+        assert len(opened) == 1
+        assert pooled.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await pooled.dispose()
+
+
+async def test_a_cancelled_answer_gives_back_a_connection_holding_a_write(db: Database) -> None:
+    """Closing a session whose write never committed waits (a rollback on SQLite's worker
+    thread, or PostgreSQL's round trip); cancelled meanwhile, it still rolls back and gives
+    its connection back, and the write is not kept."""
+    from sqlalchemy import text
+
+    from storage.models import Track
+
+    pooled = Database(db.url, pool=2)
+    closing = asyncio.Event()
+
+    async def write_then_hang() -> None:
+        async with pooled.session() as session:
+            session.add(Track(handle="never-kept", name="Never kept", parties=["US"]))
+            await session.flush()  # the write is in the transaction, not committed
+            closing.set()
+            await asyncio.sleep(3600)  # cancelled here; the session then closes
+
+    try:
+        task = asyncio.create_task(write_then_hang())
+        waiting = asyncio.create_task(closing.wait())
+        await asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED)
+        assert closing.is_set(), task.exception()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(200):  # the shielded close runs on in its own task
+            if pooled.engine.pool.checkedout() == 0:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.01)
+        assert pooled.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        async with pooled.engine.connect() as conn:
+            kept = await conn.execute(
+                text("SELECT count(*) FROM track WHERE handle = 'never-kept'")
+            )
+            assert kept.scalar_one() == 0
+    finally:
+        await pooled.dispose()
