@@ -46,6 +46,13 @@ def _listing(which: str, scoped: bool, include_restricted: bool) -> Any:
         )
     if which == "count":
         return select(func.count()).select_from(Deadline).where(*where, col(Deadline.due_at) >= now)
+    if which == "count_until":
+        until = bindparam("until", type_=UTCDateTime())
+        return (
+            select(func.count())
+            .select_from(Deadline)
+            .where(*where, col(Deadline.due_at) >= now, col(Deadline.due_at) <= until)
+        )
     since = bindparam("since", type_=UTCDateTime())
     return (
         select(Deadline)
@@ -88,10 +95,15 @@ async def count_upcoming(
     now: datetime,
     track_ids: Sequence[int] | None,
     include_restricted: bool,
+    until: datetime | None = None,
 ) -> int:
-    """How many `upcoming_deadlines` there are, past any limit."""
-    query = _listing("count", track_ids is not None, include_restricted)
-    return int((await session.exec(query, params=_params(now, track_ids))).one())
+    """How many `upcoming_deadlines` there are, past any limit (due by `until`, if given)."""
+    if until is None:
+        query = _listing("count", track_ids is not None, include_restricted)
+        return int((await session.exec(query, params=_params(now, track_ids))).one())
+    query = _listing("count_until", track_ids is not None, include_restricted)
+    params = _params(now, track_ids, until=until)
+    return int((await session.exec(query, params=params)).one())
 
 
 #: How long an open deadline past its due time stays "recently passed" (SPEC §3).

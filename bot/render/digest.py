@@ -36,6 +36,7 @@ from storage.subscriptions import get_subscription
 from templates import escape_mrkdwn, render
 
 DEADLINE_HORIZON = timedelta(days=30)
+DEADLINES_SHOWN = 15  # in "Deadlines ahead"; past them, a line counts the rest
 SOON = timedelta(days=7)  # a deadline this close keeps a day from being quiet
 FIRST_DIGEST_COVERS = timedelta(days=1)
 CHANGES_SHOWN = 15
@@ -165,17 +166,24 @@ async def digest_blocks(
         limit=CHANGES_SHOWN,
         without_actors=(SEED.id,),  # the seed is the record's history, not news
     )
-    ahead = [
-        d
-        for d in await deadlines.upcoming_deadlines(
+    fetched = await deadlines.upcoming_deadlines(
+        session,
+        now=now,
+        track_ids=track_ids,
+        include_restricted=include_restricted,
+        limit=DEADLINES_SHOWN,
+    )
+    ahead = [d for d in fetched if d.due_at - now <= DEADLINE_HORIZON]
+    ahead_more = 0
+    if len(ahead) == DEADLINES_SHOWN:  # perhaps more within the horizon: count them
+        within = await deadlines.count_upcoming(
             session,
             now=now,
             track_ids=track_ids,
             include_restricted=include_restricted,
-            limit=15,
+            until=now + DEADLINE_HORIZON,
         )
-        if d.due_at - now <= DEADLINE_HORIZON
-    ]
+        ahead_more = within - len(ahead)
     passed = await deadlines.recently_passed(
         session, now=now, track_ids=track_ids, include_restricted=include_restricted
     )
@@ -208,9 +216,12 @@ async def digest_blocks(
     # a truce's expiry is on the truce's own line
     ahead = [d for d in ahead if d.kind != DeadlineKind.truce_expiry]
     passed = [d for d in passed if d.kind != DeadlineKind.truce_expiry]
-    if ahead:
+    if ahead or ahead_more:
         blocks.append(header("Deadlines ahead"))
         blocks += line_sections(_deadline_lines(ahead, shown_at=shown_at))
+        if ahead_more:
+            days = DEADLINE_HORIZON.days
+            blocks.append(context_line(render("digest_deadlines_more", more=ahead_more, days=days)))
     if passed:
         blocks.append(header("Recently passed"))
         blocks += line_sections(_deadline_lines(passed, shown_at=shown_at))

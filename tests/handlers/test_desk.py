@@ -325,3 +325,40 @@ async def test_help_shows_its_placeholders_escaped(bot: RunningBot) -> None:
     text = json.dumps(body)
     assert "&lt;words&gt;" in text and "&lt;#&gt;" in text
     assert not re.search(r"<(?![@#!]|https?:)", block_text(body))
+
+
+@pytest.mark.parametrize(
+    ("within", "beyond", "shown", "more"),
+    [(3, 0, 3, 0), (13, 5, 13, 0), (14, 0, 14, 0), (14, 3, 14, 0), (15, 0, 14, 1), (40, 6, 15, 26)],
+)
+async def test_the_digest_counts_the_deadlines_ahead_it_does_not_list(
+    bot: RunningBot, within: int, beyond: int, shown: int, more: int
+) -> None:
+    """15 deadlines listed at most (the truce's expiry among them, on the truce's line);
+    the others due within 30 days are counted in a line, never dropped unsaid."""
+    from datetime import timedelta
+
+    from storage import deadlines
+    from storage.access import Actor
+
+    now = bot.clock.now()
+    async with bot.db.session() as session:
+        for n in range(within + beyond):
+            days = 1 + n % 28 if n < within else 31 + n
+            await deadlines.add_deadline(
+                session,
+                actor=Actor(LEAD),
+                now=now,
+                title=f"Review {n}",
+                due_at=now + timedelta(days=days, hours=1),
+                zone="UTC",
+            )
+    text = block_text(answer(await bot.command("/desk", "digest", user=MEMBER)))
+    ahead = text[text.index("Deadlines ahead") :]
+    assert ahead.count("*Review ") == shown
+    if more:
+        assert (
+            f"…and {more} more deadline{'s' if more > 1 else ''} due in the next 30 days" in ahead
+        )
+    else:
+        assert "more deadline" not in text
