@@ -32,9 +32,9 @@ Decisions (each pinned by a test in ``tests/bot/test_timeparse.py`` and the tabl
   fall-back time is its first occurrence.
 * ``+Nd`` / ``N days`` / ``+Nw`` count calendar days in the zone; hours, minutes and
   seconds are elapsed time, added after the days. ``+90d`` and ``90 days`` count from
-  `base` (the current expiry for ``/truce extend``); ``in 3 days`` counts from `now`, up
-  to the next whole minute (``in 30 seconds`` is exact); dateparser's readings have no
-  seconds unless typed.
+  `base` (the current expiry for ``/truce extend``); with no base they, like ``in 3
+  days``, count from `now`, up to the next whole minute (``+30s`` and ``in 30 seconds``
+  are exact); dateparser's readings have no seconds unless typed.
 * An ISO time with a numeric offset keeps its instant; its zone is the one named in the
   text, else `default_zone` when that zone has the same offset at that instant, else the
   offset's fixed zone (``-04:00`` → Etc/GMT+4, shown as UTC-4), else (half hours) UTC.
@@ -710,7 +710,7 @@ def _parse_when(
         if duration is None:
             raise _unreadable(text)
         zone = base_zone or default_zone
-        return When(_shift(base or now, duration, zone), zone)
+        return When(_shift(base, duration, zone) if base else _from_now(now, duration, zone), zone)
     if lowered.startswith("in "):
         duration = _parse_duration(text[3:].strip())
         if duration is not None:

@@ -489,3 +489,57 @@ def test_format_offset(delta: timedelta, text: str) -> None:
 def test_format_offset_round_trips() -> None:
     offsets = parse_offsets("30d,14d,7d,3d,1d,12h,1h,1h30m,1d2h3m4s,0")
     assert parse_offsets(",".join(format_offset(o) for o in offsets)) == offsets
+
+
+@pytest.mark.parametrize(
+    ("plus", "words"),
+    [
+        ("+2h", "in 2 hours"),
+        ("+90m", "in 90 minutes"),
+        ("+1w", "in 1 week"),
+        ("+1d12h", "in 1 day 12 hours"),
+        ("+3d", "in 3 days"),
+        ("+45m", "45 minutes"),
+        ("+30s", "in 30 seconds"),
+        ("+2m30s", "in 2 minutes 30 seconds"),
+    ],
+)
+@pytest.mark.parametrize("second", [0, 1, 37, 59])
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_a_plus_offset_from_now_reads_as_its_words(
+    plus: str, words: str, second: int, zone: str
+) -> None:
+    """`+2h` typed at 09:00:37 is due when `in 2 hours` is: the next whole minute, never
+    sooner than asked (the time shown is the time counted from), unless seconds were typed."""
+    now = datetime(2025, 7, 29, 9, 0, second, 161622, tzinfo=UTC)
+    offset = parse_when(plus, now=now, default_zone=zone)
+    spoken = parse_when(words, now=now, default_zone=zone)
+    assert offset == spoken
+    asked = spoken.instant - now
+    if "s" in plus:
+        assert asked == _typed(plus)  # seconds typed: exact
+    else:
+        assert offset.instant.second == 0 and offset.instant.microsecond == 0
+        assert timedelta(0) <= asked - _typed(plus) < timedelta(minutes=1)
+
+
+def _typed(plus: str) -> timedelta:
+    units = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1)}
+    units |= {"m": timedelta(minutes=1), "s": timedelta(seconds=1)}
+    total, number = timedelta(0), ""
+    for char in plus[1:]:
+        if char.isdigit():
+            number += char
+        else:
+            total, number = total + int(number) * units[char], ""
+    return total
+
+
+def test_a_plus_offset_from_a_base_is_exact() -> None:
+    """`/truce extend +90d` counts from the current expiry, itself on a minute: exact."""
+    base = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)
+    now = datetime(2025, 8, 11, 9, 0, 37, tzinfo=UTC)
+    extended = parse_when(
+        "+90d", now=now, default_zone="UTC", base=base, base_zone="America/New_York"
+    )
+    assert extended.instant == datetime(2025, 11, 10, 5, 1, tzinfo=UTC)  # 00:01 EST
