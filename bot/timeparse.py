@@ -92,7 +92,7 @@ TWO_WAY_DATE = (
 NO_SUCH_DAY = '"{text}": {month} {year}has no day {day}. Try {examples}.'
 WRONG_WEEKDAY = '"{text}": {day} {month} {year} is a {actual}, not a {typed}.'
 BAD_CLOCK = (
-    '"{text}": {clock} is not a time of day (00:00 to 23:59, or 1am to 12pm). Try {examples}.'
+    '"{text}": {clock} is not a time of day (00:00 to 23:59, or 12am to 11:59pm). Try {examples}.'
 )
 OUT_OF_RANGE = 'The time "{text}" is out of range. Try {examples}.'
 CLOCK_EXAMPLES = "08:00, 7:30am, 08:00 Europe/Stockholm or 07:30 CET"
@@ -776,7 +776,10 @@ def parse_clock(text: str) -> tuple[str | None, str | None]:
         )
     if not rest:
         return None, found.name if found else None
-    parts = _read_parts(rest, None)
+    try:
+        parts = _read_parts(rest, None)
+    except TimeParseError as exc:  # told in the words of a time of day, not of a deadline
+        raise TimeParseError(str(exc).replace(EXAMPLES, CLOCK_EXAMPLES)) from None
     only_clock = (
         parts is not None and parts.clock is not None and parts == _Parts(clock=parts.clock)
     )

@@ -31,6 +31,11 @@ from storage.models import Track
 from storage.search import search_record
 from templates import SlackMarkup, render, user_mention
 
+SUBSCRIBE_USAGE = (
+    "`/desk subscribe [HH:MM] [Zone/Name] [weekdays|daily] "
+    "[countdowns on|off] [digest on|off] [restricted on|off] [review on|off]`, "
+    "e.g. `/desk subscribe 08:00 Europe/Stockholm weekdays`"
+)
 USAGE = (
     "`/desk [help]`, `/desk event`, `/desk subscribe [HH:MM] [Zone/Name] [weekdays|daily] "
     "[countdowns on|off] [digest on|off] [restricted on|off] [review on|off]`, "
@@ -131,10 +136,11 @@ async def subscribe(
     try:
         digest_time, digest_zone = parse_clock(" ".join(args))
     except TimeParseError as exc:
-        raise InvalidInput(f"{exc} Usage: {USAGE}") from None
+        raise InvalidInput(f"{exc} Usage: {SUBSCRIBE_USAGE}") from None
     current = await subscriptions.get_subscription(session, ask.channel_id)
     unchanged = (digest_time, digest_zone, weekdays, countdowns, digest, restricted, review)
-    if current and all(value is None for value in unchanged):
+    looked = bool(current) and all(value is None for value in unchanged)
+    if current and looked:
         item = current
         intro = "This channel is subscribed."
     else:
@@ -170,7 +176,8 @@ async def subscribe(
         review="on" if item.review else "off",
     )
     # A change is the channel's news; a look at the settings is the asker's own answer.
-    return {"response_type": "ephemeral" if item is current else "in_channel", "text": text}
+    # (Not `item is current`: the session hands back the same row, changed.)
+    return {"response_type": "ephemeral" if looked else "in_channel", "text": text}
 
 
 async def _is_private(client: AsyncWebClient, channel_id: str) -> bool:

@@ -158,7 +158,8 @@ def test_deadline_add_then_list(tmp_path: Path) -> None:
     out = ok(shell(tmp_path, "/deadline add Test | +3d", "/deadline"))
     added = section(out, "/deadline add Test | +3d")
     assert "Deadline #2 added: Test\n" in added
-    assert "Fri 1 Aug 2025 09:00 UTC" in added
+    assert "Fri 1 Aug 2025 09:01 UTC" in added
+    assert "3 days left" in added  # on the next whole minute: never sooner than asked
     listing = section(out, "/deadline")
     assert "\nUpcoming deadlines (2)\n" in listing
     assert "1 Aug 2025" in listing

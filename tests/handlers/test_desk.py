@@ -362,3 +362,42 @@ async def test_the_digest_counts_the_deadlines_ahead_it_does_not_list(
         )
     else:
         assert "more deadline" not in text
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        ("subscribe 07:30 Asia/Shanghai weekdays", "Digest: 07:30 Asia/Shanghai, weekdays"),
+        ("subscribe daily", "Digest: 08:00 Europe/Stockholm, daily"),
+        ("subscribe countdowns off", "Countdowns: off"),
+        ("subscribe digest off", "Digest: off"),
+        ("subscribe 09:15", "Digest: 09:15 Europe/Stockholm, weekdays"),
+    ],
+)
+async def test_a_change_to_a_subscription_is_posted_to_the_channel(
+    bot: RunningBot, change: str, shown: str
+) -> None:
+    """The channel learns that its digest moved; a look at the settings stays the asker's."""
+    first = answer(
+        await bot.command("/desk", "subscribe 08:00 Europe/Stockholm weekdays", user=LEAD)
+    )
+    assert first["response_type"] == "in_channel"
+    audits = await audit_count(bot)
+    changed = answer(await bot.command("/desk", change, user=LEAD))
+    assert changed["response_type"] == "in_channel"
+    assert changed["text"].startswith("Subscription updated.") and shown in changed["text"]
+    assert await audit_count(bot) == audits + 1
+    looked = answer(await bot.command("/desk", "subscribe", user=LEAD))
+    assert looked["response_type"] == "ephemeral" and shown in looked["text"]
+
+
+@pytest.mark.parametrize("typed", ["25:00", "24:30", "13pm", "08:61", "0:99"])
+async def test_a_digest_time_out_of_the_day_is_told_as_a_time_of_day(
+    bot: RunningBot, typed: str
+) -> None:
+    body = answer(await bot.command("/desk", f"subscribe {typed}", user=LEAD))
+    text = body["text"]
+    assert "is not a time of day (00:00 to 23:59, or 12am to 11:59pm)" in text
+    assert "08:00 Europe/Stockholm" in text
+    assert "+90d" not in text and "/desk lead" not in text  # no deadline examples, no /desk help
+    assert await rows(bot, Subscription) == []
