@@ -66,6 +66,7 @@ class Query:
 
     words: list[str] = field(default_factory=list)  # for the full-text index
     phrases: list[str] = field(default_factory=list)  # several words, in order
+    either: list[tuple[str, ...]] = field(default_factory=list)  # `a OR "b c"`: any one
     literals: list[str] = field(default_factory=list)  # substring matches (CJK, punctuation)
     excluded_words: list[str] = field(default_factory=list)
     excluded_literals: list[str] = field(default_factory=list)
@@ -74,11 +75,11 @@ class Query:
 
     @property
     def has_text(self) -> bool:
-        return bool(self.words or self.phrases or self.literals)
+        return bool(self.words or self.phrases or self.either or self.literals)
 
     @property
     def uses_index(self) -> bool:
-        return bool(self.words or self.phrases)
+        return bool(self.words or self.phrases or self.either)
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,20 @@ def _bare(term: str) -> str:
     return term.strip()[:TERM_LIMIT]
 
 
+#: Quotation marks typed for a phrase: Slack's clients and phones type curly ones.
+DOUBLE_QUOTES = str.maketrans(dict.fromkeys("“”„‟«»〝〞＂", '"'))
+_SINGLE_QUOTED = re.compile(r"(?<!\w)['‘’]([^'‘’\"]+)['‘’](?!\w)")  # not China's
+
+
+def _straight_quotes(typed: str) -> str:
+    """“export controls”, 'export controls' and ‘SEEKING’ read as "…"; an apostrophe
+    inside a word (China's) stays what it is."""
+    return _SINGLE_QUOTED.sub(r'"\1"', typed.translate(DOUBLE_QUOTES))
+
+
 def read_query(typed: str) -> Query:
-    """Words, phrases, -words and filters; anything else is text to find."""
+    """Words, phrases, -words, `a OR b` and filters; anything else is text to find."""
+    typed = _straight_quotes(typed)
     words: list[str] = []
     phrases: list[str] = []
     literals: list[str] = []
@@ -116,8 +129,25 @@ def read_query(typed: str) -> Query:
     excluded_literals: list[str] = []
     track: str | None = None
     kinds: list[str] = []
+    chain: list[list[str]] = []  # the index terms in order, `a OR b` in one group
+    joining = False  # an OR just followed an index term: the next one joins its group
+    last_indexed = False  # the last token was an index term (a word or a phrase)
+
+    def add_indexed(term: str) -> None:
+        nonlocal joining, last_indexed
+        if joining and chain:
+            chain[-1].append(term)
+        else:
+            chain.append([term])
+        joining, last_indexed = False, True
+
     for match in _TOKEN.finditer(typed):
         minus, prefix, quoted, plain = match.groups()
+        if plain is not None and plain.lower() == "or":
+            joining = last_indexed  # `a OR b`; an OR anywhere else is left out
+            last_indexed = False
+            continue
+        indexed_before = len(chain), sum(map(len, chain))
         if quoted is not None:
             if prefix:  # kind:"deadline" reads as kind:deadline
                 plain = prefix + quoted
@@ -128,12 +158,12 @@ def read_query(typed: str) -> Query:
                 if minus:
                     target = excluded_words if all(map(_is_word, parts)) else excluded_literals
                     target.append(" ".join(parts))
-                elif len(parts) > 1 and all(map(_is_word, parts)):
-                    phrases.append(" ".join(parts))
                 elif all(map(_is_word, parts)):
-                    words.append(parts[0])
+                    add_indexed(" ".join(parts))
                 else:
                     literals.append(" ".join(parts))
+                if (len(chain), sum(map(len, chain))) == indexed_before:
+                    joining = last_indexed = False
                 continue
         assert plain is not None
         lowered = plain.lower()
@@ -156,17 +186,32 @@ def read_query(typed: str) -> Query:
         if excluded:
             (excluded_words if _is_word(term) else excluded_literals).append(term)
         elif _is_word(term):
-            words.append(term)
+            add_indexed(term)
+            continue
         else:
             literals.append(term)
+        joining = last_indexed = False
+    either: list[tuple[str, ...]] = []
+    for group in chain:
+        alternatives = tuple(dict.fromkeys(group))
+        if len(alternatives) > 1:
+            either.append(alternatives)
+        else:
+            (phrases if " " in alternatives[0] else words).append(alternatives[0])
     budget = TERMS_LIMIT
     kept: list[list[str]] = []
-    for group in (words, phrases, literals, excluded_words, excluded_literals):
-        kept.append(group[:budget])
+    for terms in (words, phrases, literals, excluded_words, excluded_literals):
+        kept.append(terms[:budget])
         budget = max(0, budget - len(kept[-1]))
+    kept_either: list[tuple[str, ...]] = []
+    for alternatives in either:
+        if len(alternatives) <= budget:
+            kept_either.append(alternatives)
+            budget -= len(alternatives)
     return Query(
         words=kept[0],
         phrases=kept[1],
+        either=kept_either,
         literals=kept[2],
         excluded_words=kept[3],
         excluded_literals=kept[4],
@@ -272,17 +317,45 @@ def _fts5_string(term: str) -> str:
 
 def fts5_expression(query: Query) -> str:
     """An FTS5 MATCH expression in which every typed term is a quoted string (inert)."""
-    positive = " AND ".join(_fts5_string(t) for t in [*query.words, *query.phrases])
+    terms = [_fts5_string(t) for t in [*query.words, *query.phrases]]
+    terms += ["(" + " OR ".join(map(_fts5_string, group)) + ")" for group in query.either]
+    positive = " AND ".join(terms)
     for word in query.excluded_words:
         positive += f" NOT {_fts5_string(word)}"
     return positive
 
 
 def websearch_text(query: Query) -> str:
-    """What `websearch_to_tsquery` reads: words, "phrases", -words (all made of \\w)."""
+    """What `websearch_to_tsquery` reads: words, "phrases", -words (all made of \\w); each
+    group of `query.either` is a tsquery of its own (`_tsquery`), since websearch's OR
+    binds looser than its AND."""
     parts = [*query.words, *(f'"{p}"' for p in query.phrases)]
     parts += [f'-"{w}"' if " " in w else f"-{w}" for w in query.excluded_words]
     return " ".join(parts)
+
+
+def _websearch_term(term: str) -> str:
+    return f'"{term}"' if " " in term else term
+
+
+def either_params(query: Query) -> dict[str, str]:
+    """Each alternative of each `a OR b` group, as a websearch text bound by name."""
+    return {
+        f"either{g}_{n}": _websearch_term(term)
+        for g, group in enumerate(query.either)
+        for n, term in enumerate(group)
+    }
+
+
+def _tsquery(query: Query) -> str:
+    """The PostgreSQL tsquery of `query`, as SQL: its words AND each group's alternatives."""
+    parts = ["websearch_to_tsquery('english', :websearch)"] if websearch_text(query) else []
+    for g, group in enumerate(query.either):
+        alternatives = " || ".join(
+            f"websearch_to_tsquery('english', :either{g}_{n})" for n in range(len(group))
+        )
+        parts.append(f"({alternatives})")
+    return "(" + " && ".join(parts) + ")"
 
 
 def _arm(
@@ -311,8 +384,8 @@ def _arm(
             weights = ", ".join(["4.0", *["1.0"] * (columns - 1)])  # the title counts most
             select_rank = f"-bm25({source.fts}, {weights})"
         else:
-            where.append("s.search @@ websearch_to_tsquery('english', :websearch)")
-            select_rank = "ts_rank_cd(s.search, websearch_to_tsquery('english', :websearch))"
+            where.append(f"s.search @@ {_tsquery(query)}")
+            select_rank = f"ts_rank_cd(s.search, {_tsquery(query)})"
     like = "ILIKE" if dialect == "postgresql" else "LIKE"
     for n, literal in enumerate(query.literals):
         params[f"lit{n}"] = like_pattern(literal)
@@ -348,7 +421,7 @@ def _arm(
     )
 
 
-def _snippet(source: Source, dialect: str) -> str:
+def _snippet(source: Source, dialect: str, query: Query) -> str:
     """The marked snippet of the hit `top` (a row of that kind), as a scalar subquery."""
     if dialect == "sqlite":
         return (
@@ -357,8 +430,8 @@ def _snippet(source: Source, dialect: str) -> str:
             f"AND {source.fts}.rowid = top.item_id"
         )
     return (
-        f"SELECT ts_headline('english', {source.text}, websearch_to_tsquery('english', "
-        f":websearch), :headline) FROM {source.table} s {source.joins} WHERE s.id = top.item_id"
+        f"SELECT ts_headline('english', {source.text}, {_tsquery(query)}, :headline) "
+        f"FROM {source.table} s {source.joins} WHERE s.id = top.item_id"
     )
 
 
@@ -378,6 +451,7 @@ async def search(
     params: dict[str, Any] = {
         "fts": fts5_expression(query),
         "websearch": websearch_text(query),
+        **either_params(query),
         "mark_start": MARK_START,
         "mark_end": MARK_END,
         "headline": (
@@ -402,7 +476,7 @@ async def search(
     sql = " UNION ALL ".join(f"SELECT * FROM ({arm}) AS k{n}" for n, arm in enumerate(arms))
     # Snippets for the hits shown only: made for every match, they cost more than the search.
     snippets = " ".join(
-        f"WHEN '{kind}' THEN ({_snippet(SOURCES[kind], dialect)})" for kind in query.kinds
+        f"WHEN '{kind}' THEN ({_snippet(SOURCES[kind], dialect, query)})" for kind in query.kinds
     )
     snippet = f"CASE top.kind {snippets} END" if query.uses_index else "''"
     sql = (
@@ -490,9 +564,12 @@ async def search_record(
             raise InvalidInput(f"No track has the handle {query.track!r}; the tracks: {handles}.")
         track_ids = [found.id]
     if not query.has_text:
+        left_out = query.excluded_words or query.excluded_literals
         raise InvalidInput(
-            "Say what to search for, not only what to leave out: "
-            '`/desk search rare earths`, `/desk search "export controls" -nvidia kind:event`.'
+            "Say what to search for"
+            + (", not only what to leave out" if left_out else "")
+            + ': `/desk search rare earths`, `/desk search "export controls" -nvidia '
+            "kind:event`, `/desk search taiwan OR 台湾`."
         )
     hits = await search(
         session,

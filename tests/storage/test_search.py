@@ -288,3 +288,81 @@ async def test_on_sqlite_each_match_is_filtered_off_the_narrow_index(
     steps = [str(row[-1]) for row in plan]
     assert any(f"INDEX {SEARCH_FILTER_INDEX}" in step for step in steps), steps
     assert not any(step.startswith("SEARCH s USING INTEGER PRIMARY KEY") for step in steps[:3])
+
+
+@pytest.mark.parametrize(
+    ("typed", "words", "phrases", "either", "literals"),
+    [
+        ("“export controls”", [], ["export controls"], [], []),  # Slack's curly quotes
+        ("„export controls“ «rare earths»", [], ["export controls", "rare earths"], [], []),
+        ("'export controls'", [], ["export controls"], [], []),
+        ("‘SEEKING’", ["SEEKING"], [], [], []),
+        ("China's", [], [], [], ["China's"]),  # an apostrophe in a word stays
+        ("tariff OR taiwan", [], [], [("tariff", "taiwan")], []),
+        ("tariff or taiwan or chips", [], [], [("tariff", "taiwan", "chips")], []),
+        ("nvidia tariff OR taiwan", ["nvidia"], [], [("tariff", "taiwan")], []),
+        ('"export controls" OR nvidia', [], [], [("export controls", "nvidia")], []),
+        ("tariff OR tariff", ["tariff"], [], [], []),
+        ("OR tariff", ["tariff"], [], [], []),  # nothing before it: left out
+        ("tariff OR", ["tariff"], [], [], []),
+        ("tariff OR 稀土", ["tariff"], [], [], ["稀土"]),  # a substring term: no OR
+        ("a OR b c OR d", [], [], [("a", "b"), ("c", "d")], []),
+        ("tariff -geneva OR taiwan", ["tariff", "taiwan"], [], [], []),
+    ],
+)
+def test_reading_quotes_and_or(
+    typed: str,
+    words: list[str],
+    phrases: list[str],
+    either: list[tuple[str, ...]],
+    literals: list[str],
+) -> None:
+    query = read_query(typed)
+    assert (query.words, query.phrases, query.either, query.literals) == (
+        words,
+        phrases,
+        either,
+        literals,
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "found", "not_found"),
+    [
+        ("fisheries OR snapback", {"Quokka fisheries", "Quokka tariff snapback announced"}, set()),
+        (
+            "quokka fisheries OR geneva",
+            {"Quokka fisheries", "Quokka ministers meet in Geneva"},
+            {"Quokka round", "Quokka tariff review"},
+        ),
+        (
+            '"tariff snapback" OR fisheries',
+            {"Quokka tariff snapback announced", "Quokka fisheries"},
+            {"Quokka tariff review"},
+        ),
+        (
+            "fisheries OR snapback -geneva",
+            {"Quokka fisheries"},
+            {"Quokka ministers meet in Geneva"},
+        ),
+        ("“tariff snapback”", {"Quokka tariff snapback announced"}, {"Quokka tariff review"}),
+        ("'tariff snapback'", {"Quokka tariff snapback announced"}, {"Quokka tariff review"}),
+        ("‘QUOKKA’ kind:round", {"Quokka round"}, {"Quokka tariff review"}),
+    ],
+)
+async def test_or_and_curly_quotes_find_what_they_should(
+    db: Database, seeded: Seeded, lead: Actor, typed: str, found: set[str], not_found: set[str]
+) -> None:
+    await _items(db, seeded, lead)
+    titles = set(await _titles(db, typed))
+    assert found <= titles, found - titles
+    assert not (not_found & titles), not_found & titles
+
+
+@pytest.mark.parametrize(("typed", "left_out"), [("OR", False), ('"', False), ("-quokka", True)])
+async def test_nothing_to_find_is_told_as_it_is(
+    db: Database, seeded: Seeded, lead: Actor, typed: str, left_out: bool
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await _titles(db, typed)
+    assert ("not only what to leave out" in str(refused.value)) is left_out
