@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -67,8 +67,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 async def _holds_write(session: AsyncSession) -> bool:
-    """Whether the SQLite connection of `session` (in a transaction) holds a write."""
-    raw = await (await session.connection()).get_raw_connection()
+    """Whether the SQLite connection of `session` (in a transaction) holds a write; a
+    session whose flush failed is taken to hold one (it must roll back either way)."""
+    try:
+        raw = await (await session.connection()).get_raw_connection()
+    except InvalidRequestError:  # PendingRollbackError: the transaction is already failed
+        return True
     driver = raw.driver_connection
     return not isinstance(driver, InlineReadsConnection) or driver.holds_write
 
