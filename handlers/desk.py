@@ -91,7 +91,7 @@ async def handle_desk(
         elif verb == "history":
             await ack(await history(session, ask, args, client))
         elif verb == "search":
-            await ack(await search(session, ask, " ".join(args)))
+            await ack(await search(session, ask, " ".join(args), client))
         elif verb == "source":
             await source_commands.handle_source(session, ask, args, ack, command)
         else:
@@ -276,7 +276,9 @@ async def history(
     return message(title, blocks, response_type="ephemeral")
 
 
-async def search(session: AsyncSession, ask: Ask, words: str) -> dict[str, Any]:
+async def search(
+    session: AsyncSession, ask: Ask, words: str, client: AsyncWebClient
+) -> dict[str, Any]:
     """Full text over the record (storage.search), best first, restricted items only where
     they may be seen."""
     if not words.strip():
@@ -294,7 +296,8 @@ async def search(session: AsyncSession, ask: Ask, words: str) -> dict[str, Any]:
     shown, more = hits[:SEARCH_LIMIT], len(hits) > SEARCH_LIMIT
     by_id: dict[int | None, Track] = {t.id: t for t in ask.known_tracks}
     heading = render("search_results", count=len(shown), more=more, words=words)
-    blocks = [section(heading), *(hit_block(h, tracks=by_id) for h in shown)]
+    zone = None if ask.public else await ask.runtime.reader_zone(client, ask.user_id)
+    blocks = [section(heading), *(hit_block(h, tracks=by_id, reader_zone=zone) for h in shown)]
     # The fallback goes through `message`'s own escaping, so it leaves the typed words out.
     fallback = render("search_results", count=len(shown), more=more, words="")
     return message(fallback, blocks, response_type=ask.response_type())

@@ -80,9 +80,9 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
     if not current:
         blocks.append(context_line("No active truce."))
     blocks += [divider(), header("Latest events")]
-    blocks += [event_block(v) for v in latest] or [context_line("No events yet.")]
+    blocks += [event_block(v, reader_zone=zone) for v in latest] or [context_line("No events yet.")]
     if coming:
-        blocks += [header("Coming up"), *(event_block(v) for v in coming)]
+        blocks += [header("Coming up"), *(event_block(v, reader_zone=zone) for v in coming)]
     if hot:
         blocks += [divider(), header("Hot sensitivities")]
         blocks += [

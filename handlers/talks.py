@@ -63,15 +63,17 @@ async def handle_talks(
             session, now=runtime.now(), track_ids=ask.track_ids
         )
         if not latest and not upcoming:
-            await ack(text="No talks rounds are on record.", response_type="ephemeral")
+            scope = f" for {ask.named_track.handle}" if ask.named_track else ""
+            await ack(text=f"No talks rounds are on record{scope}.", response_type="ephemeral")
             return
+        zone = None if ask.public else await runtime.reader_zone(client, ask.user_id)
         blocks: list[Block] = []
         if latest:
             blocks.append(header("Latest talks"))
-            blocks += [round_block(v, is_lead=ask.is_lead) for v in latest]
+            blocks += [round_block(v, is_lead=ask.is_lead, reader_zone=zone) for v in latest]
         blocks.append(header("Next talks"))
         if upcoming:
-            blocks += [round_block(v, is_lead=ask.is_lead) for v in upcoming]
+            blocks += [round_block(v, is_lead=ask.is_lead, reader_zone=zone) for v in upcoming]
         else:
             blocks.append(context_line("No next round is scheduled yet."))
         if ask.is_lead and not ask.public:

@@ -67,8 +67,11 @@ async def handle_watch(
                 until=ask.runtime.now(),
                 limit=45,
             )
+            zone = None if ask.public else await ask.runtime.reader_zone(client, ask.user_id)
             blocks = [header(f"Watch: {item.name} ({item.level})")]
-            blocks += [event_block(v) for v in timeline] or [context_line("No events yet.")]
+            blocks += [event_block(v, reader_zone=zone) for v in timeline] or [
+                context_line("No events yet.")
+            ]
             fallback = f"{item.name}: {len(timeline)} event" + ("" if len(timeline) == 1 else "s")
         else:
             items = await sensitivities.all_sensitivities(

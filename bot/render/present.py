@@ -142,7 +142,8 @@ def deadline_block(
     return section(text, accessory=accessory)
 
 
-def round_block(view: RoundView, *, is_lead: bool) -> Block:
+def round_block(view: RoundView, *, is_lead: bool, reader_zone: str | None = None) -> Block:
+    """A round with its times in its own zone, and its start in the reader's."""
     talks = view.round
     when = format_local(talks.starts_at, talks.zone)
     if talks.ends_at:
@@ -153,6 +154,7 @@ def round_block(view: RoundView, *, is_lead: bool) -> Block:
         track=view.track.handle if view.track else "",
         place=talks.place,
         when=when,
+        when_reader=in_reader_zone(talks.starts_at, reader_zone),
         status=view.status.replace("_", " "),
         delegations=[
             f"{d.party}: {d.lead_name}" + (f", {d.lead_title}" if d.lead_title else "")
@@ -165,7 +167,9 @@ def round_block(view: RoundView, *, is_lead: bool) -> Block:
     return section(text, accessory=accessory)
 
 
-def event_block(view: EventView, *, alerted: bool = False) -> Block:
+def event_block(view: EventView, *, alerted: bool = False, reader_zone: str | None = None) -> Block:
+    """An event with its time in its own zone and the reader's (Slack's `<!date^…>`: each
+    reader's own, with `reader_zone` for clients that cannot convert; UTC in a post)."""
     event = view.event
     source = event.source_name
     if event.source_url:
@@ -175,6 +179,7 @@ def event_block(view: EventView, *, alerted: bool = False) -> Block:
             "event_line",
             title=event.title,
             when=format_local(event.occurred_at, event.zone),
+            when_reader=in_reader_zone(event.occurred_at, reader_zone),
             confidence=event.confidence,
             restricted=event.visibility == Visibility.restricted,
             summary=event.summary,
@@ -227,7 +232,9 @@ def marked_snippet(snippet: str) -> SlackMarkup:
     return SlackMarkup(text.replace(MARK_START, "*").replace(MARK_END, "*"))
 
 
-def hit_block(hit: Hit, *, tracks: Mapping[int | None, Track]) -> Block:
+def hit_block(
+    hit: Hit, *, tracks: Mapping[int | None, Track], reader_zone: str | None = None
+) -> Block:
     track = tracks.get(hit.track_id) if hit.track_id is not None else None
     return section(
         render(
@@ -235,6 +242,7 @@ def hit_block(hit: Hit, *, tracks: Mapping[int | None, Track]) -> Block:
             kind=HIT_KINDS[hit.kind],
             title=hit.title,
             when=format_local(hit.when, hit.zone or "UTC") if hit.when else "",
+            when_reader=in_reader_zone(hit.when, reader_zone) if hit.when else "",
             track=track.handle if track else "",
             snippet=marked_snippet(hit.snippet) if hit.snippet else "",
         )

@@ -309,12 +309,12 @@ def test_unreadable_due_time_is_said_at_once_and_asked_again(tmp_path: Path) -> 
     error_line = next(line for line in form.splitlines() if line.startswith("  ! "))
     assert 'Could not read "whenever blue moon" as a time' in error_line
     assert "+90d" in error_line  # an example that works
-    assert "\nDue [whenever blue moon]: +5d\n  → read as Sun 3 Aug 2025 09:00 UTC\n" in form
+    assert "\nDue [whenever blue moon]: +5d\n  → read as Sun 3 Aug 2025 09:01 UTC\n" in form
     assert form.count("Title: ") == 1
     listing = after(out, "/deadline")
     assert "\nUpcoming deadlines (2)\n" in listing
     assert "Tariff review" in listed(listing)
-    assert "Sun 3 Aug 2025 09:00 UTC" in listing
+    assert "Sun 3 Aug 2025 09:01 UTC" in listing
     assert "  ·  tariff action  ·  " in listing
     assert "Deadline #2 added: Tariff review, due " in out
 
@@ -426,7 +426,7 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
     assert "── New deadline ──" in add_form
     second = listing.split("parley> ", 4)[3]
     assert listed(second) == ["Clicked deadline", TRUCE_EXPIRY]
-    assert "Thu 31 Jul 2025 09:00 UTC" in second
+    assert "Thu 31 Jul 2025 09:01 UTC" in second
     # Each item's button under it; the numbers go on from the ones still on screen.
     assert "  (3) Edit Clicked deadline\n" in second
     assert f"  (4) Edit {TRUCE_EXPIRY}\n  (5) Add deadline\n" in second
@@ -435,12 +435,12 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
     assert edit_form.startswith("3\n")
     assert "── Edit deadline #2 ──" in edit_form
     assert "Title [Clicked deadline]: \n" in edit_form
-    assert "Due [2025-07-31 09:00 UTC]: \n" in edit_form
+    assert "Due [2025-07-31 09:01 UTC]: \n" in edit_form
     assert "The form has errors" not in edit_form
     last = after(out, "/deadline")
     assert "\nUpcoming deadlines (2)\n" in last
     assert "Clicked deadline" in listed(last)
-    assert "Thu 31 Jul 2025 09:00 UTC" in last
+    assert "Thu 31 Jul 2025 09:01 UTC" in last
     assert "  (6) Edit Clicked deadline\n" in last
     assert "Deadline #2 added" in out and "Deadline #2 updated" in out
 
@@ -693,7 +693,7 @@ def test_on_a_terminal_tab_history_colour_ctrl_c_and_ctrl_d(tmp_path: Path) -> N
         term.expect("  ! Due: That time")
         term.expect("\nDue: Jul 1 2025 10:00")  # asked again, starting from what was typed
         term.send("\x15+5d\r")
-        term.expect("→ read as Sun 3 Aug 2025 09:00 UTC")
+        term.expect("→ read as Sun 3 Aug 2025 09:01 UTC")
         term.expect("Deadline #2 added: Typed kept")
         term.expect("parley>")
         term.send("/truce extend +90d | agreed\r")  # the alert goes out at the next tick

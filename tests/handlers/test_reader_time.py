@@ -113,3 +113,53 @@ async def test_an_ephemeral_answer_falls_back_to_its_readers_own_zone(
     reader = (stamp, READER_FORMAT, "Tue 12 Aug 2025 12:01 UTC+8 Shanghai")
     assert reader in TOKEN.findall(block_text(body))
     assert "Tue 12 Aug 2025 00:01 EDT" in block_text(body)  # and the deadline's own zone
+
+
+STOCKHOLM_START = datetime(2025, 7, 27, 22, 0, tzinfo=UTC)  # Mon 28 Jul 2025 00:00 CEST
+
+
+def reader_tokens(payload: dict[str, Any]) -> list[tuple[datetime, str, str]]:
+    return [
+        (datetime.fromtimestamp(int(stamp), UTC), shown, fallback)
+        for stamp, shown, fallback in TOKEN.findall(block_text(payload))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "items"),
+    [
+        ("/talks", "", 1),  # the round in progress (no next one yet)
+        ("/watch", "taiwan", 1),
+        ("/desk", "search tariff", 5),  # events, rounds and deadlines found, with times
+    ],
+)
+@pytest.mark.parametrize("public", [False, True])
+async def test_every_item_with_a_time_gives_the_readers_time_too(
+    bot: RunningBot, command: str, text: str, items: int, public: bool
+) -> None:
+    """SPEC §1: a member sees every time in their own zone as well as the item's: the
+    rounds of `/talks`, a topic's timeline, search hits. In an answer only its reader sees,
+    a client that cannot convert falls back to that reader's zone; in a public one, UTC."""
+    in_shanghai(bot, MEMBER)
+    bot.clock.set(datetime(2025, 7, 29, 18, 0, tzinfo=UTC))
+    typed = f"{text} public".strip() if public else text
+    body = answer(await bot.command(command, typed, user=MEMBER))
+    tokens = reader_tokens(body)
+    assert len(tokens) >= items, block_text(body)
+    zone = "UTC" if public else "Asia/Shanghai"
+    for instant, shown, fallback in tokens:
+        assert shown == READER_FORMAT
+        assert fallback == format_local(instant, zone)
+    if command == "/talks":
+        assert STOCKHOLM_START in [instant for instant, _, _ in tokens]
+        assert "Mon 28 Jul 2025 00:00 CEST" in block_text(body)  # and the round's own zone
+
+
+async def test_app_home_gives_each_event_the_readers_time(bot: RunningBot) -> None:
+    in_shanghai(bot, MEMBER)
+    bot.clock.set(datetime(2025, 7, 29, 18, 0, tzinfo=UTC))
+    view = await bot.open_home(MEMBER)
+    latest = [b for b in view["blocks"] if b["type"] == "section"]
+    tokens = reader_tokens({"blocks": latest})
+    assert len(tokens) >= 5 + 1  # five latest events, and the next deadline at least
+    assert all(fallback.endswith("Shanghai") for _, _, fallback in tokens)

@@ -234,3 +234,31 @@ async def test_a_long_watch_list_shows_what_a_message_holds_each_with_its_latest
     assert shown == 30 + (48 - 30 - 4)  # the 30 critical first, then the seeded high ones
     hidden = 60 + 4 - 48
     assert blocks[-1]["elements"][0]["text"] == f"…and {hidden} more items not shown."
+
+
+async def test_an_event_without_summary_or_source_shows_its_tags_cleanly(bot: RunningBot) -> None:
+    """The event's last line is "Source: … · Tags: …", each part only when it has one:
+    never a separator with nothing before it."""
+    cases = [("", "", "Tags: Taiwan"), ("Reuters", "", "Source: Reuters  ·  Tags: Taiwan")]
+    async with bot.db.session() as session:
+        for n, (source, url, _) in enumerate(cases):
+            await events.add_event(
+                session,
+                actor=CLI,
+                now=AS_OF,
+                title=f"Taiwan item {n}",
+                occurred_at=AS_OF - timedelta(minutes=n + 1),
+                source_name=source,
+                source_url=url,
+            )
+    text = block_text(answer(await bot.command("/watch", "taiwan", user=MEMBER)))
+    for line in text.splitlines():
+        assert not line.strip().startswith("·"), line
+    for n, (_, _, last) in enumerate(cases):
+        item = text[text.index(f"Taiwan item {n}") :]
+        assert item.split("\n")[1] == last
+
+
+async def test_talks_for_a_track_without_rounds_names_the_track(bot: RunningBot) -> None:
+    body = answer(await bot.command("/talks", "us-eu", user=MEMBER))
+    assert body["text"] == "No talks rounds are on record for us-eu."
