@@ -153,7 +153,7 @@ async def digest_blocks(
     shown_at: datetime | None = None,
 ) -> list[Block]:
     """The digest's sections, or one line on a quiet day (nothing changed since `since`,
-    no deadline passed since then, none due within 7 days). Events in `alerted` and truce
+    no deadline passed since then, none due within 7 days, no event came into view). Events in `alerted` and truce
     changes in `alerted_truces` are marked as already alerted. Time left is given as of
     `shown_at` (the digest's own time when it goes out a few seconds after it)."""
     shown_at = shown_at or now
@@ -191,10 +191,12 @@ async def digest_blocks(
     news, news_more = await feed_items.untriaged(
         session, include_restricted=include_restricted, limit=NEWS_SHOWN, track_ids=track_ids
     )
+    hot = await _hot_lines(session, now=now, since=since, include_restricted=include_restricted)
     if (
         not found
         and not passed_since
         and not news
+        and not hot
         and not any(d.due_at - now <= SOON for d in ahead)
     ):
         return [
@@ -229,7 +231,6 @@ async def digest_blocks(
         blocks += await _change_blocks(
             session, found, more, zone=zone, alerted=alerted, alerted_truces=alerted_truces
         )
-    hot = await _hot_lines(session, now=now, since=since, include_restricted=include_restricted)
     if hot:
         blocks.append(header("Sensitivities"))
         blocks += line_sections(hot)
@@ -248,7 +249,9 @@ async def digest_blocks(
 async def _hot_lines(
     session: AsyncSession, *, now: datetime, since: datetime, include_restricted: bool
 ) -> list[str]:
-    """Sensitivities with events added since the last digest (not the same ones every day)."""
+    """Sensitivities with events new to the desk since the last digest (not the same ones
+    every day): added since, or added before but dated since (seeded or imported news, not
+    in view until its time)."""
     hot = []
     items = await sensitivities.all_sensitivities(session, include_restricted=include_restricted)
     latest = await events.latest_by_sensitivity(
@@ -259,7 +262,9 @@ async def _hot_lines(
         per_topic=10,
     )
     for item in items:
-        recent = [e for e in latest.get(item.id or 0, []) if e.created_at > since]
+        recent = [
+            e for e in latest.get(item.id or 0, []) if max(e.created_at, e.occurred_at) > since
+        ]
         if recent:
             hot.append(
                 render(

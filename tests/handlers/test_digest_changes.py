@@ -352,3 +352,33 @@ async def test_the_digest_counts_each_topics_events_since_the_last_one(
     assert "*Rare earths* (high): 2 recent — latest “Rare earths: export licences resume”" in topics
     assert "*Taiwan* (high): 4 recent — latest" in topics  # two of these, two seeded; not 5
     assert "restricted cable" not in text
+
+
+@pytest.mark.parametrize(
+    ("added", "dated", "counted"),
+    [
+        (timedelta(hours=-2), timedelta(hours=-1), False),  # added and dated before: old news
+        (timedelta(hours=1), timedelta(hours=-30), True),  # added since: new to the desk
+        (timedelta(hours=-2), timedelta(hours=10), True),  # added before, dated since: in view now
+        (timedelta(hours=-2), timedelta(days=2), False),  # not yet in view
+    ],
+)
+async def test_a_topic_event_that_came_into_view_since_the_last_digest_is_news(
+    bot: RunningBot, scheduler: Scheduler, added: timedelta, dated: timedelta, counted: bool
+) -> None:
+    """An event added before the last digest but dated after it (seeded or imported news,
+    out of view until its time) is new to the desk at the next one: named under its topic,
+    and the day is not quiet. `added` and `dated` are relative to the first digest."""
+    from storage import events
+
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    first = MORNING + timedelta(days=1)  # past the seeded news of 29 July
+    await digest_at(bot, scheduler, first)
+    async with bot.db.session() as session:
+        await events.add_event(
+            session, actor=Actor(LEAD), now=first + added,
+            title="Taiwan: the Lai transit note", occurred_at=first + dated,
+        )  # fmt: skip
+    text = message_text(await digest_at(bot, scheduler, first + timedelta(days=1)))
+    assert ("Taiwan: the Lai transit note" in text) is counted
+    assert ("No changes since" in text) is not counted

@@ -42,6 +42,7 @@ async def test_truce_reads_lapsed_from_its_expiry_even_before_the_scheduler_runs
     assert "passed 1 day 4 hours ago" in text
     assert "lapsed Tue 12 Aug 2025 00:01 EDT" in body["text"]
     assert "Active truce" not in text and "status *active*" not in text
+    assert "*Terms that lapsed*" in text and "*Terms*" not in text  # not read as in force
 
 
 async def test_a_lead_is_offered_to_extend_a_lapsed_truce_and_can(bot: RunningBot) -> None:
@@ -51,6 +52,7 @@ async def test_a_lead_is_offered_to_extend_a_lapsed_truce_and_can(bot: RunningBo
     answer(await bot.command("/truce", "extend Nov 10 00:01 EDT | agreed late", user=LEAD))
     text = block_text(answer(await bot.command("/truce", user=MEMBER)))
     assert "Active truce" in text and "status *extended*" in text
+    assert "*Terms*" in text and "lapsed" not in text.lower()
 
 
 async def test_the_lapse_is_written_once_and_alerted_once_per_channel(bot: RunningBot) -> None:
