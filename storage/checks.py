@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.timeparse import format_offset, parse_offsets
@@ -23,6 +24,26 @@ def clean_text(
     if len(text) > limit:
         raise InvalidInput(
             f"{label} is {len(text)} characters long; the limit is {limit}.", field=field
+        )
+    return text
+
+
+def clean_url(value: str | None, *, field: str, label: str, limit: int = 1000) -> str:
+    """An optional link to a source: empty, or an http(s) address with a host and no
+    spaces (Slack shows it as a link; `javascript:` or a bare word is no source)."""
+    text = clean_text(value, field=field, label=label, limit=limit, required=False)
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.netloc
+        or any(c.isspace() for c in text)
+    ):
+        raise InvalidInput(
+            f"{label} must be a web address starting with http:// or https:// "
+            f"(e.g. https://www.reuters.com/…), not {text[:60]!r}.",
+            field=field,
         )
     return text
 

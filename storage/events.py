@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.access import SEED, Actor, require_lead
 from storage.alerts import queue_event_alerts
 from storage.audit import commit_change, snapshot
-from storage.checks import SUMMARY_LIMIT, choice, clean_text, clean_title, zone_name
+from storage.checks import SUMMARY_LIMIT, choice, clean_text, clean_title, clean_url, zone_name
 from storage.feed_items import stage_added
 from storage.models import (
     Confidence,
@@ -297,9 +297,7 @@ async def add_event(
         source_name=clean_text(
             source_name, field="source", label="The source", limit=300, required=False
         ),
-        source_url=clean_text(
-            source_url, field="source_url", label="The source URL", limit=1000, required=False
-        ),
+        source_url=clean_url(source_url, field="source_url", label="The source URL", limit=1000),
         confidence=choice(confidence, Confidence, field="confidence", label="Confidence"),
         visibility=choice(visibility, Visibility, field="visibility", label="Visibility"),
         track_id=track_id,

@@ -284,3 +284,42 @@ async def test_items_within_their_parts_are_saved(
 
     assert response.status_code == 200 and response.text == "", response.text
     assert await audit_count(bot) > audits
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("not a url", False),
+        ("javascript:alert(1)", False),
+        ("ftp://example.org/file", False),
+        ("https://", False),
+        ("https://www.reuters.com/a b", False),
+        ("www.reuters.com/world", False),
+        ("https://www.reuters.com/world/china/", True),
+        ("http://example.org", True),
+        ("", True),
+    ],
+)
+async def test_the_event_forms_source_url_must_be_a_web_address(
+    bot: RunningBot, typed: str, kept: bool
+) -> None:
+    """Refused at its own field with what to type, and nothing is added; a web address or
+    nothing is kept."""
+    from storage.models import Event
+
+    await bot.command("/desk", "event", user=LEAD)
+    view = await bot.opened_view()
+    before = len(await rows(bot, Event))
+    values = {Field.headline: "Curbs on precursors", Field.source_url: typed}
+    response = await bot.submit_view(view, values, user=LEAD)
+    if kept:
+        assert response.status_code == 200 and response.text == "", response.text
+        assert len(await rows(bot, Event)) == before + 1
+        return
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert (
+        "must be a web address starting with http:// or https://"
+        in body["errors"][Field.source_url]
+    )
+    assert len(await rows(bot, Event)) == before
