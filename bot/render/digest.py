@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -133,11 +134,20 @@ async def _quiet_line(
     return section(
         render(
             "digest_quiet",
-            since=format_day(since, zone),
+            since=_since_text(since, shown_at, zone),
             next_title=ahead[0].title if ahead else "",
             next_left=left_text(ahead[0].due_at, now=shown_at, zone=ahead[0].zone) if ahead else "",
         )
     )
+
+
+def _since_text(since: datetime, now: datetime, zone: str) -> str:
+    """``Wed 30 Jul``; or ``08:00 today`` when the last digest was today (a digest asked
+    for after the morning's must not say "since Thu 31 Jul" on Thu 31 Jul)."""
+    local = ZoneInfo(zone)
+    if since.astimezone(local).date() == now.astimezone(local).date():
+        return f"{since.astimezone(local):%H:%M} today"
+    return format_day(since, zone)
 
 
 async def digest_blocks(
@@ -153,8 +163,8 @@ async def digest_blocks(
     shown_at: datetime | None = None,
 ) -> list[Block]:
     """The digest's sections, or one line on a quiet day (nothing changed since `since`,
-    no deadline passed since then, none due within 7 days, no event came into view). Events in `alerted` and truce
-    changes in `alerted_truces` are marked as already alerted. Time left is given as of
+    no deadline passed since then, none due within 7 days, no event came into view).
+    Events in `alerted` and truce changes in `alerted_truces` are marked as already alerted. Time left is given as of
     `shown_at` (the digest's own time when it goes out a few seconds after it)."""
     shown_at = shown_at or now
     found, more = await history.changes(

@@ -382,3 +382,23 @@ async def test_a_topic_event_that_came_into_view_since_the_last_digest_is_news(
     text = message_text(await digest_at(bot, scheduler, first + timedelta(days=1)))
     assert ("Taiwan: the Lai transit note" in text) is counted
     assert ("No changes since" in text) is not counted
+
+
+@pytest.mark.parametrize(
+    ("later", "since"),
+    [
+        (timedelta(hours=3, minutes=18), "08:00 today"),  # asked for after the morning's
+        (timedelta(hours=15, minutes=59), "08:00 today"),  # 23:59 in Stockholm: still today
+        (timedelta(hours=16), "Wed 30 Jul"),  # 00:00 the next day
+    ],
+)
+async def test_a_quiet_line_says_since_when_in_the_readers_day(
+    bot: RunningBot, scheduler: Scheduler, later: timedelta, since: str
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=1))
+    answer(await bot.command("/truce", "extend +90d", user=LEAD))
+    await digest_at(bot, scheduler, MORNING)
+    bot.clock.set(MORNING + later)
+    body = answer(await bot.command("/desk", "digest", user=MEMBER))
+    assert f"_No changes since {since}; next:" in message_text(body)
