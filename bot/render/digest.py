@@ -164,8 +164,9 @@ async def digest_blocks(
 ) -> list[Block]:
     """The digest's sections, or one line on a quiet day (nothing changed since `since`,
     no deadline passed since then, none due within 7 days, no event came into view).
-    Events in `alerted` and truce changes in `alerted_truces` are marked as already alerted. Time left is given as of
-    `shown_at` (the digest's own time when it goes out a few seconds after it)."""
+    Events in `alerted` and truce changes in `alerted_truces` are marked as already alerted.
+    Time left is given as of `shown_at` (the digest's own time when it goes out a few
+    seconds after it)."""
     shown_at = shown_at or now
     found, more = await history.changes(
         session,
