@@ -60,18 +60,24 @@ async def handle_watch(
                 session, ask.text, include_restricted=ask.sees_restricted
             )
             assert item.id is not None
+            now = ask.runtime.now()
+            coming = await events.coming_up(
+                session, sensitivity_id=item.id, include_restricted=ask.sees_restricted, now=now
+            )
             timeline = await events.timeline(
                 session,
                 sensitivity_id=item.id,
                 include_restricted=ask.sees_restricted,
-                until=ask.runtime.now(),
-                limit=45,
+                until=now,
+                limit=45 - (len(coming) + 1 if coming else 0),  # within one message
             )
             zone = None if ask.public else await ask.runtime.reader_zone(client, ask.user_id)
             blocks = [header(f"Watch: {item.name} ({item.level})")]
             blocks += [event_block(v, reader_zone=zone) for v in timeline] or [
                 context_line("No events yet.")
             ]
+            if coming:  # dated later than now: upcoming, soonest first (SPEC §3)
+                blocks += [header("Coming up"), *(event_block(v, reader_zone=zone) for v in coming)]
             fallback = f"{item.name}: {len(timeline)} event" + ("" if len(timeline) == 1 else "s")
         else:
             items = await sensitivities.all_sensitivities(

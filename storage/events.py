@@ -203,6 +203,34 @@ async def timeline(
     return await _with_tags(session, newest, include_restricted)
 
 
+async def coming_up(
+    session: AsyncSession,
+    *,
+    sensitivity_id: int,
+    include_restricted: bool,
+    now: datetime,
+    limit: int = 5,
+) -> list[EventView]:
+    """A topic's next `limit` events dated later than `now` (upcoming, SPEC §3), soonest
+    first, with their tags: read off the same recency index as `timeline`, the other way."""
+    params = {"topic": sensitivity_id, "now": now, "limit": limit}
+    found = (await session.exec(_coming_query(include_restricted), params=params)).all()
+    return await _with_tags(session, list(found), include_restricted)
+
+
+@cache
+def _coming_query(include_restricted: bool) -> Any:
+    tag = EventSensitivity
+    query: Any = select(Event).join(tag, col(tag.event_id) == col(Event.id))
+    query = query.where(
+        col(tag.sensitivity_id) == bindparam("topic"),
+        col(tag.occurred_at) > bindparam("now", type_=UTCDateTime()),
+    )
+    if not include_restricted:
+        query = query.where(col(tag.visibility) == Visibility.team)
+    return query.order_by(col(tag.occurred_at), col(tag.event_id)).limit(bindparam("limit"))
+
+
 @lru_cache(maxsize=256)
 def _latest_per_topic(
     topics: int, include_restricted: bool, bounded: bool, per_topic: int, *, whole: bool = True

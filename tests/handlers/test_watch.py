@@ -52,7 +52,9 @@ async def test_watch_lists_sensitivities_by_level(bot: RunningBot) -> None:
 
 async def test_watch_taiwan_shows_the_lai_and_senators_events(bot: RunningBot) -> None:
     morning = answer(await bot.command("/watch", "Taiwan", user=MEMBER))
-    assert LAI in block_text(morning) and SENATORS not in block_text(morning)
+    happened, coming = block_text(morning).split("Coming up")
+    assert LAI in happened and SENATORS not in happened
+    assert SENATORS in coming  # dated 12:00 in New York: upcoming until then
     assert morning["text"] == "Taiwan: 1 event"
     bot.clock.set(EVENING)
     body = answer(await bot.command("/watch", "Taiwan", user=MEMBER))
@@ -262,3 +264,42 @@ async def test_an_event_without_summary_or_source_shows_its_tags_cleanly(bot: Ru
 async def test_talks_for_a_track_without_rounds_names_the_track(bot: RunningBot) -> None:
     body = answer(await bot.command("/talks", "us-eu", user=MEMBER))
     assert body["text"] == "No talks rounds are on record for us-eu."
+
+
+async def test_a_topics_events_dated_later_are_coming_up_then_in_its_timeline(
+    bot: RunningBot,
+) -> None:
+    """SPEC §3: events dated later than now are upcoming. A topic's timeline is what has
+    happened, newest first; what is dated later follows under "Coming up", soonest first
+    (restricted ones only for who may see them), and joins the timeline at its time."""
+    async with bot.db.session() as session:
+        for title, hours, visibility in [
+            ("Taiwan: Lai's rescheduled transit", 72, "team"),
+            ("Taiwan: Han Kuang drills begin", 24, "team"),
+            ("Taiwan: restricted schedule note", 30, "restricted"),
+        ]:
+            await events.add_event(
+                session, actor=CLI, now=AS_OF, title=title,
+                occurred_at=AS_OF + timedelta(hours=hours), visibility=visibility,
+            )  # fmt: skip
+
+    async def sections(user: str) -> tuple[str, str]:
+        text = block_text(answer(await bot.command("/watch", "taiwan", user=user)))
+        if "Coming up" not in text:
+            return text, ""
+        at = text.index("Coming up")
+        return text[:at], text[at:]
+
+    past, coming = await sections(MEMBER)
+    assert LAI in past and "Han Kuang" not in past
+    assert coming.index("Han Kuang drills") < coming.index("rescheduled transit")
+    assert "restricted schedule" not in coming
+    _, lead_coming = await sections(LEAD)
+    assert "restricted schedule note" in lead_coming
+    bot.clock.set(AS_OF + timedelta(hours=25))  # the drills have begun
+    past, coming = await sections(MEMBER)
+    assert "Han Kuang drills" in past and "Han Kuang drills" not in coming
+    assert "rescheduled transit" in coming
+    bot.clock.set(AS_OF + timedelta(hours=80))
+    past, coming = await sections(MEMBER)
+    assert coming == "" and "rescheduled transit" in past
