@@ -50,6 +50,7 @@ ADD_USAGE = (
     "Write `/deadline add <title> | <when>`, e.g. `/deadline add Tariff review | "
     "2025-08-12 00:01 America/New_York` or `/deadline add Tariff review | in 3 days`."
 )
+MORE_HINT = "`/deadline <track>` lists one track's, `/desk search kind:deadline <words>` finds any"
 NONE_AHEAD = "No upcoming deadlines are on record{scope}."
 RECENTLY_PASSED_NOTE = (
     "Due in the last 7 days, outcome not marked yet: `/deadline met N`, `missed N` or "
@@ -194,7 +195,13 @@ async def _upcoming_answer(
         f"{d.title}: {format_local(d.due_at, d.zone)} ({left_text(d.due_at, now=now, zone=d.zone)})"
         for d in (upcoming + passed)[:10]
     )
-    payload = message(fallback, blocks, response_type=ask.response_type())
+    payload = message(
+        fallback,
+        blocks,
+        noun="deadlines",
+        hint=MORE_HINT,
+        response_type=ask.response_type(),
+    )
     changes = [d.due_at for d in upcoming] + [d.due_at + deadlines.RECENTLY for d in passed]
     return Answer(payload, made_at=now, fresh_until=fresh_until(now, changes))
 

@@ -111,7 +111,14 @@ async def handle_watch(
                     button("Add sensitivity", Action.open_sensitivity_form),
                 )
             )
-        await ack(message(fallback, blocks, response_type=ask.response_type()))
+        more = (
+            ("events", "`/desk search <words> kind:event` finds older ones")
+            if ask.text
+            else ("topics", "`/watch <topic>` shows any one")
+        )
+        await ack(
+            message(fallback, blocks, noun=more[0], hint=more[1], response_type=ask.response_type())
+        )
 
 
 async def _new_sensitivity_form(

@@ -123,16 +123,22 @@ class Later:
 
 
 def fit(
-    blocks: Sequence[Block | Later], *, limit: int = MESSAGE_BLOCKS, noun: str = "items"
+    blocks: Sequence[Block | Later],
+    *,
+    limit: int = MESSAGE_BLOCKS,
+    noun: str = "items",
+    hint: str = "",
 ) -> list[Block]:
-    """Cuts a long answer to `limit` blocks, ending with an "n more" line instead; `Later`
-    blocks are made only when kept, and each counts as an item when it is not."""
+    """Cuts a long answer to `limit` blocks, ending with an "n more" line instead (and
+    `hint`, how to see them); `Later` blocks are made only when kept, and each counts as
+    an item when it is not."""
     if len(blocks) > limit:
         kept = list(blocks[: limit - 1])
         while kept and isinstance(kept[-1], DividerBlock):
             kept.pop()
         hidden = sum(1 for b in blocks[len(kept) :] if isinstance(b, SectionBlock | Later))
-        blocks = [*kept, context_line(f"…and {hidden} more {noun} not shown.")]
+        more = f"…and {hidden} more {noun} not shown" + (f": {hint}" if hint else "") + "."
+        blocks = [*kept, context_line(more)]
     return [b.make() if isinstance(b, Later) else b for b in blocks]
 
 
@@ -145,10 +151,18 @@ def beyond_the_limit(count: int) -> list[Block]:
 _UNSHOWN = SectionBlock(text=" ")
 
 
-def message(text: str, blocks: Sequence[Block | Later], **extra: Any) -> dict[str, Any]:
-    """A message payload: fallback text plus the blocks, validated by slack_sdk's validators."""
+def message(
+    text: str,
+    blocks: Sequence[Block | Later],
+    *,
+    noun: str = "items",
+    hint: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A message payload: fallback text plus the blocks, validated by slack_sdk's validators
+    (cut to a message's blocks as `fit` cuts them)."""
     return {
         "text": escape_mrkdwn(clip(text, FALLBACK_TEXT)),
-        "blocks": [block_json(block) for block in fit(blocks)],
+        "blocks": [block_json(block) for block in fit(blocks, noun=noun, hint=hint)],
         **extra,
     }

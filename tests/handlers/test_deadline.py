@@ -326,4 +326,7 @@ async def test_a_long_listing_counts_what_it_cannot_show(bot: RunningBot) -> Non
     shown = [b for b in blocks if b["type"] == "section"]
     assert len(shown) == 48  # the header, 48 deadlines and the "more" line
     assert blocks[0]["text"]["text"] == "Upcoming deadlines (121)"  # the seeded one too
-    assert blocks[-1]["elements"][0]["text"] == "…and 73 more items not shown."
+    assert blocks[-1]["elements"][0]["text"] == (
+        "…and 73 more deadlines not shown: `/deadline <track>` lists one track's, "
+        "`/desk search kind:deadline <words>` finds any."
+    )

@@ -235,7 +235,9 @@ async def test_a_long_watch_list_shows_what_a_message_holds_each_with_its_latest
     shown = sum(t.split("*")[1].startswith("Zebra topic") for t in topics)
     assert shown == 30 + (48 - 30 - 4)  # the 30 critical first, then the seeded high ones
     hidden = 60 + 4 - 48
-    assert blocks[-1]["elements"][0]["text"] == f"…and {hidden} more items not shown."
+    assert blocks[-1]["elements"][0]["text"] == (
+        f"…and {hidden} more topics not shown: `/watch <topic>` shows any one."
+    )
 
 
 async def test_an_event_without_summary_or_source_shows_its_tags_cleanly(bot: RunningBot) -> None:
