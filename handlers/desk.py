@@ -190,6 +190,11 @@ async def _is_private(client: AsyncWebClient, channel_id: str) -> bool:
 def _user_id(args: list[str]) -> str:
     match = MENTION.match(args[0]) if args else None
     if not match:
+        if args and args[0].startswith("@"):  # typed as text: Slack knew no such person
+            raise InvalidInput(
+                f"No Slack user is {args[0]!r} here: pick the person from Slack's @ list so "
+                "the name becomes a mention, e.g. `/desk lead add @alice`."
+            )
         raise InvalidInput("Name the user as a mention, e.g. `/desk lead add @alice`.")
     return match.group(1) or match.group(2)
 

@@ -79,7 +79,7 @@ def test_a_mention_is_sent_as_slack_sends_it(tmp_path: Path) -> None:
     the text it is, which the command refuses with its usage."""
     out = ok(shell(tmp_path, "/desk lead add @bob", "/desk lead add @nobody", "/desk lead list"))
     assert "@bob is now a lead." in section(out, "/desk lead add @bob")
-    assert "Name the user as a mention" in section(out, "/desk lead add @nobody")
+    assert "No Slack user is '@nobody' here" in section(out, "/desk lead add @nobody")
     assert "Leads: @lena, @bob" in section(out, "/desk lead list")
 
 

@@ -91,9 +91,19 @@ async def test_admin_removes_a_lead(bot: RunningBot) -> None:
     assert "Only a desk lead" in refused["text"]
 
 
-async def test_lead_add_without_a_mention_says_how(bot: RunningBot) -> None:
-    body = answer(await bot.command("/desk", "lead add bob", user=ADMIN))
-    assert "/desk lead add @alice" in body["text"]
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("lead add bob", "Name the user as a mention"),
+        ("lead add", "Name the user as a mention"),
+        ("lead add @nobody", "No Slack user is '@nobody' here: pick the person from Slack's @"),
+        ("lead remove @ghost", "No Slack user is '@ghost' here"),
+    ],
+)
+async def test_lead_add_without_a_mention_says_how(bot: RunningBot, typed: str, says: str) -> None:
+    """A name Slack did not turn into a mention is no one it knows: said as such."""
+    body = answer(await bot.command("/desk", typed, user=ADMIN))
+    assert says in body["text"] and "/desk lead add @alice" in body["text"]
     assert len(await rows(bot, RoleGrant)) == 1
 
 
