@@ -44,12 +44,34 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     ]
 
 
+def _settings(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """What a subscription change set, as `/desk subscribe` words: ``digest 07:30
+    Asia/Shanghai, weekdays; countdowns off``."""
+    said = []
+    if any(before.get(k) != after.get(k) for k in ("digest_time", "digest_zone", "weekdays_only")):
+        days = "weekdays" if after.get("weekdays_only") else "daily"
+        said.append(f"digest {after.get('digest_time')} {after.get('digest_zone')}, {days}")
+    for key, word in (
+        ("digest_enabled", "digest"),
+        ("countdowns_enabled", "countdowns"),
+        ("restricted", "restricted"),
+        ("review", "review"),
+    ):
+        if key in after and before.get(key) != after.get(key):
+            said.append(f"{word} {'on' if after.get(key) else 'off'}")
+    if before.get("tracks") != after.get("tracks"):
+        said.append("tracks " + (", ".join(after.get("tracks") or []) or "all"))
+    return "; ".join(said) or "nothing new"
+
+
 def _what(change: Change, zone: str) -> dict[str, Any]:
     """The template's values: `kind` picks the sentence."""
     entry, item, was = change.entry, change.snapshot, change.previous
     ref, title = entry.entity_id, item.get("title") or item.get("name") or item.get("handle") or ""
     base = {"ref": ref, "title": title, "entity": entry.entity}
     action, entity = entry.action, entry.entity
+    if entity == "subscription" and action == "subscribe" and entry.before:
+        return {**base, "kind": "subscription_settings", "fields": _settings(entry.before, item)}
     if entity in ("role", "subscription", "record") or (
         entity == "source" and action in ("pause", "resume", "remove", "mute")
     ):

@@ -411,3 +411,16 @@ async def test_a_digest_time_out_of_the_day_is_told_as_a_time_of_day(
     assert "08:00 Europe/Stockholm" in text
     assert "+90d" not in text and "/desk lead" not in text  # no deadline examples, no /desk help
     assert await rows(bot, Subscription) == []
+
+
+async def test_history_says_what_a_subscription_change_set(bot: RunningBot) -> None:
+    answer(await bot.command("/desk", "subscribe 08:00 Europe/Stockholm daily", user=LEAD))
+    answer(await bot.command("/desk", "subscribe 07:30 Asia/Shanghai weekdays", user=LEAD))
+    answer(await bot.command("/desk", "subscribe countdowns off review on", user=LEAD))
+    text = block_text(answer(await bot.command("/desk", "history 3", user=LEAD)))
+    lines = [line for line in text.splitlines() if "subscri" in line]
+    assert len(lines) == 3, text
+    assert lines[0].endswith(f"changed <#{CHANNEL}>'s subscription: countdowns off; review on")
+    assert lines[1].endswith("subscription: digest 07:30 Asia/Shanghai, weekdays")
+    assert lines[2].endswith(f"subscribed <#{CHANNEL}>")
+    assert "or changed its settings" not in text
