@@ -33,7 +33,7 @@ from bot.runtime import Runtime, runtime_of
 from bot.settings import Settings
 from bot.timeleft import describe_time_left, format_local, time_left
 from handlers import forms
-from handlers.request import Ask, answer_key, asked
+from handlers.request import Ask, answer_key, answer_zone, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import deadlines
@@ -124,7 +124,7 @@ async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient
     runtime = ask.runtime
     now = runtime.now()
     # A `public` answer is read by the whole channel: no one reader's zone in it.
-    reader_zone = None if ask.public else await runtime.reader_zone(client, ask.user_id)
+    reader_zone = await answer_zone(ask, client)
     return await runtime.answers.answer(
         answer_key(ask, "/deadline", reader_zone),
         now=now,

@@ -20,7 +20,7 @@ from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_clock
 from handlers import forms
 from handlers import sources as source_commands
-from handlers.request import Ask, asked
+from handlers.request import Ask, answer_zone, asked
 from handlers.usage import usage_reply
 from storage import outbox, roles, subscriptions, tracks
 from storage.access import require_lead
@@ -31,14 +31,13 @@ from storage.models import Track
 from storage.search import search_record
 from templates import SlackMarkup, render, user_mention
 
-SUBSCRIBE_USAGE = (
+SUBSCRIBE = (
     "`/desk subscribe [HH:MM] [Zone/Name] [weekdays|daily] "
-    "[countdowns on|off] [digest on|off] [restricted on|off] [review on|off]`, "
-    "e.g. `/desk subscribe 08:00 Europe/Stockholm weekdays`"
+    "[countdowns on|off] [digest on|off] [restricted on|off] [review on|off]`"
 )
+SUBSCRIBE_USAGE = f"{SUBSCRIBE}, e.g. `/desk subscribe 08:00 Europe/Stockholm weekdays`"
 USAGE = (
-    "`/desk [help]`, `/desk event`, `/desk subscribe [HH:MM] [Zone/Name] [weekdays|daily] "
-    "[countdowns on|off] [digest on|off] [restricted on|off] [review on|off]`, "
+    f"`/desk [help]`, `/desk event`, {SUBSCRIBE}, "
     "`/desk unsubscribe`, `/desk digest`, `/desk source add|list|pause|resume|remove|check`, "
     "`/desk lead add|remove|list [@user]`, `/desk history [N] [page P]`, `/desk search <words>`"
 )
@@ -301,7 +300,7 @@ async def search(
     shown, more = hits[:SEARCH_LIMIT], len(hits) > SEARCH_LIMIT
     by_id: dict[int | None, Track] = {t.id: t for t in ask.known_tracks}
     heading = render("search_results", count=len(shown), more=more, words=words)
-    zone = None if ask.public else await ask.runtime.reader_zone(client, ask.user_id)
+    zone = await answer_zone(ask, client)
     blocks = [section(heading), *(hit_block(h, tracks=by_id, reader_zone=zone) for h in shown)]
     # The fallback goes through `message`'s own escaping, so it leaves the typed words out.
     fallback = render("search_results", count=len(shown), more=more, words="")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.answers import AnswerKey
@@ -64,6 +65,12 @@ class Ask:
 
     def response_type(self) -> str:
         return "in_channel" if self.public else "ephemeral"
+
+
+async def answer_zone(ask: Ask, client: AsyncWebClient) -> str | None:
+    """The zone an answer's "your time" falls back to: its one reader's (`users.info`); None
+    in a `public` answer, which the whole channel reads (then UTC, named as such)."""
+    return None if ask.public else await ask.runtime.reader_zone(client, ask.user_id)
 
 
 async def read_command(session: AsyncSession, runtime: Runtime, command: dict[str, Any]) -> Ask:

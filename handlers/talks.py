@@ -18,7 +18,7 @@ from bot.render.present import round_block
 from bot.settings import Settings
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.request import asked
+from handlers.request import answer_zone, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import rounds
@@ -66,7 +66,7 @@ async def handle_talks(
             scope = f" for {ask.named_track.handle}" if ask.named_track else ""
             await ack(text=f"No talks rounds are on record{scope}.", response_type="ephemeral")
             return
-        zone = None if ask.public else await runtime.reader_zone(client, ask.user_id)
+        zone = await answer_zone(ask, client)
         blocks: list[Block] = []
         if latest:
             blocks.append(header("Latest talks"))

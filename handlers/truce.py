@@ -19,7 +19,7 @@ from bot.render.present import in_reader_zone, separated, truce_blocks, truce_he
 from bot.settings import Settings
 from bot.timeleft import format_local
 from handlers import forms
-from handlers.request import Ask, answer_key, asked
+from handlers.request import Ask, answer_key, answer_zone, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import alerts, truces
@@ -56,7 +56,7 @@ async def handle_truce(
             await ack(usage_reply(context, "/truce", ask.text, USAGE))
             return
         # A `public` answer is read by the whole channel: no one reader's zone in it.
-        reader_zone = None if ask.public else await runtime.reader_zone(client, ask.user_id)
+        reader_zone = await answer_zone(ask, client)
         now = runtime.now()
         await ack(
             await runtime.answers.answer(

@@ -26,7 +26,7 @@ from bot.render.ids import Action, Callback, Field
 from bot.render.present import event_block, sensitivity_block
 from bot.settings import Settings
 from handlers import forms
-from handlers.request import asked
+from handlers.request import answer_zone, asked
 from handlers.submissions import lead_submission, opens_form
 from storage import events, sensitivities
 from storage.access import require_lead
@@ -71,7 +71,7 @@ async def handle_watch(
                 until=now,
                 limit=45 - (len(coming) + 1 if coming else 0),  # within one message
             )
-            zone = None if ask.public else await ask.runtime.reader_zone(client, ask.user_id)
+            zone = await answer_zone(ask, client)
             blocks = [header(f"Watch: {item.name} ({item.level})")]
             blocks += [event_block(v, reader_zone=zone) for v in timeline] or [
                 context_line("No events yet.")
@@ -111,13 +111,13 @@ async def handle_watch(
                     button("Add sensitivity", Action.open_sensitivity_form),
                 )
             )
-        more = (
+        noun, hint = (
             ("events", "`/desk search <words> kind:event` finds older ones")
             if ask.text
             else ("topics", "`/watch <topic>` shows any one")
         )
         await ack(
-            message(fallback, blocks, noun=more[0], hint=more[1], response_type=ask.response_type())
+            message(fallback, blocks, noun=noun, hint=hint, response_type=ask.response_type())
         )
 
 

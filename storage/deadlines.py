@@ -44,15 +44,10 @@ def _listing(which: str, scoped: bool, include_restricted: bool) -> Any:
             .order_by(col(Deadline.due_at), col(Deadline.id))
             .limit(bindparam("limit"))
         )
-    if which == "count":
+    if which in ("count", "count_until"):
+        if which == "count_until":
+            where.append(col(Deadline.due_at) <= bindparam("until", type_=UTCDateTime()))
         return select(func.count()).select_from(Deadline).where(*where, col(Deadline.due_at) >= now)
-    if which == "count_until":
-        until = bindparam("until", type_=UTCDateTime())
-        return (
-            select(func.count())
-            .select_from(Deadline)
-            .where(*where, col(Deadline.due_at) >= now, col(Deadline.due_at) <= until)
-        )
     since = bindparam("since", type_=UTCDateTime())
     return (
         select(Deadline)
@@ -98,11 +93,9 @@ async def count_upcoming(
     until: datetime | None = None,
 ) -> int:
     """How many `upcoming_deadlines` there are, past any limit (due by `until`, if given)."""
-    if until is None:
-        query = _listing("count", track_ids is not None, include_restricted)
-        return int((await session.exec(query, params=_params(now, track_ids))).one())
-    query = _listing("count_until", track_ids is not None, include_restricted)
-    params = _params(now, track_ids, until=until)
+    which = "count" if until is None else "count_until"
+    query = _listing(which, track_ids is not None, include_restricted)
+    params = _params(now, track_ids, **({} if until is None else {"until": until}))
     return int((await session.exec(query, params=params)).one())
 
 
