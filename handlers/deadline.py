@@ -36,7 +36,7 @@ from handlers import forms
 from handlers.request import Ask, answer_key, answer_zone, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
-from storage import deadlines
+from storage import deadlines, truces
 from storage.access import Actor, require_lead
 from storage.errors import InvalidInput
 from storage.models import Deadline, DeadlineKind, DeadlineStatus
@@ -384,6 +384,7 @@ async def submit_deadline(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
+    truce: str | None = None  # the truce whose expiry this edit moved
     async with lead_submission(body, view, context) as sub:
         when = sub.time(Field.due)
         if sub.meta.item_id is None:
@@ -402,10 +403,13 @@ async def submit_deadline(
             )
             verb = "added"
         else:
+            previous = (await deadlines.get_deadline(sub.session, sub.meta.item_id)).due_at
             saved = await deadlines.update_deadline(
                 sub.session, actor=sub.actor, now=sub.now, deadline_id=sub.meta.item_id, **fields
             )
             verb = "updated"
+            if saved.truce_id is not None and saved.due_at != previous:
+                truce = (await truces.get_truce(sub.session, saved.truce_id)).title
     await ack()
     await sub.confirm(
         client,
@@ -415,6 +419,7 @@ async def submit_deadline(
             title=saved.title,
             ref=saved.id,
             due=format_local(saved.due_at, saved.zone),
+            moved_expiry_of=truce,
         ),
     )
 

@@ -321,17 +321,40 @@ async def alerted_truce_ids(session: AsyncSession, channel_id: str, *, since: da
     return await _alerted_ids(session, channel_id, since=since, field="truce_id")
 
 
-async def _alerted_ids(
-    session: AsyncSession, channel_id: str, *, since: datetime, field: str
-) -> set[int]:
+async def alerted_expiry_moves(
+    session: AsyncSession, channel_id: str, *, since: datetime
+) -> set[tuple[int, datetime]]:
+    """(deadline id, new due instant) of each truce-expiry move alerted in this channel
+    since `since`, whether made by `/truce extend` or by editing the expiry deadline."""
+    found: set[tuple[int, datetime]] = set()
+    for payload in await _alert_payloads(session, channel_id, since=since):
+        deadline_id, expiry = payload.get("deadline_id"), payload.get("expiry")
+        if payload.get("lapse") or not isinstance(deadline_id, int) or not isinstance(expiry, str):
+            continue
+        try:
+            found.add((deadline_id, datetime.fromisoformat(expiry)))
+        except ValueError:
+            continue
+    return found
+
+
+async def _alert_payloads(
+    session: AsyncSession, channel_id: str, *, since: datetime
+) -> list[dict[str, Any]]:
     query = select(Delivery.payload).where(
         col(Delivery.kind) == DeliveryKind.alert,
         col(Delivery.channel_id) == channel_id,
         col(Delivery.status) == DeliveryStatus.sent,
         col(Delivery.due_at) >= since,
     )
-    found: set[int] = set()
-    for payload in (await session.exec(query)).all():
-        if payload and isinstance(payload.get(field), int):
-            found.add(payload[field])
-    return found
+    return [p for p in (await session.exec(query)).all() if isinstance(p, dict)]
+
+
+async def _alerted_ids(
+    session: AsyncSession, channel_id: str, *, since: datetime, field: str
+) -> set[int]:
+    return {
+        payload[field]
+        for payload in await _alert_payloads(session, channel_id, since=since)
+        if isinstance(payload.get(field), int)
+    }

@@ -31,7 +31,7 @@ from storage import (
     truces,
 )
 from storage.access import SEED
-from storage.models import Deadline, DeadlineKind, RoundStatus, TruceStatus
+from storage.models import AuditEntry, Deadline, DeadlineKind, RoundStatus, TruceStatus
 from storage.planning import followed_tracks
 from storage.subscriptions import get_subscription
 from templates import escape_mrkdwn, render
@@ -82,6 +82,18 @@ def _deadline_lines(items: list[Deadline], *, shown_at: datetime) -> list[str]:
     ]
 
 
+def _moved_to(entry: AuditEntry, ref: int | None) -> tuple[int, datetime] | None:
+    """(deadline id, new due instant) when this entry moved a deadline's due time."""
+    before, after = entry.before or {}, entry.after or {}
+    due = after.get("due_at")
+    if ref is None or not isinstance(due, str) or before.get("due_at") == due:
+        return None
+    try:
+        return ref, datetime.fromisoformat(due)
+    except ValueError:
+        return None
+
+
 async def _change_blocks(
     session: AsyncSession,
     found: list[history.Change],
@@ -90,6 +102,7 @@ async def _change_blocks(
     zone: str,
     alerted: Collection[int],
     alerted_truces: Collection[int],
+    alerted_moves: Collection[tuple[int, datetime]],
 ) -> list[Block]:
     """WHAT CHANGED: one line a change, newest first, grouped by track when several."""
     handles = {t.id: t.handle for t in await tracks.all_tracks(session) if t.id is not None}
@@ -98,10 +111,14 @@ async def _change_blocks(
         line = describe(change, zone=zone)
         entry = change.entry
         ref = int(entry.entity_id) if entry.entity_id.isdigit() else None
-        if (entry.entity == "event" and ref in alerted) or (
-            entry.entity == "truce"
-            and entry.action in ("lapse", "extend")
-            and ref in alerted_truces
+        if (
+            (entry.entity == "event" and ref in alerted)
+            or (
+                entry.entity == "truce"
+                and entry.action in ("lapse", "extend")
+                and ref in alerted_truces
+            )
+            or (entry.entity == "deadline" and _moved_to(entry, ref) in alerted_moves)
         ):
             line += " — _already alerted_"
         group = handles.get(change.track_id, "") if change.track_id else "desk-wide"
@@ -160,11 +177,13 @@ async def digest_blocks(
     since: datetime,
     alerted: Collection[int] = (),
     alerted_truces: Collection[int] = (),
+    alerted_moves: Collection[tuple[int, datetime]] = (),
     shown_at: datetime | None = None,
 ) -> list[Block]:
     """The digest's sections, or one line on a quiet day (nothing changed since `since`,
     no deadline passed since then, none due within 7 days, no event came into view).
-    Events in `alerted` and truce changes in `alerted_truces` are marked as already alerted.
+    Events in `alerted`, truce changes in `alerted_truces` and expiry moves in
+    `alerted_moves` (deadline id, new due instant) are marked as already alerted.
     Time left is given as of `shown_at` (the digest's own time when it goes out a few
     seconds after it)."""
     shown_at = shown_at or now
@@ -240,7 +259,13 @@ async def digest_blocks(
         blocks += line_sections(_deadline_lines(passed, shown_at=shown_at))
     if found:
         blocks += await _change_blocks(
-            session, found, more, zone=zone, alerted=alerted, alerted_truces=alerted_truces
+            session,
+            found,
+            more,
+            zone=zone,
+            alerted=alerted,
+            alerted_truces=alerted_truces,
+            alerted_moves=alerted_moves,
         )
     if hot:
         blocks.append(header("Sensitivities"))
@@ -343,6 +368,7 @@ async def channel_digest(
         since=since,
         alerted=await outbox.alerted_event_ids(session, channel_id, since=since),
         alerted_truces=await outbox.alerted_truce_ids(session, channel_id, since=since),
+        alerted_moves=await outbox.alerted_expiry_moves(session, channel_id, since=since),
         shown_at=shown_at,
     )
     title = f"Desk digest · {format_local(shown_at or now, zone)}"

@@ -10,15 +10,17 @@ from typing import Any
 
 import pytest
 
+from bot.render.ids import Field
 from bot.scheduler import Scheduler
 from bot.slack_text import message_text
 from storage import deadlines
 from storage.access import Actor
 from tests.support.bots import RunningBot
-from tests.support.checks import answer, block_text
+from tests.support.checks import answer, block_text, confirmation
 from tests.support.people import AS_OF, LEAD, MEMBER
 
 TRUCE = "US–China tariff truce (Geneva, 90 days)"
+TRUCE_EXPIRY = f"{TRUCE} expires"
 MORNING = datetime(2025, 7, 30, 6, 0, 1, tzinfo=UTC)  # Wed 30 Jul 08:00 in Stockholm
 
 
@@ -402,3 +404,71 @@ async def test_a_quiet_line_says_since_when_in_the_readers_day(
     bot.clock.set(MORNING + later)
     body = answer(await bot.command("/desk", "digest", user=MEMBER))
     assert f"_No changes since {since}; next:" in message_text(body)
+
+
+async def edit_deadline(bot: RunningBot, ref: int, *, title: str, due: str) -> str:
+    """Edits deadline `ref` through its form; the confirmation's text."""
+    await bot.command("/deadline", f"edit {ref}", user=LEAD)
+    view = await bot.opened_view()
+    kind = next(b for b in view["blocks"] if b.get("block_id") == Field.kind)
+    response = await bot.submit_view(
+        view,
+        {
+            Field.headline: title,
+            Field.due: due,
+            Field.kind: kind["element"]["initial_option"]["value"],
+        },
+        user=LEAD,
+    )
+    assert response.status_code == 200 and response.text == "", response.text
+    return str((await confirmation(bot)).args["text"])
+
+
+@pytest.mark.parametrize(
+    "due, shown",
+    [
+        ("2025-08-13 00:01 America/New_York", "Wed 13 Aug 2025 00:01 EDT"),
+        ("2025-08-11 23:00 UTC", "Mon 11 Aug 2025 23:00 UTC"),
+        ("2025-09-01 12:00 Asia/Shanghai", "Mon 1 Sep 2025 12:00 UTC+8 Shanghai"),
+        ("2025-11-10 00:01 America/New_York", "Mon 10 Nov 2025 00:01 EST"),
+    ],
+)
+async def test_a_truce_expiry_moved_by_editing_its_deadline_is_marked_already_alerted(
+    bot: RunningBot, scheduler: Scheduler, due: str, shown: str
+) -> None:
+    """Moving the expiry through the deadline form alerts at once (SPEC §4), so the digest
+    marks that move as already alerted, as it marks `/truce extend`."""
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=1))
+    mark = bot.standin.mark()
+    confirmed = await edit_deadline(bot, 1, title=TRUCE_EXPIRY, due=due)
+    assert f"due {shown}. This is when truce “{TRUCE}” expires" in confirmed
+    assert "recorded as a correction of the expiry" in confirmed and "`/truce extend`" in confirmed
+    await scheduler.tick()  # the expiry alert
+    alert = await bot.standin.next_call("chat.postMessage", after=mark, timeout=5)
+    assert shown in message_text(alert.args)
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    (line,) = [ln for ln in text.splitlines() if "moved deadline #1" in ln]
+    assert f"to {shown}" in line and line.endswith("— _already alerted_"), line
+
+
+async def test_a_deadline_change_that_sent_no_alert_is_not_marked_alerted(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    """A renamed expiry (same due time) and a moved deadline of no truce send no alert: their
+    digest lines say nothing of one."""
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    answer(await bot.command("/deadline", "add Hearing | Aug 20 15:00 UTC", user=LEAD))
+    bot.clock.set(AS_OF + timedelta(hours=1))
+    for ref, title, due in (
+        (1, "Truce expiry (renamed)", "2025-08-12 00:01 America/New_York"),
+        (2, "Hearing", "2025-08-21 15:00 UTC"),
+    ):
+        confirmed = await edit_deadline(bot, ref, title=title, due=due)
+        assert confirmed.startswith(f":calendar: Deadline #{ref} updated")
+        assert "truce" not in confirmed
+    await scheduler.tick()
+    text = message_text(await digest_at(bot, scheduler, MORNING))
+    changed = text[text.index("WHAT CHANGED") :]
+    assert "deadline #1" in changed and "deadline #2" in changed
+    assert "already alerted" not in changed
