@@ -37,6 +37,14 @@ QUIET_LOGGERS = (
     "aiosqlite",
     "apscheduler",
 )
+# slack_sdk asks its own loggers' `level`, not their effective one, before it formats a
+# DEBUG line of each Web API call's whole arguments (a `views.publish` view, every call), so
+# a level inherited from "slack_sdk" does not spare that work: these get theirs set.
+LEVEL_CHECKED_LOGGERS = (
+    "slack_sdk.web.async_base_client",
+    "slack_sdk.web.base_client",
+    "slack_sdk.socket_mode.aiohttp",
+)
 _PATTERNS = (
     (re.compile(r"xox[a-z]-[A-Za-z0-9-]+"), REDACTED),
     (re.compile(r"xapp-[A-Za-z0-9-]+"), REDACTED),
@@ -206,6 +214,6 @@ def configure_logging(
         server_logger.handlers.clear()
         server_logger.propagate = True
         server_logger.setLevel(logging.NOTSET)
-    for name in QUIET_LOGGERS:
+    for name in (*QUIET_LOGGERS, *LEVEL_CHECKED_LOGGERS):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     return handler
