@@ -247,6 +247,30 @@ def _history_args(args: list[str]) -> tuple[int, int]:
     return count, page
 
 
+#: How many changes an answer to a page past the end reads to say which page is the last.
+PAGES_COUNTED_UP_TO = 2000
+
+
+async def _no_page(session: AsyncSession, ask: Ask, count: int, page: int) -> str:
+    """Why a history page is empty: nothing on record, or which page is the last."""
+    if page == 1:
+        return "No changes are on record yet."
+    before, _ = await changes_of_record(
+        session,
+        include_restricted=ask.sees_restricted,
+        limit=min((page - 1) * count, PAGES_COUNTED_UP_TO),
+        entities=EVERYTHING,
+    )
+    if not before:
+        return "No changes are on record yet."
+    if len(before) >= PAGES_COUNTED_UP_TO:
+        return f"There is no page {page} of {count} changes."
+    last = -(-len(before) // count)
+    pages = "1 page" if last == 1 else f"{last} pages"
+    last_page = f"`/desk history {count}`" if last == 1 else f"`/desk history {count} page {last}`"
+    return f"There is no page {page}: there are {pages} of {count} changes. The last: {last_page}."
+
+
 async def history(
     session: AsyncSession, ask: Ask, args: list[str], client: AsyncWebClient
 ) -> dict[str, Any]:
@@ -260,8 +284,7 @@ async def history(
         entities=EVERYTHING,
     )
     if not found:
-        text = "No changes are on record yet." if page == 1 else f"There is no page {page}."
-        return {"response_type": "ephemeral", "text": text}
+        return {"response_type": "ephemeral", "text": await _no_page(session, ask, count, page)}
     zone = await ask.runtime.reader_zone(client, ask.user_id)
     lines = [
         render(

@@ -203,19 +203,19 @@ async def add_truce(
     session.add(truce)
     await session.flush()
     assert truce.id is not None
-    session.add(
-        Deadline(
-            title=f"{truce.title} expires",
-            due_at=expires_at,
-            zone=zone_name(zone),
-            kind=DeadlineKind.truce_expiry,
-            track_id=track_id,
-            truce_id=truce.id,
-            created_at=now,
-            seed_key=f"{seed_key}:expiry" if seed_key else None,
-        )
+    expiry = Deadline(
+        title=f"{truce.title} expires",
+        due_at=expires_at,
+        zone=zone_name(zone),
+        kind=DeadlineKind.truce_expiry,
+        track_id=track_id,
+        truce_id=truce.id,
+        created_at=now,
+        seed_key=f"{seed_key}:expiry" if seed_key else None,
     )
+    session.add(expiry)
     _add_terms(session, truce.id, terms)
+    await session.flush()
     await commit_change(
         session,
         truce,
@@ -223,6 +223,8 @@ async def add_truce(
         at=now,
         action="add",
         entity="truce",
+        # as an extension's: the history names the truce's span in its expiry's zone
+        after={"truce": snapshot(truce), "expiry": snapshot(expiry)},
     )
     return truce
 

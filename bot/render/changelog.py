@@ -76,6 +76,16 @@ def _what(change: Change, zone: str) -> dict[str, Any]:
         entity == "source" and action in ("pause", "resume", "remove", "mute")
     ):
         return {**base, "kind": f"{entity}_{action}", "muted": ", ".join(item.get("muted") or [])}
+    if action == "add" and entity == "truce":
+        # Its span in its expiry's zone (older entries hold no expiry: the start alone).
+        expiry = (entry.after or {}).get("expiry") or {}
+        truce_zone = expiry.get("zone") or zone
+        return {
+            **base,
+            "kind": "add_truce",
+            "from": _time(item.get("starts_at"), truce_zone),
+            "to": _time(expiry.get("due_at"), truce_zone),
+        }
     if action == "add":
         when = item.get("due_at") or item.get("starts_at") or item.get("occurred_at")
         return {

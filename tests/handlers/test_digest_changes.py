@@ -13,7 +13,7 @@ import pytest
 from bot.render.ids import Field
 from bot.scheduler import Scheduler
 from bot.slack_text import message_text
-from storage import deadlines
+from storage import deadlines, truces
 from storage.access import Actor
 from tests.support.bots import RunningBot
 from tests.support.checks import answer, block_text, confirmation
@@ -236,13 +236,32 @@ async def test_history_pages_reach_older_entries(bot: RunningBot) -> None:
         ("history lots", "I did not understand 'lots'"),
         ("history 5 page", "Say which page"),
         ("history 5 page 0", "Say which page"),
-        ("history 5 page 999", "There is no page 999."),
+        ("history 5 page 999", "There is no page 999: there are "),
     ],
 )
 async def test_history_refuses_what_it_cannot_read(
     bot: RunningBot, typed: str, fragment: str
 ) -> None:
     assert fragment in answer(await bot.command("/desk", typed, user=MEMBER))["text"]
+
+
+@pytest.mark.parametrize("per_page", [1, 3, 5, 7, 20, 200])
+async def test_a_page_past_the_end_names_the_last_page(bot: RunningBot, per_page: int) -> None:
+    whole = block_text(answer(await bot.command("/desk", "history 200", user=MEMBER)))
+    total = len(whole.splitlines()) - 1  # under its heading, one line a change
+    assert 0 < total < 200
+    last = -(-total // per_page)
+    for page in (last + 1, last + 40):
+        said = answer(await bot.command("/desk", f"history {per_page} page {page}", user=MEMBER))
+        pages = "1 page" if last == 1 else f"{last} pages"
+        where = f"{per_page}`" if last == 1 else f"{per_page} page {last}`"
+        assert said["text"] == (
+            f"There is no page {page}: there are {pages} of {per_page} changes. "
+            f"The last: `/desk history {where}."
+        )
+    if last > 1:  # and that last page is there, with the oldest change
+        shown = block_text(answer(await bot.command("/desk", f"history {per_page} page {last}")))
+        assert shown.splitlines()[-1] == whole.splitlines()[-1]
 
 
 async def test_an_on_time_digest_states_the_time_left_at_its_own_time(
@@ -472,3 +491,73 @@ async def test_a_deadline_change_that_sent_no_alert_is_not_marked_alerted(
     changed = text[text.index("WHAT CHANGED") :]
     assert "deadline #1" in changed and "deadline #2" in changed
     assert "already alerted" not in changed
+
+
+async def test_the_talks_section_names_the_round_then_its_place_once(
+    bot: RunningBot, scheduler: Scheduler
+) -> None:
+    """During the Stockholm round (28–29 Jul) the digest's Talks line names it, its place in
+    brackets: the title's "Stockholm" and the place's are not run together."""
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    text = block_text(answer(await bot.command("/desk", "digest", user=MEMBER)))
+    talks = text[text.index("Talks") :]
+    line = next(ln for ln in talks.splitlines() if ln.startswith("• "))
+    assert line == (
+        "• *US–China economic and trade talks, Stockholm* (Rosenbad, the Swedish Prime "
+        "Minister's office, Stockholm, Sweden) — Mon 28 Jul 2025 00:00 CEST · _in progress_"
+    ), line
+    # the next morning the round is over, and none starts within 7 days: no Talks section
+    later = message_text(await digest_at(bot, scheduler, MORNING))
+    assert "TALKS" not in later
+
+
+async def test_history_names_the_seeded_truce_by_its_span_in_its_own_zone(bot: RunningBot) -> None:
+    """The desk is in Stockholm; the truce runs 00:01 to 00:01 New York time, and its line
+    says so, not its start in the desk's zone."""
+    text = block_text(answer(await bot.command("/desk", "history 50", user=MEMBER)))
+    (line,) = [ln for ln in text.splitlines() if "added truce" in ln]
+    assert line.endswith(
+        f"added truce “{TRUCE}”, Wed 14 May 2025 00:01 EDT to Tue 12 Aug 2025 00:01 EDT"
+    ), line
+
+
+@pytest.mark.parametrize(
+    "starts, expires, zone, said",
+    [
+        (
+            datetime(2025, 9, 1, 4, 1, tzinfo=UTC),
+            datetime(2025, 11, 30, 5, 1, tzinfo=UTC),
+            "America/New_York",
+            ", Mon 1 Sep 2025 00:01 EDT to Sun 30 Nov 2025 00:01 EST",  # across DST
+        ),
+        (
+            datetime(2025, 9, 1, 16, 0, tzinfo=UTC),
+            datetime(2025, 10, 1, 16, 0, tzinfo=UTC),
+            "Asia/Shanghai",
+            ", Tue 2 Sep 2025 00:00 UTC+8 Shanghai to Thu 2 Oct 2025 00:00 UTC+8 Shanghai",
+        ),
+        (
+            None,
+            datetime(2026, 1, 1, 0, 0, tzinfo=UTC),
+            "UTC",
+            ", expiring Thu 1 Jan 2026 00:00 UTC",
+        ),
+    ],
+)
+async def test_an_added_truce_is_named_with_its_span_in_its_expirys_zone(
+    bot: RunningBot, starts: datetime | None, expires: datetime, zone: str, said: str
+) -> None:
+    async with bot.db.session() as session:
+        await truces.add_truce(
+            session,
+            actor=Actor(LEAD),
+            now=AS_OF,
+            title="EU–China EV price undertaking",
+            parties=["EU", "China"],
+            starts_at=starts,
+            expires_at=expires,
+            zone=zone,
+        )
+    text = block_text(answer(await bot.command("/desk", "history 3", user=MEMBER)))
+    (line,) = [ln for ln in text.splitlines() if "EU–China EV" in ln]
+    assert line.endswith(f"added truce “EU–China EV price undertaking”{said}"), line
