@@ -25,7 +25,7 @@ from bot.retries import handle_each_event_once
 from bot.runtime import Runtime
 from bot.scheduler import worker_name
 from bot.settings import Settings
-from handlers import deadline, desk, events, home, sources, talks, truce, watch
+from handlers import deadline, desk, events, home, people, sources, talks, truce, watch
 from handlers.errors import handle_listener_error
 from storage.db import Database
 
@@ -102,7 +102,7 @@ def build_app(
     # Bolt tries each listener's matcher in turn (about 7 µs each): the two surfaces of one
     # listener each, App Home and `/desk`, go first, not 19th and 22nd of 26. No two
     # listeners match the same request, so the order changes nothing else.
-    for surface in (home, desk, truce, deadline, talks, watch, events, sources):
+    for surface in (home, desk, truce, deadline, talks, watch, events, sources, people):
         surface.register(app)
     app.error(handle_listener_error)
     return app

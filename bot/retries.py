@@ -26,13 +26,16 @@ KEEP_HANDLED = timedelta(days=1)
 # Ids older than that are dropped at most this often per process, not on every event: the
 # DELETE was a third of the claim's cost for each App Home opened.
 FORGET_EVERY = timedelta(minutes=10)
+#: Events whose handling only notes what Slack said, so a second delivery changes nothing:
+#: no claim (a write) for each, though a workspace sends one for every status a member sets.
+SAME_TWICE = frozenset({"user_change"})
 
 
 async def handle_each_event_once(
     body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]
 ) -> Any:
     event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-    if not isinstance(event_id, str) or not event_id:
+    if not isinstance(event_id, str) or not event_id or _kind(body) in SAME_TWICE:
         return await next()
     runtime = runtime_of(context)
     now = runtime.now()
@@ -46,3 +49,8 @@ async def handle_each_event_once(
         return await next()
     log.info("ignored a Slack retry of an event already handled", extra={"event_id": event_id})
     return BoltResponse(status=200, body="", headers={NO_RETRY_HEADER: "1"})
+
+
+def _kind(body: dict[str, Any]) -> object:
+    event = body.get("event")
+    return event.get("type") if isinstance(event, dict) else None

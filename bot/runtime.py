@@ -69,6 +69,14 @@ class Runtime:
         self._zones[user_id] = (zone, time.monotonic() + ZONE_CACHE_SECONDS)
         return zone
 
+    def note_zone(self, user_id: str, zone: object) -> None:
+        """Slack said (`user_change`) the user's zone is now `zone`: answers use it at once,
+        not when the hour-long memo of `users.info` runs out."""
+        if isinstance(zone, str) and is_valid_zone(zone):
+            self._zones[user_id] = (zone, time.monotonic() + ZONE_CACHE_SECONDS)
+        else:
+            self._zones.pop(user_id, None)  # asked again next time
+
 
 def runtime_of(context: AsyncBoltContext | dict[str, Any]) -> Runtime:
     runtime = context["parley"]

@@ -43,7 +43,7 @@ from bot.shell_input import Interrupted, LineReader, command_tree, default_reade
 from bot.slack_body import bolt_request, read_body
 from bot.terminal import STYLE_BANNER, Renderer, make_console, wants_colour
 from bot.timeleft import format_local
-from bot.timeparse import TimeParseError, parse_offsets
+from bot.timeparse import TimeParseError, is_valid_zone, parse_offsets
 from storage import planning, sensitivities, tracks
 from storage.db import Database
 
@@ -59,6 +59,7 @@ INTRO = (
 )
 AS_USAGE = "Usage: :as @name [command], e.g. :as @alice /truce; ':as' alone lists the people."
 WAIT_USAGE = "Usage: :wait <duration>, e.g. :wait 7d, :wait 12h, :wait 30m."
+ZONE_USAGE = "Usage: :zone Area/City, e.g. :zone America/New_York or :zone Asia/Shanghai."
 CONSOLE_HELP = "\n".join(
     [
         "Type what a desk member types in Slack, or a console command:",
@@ -67,6 +68,9 @@ CONSOLE_HELP = "\n".join(
         "  :wait <time>    move the clock on, showing each post that falls due: :wait 1d",
         "  :now            the console's time",
         "  :as @name       act as someone else (`:as` lists who is here); :as @bob /truce once",
+        "  :home           open the App Home tab (as whoever you act as)",
+        "  :zone [zone]    your Slack time zone; :zone Asia/Tokyo changes it (as Slack's",
+        "                  user_change event tells the app)",
         "  :help           this list",
         "  quit            leave (or Ctrl-D)",
     ]
@@ -321,6 +325,8 @@ class Shell:
             )
             return len(self.state.buttons)
 
+        # Slack's client shows each `<!date^…>` in its viewer's zone: the acting person's.
+        self.renderer.zone = self.zone_of(self.person)
         self.show(self.renderer.message(payload, button))
         self.say()
 
@@ -453,6 +459,43 @@ class Shell:
         finally:
             self.person = before
 
+    def zone_of(self, person: Person) -> str:
+        return str(self.standin.users.get(person.id, {}).get("tz") or self.settings.timezone)
+
+    async def set_zone(self, text: str) -> None:
+        """`:zone`: the acting person's Slack time zone; `:zone Area/City` sets it and tells
+        the app as Slack does, with a `user_change` event."""
+        person = self.person
+        if not text:
+            self.say(f"@{person.name}'s time zone is {self.zone_of(person)}. {ZONE_USAGE}\n")
+            return
+        if not is_valid_zone(text):
+            self.refuse(f"{text!r} is not a time zone. {ZONE_USAGE}")
+            return
+        user = {**self.standin.users.get(person.id, {}), "id": person.id, "tz": text}
+        self.standin.users[person.id] = user
+        event = slack.event_callback({"type": "user_change", "user": user})
+        status, body, refused = await self.dispatch(json.dumps(event), slack.JSON)
+        if status != 200 or refused:
+            self.refuse(f"(the app answered HTTP {status}: {body})")
+            return
+        self.say(f"@{person.name}'s time zone is now {text}: answers give their time in it.\n")
+
+    async def open_home(self) -> None:
+        """`:home`: the App Home tab as the acting person would see it, buttons numbered."""
+        person = self.person
+        mark = self.standin.mark()
+        event = slack.app_home_opened(person.id)
+        status, body, refused = await self.dispatch(json.dumps(event), slack.JSON)
+        view = self.standin.home_views.get(person.id)
+        published = bool(self.standin.calls_since(mark, "views.publish"))
+        if status != 200 or refused or view is None or not published:
+            self.refuse(f"(App Home did not open: HTTP {status} {body})".strip())
+            return
+        self.say(f"── App Home of @{person.name} ──")
+        self.show_message({"blocks": view.get("blocks") or []}, channel=CHANNEL_ID, ts=None)
+        await self.fill_pending_views()
+
     # ---- time ---------------------------------------------------------------------------------
 
     async def wait(self, text: str) -> None:
@@ -529,6 +572,10 @@ class Shell:
             await self.act_as(line.removeprefix(":as").strip())
         elif line.startswith(":wait"):
             await self.wait(line.removeprefix(":wait").strip())
+        elif line == ":home":
+            await self.open_home()
+        elif line == ":zone" or line.startswith(":zone "):
+            await self.set_zone(line.removeprefix(":zone").strip())
         elif line == ":now":
             self.say(f"It is {format_local(self.clock.now(), self.settings.timezone)}.")
         elif line in (":help", "help", ":h", "?"):

@@ -211,8 +211,9 @@ async def coming_up(
     now: datetime,
     limit: int = 5,
 ) -> list[EventView]:
-    """A topic's next `limit` events dated later than `now` (upcoming, SPEC §3), soonest
-    first, with their tags: read off the same recency index as `timeline`, the other way."""
+    """A topic's next `limit` events dated later than `now` (upcoming, SPEC §3) that the desk
+    knew of by `now`, soonest first, with their tags: read off the same recency index as
+    `timeline`, the other way. Seeded ones are history, as in `upcoming_events`."""
     params = {"topic": sensitivity_id, "now": now, "limit": limit}
     found = (await session.exec(_coming_query(include_restricted), params=params)).all()
     return await _with_tags(session, list(found), include_restricted)
@@ -222,9 +223,13 @@ async def coming_up(
 def _coming_query(include_restricted: bool) -> Any:
     tag = EventSensitivity
     query: Any = select(Event).join(tag, col(tag.event_id) == col(Event.id))
+    now = bindparam("now", type_=UTCDateTime())
     query = query.where(
         col(tag.sensitivity_id) == bindparam("topic"),
-        col(tag.occurred_at) > bindparam("now", type_=UTCDateTime()),
+        col(tag.occurred_at) > now,
+        # as `upcoming_events`: known by now, and not seeded (in a replay, news to come)
+        col(Event.created_at) <= now,
+        func.coalesce(col(Event.seed_key), "") == "",
     )
     if not include_restricted:
         query = query.where(col(tag.visibility) == Visibility.team)

@@ -184,10 +184,51 @@ def test_help_lists_every_console_command(tmp_path: Path) -> None:
         ":wait <time>",
         ":now",
         ":as @name",
+        ":home",
+        ":zone [zone]",
         "quit",
         "<number>",
     ):
         assert command in listing, command
+
+
+# ---- App Home and each person's zone --------------------------------------------------------
+
+
+def test_home_shows_the_tab_as_the_acting_person_sees_it(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, ":home", ":as @bob", ":home", "1"))
+    mine = section(out, ":home")
+    assert mine.startswith("── App Home of @you ──")
+    assert "(1) Add event" in mine and "Next deadlines" in mine and "Active truce" in mine
+    bobs = out[out.rindex("── App Home of @bob ──") :]
+    assert "Add event" not in bobs and "Next deadlines" in bobs  # a member: no lead buttons
+    # (1) is @you's "Add event" button: Bob, a member, clicking it is refused
+    assert "Only a desk lead can change the record" in bobs.split("parley (as @bob)> 1\n", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("zone", "reader_time"),
+    [
+        ("America/New_York", "your time: Tue 12 Aug 2025 00:01 EDT"),
+        ("Asia/Shanghai", "your time: Tue 12 Aug 2025 12:01 UTC+8 Shanghai"),
+        ("Australia/Adelaide", "your time: Tue 12 Aug 2025 13:31 ACST"),
+        ("UTC", "your time: Tue 12 Aug 2025 04:01 UTC"),
+    ],
+)
+def test_zone_gives_one_person_their_own_time(tmp_path: Path, zone: str, reader_time: str) -> None:
+    out = ok(shell(tmp_path, ":zone", f":zone {zone}", ":zone", "/truce", ":as @bob /truce"))
+    first = out.split("parley> :zone\n", 1)[1].split("parley> ", 1)[0]
+    assert first.startswith("@you's time zone is UTC.")
+    assert section(out, ":zone").startswith(f"@you's time zone is {zone}.")
+    assert f"@you's time zone is now {zone}" in section(out, f":zone {zone}")
+    assert reader_time in section(out, "/truce")
+    # Bob's zone is still the desk's (UTC here)
+    assert "your time: Tue 12 Aug 2025 04:01 UTC" in section(out, ":as @bob /truce")
+
+
+def test_zone_refuses_what_is_not_a_zone(tmp_path: Path) -> None:
+    out = ok(shell(tmp_path, ":zone Mars/Olympus", ":zone EST5"))
+    assert "'Mars/Olympus' is not a time zone. Usage: :zone Area/City" in out
 
 
 # ---- forms as prompts ----------------------------------------------------------------------

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from bot import slack_requests as slack
 from bot.scheduler import Scheduler
 from bot.slack_text import message_text
 from bot.timeleft import format_local
+from storage.models import HandledRequest
 from tests.support.bots import RunningBot
-from tests.support.checks import answer, block_text
+from tests.support.checks import answer, block_text, rows
 from tests.support.people import CHANNEL, LEAD, MEMBER
 
 SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01 EDT
@@ -163,3 +165,48 @@ async def test_app_home_gives_each_event_the_readers_time(bot: RunningBot) -> No
     tokens = reader_tokens({"blocks": latest})
     assert len(tokens) >= 5 + 1  # five latest events, and the next deadline at least
     assert all(fallback.endswith("Shanghai") for _, _, fallback in tokens)
+
+
+def reader_fallbacks(payload: dict[str, Any]) -> list[str]:
+    return [fallback for _, _, fallback in TOKEN.findall(block_text(payload))]
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [
+        ("Asia/Shanghai", "Tue 12 Aug 2025 12:01 UTC+8 Shanghai"),
+        ("America/Los_Angeles", "Mon 11 Aug 2025 21:01 PDT"),
+        ("Asia/Kolkata", "Tue 12 Aug 2025 09:31 UTC+5:30 Kolkata"),
+    ],
+)
+async def test_a_member_who_changes_zone_reads_the_new_one_at_once(
+    bot: RunningBot, zone: str, shown: str
+) -> None:
+    """Slack's `user_change` carries the member's new `tz`: the next answer's "your time"
+    is in it, without waiting out the hour `users.info` is remembered, or asking again."""
+    before = reader_fallbacks(answer(await bot.command("/truce", user=MEMBER)))
+    assert before == [format_local(SEEDED_EXPIRY, "Europe/Stockholm")]
+    asked = len(bot.standin.calls_to("users.info"))
+    user = {"id": MEMBER, "name": "member", "tz": zone, "tz_offset": 0}
+    bot.standin.users[MEMBER] = user
+    claims = len(await rows(bot, HandledRequest))
+    envelope = slack.event_callback({"type": "user_change", "user": user})
+    for retry in (None, 1):  # Slack's retry of it changes nothing either
+        response = await bot.event(envelope, retry=retry)
+        assert response.status_code == 200
+    assert reader_fallbacks(answer(await bot.command("/truce", user=MEMBER))) == [shown]
+    assert len(bot.standin.calls_to("users.info")) == asked
+    assert len(await rows(bot, HandledRequest)) == claims  # nothing to claim: no write
+
+
+async def test_a_user_change_without_a_usable_zone_asks_slack_again(bot: RunningBot) -> None:
+    answer(await bot.command("/truce", user=MEMBER))
+    asked = len(bot.standin.calls_to("users.info"))
+    bot.standin.users[MEMBER] = {"tz": "Asia/Shanghai"}
+    bad = {"id": MEMBER, "tz": "Mars/Olympus"}
+    assert (
+        await bot.event(slack.event_callback({"type": "user_change", "user": bad}))
+    ).status_code == 200
+    shown = reader_fallbacks(answer(await bot.command("/truce", user=MEMBER)))
+    assert shown == ["Tue 12 Aug 2025 12:01 UTC+8 Shanghai"]
+    assert len(bot.standin.calls_to("users.info")) == asked + 1
