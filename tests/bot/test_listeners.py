@@ -42,6 +42,15 @@ def _requests() -> dict[str, AsyncBoltRequest]:
         body=json.dumps(slack.app_home_opened(MEMBER, event_id="EvONE")),
         headers={"content-type": ["application/json"]},
     )
+    requests["user_change"] = AsyncBoltRequest(
+        body=json.dumps(
+            slack.event_callback(
+                {"type": "user_change", "user": {"id": MEMBER, "tz": "Asia/Tokyo"}},
+                event_id="EvTWO",
+            )
+        ),
+        headers={"content-type": ["application/json"]},
+    )
     for action in BUTTONS:
         requests[action.value] = _interaction(
             slack.block_actions(action.value, user=MEMBER, channel=CHANNEL, response_url="x")

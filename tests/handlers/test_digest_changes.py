@@ -260,7 +260,8 @@ async def test_a_page_past_the_end_names_the_last_page(bot: RunningBot, per_page
             f"The last: `/desk history {where}."
         )
     if last > 1:  # and that last page is there, with the oldest change
-        shown = block_text(answer(await bot.command("/desk", f"history {per_page} page {last}")))
+        last_page = f"history {per_page} page {last}"
+        shown = block_text(answer(await bot.command("/desk", last_page, user=MEMBER)))
         assert shown.splitlines()[-1] == whole.splitlines()[-1]
 
 

@@ -36,7 +36,8 @@ async def test_add_truce_returns_and_audits_its_start_in_utc(
     assert_utc(truce.starts_at)
     entry = (await audit_trail(db))[-1]
     assert entry.after is not None
-    assert datetime.fromisoformat(entry.after["starts_at"]).utcoffset() == timedelta(0)
+    for instant in (entry.after["truce"]["starts_at"], entry.after["expiry"]["due_at"]):
+        assert datetime.fromisoformat(instant).utcoffset() == timedelta(0)
 
 
 async def test_add_event_returns_and_audits_its_time_in_utc(
