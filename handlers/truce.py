@@ -189,7 +189,7 @@ async def submit_truce(
             )
             forms.require_future(when, Field.expiry, now=sub.now, rule=forms.EXTENSION_RULE)
             if expiry is not None:  # refuse before anything is written
-                truces.check_new_expiry(expiry, when.instant, now=sub.now)
+                truces.check_new_expiry(expiry, when.instant, now=sub.now, zone=when.zone)
         saved, changed = await truces.edit_truce(
             sub.session,
             actor=sub.actor,

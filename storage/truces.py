@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, update
 from sqlmodel import and_, col, select
@@ -285,8 +286,11 @@ async def _stage_terms(
     )
 
 
-def check_new_expiry(current: Deadline, new_expiry: datetime, *, now: datetime) -> None:
-    """Refuses an expiry in the past or equal to the current one (forms check it first)."""
+def check_new_expiry(
+    current: Deadline, new_expiry: datetime, *, now: datetime, zone: str | None = None
+) -> None:
+    """Refuses an expiry in the past, equal to the current one or before it (forms check it
+    first); `zone` is the one the new expiry was typed in."""
     if new_expiry <= now:
         raise InvalidInput(
             f"The new expiry ({new_expiry:%Y-%m-%d %H:%M} UTC) is already past; "
@@ -295,6 +299,20 @@ def check_new_expiry(current: Deadline, new_expiry: datetime, *, now: datetime) 
         )
     if new_expiry == current.due_at:
         raise InvalidInput("That is the current expiry already; nothing to change.", field="expiry")
+    if new_expiry < current.due_at:
+        raise InvalidInput(
+            f"{_wall(new_expiry, zone or current.zone)} is before the current expiry, "
+            f"{_wall(current.due_at, current.zone)}: an extension must end later. To correct "
+            f"the expiry instead, edit its deadline: `/deadline edit {current.id}`.",
+            field="expiry",
+        )
+
+
+def _wall(instant: datetime, zone: str) -> str:
+    """``Fri 1 Aug 2025 10:00 America/New_York``: storage names zones, the render layer
+    labels them."""
+    local = instant.astimezone(ZoneInfo(zone))
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M} {zone}"
 
 
 async def extend_truce(
@@ -370,7 +388,7 @@ async def _stage_extension(
     deadline = await expiry_of(session, truce.id)
     if deadline is None:
         raise NotFound(f"Truce #{truce.id} has no expiry to move.")
-    check_new_expiry(deadline, new_expiry, now=now)
+    check_new_expiry(deadline, new_expiry, now=now, zone=zone_name(zone) if zone else None)
     before = {"truce": snapshot(truce), "expiry": snapshot(deadline)}
     extension = TruceExtension(
         truce_id=truce.id,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.render.ids import Callback, Field
 from storage.models import AuditEntry, Deadline, TruceExtension, TruceTerm
 from tests.support.bots import RunningBot
@@ -147,6 +149,36 @@ async def test_extend_into_the_past_is_refused(bot: RunningBot) -> None:
     assert await rows(bot, TruceExtension) == []
 
 
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("Aug 1 10:00", "Fri 1 Aug 2025 10:00 Europe/Stockholm"),
+        ("12 Aug", "Tue 12 Aug 2025 00:00 Europe/Stockholm"),  # the desk's zone
+        ("in 3 days", "Fri 1 Aug 2025 11:00 Europe/Stockholm"),
+        ("Friday", None),
+        ("2025-08-11 23:00 America/New_York", "Mon 11 Aug 2025 23:00 America/New_York"),
+        ("Aug 12 00:00 EDT", "Tue 12 Aug 2025 00:00 America/New_York"),
+    ],
+)
+async def test_extend_to_before_the_current_expiry_is_refused(
+    bot: RunningBot, typed: str, read: str | None
+) -> None:
+    """An extension ends later: a time before the expiry (a typo, a date without its zone)
+    would take days off a live truce and be recorded as an extension."""
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/truce", f"extend {typed}", user=LEAD))
+    assert body["response_type"] == "ephemeral"
+    text = body["text"]
+    assert "is before the current expiry, Tue 12 Aug 2025 00:01 America/New_York" in text, text
+    assert "`/deadline edit 1`" in text
+    if read is not None:
+        assert text.startswith(read), text
+    assert await rows(bot, TruceExtension) == []
+    assert await audit_count(bot) == audits
+    (expiry,) = await rows(bot, Deadline, Deadline.truce_id.is_not(None))  # type: ignore[union-attr]
+    assert expiry.due_at == SEEDED_EXPIRY
+
+
 async def test_truce_edit_opens_the_truce_form_for_a_lead(bot: RunningBot) -> None:
     response = await bot.command("/truce", "edit", user=LEAD)
     assert response.status_code == 200
@@ -190,6 +222,27 @@ async def test_truce_form_submission_changes_terms_and_extends(bot: RunningBot) 
     assert extension.source == "Stockholm readout"
     assert await audit_count(bot) == audits + 2
     assert ", 20%" in block_text(answer(await bot.command("/truce")))
+
+
+async def test_truce_form_with_an_earlier_expiry_is_an_inline_error(bot: RunningBot) -> None:
+    await bot.command("/truce", "edit", user=LEAD)
+    view = await bot.opened_view()
+    audits = await audit_count(bot)
+    response = await bot.submit_view(
+        view,
+        {
+            Field.terms: "United States | additional tariff on Chinese goods | 20% | China",
+            Field.expiry: "2025-08-10 12:00 America/New_York",
+        },
+        user=LEAD,
+    )
+    body = response.json()
+    assert body["response_action"] == "errors" and list(body["errors"]) == [Field.expiry]
+    assert body["errors"][Field.expiry].startswith(
+        "Sun 10 Aug 2025 12:00 America/New_York is before the current expiry"
+    )
+    assert await audit_count(bot) == audits  # the terms are not changed either
+    assert [t.rate for t in await rows(bot, TruceTerm)][0] == "30%"
 
 
 async def test_truce_form_bad_terms_line_is_an_inline_error(bot: RunningBot) -> None:

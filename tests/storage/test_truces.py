@@ -75,8 +75,11 @@ async def test_extend_truce_can_change_the_zone_of_the_expiry(
         (NOW - timedelta(hours=1), "already past"),
         (NOW, "already past"),
         (SNAPBACK, "current expiry already"),
+        (SNAPBACK - timedelta(minutes=1), "is before the current expiry"),
+        (SNAPBACK - timedelta(days=11), "is before the current expiry"),
+        (NOW + timedelta(hours=8), "is before the current expiry"),
     ],
-    ids=["past", "now", "unchanged"],
+    ids=["past", "now", "unchanged", "a minute earlier", "11 days earlier", "in 8 hours"],
 )
 async def test_extend_truce_refuses_a_past_or_unchanged_expiry_and_changes_nothing(
     db: Database, seeded: Seeded, lead: Actor, new_expiry: object, match: str
