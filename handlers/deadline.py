@@ -266,6 +266,8 @@ async def outcome_reply(
     """
     await require_lead(session, actor)
     deadline = await deadlines.get_deadline(session, deadline_id)
+    if status != DeadlineStatus.open:  # refused at once, not after a confirmation
+        await deadlines.refuse_a_lapsed_expiry(session, deadline, now=runtime.now())
     needs_confirming = (
         status == DeadlineStatus.met
         and deadline.kind == DeadlineKind.truce_expiry

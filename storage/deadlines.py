@@ -16,7 +16,7 @@ from storage.alerts import queue_expiry_alerts
 from storage.audit import commit_change, record_change, snapshot
 from storage.checks import choice, clean_offsets, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
-from storage.models import Deadline, DeadlineKind, DeadlineStatus, Visibility
+from storage.models import Deadline, DeadlineKind, DeadlineStatus, Truce, TruceStatus, Visibility
 from storage.scope import bound_scope
 from storage.types import UTCDateTime
 
@@ -194,6 +194,8 @@ async def update_deadline(
         deadline.planned_from = now  # new offsets count from now, not from the past
     if visibility is not None:
         deadline.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
+        if deadline.truce_id is not None and deadline.visibility == Visibility.restricted:
+            raise InvalidInput(RESTRICTED_EXPIRY, field="visibility")
     await queue_expiry_alerts(session, deadline, previous=previous, now=now)
     await commit_change(
         session, deadline, actor=actor, at=now, action=action, entity="deadline", before=before
@@ -211,7 +213,31 @@ ALREADY = "Deadline #{id} is {status} already; nothing changed."
 NOT_CLOSED = (
     "Deadline #{id} is not closed; only a met, missed or cancelled deadline can be reopened."
 )
+LAPSED_EXPIRY = (
+    "Deadline #{id} is when truce “{title}” expired, and the truce has lapsed: marking the "
+    "expiry does not undo that. `/truce extend +90d` (or a date) revives it."
+)
+RESTRICTED_EXPIRY = (
+    "A truce's expiry is seen by whoever sees the truce, the whole desk: it cannot be "
+    "restricted (its countdowns, alerts and digest line would go silent)."
+)
+LIVE_TRUCE = (TruceStatus.active, TruceStatus.extended)
 NOT_OPEN = "Deadline #{id} is {status}; only an open deadline can be marked {wanted}."
+
+
+async def refuse_a_lapsed_expiry(
+    session: AsyncSession, deadline: Deadline, *, now: datetime
+) -> None:
+    """A lapsed truce's expiry is not marked met, missed or cancelled: that would not undo
+    the lapse (written, or due: the open expiry has passed)."""
+    if deadline.truce_id is None:
+        return
+    truce = await session.get(Truce, deadline.truce_id)
+    if truce is None:
+        return
+    due = deadline.status == DeadlineStatus.open and deadline.due_at <= now
+    if truce.status == TruceStatus.lapsed or (truce.status in LIVE_TRUCE and due):
+        raise InvalidInput(LAPSED_EXPIRY.format(id=deadline.id, title=truce.title))
 
 
 async def set_outcome(
@@ -229,6 +255,8 @@ async def set_outcome(
     reopening = status == DeadlineStatus.open
     if not reopening and status not in OUTCOMES:
         raise InvalidInput(f"A deadline cannot be marked {status}.")
+    if not reopening:
+        await refuse_a_lapsed_expiry(session, deadline, now=now)
     starts_from = tuple(OUTCOMES) if reopening else (DeadlineStatus.open,)
     before = snapshot(deadline)
     values: dict[str, object] = {"status": status}

@@ -16,7 +16,7 @@ from bot.slack_text import message_text
 from storage import deadlines, truces
 from storage.access import Actor
 from tests.support.bots import RunningBot
-from tests.support.checks import answer, block_text, confirmation
+from tests.support.checks import answer, audit_count, block_text, confirmation
 from tests.support.people import AS_OF, LEAD, MEMBER
 
 TRUCE = "US–China tariff truce (Geneva, 90 days)"
@@ -426,7 +426,9 @@ async def test_a_quiet_line_says_since_when_in_the_readers_day(
     assert f"_No changes since {since}; next:" in message_text(body)
 
 
-async def edit_deadline(bot: RunningBot, ref: int, *, title: str, due: str) -> str:
+async def edit_deadline(
+    bot: RunningBot, ref: int, *, title: str, due: str, visibility: str = "team"
+) -> str:
     """Edits deadline `ref` through its form; the confirmation's text."""
     await bot.command("/deadline", f"edit {ref}", user=LEAD)
     view = await bot.opened_view()
@@ -437,6 +439,7 @@ async def edit_deadline(bot: RunningBot, ref: int, *, title: str, due: str) -> s
             Field.headline: title,
             Field.due: due,
             Field.kind: kind["element"]["initial_option"]["value"],
+            Field.visibility: visibility,
         },
         user=LEAD,
     )
@@ -562,3 +565,31 @@ async def test_an_added_truce_is_named_with_its_span_in_its_expirys_zone(
     text = block_text(answer(await bot.command("/desk", "history 3", user=MEMBER)))
     (line,) = [ln for ln in text.splitlines() if "EU–China EV" in ln]
     assert line.endswith(f"added truce “EU–China EV price undertaking”{said}"), line
+
+
+async def test_a_truce_expiry_cannot_be_made_restricted(bot: RunningBot) -> None:
+    """Restricted, the expiry of a truce the whole desk sees would lose its countdowns, its
+    lapse alert and its digest line in every team channel: refused at the field."""
+    audits = await audit_count(bot)
+    await bot.command("/deadline", "edit 1", user=LEAD)
+    view = await bot.opened_view()
+    response = await bot.submit_view(
+        view,
+        {
+            Field.headline: TRUCE_EXPIRY,
+            Field.due: "2025-08-12 00:01 America/New_York",
+            Field.kind: "truce_expiry",
+            Field.visibility: "restricted",
+        },
+        user=LEAD,
+    )
+    body = response.json()
+    assert body["response_action"] == "errors" and list(body["errors"]) == [Field.visibility]
+    assert "A truce's expiry is seen by whoever sees the truce" in body["errors"][Field.visibility]
+    assert await audit_count(bot) == audits
+    # another deadline can still be restricted
+    answer(await bot.command("/deadline", "add Hearing | Aug 20 15:00 UTC", user=LEAD))
+    confirmed = await edit_deadline(
+        bot, 2, title="Hearing", due="2025-08-20 15:00 UTC", visibility="restricted"
+    )
+    assert confirmed.startswith(":calendar: Deadline #2 updated")

@@ -223,6 +223,38 @@ async def test_the_truce_expiry_is_marked_met_only_after_confirming(bot: Running
     assert await audit_count(bot) == audits + 1
 
 
+async def test_a_truce_expiry_marked_met_reads_so_not_as_passed(bot: RunningBot) -> None:
+    answer(await bot.command("/deadline", f"met {TRUCE_EXPIRY_DEADLINE}", user=LEAD))
+    await bot.click(Action.confirm_deadline_met, str(TRUCE_EXPIRY_DEADLINE), user=LEAD)
+    await bot.reply("response_url")
+    for when in (datetime(2025, 8, 1, tzinfo=UTC), datetime(2025, 8, 15, tzinfo=UTC)):
+        bot.clock.set(when)
+        text = block_text(answer(await bot.command("/truce", user=MEMBER)))
+        assert "Expiry marked met: the truce does not lapse at it." in text
+        assert "passed" not in text and "left" not in text
+
+
+@pytest.mark.parametrize("written", [False, True], ids=["lapse due", "lapse written"])
+@pytest.mark.parametrize("verb", ["met", "missed", "cancel"])
+async def test_a_lapsed_truces_expiry_is_not_marked_and_says_why(
+    bot: RunningBot, written: bool, verb: str
+) -> None:
+    bot.clock.set(datetime(2025, 8, 12, 4, 5, tzinfo=UTC))  # 4 minutes after the expiry
+    if written:
+        await make_scheduler(bot).tick()  # the lapse is written (and alerted)
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/deadline", f"{verb} {TRUCE_EXPIRY_DEADLINE}", user=LEAD))
+    assert "the truce has lapsed: marking the expiry does not undo that" in body["text"]
+    assert "`/truce extend +90d` (or a date) revives it" in body["text"]
+    assert Action.confirm_deadline_met not in str(body.get("blocks", ""))
+    # the confirmation button of an older answer is refused alike
+    await bot.click(Action.confirm_deadline_met, str(TRUCE_EXPIRY_DEADLINE), user=LEAD)
+    assert "the truce has lapsed" in (await bot.reply("response_url")).args["text"]
+    (deadline,) = await rows(bot, Deadline, Deadline.id == TRUCE_EXPIRY_DEADLINE)
+    assert deadline.status == DeadlineStatus.open
+    assert await audit_count(bot) == audits
+
+
 async def test_a_member_confirming_changes_nothing(bot: RunningBot) -> None:
     audits = await audit_count(bot)
     await bot.click(Action.confirm_deadline_met, str(TRUCE_EXPIRY_DEADLINE), user=MEMBER)
