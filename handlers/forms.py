@@ -150,6 +150,15 @@ def multi_select_input(
     )
 
 
+#: A round is scheduled, in progress or concluded by its times (`storage.rounds.status_at`);
+#: a lead settles it by hand only as concluded or cancelled.
+ROUND_STATUS_CHOICES = [
+    (RoundStatus.scheduled.value, "by its times (scheduled, in progress, concluded)"),
+    (RoundStatus.concluded.value, "concluded (by hand, whatever its times)"),
+    (RoundStatus.cancelled.value, "cancelled"),
+]
+
+
 def enum_choices(enum: Any) -> list[tuple[str, str]]:
     return [(m.value, m.value.replace("_", " ")) for m in enum]
 
@@ -367,8 +376,11 @@ async def round_form(
         select_input(
             Field.status,
             "Status",
-            enum_choices(RoundStatus),
-            initial=talks.status if talks else RoundStatus.scheduled,
+            ROUND_STATUS_CHOICES,
+            # scheduled / in progress are the clock's to say: one choice for both
+            initial=(
+                talks.status if talks and talks.status in rounds.SETTLED else RoundStatus.scheduled
+            ),
         ),
         text_input(
             Field.delegations,

@@ -181,7 +181,8 @@ async def digest_blocks(
     shown_at: datetime | None = None,
 ) -> list[Block]:
     """The digest's sections, or one line on a quiet day (nothing changed since `since`,
-    no deadline passed since then, none due within 7 days, no event came into view).
+    no deadline passed since then, none due within 7 days, no event came into view, no
+    round in progress or starting within 7 days).
     Events in `alerted`, truce changes in `alerted_truces` and expiry moves in
     `alerted_moves` (deadline id, new due instant) are marked as already alerted.
     Time left is given as of `shown_at` (the digest's own time when it goes out a few
@@ -222,11 +223,13 @@ async def digest_blocks(
         session, include_restricted=include_restricted, limit=NEWS_SHOWN, track_ids=track_ids
     )
     hot = await _hot_lines(session, now=now, since=since, include_restricted=include_restricted)
+    talks = await _talks_lines(session, now=now, track_ids=track_ids)
     if (
         not found
         and not passed_since
         and not news
         and not hot
+        and not talks  # a round in progress or within 7 days is news every day
         and not any(d.due_at - now <= SOON for d in ahead)
     ):
         return [
@@ -270,7 +273,6 @@ async def digest_blocks(
     if hot:
         blocks.append(header("Sensitivities"))
         blocks += line_sections(hot)
-    talks = await _talks_lines(session, now=now, track_ids=track_ids)
     if talks:
         blocks.append(header("Talks"))
         blocks += line_sections(talks)

@@ -13,7 +13,7 @@ import pytest
 from bot.render.ids import Field
 from bot.scheduler import Scheduler
 from bot.slack_text import message_text
-from storage import deadlines, truces
+from storage import deadlines, rounds, truces
 from storage.access import Actor
 from tests.support.bots import RunningBot
 from tests.support.checks import answer, audit_count, block_text, confirmation
@@ -593,3 +593,34 @@ async def test_a_truce_expiry_cannot_be_made_restricted(bot: RunningBot) -> None
         bot, 2, title="Hearing", due="2025-08-20 15:00 UTC", visibility="restricted"
     )
     assert confirmed.startswith(":calendar: Deadline #2 updated")
+
+
+@pytest.mark.parametrize(
+    ("starts", "quiet"),
+    [
+        (datetime(2025, 7, 30, 8, 0, tzinfo=UTC), False),  # in progress at the 31 Jul digest
+        (datetime(2025, 8, 6, 8, 0, tzinfo=UTC), False),  # starts within 7 days
+        (datetime(2025, 8, 20, 8, 0, tzinfo=UTC), True),  # three weeks off
+    ],
+)
+async def test_talks_in_progress_or_this_week_keep_a_day_from_being_quiet(
+    bot: RunningBot, scheduler: Scheduler, starts: datetime, quiet: bool
+) -> None:
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    answer(await bot.command("/truce", "extend +90d", user=LEAD))  # no truce expiry within 7 days
+    async with bot.db.session() as session:
+        await rounds.add_round(
+            session,
+            actor=Actor(LEAD),
+            now=AS_OF,
+            title="Madrid round",
+            place="Madrid",
+            starts_at=starts,
+            ends_at=starts + timedelta(days=1, hours=10),
+            zone="Europe/Madrid",
+        )
+    await digest_at(bot, scheduler, MORNING)  # the changes above are news on 30 Jul
+    text = message_text(await digest_at(bot, scheduler, MORNING + timedelta(days=1)))
+    assert ("No changes since" in text) is quiet, text
+    if not quiet:
+        assert "TALKS" in text and "*Madrid round* (Madrid)" in text

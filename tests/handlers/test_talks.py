@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from bot.render.ids import Callback, Field
 from storage.models import Delegation, TalksRound
@@ -142,3 +145,60 @@ async def test_talks_edit_opens_the_round_filled_in(bot: RunningBot) -> None:
     view = await bot.opened_view()
     delegations = next(b for b in view["blocks"] if b.get("block_id") == Field.delegations)
     assert "Scott Bessent" in delegations["element"]["initial_value"]
+
+
+def status_field(view: dict[str, Any]) -> dict[str, Any]:
+    block = next(b for b in view["blocks"] if b.get("block_id") == Field.status)
+    element = block["element"]
+    assert isinstance(element, dict)
+    return element
+
+
+async def test_the_round_forms_status_offers_only_what_a_lead_settles(bot: RunningBot) -> None:
+    """Scheduled, in progress and concluded follow the times (SPEC §3): the form offers
+    "by its times", concluded and cancelled, and shows a round by its times as such."""
+    (stockholm,) = await rows(bot, TalksRound, TalksRound.place.contains("Rosenbad"))
+    await bot.command("/talks", f"edit {stockholm.id}", user=LEAD)
+    status = status_field(await bot.opened_view())
+    assert [o["value"] for o in status["options"]] == ["scheduled", "concluded", "cancelled"]
+    assert status["options"][0]["text"]["text"].startswith("by its times")
+    assert status["initial_option"]["value"] == "scheduled"  # stored "in progress"
+
+
+@pytest.mark.parametrize(
+    ("chosen", "at", "shown"),
+    [
+        ("scheduled", datetime(2025, 9, 1, 9, tzinfo=UTC), "scheduled"),
+        ("scheduled", datetime(2025, 9, 2, 9, tzinfo=UTC), "in progress"),
+        ("scheduled", datetime(2025, 9, 5, 9, tzinfo=UTC), "concluded"),
+        ("concluded", datetime(2025, 9, 2, 9, tzinfo=UTC), "concluded"),
+        ("cancelled", datetime(2025, 9, 2, 9, tzinfo=UTC), "cancelled"),
+    ],
+)
+async def test_a_rounds_status_is_its_times_unless_settled_by_hand(
+    bot: RunningBot, chosen: str, at: datetime, shown: str
+) -> None:
+    await bot.command("/talks", "new", user=LEAD)
+    view = await bot.opened_view()
+    response = await bot.submit_view(
+        view,
+        {
+            Field.headline: "Madrid round",
+            Field.place: "Madrid",
+            Field.starts: "2025-09-02 00:00 Europe/Madrid",
+            Field.ends: "2025-09-03 18:00 Europe/Madrid",
+            Field.status: chosen,
+        },
+        user=LEAD,
+    )
+    assert response.status_code == 200 and response.text == "", response.text
+    bot.clock.set(at)
+    text = block_text(answer(await bot.command("/talks", user=MEMBER)))
+    lines = [ln for ln in text.splitlines() if "Madrid" in ln and "·" in ln and "CEST" in ln]
+    if shown == "cancelled":  # neither the latest nor the next round
+        assert lines == [], text
+    else:
+        assert lines[0].endswith(f"_{shown}_"), lines
+    (madrid,) = await rows(bot, TalksRound, TalksRound.title == "Madrid round")
+    await bot.command("/talks", f"edit {madrid.id}", user=LEAD)
+    assert status_field(await bot.opened_view())["initial_option"]["value"] == chosen
