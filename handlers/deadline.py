@@ -155,7 +155,14 @@ async def _upcoming_answer(
     )
     if not upcoming and not passed:
         scope = f" for {ask.named_track.handle}" if ask.named_track else ""
-        text = {"response_type": "ephemeral", "text": NONE_AHEAD.format(scope=scope)}
+        said = NONE_AHEAD.format(scope=scope)
+        if ask.public and ask.is_lead and not ask.sees_restricted:
+            hidden = await deadlines.count_upcoming(
+                session, now=now, track_ids=ask.track_ids, include_restricted=True
+            )
+            if hidden:  # a lead would read "none" of what she sees without `public`
+                said = render("nothing_public", count=hidden, noun="upcoming deadline")
+        text = {"response_type": "ephemeral", "text": said}
         return Answer(text, made_at=now, fresh_until=fresh_until(now, []))
     by_id = {t.id: t for t in ask.known_tracks if t.id is not None}
 

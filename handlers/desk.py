@@ -283,9 +283,10 @@ async def history(
         limit=count,
         entities=EVERYTHING,
     )
-    if not found:
+    if not found:  # nothing to post: said to the asker alone
         return {"response_type": "ephemeral", "text": await _no_page(session, ask, count, page)}
-    zone = await ask.runtime.reader_zone(client, ask.user_id)
+    # A public answer is the channel's to read: the desk's zone, not the asker's.
+    zone = await answer_zone(ask, client) or ask.runtime.settings.timezone
     lines = [
         render(
             "audit_line",
@@ -300,7 +301,7 @@ async def history(
     blocks: list[Block] = [header(title), *line_sections(lines)]
     if more:
         blocks.append(context_line(f"Older changes: `/desk history {count} page {page + 1}`."))
-    return message(title, blocks, response_type="ephemeral")
+    return message(title, blocks, response_type=ask.response_type())
 
 
 async def search(

@@ -624,3 +624,45 @@ async def test_talks_in_progress_or_this_week_keep_a_day_from_being_quiet(
     assert ("No changes since" in text) is quiet, text
     if not quiet:
         assert "TALKS" in text and "*Madrid round* (Madrid)" in text
+
+
+@pytest.mark.parametrize("typed", ["history public", "history 3 public", "history 3 page 2 public"])
+async def test_history_public_is_posted_in_the_channel(bot: RunningBot, typed: str) -> None:
+    body = answer(await bot.command("/desk", typed, user=MEMBER))
+    assert body["response_type"] == "in_channel"
+    private = answer(await bot.command("/desk", typed.removesuffix(" public"), user=MEMBER))
+    assert private["response_type"] == "ephemeral"
+    # the same changes; a public answer gives its times in the desk's zone
+    assert block_text(body).splitlines()[0] == block_text(private).splitlines()[0]
+
+
+@pytest.mark.parametrize("hidden", [1, 2, 5])
+async def test_an_empty_public_deadline_list_tells_a_lead_what_it_leaves_out(
+    bot: RunningBot, hidden: int
+) -> None:
+    """Past the truce's lapse (and its 7 days as recently passed), only restricted deadlines
+    are ahead: posted in #desk they are left out, and the lead is told so, not "none"."""
+    later = datetime(2025, 8, 25, 9, 0, tzinfo=UTC)
+    bot.clock.set(later)
+    async with bot.db.session() as session:
+        for n in range(hidden):
+            await deadlines.add_deadline(
+                session,
+                actor=Actor(LEAD),
+                now=later,
+                title=f"Secret review {n}",
+                due_at=later + timedelta(days=3 + n),
+                zone="UTC",
+                visibility="restricted",
+            )
+    body = answer(await bot.command("/deadline", "public", user=LEAD))
+    assert body["response_type"] == "ephemeral"
+    noun = "deadline is" if hidden == 1 else "deadlines are"
+    pronoun = "it" if hidden == 1 else "them"
+    assert body["text"] == (
+        f"Nothing to post in this channel: {hidden} restricted upcoming {noun} not shown in "
+        f"it. Without `public`, you see {pronoun}."
+    )
+    assert "Secret review 0" in block_text(answer(await bot.command("/deadline", user=LEAD)))
+    member = answer(await bot.command("/deadline", "public", user=MEMBER))
+    assert member["text"] == "No upcoming deadlines are on record."
