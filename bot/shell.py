@@ -469,8 +469,10 @@ class Shell:
         if not text:
             self.say(f"@{person.name}'s time zone is {self.zone_of(person)}. {ZONE_USAGE}\n")
             return
-        if not is_valid_zone(text):
-            self.refuse(f"{text!r} is not a time zone. {ZONE_USAGE}")
+        if not is_valid_zone(text) or ("/" not in text and text != "UTC"):
+            # Slack's profiles hold IANA place names; "EST" would be fixed UTC-5 there,
+            # while Parley reads a typed EST as New York's time, DST and all.
+            self.refuse(f"{text!r} is not a time zone of a place. {ZONE_USAGE}")
             return
         user = {**self.standin.users.get(person.id, {}), "id": person.id, "tz": text}
         self.standin.users[person.id] = user

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 TIME_FIELDS = frozenset({"when", "due", "starts", "ends", "expiry"})
 FROM_CURRENT_EXPIRY = "expiry"
 MULTILINE_HINT = "one per line; an empty line ends"
-CLEAR = "-"  # alone on the first line of a multi-line field: empty it
+CLEAR = "-"  # alone, empties an optional field (the first line, of a multi-line one)
 CANCELLED = "Form cancelled; nothing was saved."
 
 
@@ -196,7 +196,13 @@ class FormPrompts:
             if element.get("multiline"):
                 value = await self.lines(label, default)
             else:
-                value = await self.line(str(block.get("block_id")), label, default, bool(typed))
+                value = await self.line(
+                    str(block.get("block_id")),
+                    label,
+                    default,
+                    bool(typed),
+                    optional=bool(block.get("optional")),
+                )
             if value is None:
                 return None
             problem = rule.problem(value)
@@ -205,21 +211,30 @@ class FormPrompts:
             self.shell.say(f"  ! {problem}")
             default, typed = value, value or None  # asked again, starting from it
 
-    async def line(self, block_id: str, label: str, default: str, retyping: bool) -> str | None:
+    async def line(
+        self, block_id: str, label: str, default: str, retyping: bool, *, optional: bool = False
+    ) -> str | None:
         """One line; a time is read and echoed, or asked again (starting from what was
-        typed) until it reads or Enter keeps it as it is for the app to judge."""
+        typed) until it reads; a time the form itself gave is kept for the app to judge.
+        An optional field is emptied by CLEAR (or, on a terminal, by clearing its line)."""
         shell = self.shell
         start_from = default if retyping else ""
+        failed: str | None = None  # the last time that could not be read: not taken as is
         while True:
+            clears = f" ({CLEAR!r} clears)" if optional and default else ""
             if shell.interactive and start_from:  # the line starts from it, to edit
-                typed = await shell.read(f"{label}: ", field=True, default=start_from)
+                typed = await shell.read(f"{label}{clears}: ", field=True, default=start_from)
+                if optional and typed is not None and not typed.strip():
+                    return ""  # the line was cleared: the field is left empty
             else:
                 shown = f" [{default}]" if default else ""
-                typed = await shell.read(f"{label}{shown}: ", field=True)
+                typed = await shell.read(f"{label}{shown}{clears}: ", field=True)
             if typed is None or typed.strip() == "/cancel":
                 return None
+            if optional and typed.strip() == CLEAR:
+                return ""
             value = typed.strip() or default
-            unchanged = bool(start_from) and value == start_from  # kept for the app to judge
+            unchanged = bool(start_from) and value == start_from and value != failed
             if block_id not in TIME_FIELDS or not value or unchanged:
                 return value
             try:
@@ -227,7 +242,7 @@ class FormPrompts:
                 return value
             except TimeParseError as exc:
                 shell.say(f"  ! {exc}")
-                default = start_from = value  # asked again from what was typed
+                default = start_from = failed = value  # asked again from what was typed
 
     async def lines(self, label: str, default: str) -> str | None:
         """Lines until an empty one; an empty first line keeps `default`, CLEAR empties it."""

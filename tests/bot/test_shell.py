@@ -227,8 +227,10 @@ def test_zone_gives_one_person_their_own_time(tmp_path: Path, zone: str, reader_
 
 
 def test_zone_refuses_what_is_not_a_zone(tmp_path: Path) -> None:
-    out = ok(shell(tmp_path, ":zone Mars/Olympus", ":zone EST5"))
-    assert "'Mars/Olympus' is not a time zone. Usage: :zone Area/City" in out
+    out = ok(shell(tmp_path, ":zone Mars/Olympus", ":zone EST", ":zone EST5EDT", ":zone Utc"))
+    for typed in ("Mars/Olympus", "EST", "EST5EDT", "Utc"):
+        said = section(out, f":zone {typed}")
+        assert said.startswith(f"'{typed}' is not a time zone of a place. Usage: :zone Area/City")
 
 
 # ---- forms as prompts ----------------------------------------------------------------------
@@ -327,6 +329,55 @@ def test_a_choice_by_name_or_the_start_of_one(tmp_path: Path) -> None:
     watch = after(out, "/watch Taiwan")
     line = next(line for line in watch.splitlines() if EVENT_TITLE in line)
     assert line.endswith("  ·  confirmed  ·  🔒")  # confirmed, and restricted (the lock)
+
+
+def test_enter_after_an_unreadable_time_asks_again_not_lets_it_through(tmp_path: Path) -> None:
+    out = ok(
+        shell(
+            tmp_path,
+            "/deadline new",
+            "Tariff review",  # Title
+            "whenever",  # Due: unreadable
+            "",  # Enter: the same unreadable text is not taken, but asked again
+            "+5d",  # Due
+            "2",  # Kind
+            "",  # Track
+            "",  # Countdown offsets
+            "",  # Visibility
+        )
+    )
+    form = section(out, "/deadline new")
+    assert form.count('Could not read "whenever" as a time') == 2
+    assert "The form has errors:" not in form  # never sent with it
+    assert "Deadline #2 added: Tariff review, due Sun 3 Aug 2025 09:01 UTC" in out
+
+
+@pytest.mark.parametrize("clear", ["-", " - "])
+def test_an_optional_field_the_app_refused_can_be_emptied(tmp_path: Path, clear: str) -> None:
+    out = ok(
+        shell(
+            tmp_path,
+            "/desk event",
+            "URL test",  # Title
+            "2025-07-29 10:00",  # When
+            "",  # Kind
+            "",  # Summary (multi-line: ends at once)
+            "",  # Source
+            "notaurl",  # Source URL: refused by the app when the form is sent
+            "",  # Confidence
+            "",  # Track
+            "",  # Visibility
+            "",  # Sensitivities
+            "",  # Source URL again: Enter keeps 'notaurl', refused again
+            clear,  # cleared: the field is optional
+            "/desk search url test",
+        )
+    )
+    form = section(out, "/desk event")
+    assert form.count("! Source URL: The source URL must be a web address") == 2
+    assert "Source URL (optional) [notaurl] ('-' clears): " in form
+    assert "Event #13 added: URL test" in out
+    assert "notaurl" not in section(out, "/desk search url test")
 
 
 def test_unreadable_due_time_is_said_at_once_and_asked_again(tmp_path: Path) -> None:
