@@ -564,12 +564,19 @@ class Shell:
                 break
             await self.handle(line)
 
+    async def post_what_is_due(self) -> None:
+        """What a command made due at once (an alert) is posted before the next prompt, as
+        Slack would show it, not at the timer's next tick (or, piped, the next `:wait`)."""
+        if self.scheduler is not None:
+            await self.scheduler.tick_logged()
+
     async def handle(self, line: str) -> None:
         """One line typed at the main prompt."""
         if not line or line.startswith("#"):
             return
         if line.isdigit():
             await self.click(int(line))
+            await self.post_what_is_due()
         elif line == ":as" or line.startswith(":as "):
             await self.act_as(line.removeprefix(":as").strip())
         elif line.startswith(":wait"):
@@ -584,6 +591,7 @@ class Shell:
             self.say(CONSOLE_HELP)
         elif line.startswith("/"):
             await self.command(line)
+            await self.post_what_is_due()
         else:
             self.refuse(
                 "Type a slash command (e.g. /truce), a button number, ':as @name', or quit "

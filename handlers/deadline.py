@@ -106,7 +106,7 @@ async def handle_deadline(
                 )
             )
         elif verb:
-            await ack(usage_reply(context, "/deadline", ask.text, USAGE))
+            await ack(usage_reply(context, "/deadline", ask.text, USAGE, tracks=ask.handles))
         else:
             await ack(await list_deadlines(session, ask, client))
 

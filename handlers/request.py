@@ -55,6 +55,11 @@ class Ask:
         return self.restricted_channel or self.is_lead
 
     @property
+    def handles(self) -> list[str]:
+        """Every track's handle, as `/truce <track>` takes it."""
+        return [t.handle for t in self.known_tracks]
+
+    @property
     def words(self) -> list[str]:
         return self.text.split()
 
@@ -120,6 +125,7 @@ KEYED_BY = {
     "track_ids": "track_id (a named track) or the record's version (the active tracks)",
     "scope": "track_id or the record's version",
     "known_tracks": "the record's version",
+    "handles": "the record's version",
     "public": "public",
     "response_type": "public",
     "role": "role",

@@ -53,7 +53,7 @@ async def handle_truce(
             )
             return
         if verb:
-            await ack(usage_reply(context, "/truce", ask.text, USAGE))
+            await ack(usage_reply(context, "/truce", ask.text, USAGE, tracks=ask.handles))
             return
         # A `public` answer is read by the whole channel: no one reader's zone in it.
         reader_zone = await answer_zone(ask, client)
@@ -97,9 +97,13 @@ def fallback_for(views: list[truces.TruceView], *, now: Any) -> str:
 
 
 async def _only_truce_id(session: Any, ask: Ask) -> int:
-    truce = await truces.extendable_truce(session, track_ids=ask.track_ids)
+    truce = await truces.extendable_truce(session, track_ids=ask.track_ids, scope=_on(ask))
     assert truce.id is not None
     return truce.id
+
+
+def _on(ask: Ask) -> str:
+    return f" on {ask.named_track.handle}" if ask.named_track else ""
 
 
 async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) -> dict[str, Any]:
@@ -112,7 +116,7 @@ async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) ->
             "Say when the truce should now expire, e.g. `/truce extend +90d` or "
             "`/truce extend 2025-11-10 00:01 America/New_York | agreed in Stockholm`."
         )
-    truce = await truces.extendable_truce(session, track_ids=ask.track_ids)
+    truce = await truces.extendable_truce(session, track_ids=ask.track_ids, scope=_on(ask))
     assert truce.id is not None
     expiry = await truces.expiry_of(session, truce.id)
     runtime = ask.runtime

@@ -159,11 +159,14 @@ async def truce_views(
     return await _with_details(session, list(views.values()))
 
 
-async def extendable_truce(session: AsyncSession, *, track_ids: Sequence[int] | None) -> Truce:
-    """The one truce `/truce extend` applies to; several → ask for the track."""
+async def extendable_truce(
+    session: AsyncSession, *, track_ids: Sequence[int] | None, scope: str = ""
+) -> Truce:
+    """The one truce `/truce extend` applies to; several → ask for the track. `scope` names
+    the track asked for in the refusal (" on us-eu")."""
     views = await truce_views(session, track_ids=track_ids, statuses=EXTENDABLE)
     if not views:
-        raise NotFound("There is no active or lapsed truce to extend.")
+        raise NotFound(f"There is no active or lapsed truce to extend{scope}.")
     if len(views) > 1:
         handles = ", ".join(v.track.handle for v in views if v.track)
         raise InvalidInput(

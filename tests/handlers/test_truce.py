@@ -294,3 +294,21 @@ async def test_truce_form_with_bad_expiry_leaves_the_terms_unchanged(bot: Runnin
     assert Field.expiry in body["errors"]
     assert len(await rows(bot, TruceTerm)) == 2
     assert await audit_count(bot) == audits
+
+
+@pytest.mark.parametrize("command", ["/truce", "/deadline", "/talks"])
+@pytest.mark.parametrize("word", ["nope", "us-chin", "china"])
+async def test_one_unknown_word_names_the_tracks(bot: RunningBot, command: str, word: str) -> None:
+    body = answer(await bot.command(command, word, user=MEMBER))
+    assert body["text"].startswith(
+        f"I did not understand `{command} {word}`. No track has the handle “{word}”; "
+        "the tracks: us-china, us-eu, us-japan.\nUsage: "
+    ), body["text"]
+
+
+async def test_extend_on_a_track_without_a_truce_names_the_track(bot: RunningBot) -> None:
+    for typed in ("us-eu extend +90d", "us-japan extend 90 days"):
+        body = answer(await bot.command("/truce", typed, user=LEAD))
+        track = typed.split()[0]
+        assert body["text"] == f"There is no active or lapsed truce to extend on {track}."
+    assert await rows(bot, TruceExtension) == []
