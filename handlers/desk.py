@@ -304,6 +304,20 @@ async def history(
     return message(title, blocks, response_type=ask.response_type())
 
 
+_QUOTES = "\"'“”„‟«»‘’‚‹›"
+
+
+def _as_quoted(words: str) -> str:
+    """The search as the answer quotes it (“…”): one phrase typed in quotes of its own
+    loses them, so it is not shown as ““export controls””."""
+    text = words.strip()
+    inner = text[1:-1]
+    if len(text) > 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        if not any(q in inner for q in _QUOTES if q != "'"):
+            return inner.strip()
+    return text
+
+
 async def search(
     session: AsyncSession, ask: Ask, words: str, client: AsyncWebClient
 ) -> dict[str, Any]:
@@ -319,11 +333,11 @@ async def search(
         limit=SEARCH_LIMIT + 1,
     )
     if not hits:
-        text = render("search_results", count=0, more=False, words=words)
+        text = render("search_results", count=0, more=False, words=_as_quoted(words))
         return {"response_type": "ephemeral", "text": text}
     shown, more = hits[:SEARCH_LIMIT], len(hits) > SEARCH_LIMIT
     by_id: dict[int | None, Track] = {t.id: t for t in ask.known_tracks}
-    heading = render("search_results", count=len(shown), more=more, words=words)
+    heading = render("search_results", count=len(shown), more=more, words=_as_quoted(words))
     zone = await answer_zone(ask, client)
     blocks = [section(heading), *(hit_block(h, tracks=by_id, reader_zone=zone) for h in shown)]
     # The fallback goes through `message`'s own escaping, so it leaves the typed words out.

@@ -424,3 +424,24 @@ async def test_history_says_what_a_subscription_change_set(bot: RunningBot) -> N
     assert lines[1].endswith("subscription: digest 07:30 Asia/Shanghai, weekdays")
     assert lines[2].endswith(f"subscribed <#{CHANNEL}>")
     assert "or changed its settings" not in text
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ('"pineapple tariff"', "pineapple tariff"),
+        ("“pineapple tariff”", "pineapple tariff"),
+        ("„pineapple tariff“", "pineapple tariff"),
+        ("«pineapple tariff»", "pineapple tariff"),
+        ("'pineapple'", "pineapple"),
+        ("'China's pineapple'", "China's pineapple"),
+        ('"pineapple" OR "mango"', '"pineapple" OR "mango"'),
+        ("pineapple", "pineapple"),
+        ('"x"', "x"),
+    ],
+)
+async def test_a_search_in_quotes_is_shown_in_one_pair(
+    bot: RunningBot, typed: str, shown: str
+) -> None:
+    body = answer(await bot.command("/desk", f"search {typed}", user=MEMBER))
+    assert body["text"] == f"Nothing matches “{shown}”."
