@@ -64,9 +64,15 @@ async def queue_event_alerts(
 
 
 async def queue_expiry_alerts(
-    session: AsyncSession, expiry: Deadline, *, previous: datetime, now: datetime
+    session: AsyncSession,
+    expiry: Deadline,
+    *,
+    previous: datetime,
+    now: datetime,
+    previous_zone: str | None = None,
 ) -> None:
-    """`expiry` is a truce's expiry deadline whose due time just moved from `previous`."""
+    """`expiry` is a truce's expiry deadline whose due time just moved from `previous` (set
+    in `previous_zone`, when the move changed the zone too)."""
     if expiry.truce_id is None or expiry.due_at == previous:
         return
     restricted = expiry.visibility == Visibility.restricted
@@ -85,6 +91,7 @@ async def queue_expiry_alerts(
                     "truce_id": expiry.truce_id,
                     "deadline_id": expiry.id,
                     "previous": previous.isoformat(),
+                    "previous_zone": previous_zone or expiry.zone,
                     "expiry": expiry.due_at.isoformat(),
                 },
             )

@@ -196,7 +196,10 @@ async def update_deadline(
         deadline.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
         if deadline.truce_id is not None and deadline.visibility == Visibility.restricted:
             raise InvalidInput(RESTRICTED_EXPIRY, field="visibility")
-    await queue_expiry_alerts(session, deadline, previous=previous, now=now)
+    previous_zone = (before or {}).get("zone")
+    await queue_expiry_alerts(
+        session, deadline, previous=previous, previous_zone=previous_zone, now=now
+    )
     await commit_change(
         session, deadline, actor=actor, at=now, action=action, entity="deadline", before=before
     )

@@ -403,7 +403,7 @@ async def _stage_extension(
         note=clean_text(note, field="note", label="The note", limit=1000, required=False),
     )
     session.add(extension)
-    previous = deadline.due_at
+    previous, previous_zone = deadline.due_at, deadline.zone
     deadline.due_at = new_expiry
     deadline.planned_from = now
     if zone is not None:
@@ -411,7 +411,9 @@ async def _stage_extension(
     deadline.status = DeadlineStatus.open
     truce.status = TruceStatus.extended
     session.add_all([deadline, truce])
-    await queue_expiry_alerts(session, deadline, previous=previous, now=now)
+    await queue_expiry_alerts(
+        session, deadline, previous=previous, previous_zone=previous_zone, now=now
+    )
     await stage_change(
         session,
         truce,

@@ -146,7 +146,7 @@ async def alert_content(
     text = render(
         "alert_expiry",
         title=truce.title,
-        previous_local=format_local(previous, expiry.zone),
+        previous_local=format_local(previous, payload.get("previous_zone") or expiry.zone),
         expiry_local=format_local(expiry.due_at, expiry.zone),
         expiry_reader=in_reader_zone(expiry.due_at, None),  # many read it: not one zone
         left=left_text(expiry.due_at, now=now, zone=expiry.zone),

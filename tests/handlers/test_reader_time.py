@@ -75,6 +75,32 @@ async def test_an_expiry_alert_and_the_extension_notice_give_your_time_as_a_toke
     assert_reader_time_for_everyone(alert, EXTENDED_EXPIRY)
 
 
+@pytest.mark.parametrize(
+    ("typed", "moved"),
+    [
+        ("+90d", "from Tue 12 Aug 2025 00:01 EDT to *Mon 10 Nov 2025 00:01 EST*"),
+        (
+            "2025-11-10 13:01 Asia/Shanghai",
+            "from Tue 12 Aug 2025 00:01 EDT to *Mon 10 Nov 2025 13:01 UTC+8 Shanghai*",
+        ),
+        (
+            "2025-09-01 09:00 Europe/London",
+            "from Tue 12 Aug 2025 00:01 EDT to *Mon 1 Sep 2025 09:00 UTC+1 London*",
+        ),
+    ],
+)
+async def test_an_expiry_alert_gives_the_old_expiry_in_its_own_zone(
+    bot: RunningBot, scheduler: Scheduler, typed: str, moved: str
+) -> None:
+    """An extension typed in another zone moves the expiry there; the alert still names the
+    old expiry as the desk knew it (00:01 in New York), not converted to the new zone."""
+    answer(await bot.command("/desk", "subscribe digest off", user=LEAD))
+    answer(await bot.command("/truce", f"extend {typed}", user=LEAD))
+    await scheduler.tick()
+    [alert] = channel_posts(bot)
+    assert f"the expiry moved {moved}" in message_text(alert), message_text(alert)
+
+
 async def test_an_extension_typed_in_a_channel_without_the_alert_is_posted_there(
     bot: RunningBot, scheduler: Scheduler
 ) -> None:
