@@ -10,6 +10,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor
+from storage.errors import InvalidInput
 from storage.models import AuditEntry
 
 
@@ -39,6 +40,15 @@ def record_change(
     )
     session.add(entry)
     return entry
+
+
+NOTHING_CHANGED = "Nothing changed: {what} is as it was. Change a field, or close the form."
+
+
+def refuse_no_change(before: dict[str, Any] | None, row: SQLModel, *, what: str) -> None:
+    """An edit that leaves the row as it was is refused, not audited as an update."""
+    if before is not None and before == snapshot(row):
+        raise InvalidInput(NOTHING_CHANGED.format(what=what))
 
 
 async def commit_change(

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
 from storage.alerts import queue_expiry_alerts
-from storage.audit import commit_change, record_change, snapshot
+from storage.audit import commit_change, record_change, refuse_no_change, snapshot
 from storage.checks import choice, clean_offsets, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Deadline, DeadlineKind, DeadlineStatus, Truce, TruceStatus, Visibility
@@ -196,6 +196,7 @@ async def update_deadline(
         deadline.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
         if deadline.truce_id is not None and deadline.visibility == Visibility.restricted:
             raise InvalidInput(RESTRICTED_EXPIRY, field="visibility")
+    refuse_no_change(before, deadline, what=f"deadline #{deadline_id}")
     previous_zone = (before or {}).get("zone")
     await queue_expiry_alerts(
         session, deadline, previous=previous, previous_zone=previous_zone, now=now

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
-from storage.audit import commit_change, snapshot
+from storage.audit import commit_change, refuse_no_change, snapshot
 from storage.checks import choice, clean_text
 from storage.errors import InvalidInput, NotFound
 from storage.models import Level, Sensitivity, Visibility
@@ -213,6 +213,7 @@ async def update_sensitivity(
         item.keywords = list(keywords)
     if visibility is not None:
         item.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
+    refuse_no_change(before, item, what=f"sensitivity {item.name}")
     await commit_change(
         session, item, actor=actor, at=now, action="update", entity="sensitivity", before=before
     )

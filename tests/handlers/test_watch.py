@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.render.ids import Callback, Field
 from storage import events, sensitivities
 from storage.access import CLI
@@ -306,3 +308,25 @@ async def test_a_topics_events_dated_later_are_coming_up_then_in_its_timeline(
     bot.clock.set(AS_OF + timedelta(hours=80))
     past, coming = await sections(MEMBER)
     assert coming == "" and "rescheduled transit" in past
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        ("/watch edit Taiwan", "sensitivity Taiwan"),
+        ("/watch edit rare earths", "sensitivity Rare earths"),
+        ("/deadline edit 1", "deadline #1"),
+    ],
+)
+async def test_an_edit_that_changes_nothing_is_refused_not_audited(
+    bot: RunningBot, command: str, what: str
+) -> None:
+    name, _, text = command.partition(" ")
+    await bot.command(name, text, user=LEAD)
+    view = await bot.opened_view()
+    audits = await audit_count(bot)
+    body = answer(await bot.submit_view(view, {}, user=LEAD))  # every field as it was
+    assert body["response_action"] == "errors"
+    (said,) = body["errors"].values()
+    assert said == f"Nothing changed: {what} is as it was. Change a field, or close the form."
+    assert await audit_count(bot) == audits
