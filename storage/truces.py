@@ -265,7 +265,14 @@ async def set_terms(
 
 
 async def _stage_terms(
-    session: AsyncSession, truce: Truce, *, actor: Actor, now: datetime, terms: Sequence[TermInput]
+    session: AsyncSession,
+    truce: Truce,
+    *,
+    actor: Actor,
+    now: datetime,
+    terms: Sequence[TermInput],
+    source: str = "",
+    note: str = "",
 ) -> None:
     assert truce.id is not None
     old = await view_of(session, truce)
@@ -285,6 +292,10 @@ async def _stage_terms(
             "title": truce.title,
             "track_id": truce.track_id,
             "terms": [t.__dict__ for t in terms],
+            "source": clean_text(
+                source, field="source", label="The source", limit=300, required=False
+            ),
+            "note": clean_text(note, field="note", label="The note", limit=1000, required=False),
         },
     )
 
@@ -361,7 +372,9 @@ async def edit_truce(
     changed: list[str] = []
     old_terms = [(t.party, t.measure, t.rate, t.target) for t in current.terms]
     if terms is not None and [(t.party, t.measure, t.rate, t.target) for t in terms] != old_terms:
-        await _stage_terms(session, truce, actor=actor, now=now, terms=terms)
+        await _stage_terms(
+            session, truce, actor=actor, now=now, terms=terms, source=source, note=note
+        )
         changed.append("terms")
     if new_expiry is not None:
         await _stage_extension(

@@ -26,6 +26,10 @@ _FIELDS = {
     "keywords": "keywords",
     "summary": "summary",
     "source_name": "source",
+    "starts_at": "start",
+    "ends_at": "end",
+    "outcome": "outcome",
+    "name": "name",
 }
 
 
@@ -62,6 +66,46 @@ def _settings(before: dict[str, Any], after: dict[str, Any]) -> str:
     if before.get("tracks") != after.get("tracks"):
         said.append("tracks " + (", ".join(after.get("tracks") or []) or "all"))
     return "; ".join(said) or "nothing new"
+
+
+TERM_CHANGES_SHOWN = 3
+
+
+def _term(term: dict[str, Any]) -> str:
+    """``United States → China: additional tariff on Chinese goods``."""
+    target = f" → {term.get('target')}" if term.get("target") else ""
+    return f"{term.get('party', '')}{target}: {term.get('measure', '')}"
+
+
+def _term_changes(before: Any, after: Any) -> str:
+    """What a terms edit changed, term by term: ``United States → China: additional tariff
+    on Chinese goods 30% → 20%; added …; removed …`` (the first few, then how many more)."""
+
+    def keyed(terms: Any) -> dict[tuple[str, str, str], str]:
+        return {
+            (str(t.get("party", "")), str(t.get("measure", "")), str(t.get("target", ""))): str(
+                t.get("rate", "")
+            )
+            for t in terms or []
+            if isinstance(t, dict)
+        }
+
+    old, new = keyed(before), keyed(after)
+    said: list[str] = []
+    for key, rate in new.items():
+        term = dict(zip(("party", "measure", "target"), key, strict=True))
+        if key not in old:
+            said.append(f"added {_term(term)}" + (f", {rate}" if rate else ""))
+        elif old[key] != rate:
+            said.append(f"{_term(term)} {old[key] or 'no rate'} → {rate or 'no rate'}")
+    for key, rate in old.items():
+        if key not in new:
+            term = dict(zip(("party", "measure", "target"), key, strict=True))
+            said.append(f"removed {_term(term)}" + (f", {rate}" if rate else ""))
+    if len(said) > TERM_CHANGES_SHOWN:
+        more = len(said) - TERM_CHANGES_SHOWN
+        said = [*said[:TERM_CHANGES_SHOWN], f"{more} more change{'' if more == 1 else 's'}"]
+    return "; ".join(said)
 
 
 def _what(change: Change, zone: str) -> dict[str, Any]:
@@ -114,7 +158,15 @@ def _what(change: Change, zone: str) -> dict[str, Any]:
             "note": (entry.after or {}).get("note") or "",
         }
     if action == "set_terms":
-        return {**base, "kind": "terms", "count": len((entry.after or {}).get("terms") or [])}
+        after = entry.after or {}
+        return {
+            **base,
+            "kind": "terms",
+            "count": len(after.get("terms") or []),
+            "changes": _term_changes((entry.before or {}).get("terms"), after.get("terms")),
+            "source": after.get("source") or "",
+            "note": after.get("note") or "",
+        }
     if entity == "deadline" and was.get("due_at") != item.get("due_at"):
         deadline_zone = item.get("zone") or zone
         return {
@@ -131,9 +183,13 @@ def _what(change: Change, zone: str) -> dict[str, Any]:
             "verb": "raised" if up else "lowered",
             "from": was.get("level"),
             "to": item.get("level"),
+            "fields": ", ".join(_changed(was, item)),  # what else the same edit changed
         }
-    if entity == "round" and was.get("status") != item.get("status"):
-        return {**base, "kind": "status", "status": str(item.get("status", "")).replace("_", " ")}
+    settled = ("concluded", "cancelled")  # by hand; scheduled / in progress are the clock's
+    status, was_status = str(item.get("status", "")), str(was.get("status", ""))
+    if entity == "round" and status != was_status and (status in settled or was_status in settled):
+        shown = status if status in settled else "to follow its times"
+        return {**base, "kind": "status", "status": shown}
     return {**base, "kind": "update", "fields": ", ".join(_changed(was, item))}
 
 

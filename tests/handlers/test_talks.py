@@ -202,3 +202,40 @@ async def test_a_rounds_status_is_its_times_unless_settled_by_hand(
     (madrid,) = await rows(bot, TalksRound, TalksRound.title == "Madrid round")
     await bot.command("/talks", f"edit {madrid.id}", user=LEAD)
     assert status_field(await bot.opened_view())["initial_option"]["value"] == chosen
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ({Field.ends: "2025-07-30 18:00 Europe/Stockholm"}, "(end)"),
+        ({Field.place: "Harpsund", Field.outcome: "Agreed to extend talks"}, "(place, outcome)"),
+        ({Field.status: "cancelled"}, ""),
+    ],
+)
+async def test_a_round_edit_names_what_it_changed(
+    bot: RunningBot, values: dict[str, str], said: str
+) -> None:
+    (stockholm,) = await rows(bot, TalksRound, TalksRound.place.contains("Rosenbad"))
+    await bot.command("/talks", f"edit {stockholm.id}", user=LEAD)
+    view = await bot.opened_view()
+    response = await bot.submit_view(view, values, user=LEAD)
+    assert response.status_code == 200 and response.text == "", response.text
+    text = block_text(answer(await bot.command("/desk", "history 1", user=MEMBER)))
+    line = text.splitlines()[1]
+    title = "“US–China economic and trade talks, Stockholm”"
+    if said:
+        assert line.endswith(f"updated talks round #{stockholm.id} {title} {said}"), line
+    else:
+        assert line.endswith(f"set talks round #{stockholm.id} {title} cancelled"), line
+
+
+async def test_a_round_set_back_to_its_times_says_so(bot: RunningBot) -> None:
+    (stockholm,) = await rows(bot, TalksRound, TalksRound.place.contains("Rosenbad"))
+    for status in ("concluded", "scheduled"):
+        await bot.command("/talks", f"edit {stockholm.id}", user=LEAD)
+        view = await bot.opened_view()
+        await bot.submit_view(view, {Field.status: status}, user=LEAD)
+    text = block_text(answer(await bot.command("/desk", "history 2", user=MEMBER)))
+    title = f"talks round #{stockholm.id} “US–China economic and trade talks, Stockholm”"
+    assert text.splitlines()[1].endswith(f"set {title} to follow its times")
+    assert text.splitlines()[2].endswith(f"set {title} concluded")

@@ -312,3 +312,46 @@ async def test_extend_on_a_track_without_a_truce_names_the_track(bot: RunningBot
         track = typed.split()[0]
         assert body["text"] == f"There is no active or lapsed truce to extend on {track}."
     assert await rows(bot, TruceExtension) == []
+
+
+US_TERM = "United States | additional tariff on Chinese goods | 30% | China"
+CN_TERM = "China | additional tariff on US goods | 10% | United States"
+
+
+@pytest.mark.parametrize(
+    ("terms", "said"),
+    [
+        (
+            f"United States | additional tariff on Chinese goods | 20% | China\n{CN_TERM}",
+            ": United States → China: additional tariff on Chinese goods 30% → 20%",
+        ),
+        (
+            f"{US_TERM}\n{CN_TERM}\nChina | rare-earth export licences | suspended | United States",
+            ": added China → United States: rare-earth export licences, suspended",
+        ),
+        (US_TERM, ": removed China → United States: additional tariff on US goods, 10%"),
+        (
+            "United States | additional tariff on Chinese goods | 20% | China\n"
+            "China | additional tariff on US goods | 5% | United States\n"
+            "China | rare-earth export licences | suspended | United States\n"
+            "United States | chip export curbs | eased | China",
+            ": United States → China: additional tariff on Chinese goods 30% → 20%; China → "
+            "United States: additional tariff on US goods 10% → 5%; added China → United States: "
+            "rare-earth export licences, suspended; 1 more change",
+        ),
+    ],
+)
+async def test_a_terms_edit_is_told_term_by_term(bot: RunningBot, terms: str, said: str) -> None:
+    """History and the digest say what a terms edit changed ("30% → 20%"), with the form's
+    source and note, not "(3 terms)"."""
+    await bot.command("/truce", "edit", user=LEAD)
+    view = await bot.opened_view()
+    values = {Field.terms: terms, Field.source: "Stockholm readout", Field.note: "in principle"}
+    response = await bot.submit_view(view, values, user=LEAD)
+    assert response.status_code == 200 and response.text == "", response.text
+    text = block_text(answer(await bot.command("/desk", "history 1", user=MEMBER)))
+    line = text.splitlines()[1]
+    assert line.endswith(
+        f"changed the terms of truce “US–China tariff truce (Geneva, 90 days)”{said}"
+        " (source: Stockholm readout): “in principle”"
+    ), line

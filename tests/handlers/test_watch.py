@@ -330,3 +330,29 @@ async def test_an_edit_that_changes_nothing_is_refused_not_audited(
     (said,) = body["errors"].values()
     assert said == f"Nothing changed: {what} is as it was. Change a field, or close the form."
     assert await audit_count(bot) == audits
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        (
+            {Field.level: "critical", Field.keywords: "Taiwan, Lai Ching-te, 台湾, 海峡"},
+            "raised sensitivity Taiwan from high to critical (and its keywords)",
+        ),
+        ({Field.level: "critical"}, "raised sensitivity Taiwan from high to critical"),
+        ({Field.keywords: "Taiwan, 海峡"}, "updated sensitivity Taiwan (keywords)"),
+        (
+            {Field.level: "low", Field.description: "Watch the Strait."},
+            "lowered sensitivity Taiwan from high to low (and its description)",
+        ),
+    ],
+)
+async def test_a_sensitivity_edit_says_everything_it_changed(
+    bot: RunningBot, values: dict[str, str], said: str
+) -> None:
+    await bot.command("/watch", "edit Taiwan", user=LEAD)
+    view = await bot.opened_view()
+    response = await bot.submit_view(view, values, user=LEAD)
+    assert response.status_code == 200 and response.text == "", response.text
+    text = block_text(answer(await bot.command("/desk", "history 1", user=MEMBER)))
+    assert text.splitlines()[1].endswith(said), text
