@@ -61,6 +61,15 @@ def in_reader_zone(instant: datetime, reader_zone: str | None) -> SlackMarkup:
     return SlackMarkup(slack_date(instant, fallback, label=READER_LABEL))
 
 
+def reader_span(start: datetime, end: datetime | None, reader_zone: str | None) -> SlackMarkup:
+    """``your time: <start> – <end>``: both ends in the reader's zone (one label, as Slack
+    shows both tokens converted or neither)."""
+    shown = in_reader_zone(start, reader_zone)
+    if end is None:
+        return shown
+    return SlackMarkup(f"{shown} – {slack_date(end, format_local(end, reader_zone or 'UTC'))}")
+
+
 def left_text(due: datetime, *, now: datetime, zone: str) -> str:
     return describe_time_left(time_left(due, now=now, zone=zone))
 
@@ -151,7 +160,7 @@ def deadline_block(
 
 
 def round_block(view: RoundView, *, is_lead: bool, reader_zone: str | None = None) -> Block:
-    """A round with its times in its own zone, and its start in the reader's."""
+    """A round with its times in its own zone, and both in the reader's."""
     talks = view.round
     when = format_local(talks.starts_at, talks.zone)
     if talks.ends_at:
@@ -162,7 +171,7 @@ def round_block(view: RoundView, *, is_lead: bool, reader_zone: str | None = Non
         track=view.track.handle if view.track else "",
         place=talks.place,
         when=when,
-        when_reader=in_reader_zone(talks.starts_at, reader_zone),
+        when_reader=reader_span(talks.starts_at, talks.ends_at, reader_zone),
         status=view.status.replace("_", " "),
         delegations=[
             f"{d.party}: {d.lead_name}" + (f", {d.lead_title}" if d.lead_title else "")

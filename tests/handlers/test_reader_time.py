@@ -24,6 +24,7 @@ SEEDED_EXPIRY = datetime(2025, 8, 12, 4, 1, tzinfo=UTC)  # Tue 12 Aug 2025 00:01
 EXTENDED_EXPIRY = datetime(2025, 11, 10, 5, 1, tzinfo=UTC)  # +90 days, 00:01 EST
 TOKEN = re.compile(r"<!date\^(\d+)\^([^|>]*)\|([^>]*)>")
 READER_FORMAT = "your time: {date_short_pretty} {time}"
+SPAN_END_FORMAT = "{date_short_pretty} {time}"
 
 
 def in_shanghai(bot: RunningBot, *users: str) -> None:
@@ -144,6 +145,7 @@ async def test_an_ephemeral_answer_falls_back_to_its_readers_own_zone(
 
 
 STOCKHOLM_START = datetime(2025, 7, 27, 22, 0, tzinfo=UTC)  # Mon 28 Jul 2025 00:00 CEST
+STOCKHOLM_END = datetime(2025, 7, 29, 21, 59, tzinfo=UTC)  # Tue 29 Jul 2025 23:59 CEST
 
 
 def reader_tokens(payload: dict[str, Any]) -> list[tuple[datetime, str, str]]:
@@ -176,11 +178,14 @@ async def test_every_item_with_a_time_gives_the_readers_time_too(
     assert len(tokens) >= items, block_text(body)
     zone = "UTC" if public else "Asia/Shanghai"
     for instant, shown, fallback in tokens:
-        assert shown == READER_FORMAT
+        # a span's end follows its labelled start: "your time: <start> – <end>"
+        assert shown in (READER_FORMAT, SPAN_END_FORMAT)
         assert fallback == format_local(instant, zone)
     if command == "/talks":
-        assert STOCKHOLM_START in [instant for instant, _, _ in tokens]
+        assert [i for i, shown, _ in tokens if shown == READER_FORMAT] == [STOCKHOLM_START]
+        assert [i for i, shown, _ in tokens if shown == SPAN_END_FORMAT] == [STOCKHOLM_END]
         assert "Mon 28 Jul 2025 00:00 CEST" in block_text(body)  # and the round's own zone
+        assert f"^{SPAN_END_FORMAT}|" in block_text(body).split(" – <!date^")[1]
 
 
 async def test_app_home_gives_each_event_the_readers_time(bot: RunningBot) -> None:
