@@ -132,6 +132,11 @@ async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient
     )
 
 
+def _for(ask: Ask) -> str:
+    """" for us-eu and the whole desk": a track's listing holds the desk-wide ones too."""
+    return f" for {ask.named_track.handle} and the whole desk" if ask.named_track else ""
+
+
 async def _upcoming_answer(
     session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str | None
 ) -> Answer:
@@ -176,6 +181,7 @@ async def _upcoming_answer(
                     now=now,
                     reader_zone=reader_zone,
                     is_lead=ask.is_lead,
+                    name_desk_wide=ask.named_track is not None,
                 )
             )
             for d in items
@@ -184,7 +190,7 @@ async def _upcoming_answer(
     blocks: list[Block | Later] = []
     if upcoming:
         blocks += [
-            header(f"Upcoming deadlines ({total})"),
+            header(f"Upcoming deadlines{_for(ask)} ({total})"),
             *listed(upcoming),
             *beyond_the_limit(total - len(upcoming)),
         ]

@@ -140,12 +140,14 @@ def deadline_block(
     now: datetime,
     reader_zone: str | None,
     is_lead: bool,
+    name_desk_wide: bool = False,
 ) -> Block:
+    """A deadline; `name_desk_wide` (a listing for one track) labels one of no track so."""
     track = tracks.get(deadline.track_id) if deadline.track_id else None
     text = render(
         "deadline_line",
         title=deadline.title,
-        track=track.handle if track else "",
+        track=track.handle if track else ("desk-wide" if name_desk_wide else ""),
         restricted=deadline.visibility == Visibility.restricted,
         due_local=format_local(deadline.due_at, deadline.zone),
         due_reader=in_reader_zone(deadline.due_at, reader_zone),

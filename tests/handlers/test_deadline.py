@@ -330,3 +330,20 @@ async def test_a_long_listing_counts_what_it_cannot_show(bot: RunningBot) -> Non
         "…and 73 more deadlines not shown: `/deadline <track>` lists one track's, "
         "`/desk search kind:deadline <words>` finds any."
     )
+
+
+@pytest.mark.parametrize("track", ["us-eu", "us-japan"])
+async def test_a_tracks_deadlines_label_the_desk_wide_ones(bot: RunningBot, track: str) -> None:
+    answer(await bot.command("/deadline", "add Desk offsite | Aug 20 15:00 UTC", user=LEAD))
+    answer(
+        await bot.command("/deadline", f"{track} add Track hearing | Aug 21 15:00 UTC", user=LEAD)
+    )
+    body = answer(await bot.command("/deadline", track, user=MEMBER))
+    text = block_text(body)
+    assert text.splitlines()[0] == f"Upcoming deadlines for {track} and the whole desk (2)"
+    assert "*Desk offsite*  ·  `desk-wide`" in text
+    assert f"*Track hearing*  ·  `{track}`" in text
+    assert TRUCE_EXPIRY not in text  # us-china's
+    everything = block_text(answer(await bot.command("/deadline", user=MEMBER)))
+    assert everything.splitlines()[0] == "Upcoming deadlines (3)"
+    assert "desk-wide" not in everything
