@@ -179,6 +179,9 @@ class When:
     zone: str  # IANA zone name the time was given in (or the default/base zone)
     #: True when the text named a day and month but no year (the nearest one was taken).
     year_guessed: bool = field(default=False, compare=False)
+    #: True when a span was counted from now though a base was given (``in 90 days``,
+    #: ``3 months``): an extension says so, as ``+90d`` counts from the current expiry.
+    from_now: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -714,7 +717,9 @@ def _parse_when(
     if lowered.startswith("in "):
         duration = _parse_duration(text[3:].strip())
         if duration is not None:
-            return When(_from_now(now, duration, default_zone), default_zone)
+            return When(
+                _from_now(now, duration, default_zone), default_zone, from_now=base is not None
+            )
     duration = _parse_duration(text)
     if duration is not None:
         zone = base_zone or default_zone
@@ -741,8 +746,15 @@ def _parse_when(
         if not re.search(r"\d:\d\d:\d\d", rest):  # no seconds typed: none taken from now
             wall = _to_the_minute(wall)
         resolved = wall, False
+        spans = base is not None and _SPAN_WORDS.search(rest) is not None
+    else:
+        spans = False
     instant, name = _settle_zone(place, resolved[0], text)
-    return When(instant, name, year_guessed=resolved[1])
+    return When(instant, name, year_guessed=resolved[1], from_now=spans)
+
+
+#: Words of a span that dateparser counts from now ("3 months", "next year").
+_SPAN_WORDS = re.compile(r"\b(day|week|fortnight|month|year)s?\b", re.IGNORECASE)
 
 
 def day_month(when: When) -> str:

@@ -133,7 +133,7 @@ async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient
 
 
 def _for(ask: Ask) -> str:
-    """" for us-eu and the whole desk": a track's listing holds the desk-wide ones too."""
+    """ " for us-eu and the whole desk": a track's listing holds the desk-wide ones too."""
     return f" for {ask.named_track.handle} and the whole desk" if ask.named_track else ""
 
 

@@ -26,10 +26,13 @@ from storage import alerts, truces
 from storage.access import require_lead
 from storage.errors import InvalidInput
 from storage.models import TruceStatus
-from templates import render, user_mention
+from templates import escape_mrkdwn, render, user_mention
 
 USAGE = "`/truce [track] [public]`, `/truce [track] extend <when> [| note]`, `/truce edit`"
 NO_TRUCE = "No active truce is on record{scope}."
+COUNTED_FROM_NOW = (
+    "“{typed}” was counted from now; `+90d` or `90 days` count from the current expiry."
+)
 
 
 async def handle_truce(
@@ -154,6 +157,9 @@ async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) ->
     note_line = "Countdowns are re-planned from the new expiry." + (
         " This channel gets the alert." if alerted_here else ""
     )
+    if when.from_now:  # "in 90 days" is not "90 days": say which one was meant
+        typed = escape_mrkdwn(when_text.strip())
+        note_line = f"{COUNTED_FROM_NOW.format(typed=typed)} {note_line}"
     return message(
         f"{view.truce.title} now expires {format_local(view.expiry.due_at, view.expiry.zone)}",
         [section(text), context_line(note_line)],

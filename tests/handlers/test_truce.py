@@ -355,3 +355,26 @@ async def test_a_terms_edit_is_told_term_by_term(bot: RunningBot, terms: str, sa
         f"changed the terms of truce “US–China tariff truce (Geneva, 90 days)”{said}"
         " (source: Stockholm readout): “in principle”"
     ), line
+
+
+@pytest.mark.parametrize(
+    ("typed", "from_now"),
+    [
+        ("+90d", False),
+        ("90 days", False),
+        ("in 90 days", True),
+        ("in 2 weeks", True),
+        ("3 months", True),
+        ("next year", True),
+        ("2025-11-10 00:01 America/New_York", False),
+        ("Nov 10", False),
+    ],
+)
+async def test_an_extension_counted_from_now_says_so(
+    bot: RunningBot, typed: str, from_now: bool
+) -> None:
+    """`+90d` and `90 days` count from the current expiry (SPEC §3); `in 90 days` and
+    dateparser's spans count from now: the reply says which, as the two differ by weeks."""
+    body = answer(await bot.command("/truce", f"extend {typed}", user=LEAD))
+    said = "was counted from now; `+90d` or `90 days` count from the current expiry."
+    assert (f"“{typed}” {said}" in block_text(body)) is from_now, block_text(body)
