@@ -565,9 +565,11 @@ async def search_record(
         track_ids = [found.id]
     if not query.has_text:
         left_out = query.excluded_words or query.excluded_literals
+        narrowed = query.kinds != KINDS or query.track is not None
         raise InvalidInput(
             "Say what to search for"
             + (", not only what to leave out" if left_out else "")
+            + (", not only where: `kind:` and `track:` narrow a search" if narrowed else "")
             + ': `/desk search rare earths`, `/desk search "export controls" -nvidia '
             "kind:event`, `/desk search taiwan OR 台湾`."
         )

@@ -346,10 +346,23 @@ def test_reading_quotes_and_or(
     )
 
 
-@pytest.mark.parametrize(("typed", "left_out"), [("OR", False), ('"', False), ("-quokka", True)])
+@pytest.mark.parametrize(
+    ("typed", "left_out", "narrowed"),
+    [
+        ("OR", False, False),
+        ('"', False, False),
+        ("-quokka", True, False),
+        ("kind:deadline", False, True),
+        ("track:us-china", False, True),
+        ("kind:event -quokka", True, True),
+    ],
+)
 async def test_nothing_to_find_is_told_as_it_is(
-    db: Database, seeded: Seeded, lead: Actor, typed: str, left_out: bool
+    db: Database, seeded: Seeded, lead: Actor, typed: str, left_out: bool, narrowed: bool
 ) -> None:
     with pytest.raises(InvalidInput) as refused:
         await _titles(db, typed)
-    assert ("not only what to leave out" in str(refused.value)) is left_out
+    said = str(refused.value)
+    assert said.startswith("Say what to search for")
+    assert ("not only what to leave out" in said) is left_out
+    assert ("not only where: `kind:` and `track:` narrow a search" in said) is narrowed
