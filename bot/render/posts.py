@@ -110,6 +110,18 @@ async def countdown_content(
     )
 
 
+#: An event dated longer before its alert than this was entered late (back-filled).
+BACKFILLED = timedelta(days=1)
+
+
+def backfilled(occurred: datetime | None, *, alerted: datetime) -> str:
+    """``28 days 3 hours ago`` for an event dated over a day before its alert (news to the
+    desk, but not breaking news), else ""."""
+    if occurred is None or alerted - occurred <= BACKFILLED:
+        return ""
+    return left_text(occurred, now=alerted, zone="UTC").removeprefix("passed ")
+
+
 async def alert_content(
     session: AsyncSession, delivery: Delivery, *, now: datetime
 ) -> Shared | None:
@@ -130,7 +142,11 @@ async def alert_content(
             view = (
                 await events.event_views(session, [payload["event_id"]], include_restricted=False)
             )[0]
-        head = render("alert_event", sensitivities=", ".join(payload.get("sensitivities", [])))
+        head = render(
+            "alert_event",
+            sensitivities=", ".join(payload.get("sensitivities", [])),
+            dated=backfilled(view.event.occurred_at, alerted=delivery.due_at),
+        )
         return Shared(
             message(f"Alert: {view.event.title}", [section(head), event_block(view)]),
             track=await _track(session, view.event.track_id),

@@ -437,6 +437,42 @@ async def test_a_critical_event_alerts_at_once_and_the_digest_says_so(
     assert "desk digest" in digest.lower() and "already alerted" in digest
 
 
+@pytest.mark.parametrize(
+    ("dated", "said"),
+    [
+        (timedelta(0), None),
+        (timedelta(hours=-23), None),
+        (timedelta(days=-28, hours=-3), "entered late: dated 28 days 3 hours ago"),
+        (timedelta(days=-2), "entered late: dated 2 days ago"),
+        (timedelta(days=3), None),  # announced ahead: not late
+    ],
+)
+async def test_a_critical_event_entered_late_says_how_old_it_is(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock, dated: timedelta, said: str | None
+) -> None:
+    await subscribe(seeded, CHANNEL, digest_time="08:00", digest_enabled=False)
+    scheduler = make_scheduler(seeded, standin, clock)
+    async with seeded.session() as session:
+        await add_sensitivity(
+            session, actor=CLI, now=AS_OF, name="Snapback", level="critical", keywords=["snapback"]
+        )
+        await add_event(
+            session,
+            actor=CLI,
+            now=AS_OF,
+            title="White House hints at snapback",
+            occurred_at=AS_OF + dated,
+        )
+    await scheduler.tick()
+    (alert,) = [p for p in posts(standin) if "Alert" in message_text(p)]
+    head = message_text(alert).splitlines()[0]
+    assert head.startswith(":rotating_light: *Alert — Snapback* (critical sensitivity)")
+    if said is None:
+        assert "entered late" not in head, head
+    else:
+        assert head.endswith(f" · _{said}_"), head
+
+
 async def test_two_schedulers_on_one_database_post_each_delivery_once(
     database_url: str, standin: SlackStandIn, clock: ManualClock
 ) -> None:
