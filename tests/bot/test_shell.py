@@ -499,11 +499,11 @@ def test_a_number_clicks_the_button_and_opens_the_form(tmp_path: Path) -> None:
             "",
             "/deadline",
             "3",  # (3) Edit: the new, soonest deadline; numbers run on from the first listing
-            "",  # keep every [default]
+            "",  # keep every [default] but the countdown offsets (an edit must change one)
             "",
             "",
             "",
-            "",
+            "7d,1d",
             "",
             "/deadline",
         )
