@@ -70,8 +70,11 @@ class Runtime:
         return zone
 
     def note_zone(self, user_id: str, zone: object) -> None:
-        """Slack said (`user_change`) the user's zone is now `zone`: answers use it at once,
-        not when the hour-long memo of `users.info` runs out."""
+        """Slack said (`user_change`) the user's zone is now `zone`: this process's answers
+        use it at once, not when the hour-long memo of `users.info` runs out. Only a user
+        already remembered is noted: a workspace sends one for every profile change."""
+        if user_id not in self._zones:
+            return  # not remembered: asked when they next read (the memo stays bounded)
         if isinstance(zone, str) and is_valid_zone(zone):
             self._zones[user_id] = (zone, time.monotonic() + ZONE_CACHE_SECONDS)
         else:

@@ -179,9 +179,12 @@ class When:
     zone: str  # IANA zone name the time was given in (or the default/base zone)
     #: True when the text named a day and month but no year (the nearest one was taken).
     year_guessed: bool = field(default=False, compare=False)
-    #: True when a span was counted from now though a base was given (``in 90 days``,
-    #: ``3 months``): an extension says so, as ``+90d`` counts from the current expiry.
+    #: True when a span was counted from now though a base was given (``in 90 days``):
+    #: an extension says so, as ``+90d`` counts from the current expiry.
     from_now: bool = field(default=False, compare=False)
+    #: True when dateparser read a span of words (``3 months``, ``next week``) from now
+    #: though a base was given: an extension refuses it, as the lead meant the expiry.
+    worded_span: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -750,7 +753,7 @@ def _parse_when(
     else:
         spans = False
     instant, name = _settle_zone(place, resolved[0], text)
-    return When(instant, name, year_guessed=resolved[1], from_now=spans)
+    return When(instant, name, year_guessed=resolved[1], worded_span=spans)
 
 
 #: Words of a span that dateparser counts from now ("3 months", "next year").

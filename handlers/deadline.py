@@ -106,7 +106,9 @@ async def handle_deadline(
                 )
             )
         elif verb:
-            await ack(usage_reply(context, "/deadline", ask.text, USAGE, tracks=ask.handles))
+            await ack(
+                usage_reply(context, "/deadline", ask.text, USAGE, tracks=ask.unnamed_handles)
+            )
         else:
             await ack(await list_deadlines(session, ask, client))
 

@@ -226,6 +226,11 @@ async def lead(session: AsyncSession, ask: Ask, args: list[str]) -> dict[str, An
 
 HISTORY_USAGE = "`/desk history [N] [page P]`: the N latest changes (20 by default, up to 200)."
 HISTORY_MAX = 200
+#: `/desk history … public` is still answered to the asker alone, and says why.
+HISTORY_NOT_POSTED = (
+    "Shown to you alone, though you asked for `public`: history names people (who changed "
+    "what, who was made a lead), and posted in the channel it would notify each of them."
+)
 
 
 def _history_args(args: list[str]) -> tuple[int, int]:
@@ -285,8 +290,7 @@ async def history(
     )
     if not found:  # nothing to post: said to the asker alone
         return {"response_type": "ephemeral", "text": await _no_page(session, ask, count, page)}
-    # A public answer is the channel's to read: the desk's zone, not the asker's.
-    zone = await answer_zone(ask, client) or ask.runtime.settings.timezone
+    zone = await ask.runtime.reader_zone(client, ask.user_id)
     lines = [
         render(
             "audit_line",
@@ -301,7 +305,9 @@ async def history(
     blocks: list[Block] = [header(title), *line_sections(lines)]
     if more:
         blocks.append(context_line(f"Older changes: `/desk history {count} page {page + 1}`."))
-    return message(title, blocks, response_type=ask.response_type())
+    if ask.public:
+        blocks.append(context_line(HISTORY_NOT_POSTED))
+    return message(title, blocks, response_type="ephemeral")
 
 
 _QUOTES = "\"'“”„‟«»‘’‚‹›"

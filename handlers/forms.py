@@ -534,6 +534,20 @@ GUESSED_YEAR = (
 )
 
 
+WORDED_SPAN = (
+    "“{typed}” counts from now, but an extension moves the current expiry: write `+90d` or "
+    "`90 days` (from the expiry), or a date, e.g. `2025-11-10 00:01 America/New_York`."
+)
+
+
+def require_counted_from_expiry(when: When, typed: str, field: Field) -> When:
+    """Refuses a span in words (``3 months``, ``next week``) for a new expiry: read from
+    now, it would take weeks off what a lead means, counted from the expiry."""
+    if when.worded_span:
+        raise InvalidInput(WORDED_SPAN.format(typed=typed.strip()), field=field)
+    return when
+
+
 def require_future(when: When, field: Field, *, now: datetime, rule: str) -> When:
     """Refuses a past time with the reason, and a hint to write the year when none was."""
     if when.instant > now:

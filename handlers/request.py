@@ -55,9 +55,10 @@ class Ask:
         return self.restricted_channel or self.is_lead
 
     @property
-    def handles(self) -> list[str]:
-        """Every track's handle, as `/truce <track>` takes it."""
-        return [t.handle for t in self.known_tracks]
+    def unnamed_handles(self) -> list[str]:
+        """Every track's handle, as `/truce <track>` takes it, when no track was named (an
+        unknown first word may be a mistyped one); none when one was."""
+        return [] if self.named_track else [t.handle for t in self.known_tracks]
 
     @property
     def words(self) -> list[str]:
@@ -125,7 +126,7 @@ KEYED_BY = {
     "track_ids": "track_id (a named track) or the record's version (the active tracks)",
     "scope": "track_id or the record's version",
     "known_tracks": "the record's version",
-    "handles": "the record's version",
+    "unnamed_handles": "the record's version and track_id",
     "public": "public",
     "response_type": "public",
     "role": "role",

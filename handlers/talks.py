@@ -57,7 +57,7 @@ async def handle_talks(
             )
             return
         if verb:
-            await ack(usage_reply(context, "/talks", ask.text, USAGE, tracks=ask.handles))
+            await ack(usage_reply(context, "/talks", ask.text, USAGE, tracks=ask.unnamed_handles))
             return
         latest, upcoming = await rounds.latest_and_next(
             session, now=runtime.now(), track_ids=ask.track_ids

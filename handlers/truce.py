@@ -56,7 +56,7 @@ async def handle_truce(
             )
             return
         if verb:
-            await ack(usage_reply(context, "/truce", ask.text, USAGE, tracks=ask.handles))
+            await ack(usage_reply(context, "/truce", ask.text, USAGE, tracks=ask.unnamed_handles))
             return
         # A `public` answer is read by the whole channel: no one reader's zone in it.
         reader_zone = await answer_zone(ask, client)
@@ -133,6 +133,7 @@ async def extend_from_command(session: Any, ask: Ask, client: AsyncWebClient) ->
         base=expiry.due_at if expiry else now,
         base_zone=expiry.zone if expiry else None,
     )
+    forms.require_counted_from_expiry(when, when_text, Field.expiry)
     forms.require_future(when, Field.expiry, now=now, rule=forms.EXTENSION_RULE)
     view = await truces.extend_truce(
         session,
@@ -197,6 +198,7 @@ async def submit_truce(
                 base=expiry.due_at if expiry else None,
                 base_zone=expiry.zone if expiry else None,
             )
+            forms.require_counted_from_expiry(when, sub.text(Field.expiry), Field.expiry)
             forms.require_future(when, Field.expiry, now=sub.now, rule=forms.EXTENSION_RULE)
             if expiry is not None:  # refuse before anything is written
                 truces.check_new_expiry(expiry, when.instant, now=sub.now, zone=when.zone)

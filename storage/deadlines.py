@@ -152,6 +152,8 @@ async def add_deadline(
         planned_from=now,
         seed_key=seed_key,
     )
+    if truce_id is not None and deadline.visibility == Visibility.restricted:
+        raise InvalidInput(RESTRICTED_EXPIRY, field="visibility")
     await commit_change(session, deadline, actor=actor, at=now, action="add", entity="deadline")
     return deadline
 

@@ -14,7 +14,7 @@ from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.access import Actor, require_lead
-from storage.audit import commit_change, snapshot
+from storage.audit import commit_change, refuse_no_change, snapshot
 from storage.checks import choice, clean_text, clean_title, zone_name
 from storage.errors import InvalidInput, NotFound
 from storage.models import Delegation, RoundStatus, TalksRound, Track
@@ -42,6 +42,8 @@ class RoundView:
 
 #: Statuses a lead sets by hand, which the clock never overrides.
 SETTLED = (RoundStatus.cancelled, RoundStatus.concluded)
+#: Stored statuses that both leave the round to its times (`status_at`).
+BY_ITS_TIMES = (RoundStatus.scheduled, RoundStatus.in_progress)
 
 
 def status_at(talks: TalksRound, now: datetime) -> str:
@@ -263,15 +265,26 @@ async def update_round(
     if zone is not None:
         talks.zone = zone_name(zone)
     if status is not None:
-        talks.status = choice(status, RoundStatus, field="status", label="Status")
+        chosen = choice(status, RoundStatus, field="status", label="Status")
+        if not (chosen in BY_ITS_TIMES and talks.status in BY_ITS_TIMES):
+            talks.status = chosen  # scheduled and in progress both mean "by its times"
     if outcome is not None:
         talks.outcome = clean_text(
             outcome, field="outcome", label="The outcome", limit=3000, required=False
         )
     _check_times(talks.starts_at, talks.ends_at)
-    if delegations is not None:
-        old = await session.exec(select(Delegation).where(col(Delegation.round_id) == round_id))
-        for item in old.all():
+    old = list(
+        (await session.exec(select(Delegation).where(col(Delegation.round_id) == round_id))).all()
+    )
+    kept = [(d.party, d.lead_name, d.lead_title) for d in old]
+    typed = [
+        (d.party.strip(), d.lead_name.strip(), d.lead_title.strip()[:150])
+        for d in delegations or []
+    ]
+    if delegations is None or typed == kept:
+        refuse_no_change(before, talks, what=f"talks round #{round_id}")
+    else:
+        for item in old:
             await session.delete(item)
         await session.flush()
         _add_delegations(session, round_id, delegations)

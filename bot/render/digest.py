@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.render.blocks import context_line, header, line_sections, message, section
 from bot.render.changelog import describe
 from bot.render.intake import news_lines
-from bot.render.present import in_reader_zone, left_text
+from bot.render.present import expiry_left, in_reader_zone, left_text
 from bot.runtime import Runtime
 from bot.timeleft import format_day, format_local
 from storage import (
@@ -62,7 +62,7 @@ async def _truce_lines(
                 lapsed=view.status_at(now) == TruceStatus.lapsed,
                 due=format_local(expiry.due_at, expiry.zone),
                 due_reader=in_reader_zone(expiry.due_at, None),  # a channel post: many read it
-                left=left_text(expiry.due_at, now=shown_at, zone=expiry.zone),
+                left=expiry_left(expiry, now=shown_at),
             )
         )
     return lines

@@ -89,7 +89,7 @@ def truce_heading(views: Sequence[TruceView], *, now: datetime) -> str:
     return f"{len(views)} truces" + (f" ({lapsed} lapsed)" if lapsed else "")
 
 
-def _expiry_left(expiry: Deadline, *, now: datetime) -> str:
+def expiry_left(expiry: Deadline, *, now: datetime) -> str:
     """The time left, or what a closed expiry means: marked met, the truce does not lapse."""
     if expiry.status == DeadlineStatus.open or expiry.status == DeadlineStatus.extended:
         return left_text(expiry.due_at, now=now, zone=expiry.zone)
@@ -118,7 +118,7 @@ def truce_blocks(
         lapsed=view.status_at(now) == TruceStatus.lapsed,
         expiry_local=format_local(expiry.due_at, expiry.zone) if expiry else "",
         expiry_reader=in_reader_zone(expiry.due_at, reader_zone) if expiry else "",
-        left=_expiry_left(expiry, now=now) if expiry else "",
+        left=expiry_left(expiry, now=now) if expiry else "",
         terms=terms,
         extensions=extensions,
     )

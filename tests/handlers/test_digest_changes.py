@@ -627,13 +627,17 @@ async def test_talks_in_progress_or_this_week_keep_a_day_from_being_quiet(
 
 
 @pytest.mark.parametrize("typed", ["history public", "history 3 public", "history 3 page 2 public"])
-async def test_history_public_is_posted_in_the_channel(bot: RunningBot, typed: str) -> None:
+async def test_history_public_is_still_shown_to_the_asker_alone_and_says_why(
+    bot: RunningBot, typed: str
+) -> None:
+    """History names people; posted in a channel, each mention would notify them."""
     body = answer(await bot.command("/desk", typed, user=MEMBER))
-    assert body["response_type"] == "in_channel"
-    private = answer(await bot.command("/desk", typed.removesuffix(" public"), user=MEMBER))
-    assert private["response_type"] == "ephemeral"
-    # the same changes; a public answer gives its times in the desk's zone
-    assert block_text(body).splitlines()[0] == block_text(private).splitlines()[0]
+    assert body["response_type"] == "ephemeral"
+    text = block_text(body)
+    assert text.splitlines()[-1].startswith("Shown to you alone, though you asked for `public`")
+    plain = typed.removesuffix(" public")
+    private = block_text(answer(await bot.command("/desk", plain, user=MEMBER)))
+    assert text.splitlines()[:-1] == private.splitlines()  # the same page, and the note
 
 
 @pytest.mark.parametrize("hidden", [1, 2, 5])

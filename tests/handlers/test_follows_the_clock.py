@@ -227,11 +227,18 @@ async def test_a_truce_expiry_marked_met_reads_so_not_as_passed(bot: RunningBot)
     answer(await bot.command("/deadline", f"met {TRUCE_EXPIRY_DEADLINE}", user=LEAD))
     await bot.click(Action.confirm_deadline_met, str(TRUCE_EXPIRY_DEADLINE), user=LEAD)
     await bot.reply("response_url")
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
     for when in (datetime(2025, 8, 1, tzinfo=UTC), datetime(2025, 8, 15, tzinfo=UTC)):
         bot.clock.set(when)
         text = block_text(answer(await bot.command("/truce", user=MEMBER)))
         assert "Expiry marked met: the truce does not lapse at it." in text
         assert "passed" not in text and "left" not in text
+        # a deadline within 7 days: the digest is not a quiet day's one line
+        due = f"{when + timedelta(days=2):%Y-%m-%d} 12:00 UTC"
+        answer(await bot.command("/deadline", f"add Hearing {when.day} | {due}", user=LEAD))
+        digest = block_text(answer(await bot.command("/desk", "digest", user=MEMBER)))
+        (line,) = [ln for ln in digest.splitlines() if "US–China tariff truce" in ln]
+        assert "Expiry marked met" in line and "passed" not in line, digest
 
 
 @pytest.mark.parametrize("written", [False, True], ids=["lapse due", "lapse written"])

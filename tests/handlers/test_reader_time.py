@@ -241,3 +241,16 @@ async def test_a_user_change_without_a_usable_zone_asks_slack_again(bot: Running
     shown = reader_fallbacks(answer(await bot.command("/truce", user=MEMBER)))
     assert shown == ["Tue 12 Aug 2025 12:01 UTC+8 Shanghai"]
     assert len(bot.standin.calls_to("users.info")) == asked + 1
+
+
+async def test_a_user_change_of_someone_not_yet_read_for_is_not_kept(bot: RunningBot) -> None:
+    """Slack sends a user_change for every profile change in the workspace: only people
+    whose zone is already remembered are noted, so the memo stays as small as the readers."""
+    user = {"id": MEMBER, "tz": "Asia/Kolkata"}
+    bot.standin.users[MEMBER] = user
+    response = await bot.event(slack.event_callback({"type": "user_change", "user": user}))
+    assert response.status_code == 200
+    asked = len(bot.standin.calls_to("users.info"))
+    shown = reader_fallbacks(answer(await bot.command("/truce", user=MEMBER)))
+    assert shown == ["Tue 12 Aug 2025 09:31 UTC+5:30 Kolkata"]
+    assert len(bot.standin.calls_to("users.info")) == asked + 1  # asked, as for anyone new

@@ -239,3 +239,20 @@ async def test_a_round_set_back_to_its_times_says_so(bot: RunningBot) -> None:
     title = f"talks round #{stockholm.id} “US–China economic and trade talks, Stockholm”"
     assert text.splitlines()[1].endswith(f"set {title} to follow its times")
     assert text.splitlines()[2].endswith(f"set {title} concluded")
+
+
+async def test_a_round_form_sent_unchanged_is_refused_not_audited(bot: RunningBot) -> None:
+    """The seeded round is stored "in progress"; its form offers "by its times": sent as
+    it opened, nothing changed, and nothing is recorded."""
+    (stockholm,) = await rows(bot, TalksRound, TalksRound.place.contains("Rosenbad"))
+    await bot.command("/talks", f"edit {stockholm.id}", user=LEAD)
+    view = await bot.opened_view()
+    audits = await audit_count(bot)
+    body = answer(await bot.submit_view(view, {}, user=LEAD))
+    assert body["response_action"] == "errors"
+    (said,) = body["errors"].values()
+    assert said == (
+        f"Nothing changed: talks round #{stockholm.id} is as it was. "
+        "Change a field, or close the form."
+    )
+    assert await audit_count(bot) == audits

@@ -362,10 +362,9 @@ async def test_a_terms_edit_is_told_term_by_term(bot: RunningBot, terms: str, sa
     [
         ("+90d", False),
         ("90 days", False),
+        ("2 weeks", False),  # from the expiry, as `90 days`
         ("in 90 days", True),
         ("in 2 weeks", True),
-        ("3 months", True),
-        ("next year", True),
         ("2025-11-10 00:01 America/New_York", False),
         ("Nov 10", False),
     ],
@@ -378,3 +377,26 @@ async def test_an_extension_counted_from_now_says_so(
     body = answer(await bot.command("/truce", f"extend {typed}", user=LEAD))
     said = "was counted from now; `+90d` or `90 days` count from the current expiry."
     assert (f"“{typed}” {said}" in block_text(body)) is from_now, block_text(body)
+
+
+@pytest.mark.parametrize("typed", ["3 months", "next year", "a month", "next week"])
+async def test_an_extension_in_words_counted_from_now_is_refused(
+    bot: RunningBot, typed: str
+) -> None:
+    """dateparser reads "3 months" from now; a lead extending a truce means from the expiry
+    (weeks later): refused with the forms that count from the expiry, nothing changed."""
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/truce", f"extend {typed}", user=LEAD))
+    assert body["text"].startswith(f"“{typed}” counts from now, but an extension moves"), body
+    assert "`+90d`" in body["text"]
+    assert await rows(bot, TruceExtension) == []
+    assert await audit_count(bot) == audits
+
+
+@pytest.mark.parametrize("command", ["/truce", "/deadline", "/talks"])
+async def test_a_word_after_a_named_track_is_not_taken_for_a_track(
+    bot: RunningBot, command: str
+) -> None:
+    body = answer(await bot.command(command, "us-china frobnicate", user=MEMBER))
+    assert body["text"].startswith(f"I did not understand `{command} frobnicate`.\nUsage: ")
+    assert "No track has the handle" not in body["text"]

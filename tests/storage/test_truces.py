@@ -393,3 +393,26 @@ async def test_edit_truce_with_nothing_to_change_is_refused(
         with pytest.raises(InvalidInput, match="Nothing changed"):
             await truces.edit_truce(s, actor=lead, now=NOW, truce_id=seeded.truce)
     assert await row_counts(db) == before
+
+
+async def test_a_truces_expiry_is_not_added_restricted(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    from storage import deadlines
+
+    before = await row_counts(db)
+    async with db.session() as s:
+        with pytest.raises(InvalidInput, match="A truce's expiry is seen by whoever sees") as no:
+            await deadlines.add_deadline(
+                s,
+                actor=lead,
+                now=NOW,
+                title="Second expiry",
+                due_at=NOVEMBER,
+                zone="UTC",
+                kind="truce_expiry",
+                truce_id=seeded.truce,
+                visibility="restricted",
+            )
+    assert no.value.field == "visibility"
+    assert await row_counts(db) == before
