@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -195,18 +196,21 @@ async def test_truce_edit_by_member_is_refused_without_a_modal(bot: RunningBot) 
     assert bot.standin.calls_to("views.open") == []
 
 
-async def test_truce_form_submission_changes_terms_and_extends(bot: RunningBot) -> None:
+async def submit_truce_form(bot: RunningBot, values: dict[str, str]) -> Any:
+    """Opens the truce form as the lead and sends it with `values`; the HTTP response."""
     await bot.command("/truce", "edit", user=LEAD)
-    view = await bot.opened_view()
+    return await bot.submit_view(await bot.opened_view(), values, user=LEAD)
+
+
+async def test_truce_form_submission_changes_terms_and_extends(bot: RunningBot) -> None:
     audits = await audit_count(bot)
-    response = await bot.submit_view(
-        view,
+    response = await submit_truce_form(
+        bot,
         {
             Field.terms: "United States | additional tariff on Chinese goods | 20% | China",
             Field.expiry: "+90d",
             Field.source: "Stockholm readout",
         },
-        user=LEAD,
     )
     assert response.status_code == 200
     assert response.text == ""  # the modal closes
@@ -225,16 +229,13 @@ async def test_truce_form_submission_changes_terms_and_extends(bot: RunningBot) 
 
 
 async def test_truce_form_with_an_earlier_expiry_is_an_inline_error(bot: RunningBot) -> None:
-    await bot.command("/truce", "edit", user=LEAD)
-    view = await bot.opened_view()
     audits = await audit_count(bot)
-    response = await bot.submit_view(
-        view,
+    response = await submit_truce_form(
+        bot,
         {
             Field.terms: "United States | additional tariff on Chinese goods | 20% | China",
             Field.expiry: "2025-08-10 12:00 America/New_York",
         },
-        user=LEAD,
     )
     body = response.json()
     assert body["response_action"] == "errors" and list(body["errors"]) == [Field.expiry]
@@ -344,10 +345,8 @@ CN_TERM = "China | additional tariff on US goods | 10% | United States"
 async def test_a_terms_edit_is_told_term_by_term(bot: RunningBot, terms: str, said: str) -> None:
     """History and the digest say what a terms edit changed ("30% → 20%"), with the form's
     source and note, not "(3 terms)"."""
-    await bot.command("/truce", "edit", user=LEAD)
-    view = await bot.opened_view()
     values = {Field.terms: terms, Field.source: "Stockholm readout", Field.note: "in principle"}
-    response = await bot.submit_view(view, values, user=LEAD)
+    response = await submit_truce_form(bot, values)
     assert response.status_code == 200 and response.text == "", response.text
     text = block_text(answer(await bot.command("/desk", "history 1", user=MEMBER)))
     line = text.splitlines()[1]
