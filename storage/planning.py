@@ -78,13 +78,15 @@ def digest_key(channel_id: str, local_day: date) -> str:
 
 
 def deadline_offsets(deadline: Deadline, default: Sequence[timedelta]) -> list[timedelta]:
-    """The deadline's own countdown offsets, else `default`; longest first."""
+    """The deadline's own countdown offsets, else `default`; longest first; always with 0,
+    the "deadline reached" post at the due time (SPEC §3), whether or not it was listed."""
+    offsets: Sequence[timedelta] = default
     if deadline.offsets:
         try:
-            return sorted(parse_offsets(deadline.offsets), reverse=True)
+            offsets = parse_offsets(deadline.offsets)
         except ValueError:
             pass  # checked when written; an old malformed value falls back to the default
-    return sorted(default, reverse=True)
+    return sorted({*offsets, timedelta(0)}, reverse=True)
 
 
 def follows(subscription: Subscription, deadline_track: Track | None, *, restricted: bool) -> bool:

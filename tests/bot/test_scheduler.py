@@ -293,6 +293,26 @@ async def test_a_met_deadline_stops_counting_down(
     assert len(posts(standin)) == 1
 
 
+@pytest.mark.parametrize("own", ["2h,30m", "1d", "7d,3d,1d,12h,1h", "2h,30m,0"])
+async def test_the_deadline_reached_post_comes_whatever_the_own_offsets(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock, own: str
+) -> None:
+    """SPEC §3: "At the due time a final 'deadline reached' post", listed or not."""
+    await subscribe(seeded, CHANNEL, digest_enabled=False)
+    scheduler = make_scheduler(seeded, standin, clock)
+    async with seeded.session() as session:
+        await add_deadline(
+            session, actor=CLI, now=AS_OF, title="Vote", zone="UTC",
+            due_at=AS_OF + timedelta(days=9), offsets=own,
+        )  # fmt: skip
+    clock.set(AS_OF + timedelta(days=9, seconds=5))
+    await scheduler.tick()
+    reached = [p for p in posts(standin) if "Deadline reached: Vote" in message_text(p)]
+    assert len(reached) == 1, [message_text(p) for p in posts(standin)]
+    await scheduler.tick()
+    assert len([p for p in posts(standin) if "reached" in message_text(p)]) == 1  # once
+
+
 @pytest.mark.parametrize(
     ("day", "utc_hour"),
     [
