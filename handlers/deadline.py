@@ -160,6 +160,8 @@ async def _upcoming_answer(
     passed = await deadlines.recently_passed(
         session, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
     )
+    # A truce's expiry passed open is its truce's lapse (`/truce`): no outcome to mark.
+    passed = [d for d in passed if d.truce_id is None]
     if not upcoming and not passed:
         scope = f" for {ask.named_track.handle}" if ask.named_track else ""
         said = NONE_AHEAD.format(scope=scope)
@@ -283,6 +285,7 @@ async def outcome_reply(
     deadline = await deadlines.get_deadline(session, deadline_id)
     if status != DeadlineStatus.open:  # refused at once, not after a confirmation
         await deadlines.refuse_a_lapsed_expiry(session, deadline, now=runtime.now())
+        deadlines.refuse_an_outcome_too_soon(deadline, status, now=runtime.now())
     needs_confirming = (
         status == DeadlineStatus.met
         and deadline.kind == DeadlineKind.truce_expiry
@@ -422,7 +425,12 @@ async def submit_deadline(
         else:
             previous = (await deadlines.get_deadline(sub.session, sub.meta.item_id)).due_at
             saved = await deadlines.update_deadline(
-                sub.session, actor=sub.actor, now=sub.now, deadline_id=sub.meta.item_id, **fields
+                sub.session,
+                actor=sub.actor,
+                now=sub.now,
+                deadline_id=sub.meta.item_id,
+                track_id=await sub.track_id(),
+                **fields,
             )
             verb = "updated"
             if saved.truce_id is not None and saved.due_at != previous:

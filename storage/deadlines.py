@@ -23,6 +23,13 @@ from storage.types import UTCDateTime
 PAST_DEADLINE = "That time ({when}) is already past: a new deadline must lie in the future."
 
 
+class Keep:
+    """The value of an argument left out (where None means something: desk-wide)."""
+
+
+KEEP = Keep()
+
+
 def _bound_scope(scoped: bool, include_restricted: bool) -> list[Any]:
     """WHERE clauses shared by every listing: open, and in scope (`storage.scope`)."""
     return [
@@ -171,11 +178,22 @@ async def update_deadline(
     status: str | None = None,
     offsets: str | None = None,
     visibility: str | None = None,
+    track_id: int | None | Keep = KEEP,
     action: str = "update",
 ) -> Deadline:
+    """`track_id`: the track it moves to (None: desk-wide); left as it is unless given. A
+    truce's expiry keeps its kind and its truce's track: changed, the truce would never
+    lapse (its expiry is found by kind) or be heard of where its truce is."""
     await require_lead(session, actor)
     deadline = await get_deadline(session, deadline_id)
     before = snapshot(deadline)
+    if deadline.truce_id is not None:
+        if kind is not None and kind != DeadlineKind.truce_expiry:
+            raise InvalidInput(EXPIRY_KIND.format(id=deadline_id), field="kind")
+        if not isinstance(track_id, Keep) and track_id != deadline.track_id:
+            raise InvalidInput(EXPIRY_TRACK.format(id=deadline_id), field="track")
+    if not isinstance(track_id, Keep):
+        deadline.track_id = track_id
     if title is not None:
         deadline.title = clean_title(title)
     previous = deadline.due_at
@@ -223,6 +241,19 @@ LAPSED_EXPIRY = (
     "Deadline #{id} is when truce “{title}” expired, and the truce has lapsed: marking the "
     "expiry does not undo that. `/truce extend +90d` (or a date) revives it."
 )
+EXPIRY_KIND = (
+    "Deadline #{id} is a truce's expiry and stays one: the truce lapses at it. Correct its "
+    "time here, or extend the truce with `/truce extend`."
+)
+EXPIRY_OUTCOME = (
+    "Deadline #{id} is a truce's expiry: it is not marked {status} by hand. At its time the "
+    "truce lapses (and the desk is alerted) unless it is extended (`/truce extend`)."
+)
+NOT_DUE = (
+    "Deadline #{id} is not due yet: it can be marked missed once its time has passed "
+    "(met or cancel now)."
+)
+EXPIRY_TRACK = "Deadline #{id} is a truce's expiry: it stays on its truce's track."
 RESTRICTED_EXPIRY = (
     "A truce's expiry is seen by whoever sees the truce, the whole desk: it cannot be "
     "restricted (its countdowns, alerts and digest line would go silent)."
@@ -246,6 +277,18 @@ async def refuse_a_lapsed_expiry(
         raise InvalidInput(LAPSED_EXPIRY.format(id=deadline.id, title=truce.title))
 
 
+def refuse_an_outcome_too_soon(deadline: Deadline, status: str, *, now: datetime) -> None:
+    """A deadline is missed only once due; a truce's expiry is never missed or cancelled
+    by hand: the truce lapses at it, or is extended (marked so, it would never lapse)."""
+    if deadline.truce_id is not None and status in (
+        DeadlineStatus.missed,
+        DeadlineStatus.cancelled,
+    ):
+        raise InvalidInput(EXPIRY_OUTCOME.format(id=deadline.id, status=status))
+    if status == DeadlineStatus.missed and deadline.due_at > now:
+        raise InvalidInput(NOT_DUE.format(id=deadline.id))
+
+
 async def set_outcome(
     session: AsyncSession, *, actor: Actor, now: datetime, deadline_id: int, status: str
 ) -> Deadline:
@@ -263,6 +306,7 @@ async def set_outcome(
         raise InvalidInput(f"A deadline cannot be marked {status}.")
     if not reopening:
         await refuse_a_lapsed_expiry(session, deadline, now=now)
+        refuse_an_outcome_too_soon(deadline, status, now=now)
     starts_from = tuple(OUTCOMES) if reopening else (DeadlineStatus.open,)
     before = snapshot(deadline)
     values: dict[str, object] = {"status": status}

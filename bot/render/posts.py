@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, ButtonElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,6 +64,25 @@ async def _track(session: AsyncSession, track_id: int | None) -> Track | None:
     return await session.get(Track, track_id) if track_id is not None else None
 
 
+def _countdown_buttons(
+    deadline: Deadline, truce: Truce | None, *, reached: bool
+) -> list[ButtonElement]:
+    """A lead's buttons on a countdown. A truce's expiry is extended through the truce's
+    form (`+90d` from the expiry, recorded as an extension); at its time the truce lapses,
+    so the final post offers no *Mark met*."""
+    if truce is not None:
+        shown = [item_button("edit_extend", truce.title, Action.open_truce_form, truce.id)]
+        if not reached:
+            shown.append(
+                item_button("mark_met", deadline.title, Action.mark_deadline_met, deadline.id)
+            )
+        return shown
+    return [
+        item_button("extend_edit", deadline.title, Action.edit_deadline, deadline.id),
+        item_button("mark_met", deadline.title, Action.mark_deadline_met, deadline.id),
+    ]
+
+
 async def countdown_content(
     session: AsyncSession, delivery: Delivery, *, now: datetime
 ) -> Shared | None:
@@ -95,12 +114,10 @@ async def countdown_content(
         held_back=held_back,
         fired_local=format_local(delivery.due_at, deadline.zone),
     )
+    truce = await session.get(Truce, deadline.truce_id) if deadline.truce_id else None
     blocks: list[Block] = [
         section(text),
-        buttons(
-            item_button("extend_edit", deadline.title, Action.edit_deadline, deadline.id),
-            item_button("mark_met", deadline.title, Action.mark_deadline_met, deadline.id),
-        ),
+        buttons(*_countdown_buttons(deadline, truce, reached=reached)),
     ]
     fallback = f"Deadline reached: {deadline.title}" if reached else f"{deadline.title}: {left}"
     return Shared(

@@ -1079,3 +1079,39 @@ async def test_a_countdown_held_back_past_its_slack_says_late_and_the_real_time_
         ":hourglass_flowing_sand: *Section 232 ruling* — late: 1-hour countdown; 39 minutes left",
         "_This countdown fell due Fri 5 Sep 2025 16:00 EDT; posting it was held up._",
     ]
+
+
+@pytest.mark.parametrize(
+    ("at", "shown"),
+    [
+        (
+            datetime(2025, 8, 5, 4, 1, 5, tzinfo=UTC),
+            ["Edit / extend {truce}", "Mark met: {expiry}"],
+        ),
+        (datetime(2025, 8, 12, 4, 1, 5, tzinfo=UTC), ["Edit / extend {truce}"]),  # reached
+    ],
+    ids=["7 days left", "reached"],
+)
+async def test_a_truce_expiry_countdown_extends_through_the_truce_form(
+    seeded: Database, standin: SlackStandIn, clock: ManualClock, at: datetime, shown: list[str]
+) -> None:
+    """Its *Extend* opens the truce's form (`+90d` from the expiry, an extension on record),
+    not the deadline form; at its time the truce lapses, so no *Mark met* then."""
+    await subscribe(seeded, CHANNEL, digest_enabled=False)
+    scheduler = make_scheduler(seeded, standin, clock)
+    clock.set(at)
+    await scheduler.tick()
+    truce = "US–China tariff truce (Geneva, 90 days)"
+    (post,) = [
+        p
+        for p in posts(standin)
+        if (p.get("metadata") or {})
+        .get("event_payload", {})
+        .get("key", "")
+        .startswith("countdown:")
+    ]
+    actions = [b for b in post["blocks"] if b["type"] == "actions"][0]["elements"]
+    labels = [e["text"]["text"] for e in actions]
+    assert labels == [s.format(truce=truce, expiry=f"{truce} expires") for s in shown]
+    assert actions[0]["action_id"] == "parley.open_truce_form"
+    assert actions[0]["value"] == "1"

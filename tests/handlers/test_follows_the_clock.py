@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.render.ids import Action
+from bot.render.ids import Action, Field
 from bot.slack_text import message_text
 from storage.models import AuditEntry, Deadline, DeadlineStatus, Truce, TruceStatus
 from tests.support.bots import RunningBot, make_scheduler
@@ -112,14 +112,16 @@ async def test_the_stockholm_round_status_follows_its_times(
 async def test_a_passed_deadline_waits_under_recently_passed_with_its_outcome_open(
     bot: RunningBot,
 ) -> None:
+    answer(await bot.command("/deadline", "add Hearing | 2025-08-12 01:01 UTC", user=LEAD))
     bot.clock.set(EXPIRY + timedelta(hours=3))
     text = block_text(answer(await bot.command("/deadline", user=MEMBER)))
     ahead, _, passed = text.partition("Recently passed (1)")
-    assert "US–China tariff truce" not in ahead
     assert "No upcoming deadlines" in ahead
-    assert "US–China tariff truce (Geneva, 90 days) expires" in passed
-    assert "passed 3 hours ago" in passed
+    assert "*Hearing*" in passed
+    assert "passed 6 hours ago" in passed
     assert "outcome not marked" in passed
+    # the truce's expiry is its truce's lapse, shown by /truce: no outcome is asked for
+    assert "US–China tariff truce" not in text
     bot.clock.set(EXPIRY + timedelta(days=7, hours=1))
     assert (
         "No upcoming deadlines are on record"
@@ -140,6 +142,8 @@ async def add_hearing(bot: RunningBot) -> int:
 @pytest.mark.parametrize("verb", ["met", "missed", "cancel"])
 async def test_a_closed_deadline_can_be_reopened(bot: RunningBot, verb: str) -> None:
     ref = await add_hearing(bot)
+    if verb == "missed":  # only once due
+        bot.clock.set(datetime(2025, 8, 20, 16, 0, tzinfo=UTC))
     closed = answer(await bot.command("/deadline", f"{verb} {ref}", user=LEAD))
     assert Action.reopen_deadline in str(closed["blocks"])
     audits = await audit_count(bot)
@@ -166,6 +170,7 @@ async def test_reopening_a_long_past_deadline_says_it_is_listed_nowhere(
     """Open again but more than 7 days past, it is neither upcoming nor recently passed:
     the confirmation says so and how to give it a new due time."""
     ref = await add_hearing(bot)
+    bot.clock.set(datetime(2025, 8, 20, 15, 0, tzinfo=UTC))  # due now: it can be missed
     answer(await bot.command("/deadline", f"missed {ref}", user=LEAD))
     bot.clock.set(datetime(2025, 8, 20, 15, 0, tzinfo=UTC) + later)
     text = block_text(answer(await bot.command("/deadline", f"reopen {ref}", user=LEAD)))
@@ -291,3 +296,80 @@ async def test_search_by_a_topic_keyword_finds_its_tagged_events(
     assert text.count("Analysts: China's dominance") == 1  # the event, once
     assert text.startswith("2 items match")  # the event and the topic itself
     assert "Sensitivity  ·  *Rare earths*" in text
+
+
+@pytest.mark.parametrize("verb", ["missed", "cancel"])
+@pytest.mark.parametrize(
+    "when",
+    [datetime(2025, 8, 1, 9, 0, tzinfo=UTC), datetime(2025, 8, 12, 3, 59, tzinfo=UTC)],
+    ids=["weeks before", "a minute before"],
+)
+async def test_a_live_truces_expiry_is_not_marked_missed_or_cancelled(
+    bot: RunningBot, verb: str, when: datetime
+) -> None:
+    """Marked so, the expiry would stop the truce from ever lapsing, with no alert."""
+    bot.clock.set(when)
+    audits = await audit_count(bot)
+    body = answer(await bot.command("/deadline", f"{verb} {TRUCE_EXPIRY_DEADLINE}", user=LEAD))
+    status = "missed" if verb == "missed" else "cancelled"
+    assert body["text"].startswith(
+        f"Deadline #1 is a truce's expiry: it is not marked {status} by hand."
+    ), body["text"]
+    (deadline,) = await rows(bot, Deadline, Deadline.id == TRUCE_EXPIRY_DEADLINE)
+    assert deadline.status == DeadlineStatus.open
+    assert await audit_count(bot) == audits
+
+
+@pytest.mark.parametrize("hours", [-48, -1, 0])
+async def test_a_deadline_not_yet_due_is_not_marked_missed(bot: RunningBot, hours: int) -> None:
+    ref = await add_hearing(bot)  # due 2025-08-20 15:00 UTC
+    bot.clock.set(datetime(2025, 8, 20, 15, 0, tzinfo=UTC) + timedelta(hours=hours))
+    body = answer(await bot.command("/deadline", f"missed {ref}", user=LEAD))
+    if hours < 0:
+        assert body["text"].startswith(f"Deadline #{ref} is not due yet"), body["text"]
+        (deadline,) = await rows(bot, Deadline, Deadline.id == ref)
+        assert deadline.status == DeadlineStatus.open
+    else:
+        assert "is now *missed*" in block_text(body)
+
+
+async def test_a_lapsed_truces_expiry_asks_for_no_outcome(bot: RunningBot) -> None:
+    bot.clock.set(datetime(2025, 8, 13, 9, 0, tzinfo=UTC))
+    text = block_text(answer(await bot.command("/deadline", user=LEAD)))
+    assert "US–China tariff truce (Geneva, 90 days) expires" not in text
+    assert "Lapsed truce" in block_text(answer(await bot.command("/truce", user=LEAD)))
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "said"),
+    [
+        ({Field.kind: "other"}, Field.kind, "Deadline #1 is a truce's expiry and stays one"),
+        ({Field.track: "us-eu"}, Field.track, "Deadline #1 is a truce's expiry: it stays on"),
+        ({Field.track: "-"}, Field.track, "Deadline #1 is a truce's expiry: it stays on"),
+    ],
+)
+async def test_a_truces_expiry_keeps_its_kind_and_track(
+    bot: RunningBot, values: dict[str, str], field: str, said: str
+) -> None:
+    await bot.command("/deadline", "edit 1", user=LEAD)
+    view = await bot.opened_view()
+    audits = await audit_count(bot)
+    body = answer(await bot.submit_view(view, values, user=LEAD))
+    assert body["response_action"] == "errors" and list(body["errors"]) == [field]
+    assert body["errors"][field].startswith(said)
+    assert await audit_count(bot) == audits
+
+
+async def test_a_deadlines_track_is_changed_by_its_form(bot: RunningBot) -> None:
+    ref = await add_hearing(bot)  # desk-wide
+    for handle in ("us-eu", "us-china", "-"):  # "-": desk-wide
+        await bot.command("/deadline", f"edit {ref}", user=LEAD)
+        view = await bot.opened_view()
+        response = await bot.submit_view(view, {Field.track: handle}, user=LEAD)
+        assert response.status_code == 200 and response.text == "", response.text
+        text = block_text(answer(await bot.command("/deadline", user=MEMBER)))
+        line = next(ln for ln in text.splitlines() if ln.startswith("*Hearing*"))
+        if handle == "-":
+            assert line == "*Hearing*", line
+        else:
+            assert line == f"*Hearing*  ·  `{handle}`", line

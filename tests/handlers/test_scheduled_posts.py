@@ -59,7 +59,8 @@ async def test_countdown_buttons_refuse_a_member_and_work_for_a_lead(
     [post] = [c for c in bot.standin.calls_to("chat.postMessage") if "metadata" in c.args]
     actions = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     met = next(e for e in actions if e["action_id"] == Action.mark_deadline_met)
-    assert {e["action_id"] for e in actions} == {Action.edit_deadline, Action.mark_deadline_met}
+    # a truce's expiry: extended through the truce's form
+    assert {e["action_id"] for e in actions} == {Action.open_truce_form, Action.mark_deadline_met}
     await bot.click(met["action_id"], met["value"], user=MEMBER)
     (deadline,) = await rows(bot, Deadline, Deadline.id == int(met["value"]))
     assert deadline.status == "open"
