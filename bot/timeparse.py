@@ -720,9 +720,8 @@ def _parse_when(
     if lowered.startswith("in "):
         duration = _parse_duration(text[3:].strip())
         if duration is not None:
-            return When(
-                _from_now(now, duration, default_zone), default_zone, from_now=base is not None
-            )
+            zone = base_zone or default_zone  # a moved expiry keeps its own zone
+            return When(_from_now(now, duration, zone), zone, from_now=base is not None)
     duration = _parse_duration(text)
     if duration is not None:
         zone = base_zone or default_zone

@@ -12,9 +12,11 @@ import logging
 import uuid
 from typing import Any
 
+import aiohttp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError
 
 from bot.render.ids import DEFAULT_FIELD, Callback, Field
@@ -25,6 +27,7 @@ from templates import escape_mrkdwn
 
 log = logging.getLogger("parley.errors")
 UNEXPECTED = "Something went wrong on Parley's side (error id {id}). Nothing was changed."
+SLACK_UNREACHABLE = "Parley cannot reach Slack right now; try again in a moment."
 
 
 def reply_text(error: Exception) -> tuple[str, str | None]:
@@ -33,6 +36,10 @@ def reply_text(error: Exception) -> tuple[str, str | None]:
         return str(error), error.field
     if isinstance(error, (ParleyError, TimeParseError)):
         return str(error), None
+    if isinstance(error, (aiohttp.ClientError, SlackApiError)):
+        # Slack's Web API (Bolt's auth.test, users.info, views.open …), not the record
+        log.error("Slack Web API unreachable: %s", type(error).__name__)
+        return SLACK_UNREACHABLE, None
     if isinstance(error, (DBAPIError, OSError)):
         log.error("database unavailable: %s", type(error).__name__)
         return RECORD_UNAVAILABLE, None
@@ -66,7 +73,9 @@ async def handle_listener_error(
             callback = str((body.get("view") or {}).get("callback_id") or "")
             known = Callback(callback) if callback in set(Callback) else None
             target = field or (DEFAULT_FIELD.get(known) if known else None) or Field.headline
-            errors = {"response_action": "errors", "errors": {str(target): text[:2000]}}
+            # Slack shows a field's error as plain text: no `code` marks in it
+            plain = text.replace("`", "")
+            errors = {"response_action": "errors", "errors": {str(target): plain[:2000]}}
             return _json(errors)
         if kind == "slash_command":
             return _json({"response_type": "ephemeral", "text": escape_mrkdwn(text)})

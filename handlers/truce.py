@@ -218,6 +218,8 @@ async def submit_truce(
             changes.append("terms updated")
         if "expiry" in changed and saved.expiry is not None:
             changes.append("now expires " + format_local(saved.expiry.due_at, saved.expiry.zone))
+            if when is not None and when.from_now:
+                changes.append(COUNTED_FROM_NOW.format(typed=sub.text(Field.expiry)).rstrip("."))
     await ack()
     await sub.confirm(
         client, render("truce_saved", title=current.truce.title, changes="; ".join(changes))

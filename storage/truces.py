@@ -315,11 +315,18 @@ def check_new_expiry(
         raise InvalidInput("That is the current expiry already; nothing to change.", field="expiry")
     if new_expiry < current.due_at:
         raise InvalidInput(
-            f"{_wall(new_expiry, zone or current.zone)} is before the current expiry, "
+            f"{_wall(new_expiry, zone or current.zone)}{_also(new_expiry, zone, current.zone)} "
+            "is before the current expiry, "
             f"{_wall(current.due_at, current.zone)}: an extension must end later. To correct "
             f"the expiry instead, edit its deadline: `/deadline edit {current.id}`.",
             field="expiry",
         )
+
+
+def _also(instant: datetime, zone: str | None, expiry_zone: str) -> str:
+    """`` (Mon 11 Aug 2025 18:00 America/New_York)``: a time typed in another zone, also in
+    the expiry's, so the two read side by side."""
+    return f" ({_wall(instant, expiry_zone)})" if zone and zone != expiry_zone else ""
 
 
 def _wall(instant: datetime, zone: str) -> str:

@@ -212,12 +212,14 @@ def test_relative_with_base_but_no_base_zone_uses_default_zone() -> None:
         ("in 3 days", utc(2025, 8, 1, 9, 0)),
         ("in 2 hours", utc(2025, 7, 29, 11, 0)),
         ("in 1 week", utc(2025, 8, 5, 9, 0)),
-        ("In 90 Days", utc(2025, 10, 27, 9, 0)),
+        ("In 90 Days", utc(2025, 10, 27, 10, 0)),  # 11:00 in Stockholm, CEST then CET
         ("in 1d12h", utc(2025, 7, 30, 21, 0)),
     ],
 )
 def test_in_counts_from_now_even_with_base(text: str, instant: datetime) -> None:
-    assert when(text, base=EXPIRY, base_zone=STOCKHOLM) == When(instant, NY)
+    """From now, in calendar days of the base's zone: a moved expiry keeps its zone."""
+    assert when(text, base=EXPIRY, base_zone=STOCKHOLM) == When(instant, STOCKHOLM)
+    assert when(text, base=EXPIRY, base_zone=STOCKHOLM).from_now
 
 
 @pytest.mark.parametrize(

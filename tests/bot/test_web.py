@@ -15,7 +15,7 @@ from bot.render.ids import Action
 from storage.models import Deadline, DeadlineStatus
 from tests.support.bots import RunningBot, sign
 from tests.support.checks import audit_count, rows
-from tests.support.people import ADMIN, CHANNEL
+from tests.support.people import ADMIN, CHANNEL, LEAD
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -282,6 +282,23 @@ async def test_a_database_that_is_down_gets_a_clear_reply_counted_as_an_error(
         await bot.db.engine.dispose()
         path.unlink(missing_ok=True)
         path.with_suffix(".away").rename(path)
+
+
+@pytest.mark.parametrize(("command", "text"), [("/deadline", "new"), ("/desk", "event")])
+async def test_slack_out_of_reach_is_said_so_not_blamed_on_the_record(
+    bot: RunningBot, command: str, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A form Parley cannot open because Slack's Web API does not answer: the lead is told
+    Slack is out of reach, and the log names Slack, not the database (SPEC §7 keeps "the
+    record is unavailable" for a database that is down)."""
+    await bot.standin.stop()  # nothing listens at SLACK_API_URL any more
+    response = await bot.command(command, text, user=LEAD)
+    assert response.status_code == 200
+    said = response.json()["text"]
+    assert said == "Parley cannot reach Slack right now; try again in a moment.", said
+    logged = [r.getMessage() for r in caplog.records if r.name == "parley.errors"]
+    assert any(m.startswith("Slack Web API unreachable") for m in logged), logged
+    assert not any("database" in m for m in logged), logged
 
 
 async def test_slacks_ssl_check_is_answered_without_a_signature(bot: RunningBot) -> None:

@@ -154,8 +154,12 @@ async def test_extend_into_the_past_is_refused(bot: RunningBot) -> None:
     ("typed", "read"),
     [
         ("Aug 1 10:00", "Fri 1 Aug 2025 10:00 Europe/Stockholm"),
-        ("12 Aug", "Tue 12 Aug 2025 00:00 Europe/Stockholm"),  # the desk's zone
-        ("in 3 days", "Fri 1 Aug 2025 11:00 Europe/Stockholm"),
+        # the desk's zone, and the expiry's beside it: 12 hours short, not one minute
+        (
+            "12 Aug",
+            "Tue 12 Aug 2025 00:00 Europe/Stockholm (Mon 11 Aug 2025 18:00 America/New_York) ",
+        ),
+        ("in 3 days", "Fri 1 Aug 2025 05:00 America/New_York"),  # the expiry's zone
         ("Friday", None),
         ("2025-08-11 23:00 America/New_York", "Mon 11 Aug 2025 23:00 America/New_York"),
         ("Aug 12 00:00 EDT", "Tue 12 Aug 2025 00:00 America/New_York"),
@@ -170,7 +174,7 @@ async def test_extend_to_before_the_current_expiry_is_refused(
     body = answer(await bot.command("/truce", f"extend {typed}", user=LEAD))
     assert body["response_type"] == "ephemeral"
     text = body["text"]
-    assert "is before the current expiry, Tue 12 Aug 2025 00:01 America/New_York" in text, text
+    assert "is before the current expiry, Tue 12 Aug 2025 00:01 America/New_York:" in text, text
     assert "`/deadline edit 1`" in text
     if read is not None:
         assert text.startswith(read), text
@@ -399,3 +403,44 @@ async def test_a_word_after_a_named_track_is_not_taken_for_a_track(
     body = answer(await bot.command(command, "us-china frobnicate", user=MEMBER))
     assert body["text"].startswith(f"I did not understand `{command} frobnicate`.\nUsage: ")
     assert "No track has the handle" not in body["text"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expires"),
+    [
+        ("in 90 days", "Mon 27 Oct 2025 05:00 EDT"),
+        ("in 100 days", "Thu 6 Nov 2025 05:00 EST"),  # calendar days: the wall time kept
+        ("+90d", "Mon 10 Nov 2025 00:01 EST"),
+    ],
+)
+async def test_an_extension_without_a_zone_keeps_the_expirys_zone(
+    bot: RunningBot, typed: str, expires: str
+) -> None:
+    """A relative time names no zone: the expiry stays in New York time (SPEC §2: the zone
+    it was set in), not moved to the desk's (Stockholm in these tests)."""
+    body = answer(await bot.command("/truce", f"extend {typed}", user=LEAD))
+    assert f"now expires {expires}" in body["text"], body["text"]
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({Field.expiry: "Aug 1"}, Field.expiry),  # "… edit its deadline: /deadline edit 1."
+        ({Field.expiry: "3 months"}, Field.expiry),  # "… write +90d or 90 days …"
+    ],
+)
+async def test_a_forms_errors_are_plain_text(
+    bot: RunningBot, values: dict[str, str], field: str
+) -> None:
+    """Slack shows an input's error as plain text: code marks would show as backticks."""
+    body = (await submit_truce_form(bot, values)).json()
+    said = body["errors"][field]
+    assert "`" not in said and ("/deadline edit 1" in said or "+90d" in said), said
+
+
+async def test_the_truce_forms_extension_counted_from_now_says_so(bot: RunningBot) -> None:
+    response = await submit_truce_form(bot, {Field.expiry: "in 90 days"})
+    assert response.status_code == 200 and response.text == "", response.text
+    said = (await confirmation(bot)).args["text"]
+    assert "now expires Mon 27 Oct 2025 05:00 EDT" in said
+    assert "“in 90 days” was counted from now" in said and not said.endswith("..")
