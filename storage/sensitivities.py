@@ -17,7 +17,7 @@ from storage.access import Actor, require_lead
 from storage.audit import commit_change, refuse_no_change, snapshot
 from storage.checks import choice, clean_text
 from storage.errors import InvalidInput, NotFound
-from storage.models import Level, Sensitivity, Visibility
+from storage.models import Event, EventSensitivity, Level, Sensitivity, Visibility
 
 LEVEL_ORDER = {Level.critical: 0, Level.high: 1, Level.medium: 2, Level.low: 3}
 
@@ -182,8 +182,45 @@ async def add_sensitivity(
         keywords=list(keywords),
         visibility=choice(visibility, Visibility, field="visibility", label="Visibility"),
     )
-    await commit_change(session, item, actor=actor, at=now, action="add", entity="sensitivity")
+    session.add(item)
+    await session.flush()
+    after = snapshot(item) or {}
+    after["tagged_events"] = await _tag_the_record(session, item)
+    await commit_change(
+        session, item, actor=actor, at=now, action="add", entity="sensitivity", after=after
+    )
     return item
+
+
+async def _tag_the_record(session: AsyncSession, item: Sensitivity) -> int:
+    """Tags the events on record that mention `item` (its name or a keyword) and are not
+    tagged with it yet: a new topic, or new keywords, find the past mentions too (SPEC §2:
+    events that mention a keyword are tagged automatically). Old news alerts no one.
+    Returns how many were tagged."""
+    assert item.id is not None
+    pattern = keyword_pattern([*item.keywords, item.name])
+    if pattern is None:
+        return 0
+    tagged = set(
+        (
+            await session.exec(
+                select(EventSensitivity.event_id).where(
+                    col(EventSensitivity.sensitivity_id) == item.id
+                )
+            )
+        ).all()
+    )
+    rows = (await session.exec(select(Event.id, Event.title, Event.summary))).all()
+    found = [
+        event_id
+        for event_id, title, summary in rows
+        if event_id is not None
+        and event_id not in tagged
+        and pattern.search(normal_form(f"{title}\n{summary}"))
+    ]
+    for event_id in found:
+        session.add(EventSensitivity(event_id=event_id, sensitivity_id=item.id))
+    return len(found)
 
 
 async def update_sensitivity(
@@ -214,7 +251,17 @@ async def update_sensitivity(
     if visibility is not None:
         item.visibility = choice(visibility, Visibility, field="visibility", label="Visibility")
     refuse_no_change(before, item, what=f"sensitivity {item.name}")
+    after = snapshot(item) or {}
+    if (before or {}).get("keywords") != item.keywords or (before or {}).get("name") != item.name:
+        after["tagged_events"] = await _tag_the_record(session, item)
     await commit_change(
-        session, item, actor=actor, at=now, action="update", entity="sensitivity", before=before
+        session,
+        item,
+        actor=actor,
+        at=now,
+        action="update",
+        entity="sensitivity",
+        before=before,
+        after=after,
     )
     return item

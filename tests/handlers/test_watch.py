@@ -356,3 +356,46 @@ async def test_a_sensitivity_edit_says_everything_it_changed(
     assert response.status_code == 200 and response.text == "", response.text
     text = block_text(answer(await bot.command("/desk", "history 1", user=MEMBER)))
     assert text.splitlines()[1].endswith(said), text
+
+
+@pytest.mark.parametrize(
+    ("name", "keywords", "found"),
+    [
+        ("Chips", "chips, Nvidia", ["FT: US has temporarily paused some tech export"]),
+        ("稀土管制", "稀土, rare earths", ["Analysts: China's dominance of rare earths"]),
+        ("Quokkas", "quokka", []),
+    ],
+)
+async def test_a_new_sensitivity_tags_the_events_already_on_record(
+    bot: RunningBot, name: str, keywords: str, found: list[str]
+) -> None:
+    """SPEC §2: events that mention a keyword are tagged with it, those already on record
+    too; no alert goes out for them (old news)."""
+    bot.clock.set(datetime(2025, 7, 30, 9, 0, tzinfo=UTC))
+    answer(await bot.command("/desk", "subscribe", user=LEAD))
+    await bot.command("/watch", "new", user=LEAD)
+    view = await bot.opened_view()
+    values = {Field.name: name, Field.level: "critical", Field.keywords: keywords}
+    response = await bot.submit_view(view, values, user=LEAD)
+    assert response.status_code == 200 and response.text == "", response.text
+    text = block_text(answer(await bot.command("/watch", name, user=MEMBER)))
+    for title in found:
+        assert title in text, text
+    if not found:
+        assert "No events yet." in text
+    posted = [c for c in bot.standin.calls_to("chat.postMessage") if "Alert" in str(c.args)]
+    assert posted == []
+
+
+async def test_new_keywords_tag_the_events_that_mention_them(bot: RunningBot) -> None:
+    bot.clock.set(datetime(2025, 7, 30, 9, 0, tzinfo=UTC))
+    before = block_text(answer(await bot.command("/watch", "taiwan", user=MEMBER)))
+    assert "SEEKING" not in before
+    await bot.command("/watch", "edit taiwan", user=LEAD)
+    view = await bot.opened_view()
+    keywords = next(b for b in view["blocks"] if b.get("block_id") == Field.keywords)
+    typed = keywords["element"]["initial_value"] + ", Truth Social"
+    response = await bot.submit_view(view, {Field.keywords: typed}, user=LEAD)
+    assert response.status_code == 200 and response.text == "", response.text
+    after = block_text(answer(await bot.command("/watch", "taiwan", user=MEMBER)))
+    assert "SEEKING" in after
