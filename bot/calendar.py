@@ -30,6 +30,7 @@ from bot.clock import Clock
 from bot.settings import DEFAULT_OFFSETS, Settings
 from bot.timeleft import format_local
 from bot.timeparse import format_offset, parse_offsets
+from storage import rounds
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -124,9 +125,11 @@ def _round_event(
     track: Track | None,
     delegations: Sequence[Delegation],
     stamp: datetime,
+    now: datetime,
 ) -> Event:
     zone = _zone(talks.zone)
-    lines = [f"Talks round, {talks.status.replace('_', ' ')}."]
+    # as `/talks` reads it (status follows time, SPEC §3); the ETag changes with it
+    lines = [f"Talks round, {rounds.status_at(talks, now).replace('_', ' ')}."]
     if track is not None:
         lines.append(f"Track: {track.name} ({track.handle}).")
     for item in delegations:
@@ -206,7 +209,9 @@ async def render_calendar(
         stamp = _stamp(changed.get(("round", str(talks.id))), fallback=now)
         track = tracks.get(talks.track_id) if talks.track_id else None
         own = [d for d in delegations if d.round_id == talks.id]
-        calendar.add_component(_round_event(talks, track=track, delegations=own, stamp=stamp))
+        calendar.add_component(
+            _round_event(talks, track=track, delegations=own, stamp=stamp, now=now)
+        )
         instants.extend(i for i in (talks.starts_at, talks.ends_at) if i is not None)
     if instants:
         # Transitions only for the years the feed spans: a smaller, stable VTIMEZONE.

@@ -160,7 +160,9 @@ async def test_the_settings_default_offsets_apply_when_a_deadline_has_none(
             session, now=AS_OF, include_restricted=False, default_offsets=[timedelta(hours=2)]
         )
     expiry = next(e for e in events(body).values() if "expires" in str(e["SUMMARY"]))
-    assert [a.decoded("TRIGGER") for a in expiry.walk("VALARM")] == [timedelta(hours=-2)]
+    # and one at the due time, as the "deadline reached" post comes whatever the offsets
+    alarms = [a.decoded("TRIGGER") for a in expiry.walk("VALARM")]
+    assert alarms == [timedelta(hours=-2), timedelta(0)]
 
 
 async def test_restricted_deadlines_only_in_the_restricted_feed(seeded_db: Database) -> None:
@@ -266,3 +268,20 @@ async def test_a_database_that_is_down_gives_503_and_no_trace(clock: ManualClock
         await down.dispose()
     assert response.status_code == 503
     assert response.text == UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("now", "status"),
+    [
+        (datetime(2025, 7, 27, 9, 0, tzinfo=UTC), "scheduled"),
+        (AS_OF, "in progress"),
+        (datetime(2025, 8, 5, 9, 0, tzinfo=UTC), "concluded"),
+    ],
+)
+async def test_a_rounds_status_in_the_feed_follows_the_clock(
+    seeded_db: Database, now: datetime, status: str
+) -> None:
+    """As `/talks` reads it (SPEC §3, status follows time), not as stored."""
+    found = events(await render(seeded_db, now=now))
+    stockholm = next(e for e in found.values() if "Stockholm" in str(e["SUMMARY"]))
+    assert str(stockholm["DESCRIPTION"]).startswith(f"Talks round, {status}.")
