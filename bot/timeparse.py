@@ -43,6 +43,7 @@ Decisions (each pinned by a test in ``tests/bot/test_timeparse.py`` and the tabl
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -768,10 +769,11 @@ def day_month(when: When) -> str:
 def written_with_year(when: When, *, years: int = 0) -> str:
     """`when` (moved by whole `years`) written so that `parse_when` reads it back exactly."""
     local = when.instant.astimezone(ZoneInfo(when.zone))
-    return (
-        f"{local.day} {_MONTH_NAMES[local.month - 1][:3]} {local.year + years} "
-        f"{local:%H:%M} {when.zone}"
-    )
+    year = local.year + years
+    if (local.month, local.day) == (2, 29):  # to the next year that has a 29 February
+        while not calendar.isleap(year):
+            year += 1
+    return f"{local.day} {_MONTH_NAMES[local.month - 1][:3]} {year} {local:%H:%M} {when.zone}"
 
 
 def parse_clock(text: str) -> tuple[str | None, str | None]:

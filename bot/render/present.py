@@ -116,6 +116,7 @@ def truce_blocks(
         parties=" · ".join(view.truce.parties),
         status=view.status_at(now),
         lapsed=view.status_at(now) == TruceStatus.lapsed,
+        expired=bool(expiry and expiry.due_at <= now),  # marked met: past, yet not lapsed
         expiry_local=format_local(expiry.due_at, expiry.zone) if expiry else "",
         expiry_reader=in_reader_zone(expiry.due_at, reader_zone) if expiry else "",
         left=expiry_left(expiry, now=now) if expiry else "",

@@ -238,6 +238,8 @@ async def test_a_truce_expiry_marked_met_reads_so_not_as_passed(bot: RunningBot)
         text = block_text(answer(await bot.command("/truce", user=MEMBER)))
         assert "Expiry marked met: the truce does not lapse at it." in text
         assert "passed" not in text and "left" not in text
+        said = "*Expired* Tue 12 Aug" if when.day == 15 else "*Expires* Tue 12 Aug"
+        assert said in text, text
         # a deadline within 7 days: the digest is not a quiet day's one line
         due = f"{when + timedelta(days=2):%Y-%m-%d} 12:00 UTC"
         answer(await bot.command("/deadline", f"add Hearing {when.day} | {due}", user=LEAD))

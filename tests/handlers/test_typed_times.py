@@ -237,3 +237,19 @@ async def test_the_desk_date_order_reads_two_way_dates(
         await task
     (deadline,) = await rows(bot, Deadline, Deadline.title == "Review")
     assert deadline.due_at == due
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("Feb 29", "29 Feb 2028 00:00 Europe/Stockholm"),  # 2025–2027 have no 29 February
+        ("Jul 1", "1 Jul 2026 00:00 Europe/Stockholm"),
+    ],
+)
+async def test_the_hint_for_a_past_date_without_a_year_is_a_date_that_exists(
+    bot: RunningBot, typed: str, hint: str
+) -> None:
+    body = answer(await bot.command("/deadline", f"add Q | {typed}", user=LEAD))
+    assert f"write the year, e.g. {hint}." in body["text"], body["text"]
+    again = answer(await bot.command("/deadline", f"add Q | {hint}", user=LEAD))
+    assert "Deadline #2 added: Q" in block_text(again)  # the hint reads back
