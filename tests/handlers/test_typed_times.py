@@ -252,4 +252,4 @@ async def test_the_hint_for_a_past_date_without_a_year_is_a_date_that_exists(
     body = answer(await bot.command("/deadline", f"add Q | {typed}", user=LEAD))
     assert f"write the year, e.g. {hint}." in body["text"], body["text"]
     again = answer(await bot.command("/deadline", f"add Q | {hint}", user=LEAD))
-    assert "Deadline #2 added: Q" in block_text(again)  # the hint reads back
+    assert "Deadline #2 added: *Q*" in block_text(again)  # the hint reads back
