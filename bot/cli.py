@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -246,9 +247,20 @@ def shell(
     from bot.logs import configure_logging, secrets_of
 
     configure_logging(json=False, level=logging.WARNING, secrets=secrets_of(settings))
-    failures = asyncio.run(_shell(settings, clock, seed=not no_seed, as_of=as_of))
+    try:
+        failures = asyncio.run(_shell(settings, clock, seed=not no_seed, as_of=as_of))
+    except BrokenPipeError:  # a start-up line met a closed output (`| head -1`): quietly
+        _output_closed()
+        failures = 0
     if strict and failures:
         raise typer.Exit(1)
+
+
+def _output_closed() -> None:
+    """Nobody reads stdout any more: point it at /dev/null, so that Python's own flush at
+    exit does not fail on it too (the standard library's advice for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 async def _shell(settings: Settings, clock: Clock, *, seed: bool, as_of: str | None) -> int:

@@ -808,9 +808,17 @@ def test_on_a_terminal_tab_history_colour_ctrl_c_and_ctrl_d(tmp_path: Path) -> N
     assert "/truce" in (tmp_path / "history").read_text()
 
 
-def test_a_closed_stdout_ends_the_shell_quietly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flags", "first"),
+    [([], "Seeded the founding case"), (["--fresh"], "Replaying in a fresh database")],
+)
+def test_a_closed_stdout_ends_the_shell_quietly(
+    tmp_path: Path, flags: list[str], first: str
+) -> None:
+    """Closed after its first line, as `| head -1` does: with --fresh, the next start-up
+    line already meets the closed pipe."""
     process = subprocess.Popen(
-        [str(PARLEY), "shell", "--as-of", AS_OF],
+        [str(PARLEY), "shell", "--as-of", AS_OF, *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -820,7 +828,7 @@ def test_a_closed_stdout_ends_the_shell_quietly(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert process.stdin is not None and process.stdout is not None
-    assert process.stdout.readline().startswith("Seeded the founding case")
+    assert process.stdout.readline().startswith(first)
     process.stdout.close()  # as `parley shell | head -1` does
     process.stdin.write("/truce\n/deadline\n/watch\n" * 50)
     process.stdin.close()
