@@ -83,9 +83,8 @@ class Settings:
         try:
             offsets = tuple(parse_offsets(offsets_text))
         except (TimeParseError, ValueError) as exc:
-            raise SettingError(
-                "PARLEY_COUNTDOWN_OFFSETS", f"{exc} (expected e.g. {DEFAULT_OFFSETS})"
-            ) from None
+            # the reason already gives an example that works: not a second one
+            raise SettingError("PARLEY_COUNTDOWN_OFFSETS", str(exc)) from None
         scheduler = (get("PARLEY_SCHEDULER") or "on").lower()
         if scheduler not in ("on", "off"):
             raise SettingError("PARLEY_SCHEDULER", f"expected on or off, got {scheduler!r}")

@@ -473,6 +473,16 @@ def test_a_wrong_setting_stops_with_one_line_naming_it(
     assert not db.exists()
 
 
+@pytest.mark.parametrize("value", ["soon", "abc", "3x", "-1d"])
+def test_wrong_countdown_offsets_give_one_example_once(tmp_path: Path, value: str) -> None:
+    result = parley("db", "upgrade", db=tmp_path / "p.db", cwd=tmp_path,
+                    PARLEY_COUNTDOWN_OFFSETS=value)  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("parley: setting PARLEY_COUNTDOWN_OFFSETS: ")
+    assert line.count("30d,14d,7d,3d,1d,12h,1h,0") == 1, line
+
+
 def test_a_wrong_setting_in_a_dotenv_file_is_named_too(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("PARLEY_TIMEZONE=Mars/Olympus\n", encoding="utf-8")
     result = parley("db", "upgrade", db=tmp_path / "p.db", cwd=tmp_path)
