@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -61,6 +62,16 @@ async def kept_alive(client: AsyncWebClient) -> AsyncIterator[AsyncWebClient]:
         await session.close()
 
 
+class _GivenClientNotice(logging.Filter):
+    """Drops Bolt's "As you gave `client` as well, `token` will be unused": Bolt reads
+    SLACK_BOT_TOKEN from the environment itself, and warns at every start that the client
+    Parley builds from that same token is used instead. Nothing is wrong; the operator
+    should not be told otherwise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_app(
     *,
     settings: Settings,
@@ -77,6 +88,9 @@ def build_app(
     `process_before_response=True`, so a listener's follow-up calls (a modal it opens)
     have happened when the dispatch returns.
     """
+    bolt_logger = logger or logging.getLogger("parley.bolt")
+    if not any(isinstance(f, _GivenClientNotice) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_GivenClientNotice())
     app = AsyncApp(
         # Unnamed, Bolt reads the caller's file name off inspect.stack() (85 ms at start).
         # Bolt also configures a logger of this name: not "parley", our loggers' parent.
@@ -85,7 +99,7 @@ def build_app(
         signing_secret=settings.signing_secret or SHELL_SIGNING_SECRET,
         request_verification_enabled=verify_requests,
         process_before_response=process_before_response,
-        logger=logger or logging.getLogger("parley.bolt"),
+        logger=bolt_logger,
     )
     runtime = Runtime(settings=settings, db=db, clock=clock)
     runtime.check_source = Intake(db=db, clock=clock, settings=settings, worker=worker_name()).check

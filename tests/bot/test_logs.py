@@ -32,7 +32,7 @@ from bot.web import build_web
 from storage.db import Database
 from tests.support.bots import bot_settings, serve, sign
 from tests.support.databases import seed
-from tests.support.people import ADMIN, BOT_TOKEN, CHANNEL, SIGNING_SECRET
+from tests.support.people import ADMIN, AS_OF, BOT_TOKEN, CHANNEL, SIGNING_SECRET
 from tests.support.slack import SlackStandIn
 
 APP_TOKEN = "xapp-1-A0PARLEY-1234567890-abcdef"
@@ -299,5 +299,28 @@ async def test_a_web_api_call_does_not_format_its_arguments_for_a_debug_line_it_
         call = await standin.next_call("views.publish", after=mark, timeout=5)
         assert call.args["view"]["blocks"][0]["text"]["text"] == "Next deadlines"
         assert Counted.formatted == 0
+    finally:
+        await db.dispose()
+
+
+async def test_the_app_starts_without_bolts_given_client_warning(
+    restore_logging: None, standin: SlackStandIn, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client Parley gives it (built
+    from that token) wins: at every start, though nothing is wrong. Other warnings stay."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    stream = io.StringIO()
+    configure_logging(json=False, level=logging.INFO, stream=stream)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'parley.db'}")
+    try:
+        settings = bot_settings(db, standin)
+        app = build_app(
+            settings=settings, client=build_client(settings), db=db, clock=ManualClock(AS_OF)
+        )
+        assert app.client.token == BOT_TOKEN
+        logging.getLogger("parley.bolt").warning("another warning")
+        logged = stream.getvalue()
+        assert "will be unused" not in logged, logged
+        assert "another warning" in logged
     finally:
         await db.dispose()
