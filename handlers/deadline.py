@@ -284,8 +284,7 @@ async def outcome_reply(
     await require_lead(session, actor)
     deadline = await deadlines.get_deadline(session, deadline_id)
     if status != DeadlineStatus.open:  # refused at once, not after a confirmation
-        await deadlines.refuse_a_lapsed_expiry(session, deadline, now=runtime.now())
-        deadlines.refuse_an_outcome_too_soon(deadline, status, now=runtime.now())
+        await deadlines.check_outcome(session, deadline, status, now=runtime.now())
     needs_confirming = (
         status == DeadlineStatus.met
         and deadline.kind == DeadlineKind.truce_expiry

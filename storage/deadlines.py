@@ -262,7 +262,7 @@ LIVE_TRUCE = (TruceStatus.active, TruceStatus.extended)
 NOT_OPEN = "Deadline #{id} is {status}; only an open deadline can be marked {wanted}."
 
 
-async def refuse_a_lapsed_expiry(
+async def _refuse_a_lapsed_expiry(
     session: AsyncSession, deadline: Deadline, *, now: datetime
 ) -> None:
     """A lapsed truce's expiry is not marked met, missed or cancelled: that would not undo
@@ -277,9 +277,13 @@ async def refuse_a_lapsed_expiry(
         raise InvalidInput(LAPSED_EXPIRY.format(id=deadline.id, title=truce.title))
 
 
-def refuse_an_outcome_too_soon(deadline: Deadline, status: str, *, now: datetime) -> None:
-    """A deadline is missed only once due; a truce's expiry is never missed or cancelled
-    by hand: the truce lapses at it, or is extended (marked so, it would never lapse)."""
+async def check_outcome(
+    session: AsyncSession, deadline: Deadline, status: str, *, now: datetime
+) -> None:
+    """Refuses an outcome the deadline cannot take (before anything is written or asked):
+    a lapsed truce's expiry takes none, a truce's expiry is never missed or cancelled by
+    hand (the truce lapses at it, or is extended), and a deadline is missed only once due."""
+    await _refuse_a_lapsed_expiry(session, deadline, now=now)
     if deadline.truce_id is not None and status in (
         DeadlineStatus.missed,
         DeadlineStatus.cancelled,
@@ -305,8 +309,7 @@ async def set_outcome(
     if not reopening and status not in OUTCOMES:
         raise InvalidInput(f"A deadline cannot be marked {status}.")
     if not reopening:
-        await refuse_a_lapsed_expiry(session, deadline, now=now)
-        refuse_an_outcome_too_soon(deadline, status, now=now)
+        await check_outcome(session, deadline, status, now=now)
     starts_from = tuple(OUTCOMES) if reopening else (DeadlineStatus.open,)
     before = snapshot(deadline)
     values: dict[str, object] = {"status": status}

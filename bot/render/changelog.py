@@ -10,6 +10,7 @@ from typing import Any
 from bot.timeleft import format_local
 from storage.history import Change
 from storage.models import Level
+from storage.rounds import SETTLED
 from templates import SlackMarkup, render
 
 _LEVELS = list(Level)
@@ -185,10 +186,9 @@ def _what(change: Change, zone: str) -> dict[str, Any]:
             "to": item.get("level"),
             "fields": ", ".join(_changed(was, item)),  # what else the same edit changed
         }
-    settled = ("concluded", "cancelled")  # by hand; scheduled / in progress are the clock's
     status, was_status = str(item.get("status", "")), str(was.get("status", ""))
-    if entity == "round" and status != was_status and (status in settled or was_status in settled):
-        shown = status if status in settled else "to follow its times"
+    if entity == "round" and status != was_status and (status in SETTLED or was_status in SETTLED):
+        shown = status if status in SETTLED else "to follow its times"
         return {**base, "kind": "status", "status": shown}
     return {**base, "kind": "update", "fields": ", ".join(_changed(was, item))}
 
