@@ -49,8 +49,13 @@ async def _round(intake: Intake) -> tuple[float, float, int, int, int]:
     seconds, used = time.perf_counter() - started, _cpu() - cpu
     assert len(outcomes) == SOURCES, f"polled {len(outcomes)} of {SOURCES}"
     errors = [o.error for o in outcomes if o.status == "error"]
-    return (seconds, used, sum(o.new for o in outcomes), sum(len(o.proposed) for o in outcomes),
-            len(errors))
+    return (
+        seconds,
+        used,
+        sum(o.new for o in outcomes),
+        sum(len(o.proposed) for o in outcomes),
+        len(errors),
+    )
 
 
 async def run() -> Report:
@@ -58,8 +63,12 @@ async def run() -> Report:
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
         server = await spawn(
-            "feed server", [sys.executable, "-m", "bench.feed_server", str(port)], port=port,
-            env={}, cwd=REPO, log_path=Path(folder) / "feeds.log",
+            "feed server",
+            [sys.executable, "-m", "bench.feed_server", str(port)],
+            port=port,
+            env={},
+            cwd=REPO,
+            log_path=Path(folder) / "feeds.log",
         )
         db = Database(f"sqlite:///{Path(folder) / 'intake.db'}")
         try:
@@ -69,8 +78,12 @@ async def run() -> Report:
                 await load_seed_files(s, default_seed_files(), now=START)
                 for n in range(SOURCES):
                     await sources.add_source(
-                        s, actor=CLI, now=START, url=f"{server.url}/feed/{n}",
-                        name=f"Feed {n}", allow_private=True,
+                        s,
+                        actor=CLI,
+                        now=START,
+                        url=f"{server.url}/feed/{n}",
+                        name=f"Feed {n}",
+                        allow_private=True,
                     )
             settings = Settings(intake_allow_private=True)
             intake = Intake(db=db, clock=clock, settings=settings, worker="bench")
@@ -105,12 +118,20 @@ async def run() -> Report:
     )
     worst = max(first[0], unchanged[0], changed[0])
     report.checks.append(
-        Check("slowest poll round", f"{worst:.2f} s", f"≤ {TARGET_SECONDS:.0f} s",
-              worst <= TARGET_SECONDS and not (first[4] or unchanged[4] or changed[4]))
+        Check(
+            "slowest poll round",
+            f"{worst:.2f} s",
+            f"≤ {TARGET_SECONDS:.0f} s",
+            worst <= TARGET_SECONDS and not (first[4] or unchanged[4] or changed[4]),
+        )
     )
     report.checks.append(
-        Check("first round stores every entry, proposes none", f"{first[2]} / {first[3]}",
-              f"{SOURCES * ITEMS} / 0", first[2] == SOURCES * ITEMS and first[3] == 0)
+        Check(
+            "first round stores every entry, proposes none",
+            f"{first[2]} / {first[3]}",
+            f"{SOURCES * ITEMS} / 0",
+            first[2] == SOURCES * ITEMS and first[3] == 0,
+        )
     )
     return report
 

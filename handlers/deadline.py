@@ -38,6 +38,7 @@ from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import deadlines, truces
 from storage.access import Actor, require_lead
+from storage.direct import ReadSource
 from storage.errors import InvalidInput
 from storage.models import Deadline, DeadlineKind, DeadlineStatus
 from templates import render
@@ -130,7 +131,7 @@ async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient
     return await runtime.answers.answer(
         answer_key(ask, "/deadline", reader_zone),
         now=now,
-        make=lambda: _upcoming_answer(session, ask, now=now, reader_zone=reader_zone),
+        make=lambda: _upcoming_answer(ask.reads, ask, now=now, reader_zone=reader_zone),
     )
 
 
@@ -140,13 +141,13 @@ def _for(ask: Ask) -> str:
 
 
 async def _upcoming_answer(
-    session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str | None
+    source: ReadSource, ask: Ask, *, now: datetime, reader_zone: str | None
 ) -> Answer:
     """The upcoming deadlines in scope, soonest first, then those passed in the last 7 days
     whose outcome no lead has marked; it writes nothing, so it may be shown again."""
     # No message shows more than MESSAGE_BLOCKS: read no more, and count the rest.
     upcoming = await deadlines.upcoming_deadlines(
-        session,
+        source,
         now=now,
         track_ids=ask.track_ids,
         include_restricted=ask.sees_restricted,
@@ -155,10 +156,10 @@ async def _upcoming_answer(
     total = len(upcoming)
     if total == MESSAGE_BLOCKS:
         total = await deadlines.count_upcoming(
-            session, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
+            source, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
         )
     passed = await deadlines.recently_passed(
-        session, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
+        source, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
     )
     # A truce's expiry passed open is its truce's lapse (`/truce`): no outcome to mark.
     passed = [d for d in passed if d.truce_id is None]
@@ -167,7 +168,7 @@ async def _upcoming_answer(
         said = NONE_AHEAD.format(scope=scope)
         if ask.public and ask.is_lead and not ask.sees_restricted:
             hidden = await deadlines.count_upcoming(
-                session, now=now, track_ids=ask.track_ids, include_restricted=True
+                source, now=now, track_ids=ask.track_ids, include_restricted=True
             )
             if hidden:  # a lead would read "none" of what she sees without `public`
                 said = render("nothing_public", count=hidden, noun="upcoming deadline")

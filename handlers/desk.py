@@ -24,6 +24,7 @@ from handlers.request import Ask, answer_zone, asked
 from handlers.usage import usage_reply
 from storage import outbox, roles, subscriptions, tracks
 from storage.access import require_lead
+from storage.direct import ReadSource
 from storage.errors import InvalidInput
 from storage.history import EVERYTHING
 from storage.history import changes as changes_of_record
@@ -88,9 +89,9 @@ async def handle_desk(
         elif verb == "lead":
             await ack(await lead(session, ask, args))
         elif verb == "history":
-            await ack(await history(session, ask, args, client))
+            await ack(await history(ask.reads, ask, args, client))
         elif verb == "search":
-            await ack(await search(session, ask, " ".join(args), client))
+            await ack(await search(ask.reads, ask, " ".join(args), client))
         elif verb == "source":
             await source_commands.handle_source(session, ask, args, ack, command)
         else:
@@ -256,12 +257,12 @@ def _history_args(args: list[str]) -> tuple[int, int]:
 PAGES_COUNTED_UP_TO = 2000
 
 
-async def _no_page(session: AsyncSession, ask: Ask, count: int, page: int) -> str:
+async def _no_page(source: ReadSource, ask: Ask, count: int, page: int) -> str:
     """Why a history page is empty: nothing on record, or which page is the last."""
     if page == 1:
         return "No changes are on record yet."
     before, _ = await changes_of_record(
-        session,
+        source,
         include_restricted=ask.sees_restricted,
         limit=min((page - 1) * count, PAGES_COUNTED_UP_TO),
         entities=EVERYTHING,
@@ -277,19 +278,19 @@ async def _no_page(session: AsyncSession, ask: Ask, count: int, page: int) -> st
 
 
 async def history(
-    session: AsyncSession, ask: Ask, args: list[str], client: AsyncWebClient
+    source: ReadSource, ask: Ask, args: list[str], client: AsyncWebClient
 ) -> dict[str, Any]:
     """Recent changes in words, newest first, paged; restricted items only for leads."""
     count, page = _history_args(args)
     found, more = await changes_of_record(
-        session,
+        source,
         include_restricted=ask.sees_restricted,
         offset=(page - 1) * count,
         limit=count,
         entities=EVERYTHING,
     )
     if not found:  # nothing to post: said to the asker alone
-        return {"response_type": "ephemeral", "text": await _no_page(session, ask, count, page)}
+        return {"response_type": "ephemeral", "text": await _no_page(source, ask, count, page)}
     zone = await ask.runtime.reader_zone(client, ask.user_id)
     lines = [
         render(
@@ -325,14 +326,14 @@ def _as_quoted(words: str) -> str:
 
 
 async def search(
-    session: AsyncSession, ask: Ask, words: str, client: AsyncWebClient
+    source: ReadSource, ask: Ask, words: str, client: AsyncWebClient
 ) -> dict[str, Any]:
     """Full text over the record (storage.search), best first, restricted items only where
     they may be seen."""
     if not words.strip():
         raise InvalidInput("Say what to search for: `/desk search rare earths`.")
     _, hits = await search_record(
-        session,
+        source,
         typed=words,
         include_restricted=ask.sees_restricted,
         until=ask.runtime.now(),

@@ -31,28 +31,28 @@ HOT_LEVELS = (Level.critical, Level.high)
 async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> View:
     now = runtime.now()
     actor = runtime.actor(user_id)
-    async with runtime.db.session() as session:
+    async with runtime.db.reads() as reads:
         # The tracks and the reader's role in one statement (no channel: App Home is a tab).
-        known, role, _ = await command_context(session, actor, channel_id="")
+        known, role, _ = await command_context(reads, actor, channel_id="")
         is_lead = role != Role.member
         scope = [t.id for t in tracks.active_tracks(known) if t.id]
         by_id = {t.id: t for t in known if t.id is not None}
         upcoming = await deadlines.upcoming_deadlines(
-            session, now=now, track_ids=scope, include_restricted=is_lead, limit=5
+            reads, now=now, track_ids=scope, include_restricted=is_lead, limit=5
         )
-        current = await truces.truce_views(session, track_ids=scope)
+        current = await truces.truce_views(reads, track_ids=scope)
         latest = await events.latest_events(
-            session, track_ids=scope, include_restricted=is_lead, until=now, limit=5, tagged=False
+            reads, track_ids=scope, include_restricted=is_lead, until=now, limit=5, tagged=False
         )
         coming = await events.upcoming_events(
-            session, now=now, track_ids=scope, include_restricted=is_lead, limit=3, tagged=False
+            reads, now=now, track_ids=scope, include_restricted=is_lead, limit=3, tagged=False
         )
-        await events.tag(session, [*latest, *coming], include_restricted=is_lead)
+        await events.tag(reads, [*latest, *coming], include_restricted=is_lead)
         hot = await sensitivities.all_sensitivities(
-            session, include_restricted=is_lead, levels=HOT_LEVELS
+            reads, include_restricted=is_lead, levels=HOT_LEVELS
         )
         hot_latest = await events.latest_by_sensitivity(
-            session,
+            reads,
             sensitivity_ids=[s.id for s in hot if s.id is not None],
             include_restricted=is_lead,
             until=now,

@@ -15,6 +15,7 @@ from bot.answers import AnswerKey
 from bot.runtime import Runtime, runtime_of
 from storage import tracks
 from storage.access import Actor
+from storage.direct import Reads, SessionReads
 from storage.lookups import command_context
 from storage.models import Role, Track
 from storage.version import Version
@@ -33,6 +34,8 @@ class Ask:
     restricted_channel: bool
     known_tracks: list[Track]  # every track, to label items with their handle
     version: Version | None  # the record's, read before anything else (bot.answers)
+    #: What the answer reads the record with (storage.direct); the session is for writes.
+    reads: Reads
 
     @property
     def user_id(self) -> str:
@@ -79,9 +82,16 @@ async def answer_zone(ask: Ask, client: AsyncWebClient) -> str | None:
     return None if ask.public else await ask.runtime.reader_zone(client, ask.user_id)
 
 
-async def read_command(session: AsyncSession, runtime: Runtime, command: dict[str, Any]) -> Ask:
+async def read_command(
+    session: AsyncSession,
+    runtime: Runtime,
+    command: dict[str, Any],
+    reads: Reads | None = None,
+) -> Ask:
     """Parses the command; its lookups come from `runtime.lookups`, so a warm one reads nothing
-    (with `PARLEY_ANSWER_CACHE=off`, no version: everything is read from the record)."""
+    (with `PARLEY_ANSWER_CACHE=off`, no version: everything is read from the record, with
+    `reads`, or else through `session`)."""
+    reads = reads or SessionReads(session)
     version = runtime.db.version.current() if runtime.settings.answer_cache else None
     lookups = runtime.lookups
     text = " ".join(str(command.get("text") or "").split())
@@ -93,7 +103,7 @@ async def read_command(session: AsyncSession, runtime: Runtime, command: dict[st
     actor = runtime.actor(str(command.get("user_id") or ""))
     channel_id = str(command.get("channel_id") or "")
     if version is None:  # nothing may be memoised: one query for all three
-        known, role, restricted = await command_context(session, actor, channel_id)
+        known, role, restricted = await command_context(reads, actor, channel_id)
     else:
         known = await lookups.tracks(session, version)  # the handle, scope and labels
         restricted = (
@@ -116,6 +126,7 @@ async def read_command(session: AsyncSession, runtime: Runtime, command: dict[st
         restricted_channel=restricted,
         known_tracks=known,
         version=version,
+        reads=reads,
     )
 
 
@@ -158,5 +169,5 @@ async def asked(
     """The opening of every slash command's listener: one session for the whole answer and
     the command read into an `Ask` (track, words, `public`, who asks and their role)."""
     runtime = runtime_of(context)
-    async with runtime.db.session() as session:
-        yield session, await read_command(session, runtime, command)
+    async with runtime.db.session() as session, runtime.db.reads() as reads:
+        yield session, await read_command(session, runtime, command, reads)

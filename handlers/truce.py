@@ -24,6 +24,7 @@ from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
 from storage import alerts, truces
 from storage.access import require_lead
+from storage.direct import ReadSource
 from storage.errors import InvalidInput
 from storage.models import TruceStatus
 from templates import escape_mrkdwn, render, user_mention
@@ -65,16 +66,16 @@ async def handle_truce(
             await runtime.answers.answer(
                 answer_key(ask, "/truce", reader_zone),
                 now=now,
-                make=lambda: list_truces(session, ask, now=now, reader_zone=reader_zone),
+                make=lambda: list_truces(ask.reads, ask, now=now, reader_zone=reader_zone),
             )
         )
 
 
 async def list_truces(
-    session: AsyncSession, ask: Ask, *, now: datetime, reader_zone: str | None
+    source: ReadSource, ask: Ask, *, now: datetime, reader_zone: str | None
 ) -> Answer:
     """The active truces in scope; it writes nothing, so it may be shown again (answers)."""
-    views = await truces.truce_views(session, track_ids=ask.track_ids)
+    views = await truces.truce_views(source, track_ids=ask.track_ids)
     if not views:
         scope = f" for {ask.named_track.handle}" if ask.named_track else ""
         text = {"text": NO_TRUCE.format(scope=scope), "response_type": "ephemeral"}

@@ -57,15 +57,15 @@ async def handle_watch(
         blocks: list[Block | Later]
         if ask.text:
             item = await sensitivities.find_sensitivity(
-                session, ask.text, include_restricted=ask.sees_restricted
+                ask.reads, ask.text, include_restricted=ask.sees_restricted
             )
             assert item.id is not None
             now = ask.runtime.now()
             coming = await events.coming_up(
-                session, sensitivity_id=item.id, include_restricted=ask.sees_restricted, now=now
+                ask.reads, sensitivity_id=item.id, include_restricted=ask.sees_restricted, now=now
             )
             timeline = await events.timeline(
-                session,
+                ask.reads,
                 sensitivity_id=item.id,
                 include_restricted=ask.sees_restricted,
                 until=now,
@@ -81,14 +81,14 @@ async def handle_watch(
             fallback = f"{item.name}: {len(timeline)} event" + ("" if len(timeline) == 1 else "s")
         else:
             items = await sensitivities.all_sensitivities(
-                session, include_restricted=ask.sees_restricted
+                ask.reads, include_restricted=ask.sees_restricted
             )
             if not items:
                 await ack(text="No sensitivities are on record.", response_type="ephemeral")
                 return
             # No message shows more than MESSAGE_BLOCKS: the latest events of no more.
             latest = await events.latest_by_sensitivity(
-                session,
+                ask.reads,
                 sensitivity_ids=[i.id for i in items[:MESSAGE_BLOCKS] if i.id is not None],
                 include_restricted=ask.sees_restricted,
                 until=ask.runtime.now(),

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.changes import ChangeFeed
+from storage.direct import DirectReader, Reads, SessionReads
 from storage.revisions import single_head
 from storage.sqlite_reads import InlineReadsConnection, inline_reads_creator
 from storage.version import VERSION_KEY, RecordSession, RecordVersion
@@ -110,13 +111,18 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._changes: ChangeFeed | None = None
+        #: None for an in-memory SQLite database, which no second connection can see.
+        self.direct: DirectReader | None = None
         if self.is_sqlite:
             self.version = RecordVersion(sqlite_path=sqlite_file(self.url))
+            if sqlite_file(self.url):
+                self.direct = DirectReader(self.url, self.engine.dialect, {})
         else:
             self.version = RecordVersion(listening=False)
             _, connect_args = self.engine.dialect.create_connect_args(self.engine.url)
             self._changes = ChangeFeed(dict(connect_args), self.version)
             self.version.wake = self._changes.ensure_running
+            self.direct = DirectReader(self.url, self.engine.dialect, dict(connect_args))
         self._sessions = async_sessionmaker(
             self.engine,
             class_=AsyncSession,
@@ -156,6 +162,17 @@ class Database:
             await session.close()
         else:
             await asyncio.shield(session.close())
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[Reads]:
+        """What an answer reads the record with: below the ORM (`storage.direct`), its
+        objects detached; through a session where no second connection can read."""
+        if self.direct is not None:
+            async with self.direct.reads() as reads:
+                yield reads
+            return
+        async with self.session() as session:
+            yield SessionReads(session)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -255,4 +272,6 @@ class Database:
         if self._changes is not None:
             await self._changes.stop()
         self.version.close()
+        if self.direct is not None:
+            await self.direct.close()
         await self.engine.dispose()

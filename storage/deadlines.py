@@ -15,6 +15,7 @@ from storage.access import Actor, require_lead
 from storage.alerts import queue_expiry_alerts
 from storage.audit import commit_change, record_change, refuse_no_change, snapshot
 from storage.checks import choice, clean_offsets, clean_title, zone_name
+from storage.direct import ReadSource, reading
 from storage.errors import InvalidInput, NotFound
 from storage.models import Deadline, DeadlineKind, DeadlineStatus, Truce, TruceStatus, Visibility
 from storage.scope import bound_scope
@@ -79,7 +80,7 @@ async def get_deadline(session: AsyncSession, deadline_id: int) -> Deadline:
 
 
 async def upcoming_deadlines(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     now: datetime,
     track_ids: Sequence[int] | None,
@@ -88,11 +89,11 @@ async def upcoming_deadlines(
 ) -> list[Deadline]:
     query = _listing("upcoming", track_ids is not None, include_restricted)
     params = _params(now, track_ids, limit=limit)
-    return list((await session.exec(query, params=params)).all())
+    return list(await reading(source).all(query, params))
 
 
 async def count_upcoming(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     now: datetime,
     track_ids: Sequence[int] | None,
@@ -103,7 +104,7 @@ async def count_upcoming(
     which = "count" if until is None else "count_until"
     query = _listing(which, track_ids is not None, include_restricted)
     params = _params(now, track_ids, **({} if until is None else {"until": until}))
-    return int((await session.exec(query, params=params)).one())
+    return int(await reading(source).one(query, params))
 
 
 #: How long an open deadline past its due time stays "recently passed" (SPEC §3).
@@ -111,7 +112,7 @@ RECENTLY = timedelta(days=7)
 
 
 async def recently_passed(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     now: datetime,
     track_ids: Sequence[int] | None,
@@ -121,7 +122,7 @@ async def recently_passed(
     """Open deadlines due in the last 7 days, latest first: passed, outcome not yet marked."""
     query = _listing("recently_passed", track_ids is not None, include_restricted)
     params = _params(now, track_ids, since=now - RECENTLY, limit=limit)
-    return list((await session.exec(query, params=params)).all())
+    return list(await reading(source).all(query, params))
 
 
 async def add_deadline(

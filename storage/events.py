@@ -16,6 +16,7 @@ from storage.access import SEED, Actor, require_lead
 from storage.alerts import queue_event_alerts
 from storage.audit import commit_change, snapshot
 from storage.checks import SUMMARY_LIMIT, choice, clean_text, clean_title, clean_url, zone_name
+from storage.direct import ReadSource, reading
 from storage.feed_items import stage_added
 from storage.models import (
     Confidence,
@@ -70,27 +71,25 @@ def _tags_query(include_restricted: bool) -> Any:
 
 
 async def _with_tags(
-    session: AsyncSession, events: Sequence[Event], include_restricted: bool, tagged: bool = True
+    source: ReadSource, events: Sequence[Event], include_restricted: bool, tagged: bool = True
 ) -> list[EventView]:
     """The events with their sensitivities; a restricted sensitivity's name is itself
     restricted, so it is left out unless `include_restricted`. Untagged (`tagged` False),
     for a caller that tags several lists at once (`tag`)."""
     views = [EventView(event=e) for e in events]
     if tagged:
-        await tag(session, views, include_restricted=include_restricted)
+        await tag(source, views, include_restricted=include_restricted)
     return views
 
 
-async def tag(
-    session: AsyncSession, views: Sequence[EventView], *, include_restricted: bool
-) -> None:
+async def tag(source: ReadSource, views: Sequence[EventView], *, include_restricted: bool) -> None:
     """Fills in the views' sensitivities, in one query however many lists they came from."""
     if not views:
         return
     params = {"ids": [v.event.id for v in views]}
-    rows = await session.exec(_tags_query(include_restricted), params=params)
+    rows = await reading(source).all(_tags_query(include_restricted), params)
     tags: dict[int, list[Sensitivity]] = {}
-    for event_id, sensitivity in rows.all():
+    for event_id, sensitivity in rows:
         tags.setdefault(event_id, []).append(sensitivity)
     for view in views:
         view.sensitivities = tags.get(view.event.id or 0, [])
@@ -146,7 +145,7 @@ def _scope_params(track_ids: Sequence[int] | None, **values: Any) -> dict[str, A
 
 
 async def latest_events(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     track_ids: Sequence[int] | None,
     include_restricted: bool,
@@ -161,12 +160,12 @@ async def latest_events(
         track_ids is not None, include_restricted, since is not None, until is not None
     )
     params = _scope_params(track_ids, since=since, until=until, limit=limit)
-    events = (await session.exec(query, params=params)).all()
-    return await _with_tags(session, events, include_restricted, tagged)
+    events = await reading(source).all(query, params)
+    return await _with_tags(source, events, include_restricted, tagged)
 
 
 async def upcoming_events(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     now: datetime,
     track_ids: Sequence[int] | None,
@@ -179,12 +178,12 @@ async def upcoming_events(
     dated later is news that has not happened yet, shown only from its time on."""
     query = _upcoming_query(track_ids is not None, include_restricted)
     params = _scope_params(track_ids, now=now, limit=limit)
-    events = (await session.exec(query, params=params)).all()
-    return await _with_tags(session, events, include_restricted, tagged)
+    events = await reading(source).all(query, params)
+    return await _with_tags(source, events, include_restricted, tagged)
 
 
 async def timeline(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     sensitivity_id: int,
     include_restricted: bool,
@@ -198,13 +197,13 @@ async def timeline(
     params: dict[str, Any] = {"topic_0": sensitivity_id}
     if until is not None:
         params["until"] = until
-    pairs = (await session.exec(statement, params=params)).all()
+    pairs = await reading(source).all(statement, params)
     newest = sorted((e for _, e in pairs), key=lambda e: (e.occurred_at, e.id), reverse=True)
-    return await _with_tags(session, newest, include_restricted)
+    return await _with_tags(source, newest, include_restricted)
 
 
 async def coming_up(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     sensitivity_id: int,
     include_restricted: bool,
@@ -215,8 +214,8 @@ async def coming_up(
     knew of by `now`, soonest first, with their tags: read off the same recency index as
     `timeline`, the other way. Seeded ones are history, as in `upcoming_events`."""
     params = {"topic": sensitivity_id, "now": now, "limit": limit}
-    found = (await session.exec(_coming_query(include_restricted), params=params)).all()
-    return await _with_tags(session, list(found), include_restricted)
+    found = await reading(source).all(_coming_query(include_restricted), params)
+    return await _with_tags(source, list(found), include_restricted)
 
 
 @cache
@@ -268,7 +267,7 @@ def _latest_per_topic(
 
 
 async def latest_by_sensitivity(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     sensitivity_ids: Sequence[int],
     include_restricted: bool,
@@ -289,7 +288,7 @@ async def latest_by_sensitivity(
     statement = _latest_per_topic(
         len(topics), include_restricted, until is not None, per_topic, whole=False
     )
-    rows = (await session.exec(statement, params=params)).all()
+    rows = await reading(source).all(statement, params)
     found: dict[int, list[Headline]] = {topic: [] for topic in sensitivity_ids}
     for topic, *columns in sorted(rows, key=lambda r: (r[3], r[1]), reverse=True):
         found[topic].append(Headline(*columns))  # newest first in each topic

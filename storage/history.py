@@ -7,12 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.direct import ReadSource, reading
 from storage.models import AuditEntry, Visibility
+from storage.types import UTCDateTime
 
 #: The entities that make up the record (roles, subscriptions and imports are the desk's
 #: housekeeping, not news).
@@ -62,8 +65,25 @@ def _visible(change: Change, track_ids: Sequence[int] | None, include_restricted
     return track_ids is None or change.track_id is None or change.track_id in track_ids
 
 
+@cache
+def _changes_query(without_actors: bool, since: bool, until: bool) -> Any:
+    """The audit trail newest first, a batch (`start`, `size`) at a time: built once per
+    shape, its values bound per call."""
+    entities: Any = bindparam("entities", expanding=True)
+    query = select(AuditEntry).where(col(AuditEntry.entity).in_(entities))
+    if without_actors:
+        actors: Any = bindparam("actors", expanding=True)
+        query = query.where(col(AuditEntry.actor).not_in(actors))
+    if since:
+        query = query.where(col(AuditEntry.at) > bindparam("since", type_=UTCDateTime()))
+    if until:
+        query = query.where(col(AuditEntry.at) <= bindparam("until", type_=UTCDateTime()))
+    query = query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+    return query.offset(bindparam("start")).limit(bindparam("size"))
+
+
 async def changes(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     include_restricted: bool,
     track_ids: Sequence[int] | None = None,
@@ -79,14 +99,13 @@ async def changes(
     With `since`, everything after it is counted; without, the count stops at one (there are
     older ones), so paging the whole trail never reads all of it.
     """
-    query = select(AuditEntry).where(col(AuditEntry.entity).in_(entities))
-    if without_actors:
-        query = query.where(col(AuditEntry.actor).not_in(without_actors))
+    query = _changes_query(bool(without_actors), since is not None, until is not None)
+    params: dict[str, Any] = {"entities": list(entities), "actors": list(without_actors)}
     if since is not None:
-        query = query.where(col(AuditEntry.at) > since)
+        params["since"] = since
     if until is not None:
-        query = query.where(col(AuditEntry.at) <= until)
-    query = query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+        params["until"] = until
+    reads = reading(source)
     page: list[Change] = []
     skipped = more = 0
     start = 0
@@ -94,7 +113,7 @@ async def changes(
     # of 20 reads 21 entries, not a batch of 200 with their snapshots.
     size = min(_BATCH, offset + limit + 1)
     while True:
-        batch = (await session.exec(query.offset(start).limit(size))).all()
+        batch = await reads.all(query, {**params, "start": start, "size": size})
         for entry in batch:
             change = change_of(entry)
             if not _visible(change, track_ids, include_restricted):

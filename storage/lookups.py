@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import tracks as track_store
 from storage.access import Actor, role_of
+from storage.direct import ReadSource, reading
 from storage.models import Role, RoleGrant, Subscription, Track
 from storage.subscriptions import get_subscription
 from storage.version import Version
@@ -119,12 +120,12 @@ def _context_query() -> Any:
 
 
 async def command_context(
-    session: AsyncSession, actor: Actor, channel_id: str
+    source: ReadSource, actor: Actor, channel_id: str
 ) -> tuple[list[Track], Role, bool]:
     """The tracks, the asker's role and whether the channel is restricted, in one query
     (what `RecordLookups` memoises, read straight from the record)."""
     params = {"user_id": actor.id, "channel_id": channel_id}
-    rows = (await session.exec(_context_query(), params=params)).all()
+    rows = await reading(source).all(_context_query(), params)
     granted, is_restricted = (rows[0][0], rows[0][1]) if rows else (None, None)
     found = [track for _, _, track in rows if track is not None]
     if actor.configured_admin:

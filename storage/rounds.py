@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.access import Actor, require_lead
 from storage.audit import commit_change, refuse_no_change, snapshot
 from storage.checks import choice, clean_text, clean_title, zone_name
+from storage.direct import ReadSource, reading
 from storage.errors import InvalidInput, NotFound
 from storage.models import Delegation, RoundStatus, TalksRound, Track
 from storage.scope import in_bound_tracks
@@ -126,7 +127,7 @@ def _shown_query(scoped: bool) -> Any:
 
 
 async def latest_and_next(
-    session: AsyncSession, *, now: datetime, track_ids: Sequence[int] | None
+    source: ReadSource, *, now: datetime, track_ids: Sequence[int] | None
 ) -> tuple[list[RoundView], list[RoundView]]:
     """(current or latest rounds, upcoming rounds), for `/talks` and the digest.
 
@@ -135,12 +136,12 @@ async def latest_and_next(
     params: dict[str, Any] = {"now": now, "no_end_since": now - NO_END_BOUND}
     if track_ids is not None:
         params["track_ids"] = list(track_ids)
-    rounds = list((await session.exec(_shown_query(track_ids is not None), params=params)).all())
+    rounds = list(await reading(source).all(_shown_query(track_ids is not None), params))
     begun = [r for r in rounds if r.starts_at <= now]
     latest = begun[-1:]
     current = [r for r in begun if status_at(r, now) == RoundStatus.in_progress and r not in latest]
     upcoming = [r for r in rounds if r.starts_at > now]
-    views = await round_views(session, current + latest + upcoming, now=now)
+    views = await round_views(source, current + latest + upcoming, now=now)
     return views[: len(current) + len(latest)], views[len(current) + len(latest) :]
 
 
@@ -151,7 +152,7 @@ def _delegations_query() -> Any:
 
 
 async def round_views(
-    session: AsyncSession, shown: Sequence[TalksRound], *, now: datetime | None
+    source: ReadSource, shown: Sequence[TalksRound], *, now: datetime | None
 ) -> list[RoundView]:
     """Each round with its delegations (one query for all) and track; its status as the
     clock reads it at `now`, or as stored when no `now` is given."""
@@ -159,12 +160,12 @@ async def round_views(
         return []
     delegations: dict[int, list[Delegation]] = {}
     params = {"ids": [r.id for r in shown]}
-    for delegation in (await session.exec(_delegations_query(), params=params)).all():
+    for delegation in await reading(source).all(_delegations_query(), params):
         delegations.setdefault(delegation.round_id, []).append(delegation)
     return [
         RoundView(
             round=r,
-            track=await session.get(Track, r.track_id) if r.track_id else None,
+            track=await reading(source).get(Track, r.track_id) if r.track_id else None,
             delegations=delegations.get(r.id or 0, []),
             status=status_at(r, now) if now is not None else r.status,
         )

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, column, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import tracks
+from storage.direct import ReadSource, reading
 from storage.errors import InvalidInput
 from storage.events import latest_by_sensitivity
 from storage.models import SEARCH_FILTER_INDEX
@@ -436,7 +437,7 @@ def _snippet(source: Source, dialect: str, query: Query) -> str:
 
 
 async def search(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     query: Query,
     include_restricted: bool,
@@ -447,7 +448,8 @@ async def search(
     """Hits for `query`, best first (rank, then the latest), at most `limit`."""
     if not query.has_text:
         return []
-    dialect = session.get_bind().dialect.name
+    reads = reading(source)
+    dialect = reads.dialect
     params: dict[str, Any] = {
         "fts": fts5_expression(query),
         "websearch": websearch_text(query),
@@ -492,22 +494,34 @@ async def search(
         ),
         *([bindparam("track_ids", expanding=True)] if "track_ids" in used else []),
     )
-    statement = clause.columns(at=UTCDateTime())
-    connection = await session.connection()  # a Core statement: no ORM rows to load
-    rows = (await connection.execute(statement, {k: params[k] for k in used})).all()
+    statement = clause.columns(*_HIT_COLUMNS)
+    rows = await reads.all(statement, {k: params[k] for k in used})
     return [
         Hit(
-            kind=row.kind,
-            item_id=int(row.item_id),
-            title=str(row.title),
-            snippet=str(row.snippet or ""),
-            when=row.at,
-            zone=row.zone,
-            track_id=row.track_id,
-            rank=float(row.rank or 0.0),
+            kind=kind,
+            item_id=int(item_id),
+            title=str(title),
+            snippet=str(snippet or ""),
+            when=at,
+            zone=zone,
+            track_id=track_id,
+            rank=float(rank or 0.0),
         )
-        for row in rows
+        for kind, item_id, title, at, zone, track_id, rank, snippet in rows
     ]
+
+
+#: The columns of a search's rows, in order (`top.*`, then the snippet).
+_HIT_COLUMNS: tuple[Any, ...] = (
+    column("kind"),
+    column("item_id"),
+    column("title"),
+    column("at", UTCDateTime()),
+    column("zone"),
+    column("track_id"),
+    column("rank"),
+    column("snippet"),
+)
 
 
 #: The FTS5 tables and what each indexes (migration 0003_search makes them and their
@@ -546,7 +560,7 @@ def belongs_to_the_index(name: str | None, type_: str) -> bool:
 
 
 async def search_record(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     typed: str,
     include_restricted: bool,
@@ -557,7 +571,7 @@ async def search_record(
     query = read_query(typed)
     track_ids = None
     if query.track is not None:
-        known = await tracks.all_tracks(session)
+        known = await tracks.all_tracks(source)
         found = tracks.find_track(known, query.track)
         if found is None or found.id is None:
             handles = ", ".join(f"`{t.handle}`" for t in known) or "none yet"
@@ -574,7 +588,7 @@ async def search_record(
             "kind:event`, `/desk search taiwan OR 台湾`."
         )
     hits = await search(
-        session,
+        source,
         query=query,
         include_restricted=include_restricted,
         track_ids=track_ids,
@@ -582,13 +596,13 @@ async def search_record(
         limit=limit,
     )
     hits += await _topic_hits(
-        session, query, hits, include_restricted=include_restricted, until=until, limit=limit
+        source, query, hits, include_restricted=include_restricted, until=until, limit=limit
     )
     return query, hits[:limit]
 
 
 async def _topic_hits(
-    session: AsyncSession,
+    source: ReadSource,
     query: Query,
     hits: list[Hit],
     *,
@@ -604,7 +618,7 @@ async def _topic_hits(
     found = {(h.kind, h.item_id) for h in hits}
     topics = [
         t
-        for t in await all_sensitivities(session, include_restricted=include_restricted)
+        for t in await all_sensitivities(source, include_restricted=include_restricted)
         if t.id is not None and wanted in (t.name.lower(), t.slug, *(k.lower() for k in t.keywords))
     ]
     more: list[Hit] = []
@@ -618,7 +632,7 @@ async def _topic_hits(
     if "event" not in query.kinds or not topics or room <= 0:
         return more
     tagged = await latest_by_sensitivity(
-        session,
+        source,
         sensitivity_ids=[t.id for t in topics if t.id is not None],
         include_restricted=include_restricted,
         until=until,

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.access import Actor, require_lead
 from storage.audit import commit_change, refuse_no_change, snapshot
 from storage.checks import choice, clean_text
+from storage.direct import ReadSource, reading
 from storage.errors import InvalidInput, NotFound
 from storage.models import Event, EventSensitivity, Level, Sensitivity, Visibility
 
@@ -112,21 +113,21 @@ def parse_keywords(text: str) -> list[str]:
 
 
 async def all_sensitivities(
-    session: AsyncSession, *, include_restricted: bool = True, levels: Sequence[Level] = ()
+    source: ReadSource, *, include_restricted: bool = True, levels: Sequence[Level] = ()
 ) -> list[Sensitivity]:
     """Every sensitivity (only those at `levels`, when named), by level then name."""
     query = _all_query(include_restricted, tuple(levels))
-    items = list((await session.exec(query)).all())
+    items = list(await reading(source).all(query))
     return sorted(items, key=lambda s: (LEVEL_ORDER.get(Level(s.level), 9), s.name.lower()))
 
 
 async def find_sensitivity(
-    session: AsyncSession, topic: str, *, include_restricted: bool
+    source: ReadSource, topic: str, *, include_restricted: bool
 ) -> Sensitivity:
     """By slug, name or keyword, case-insensitively; the slug first, so the topic a listing
     shows beside an item always means that item (a renamed one may carry another's name)."""
     wanted = topic.strip().lower()
-    items = await all_sensitivities(session, include_restricted=include_restricted)
+    items = await all_sensitivities(source, include_restricted=include_restricted)
     for match in (
         lambda s: s.slug == wanted,
         lambda s: s.name.lower() == wanted,

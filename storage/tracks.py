@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -10,12 +12,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.access import Actor, require_lead
 from storage.audit import commit_change
 from storage.checks import choice, clean_text
+from storage.direct import ReadSource, reading
 from storage.errors import InvalidInput, NotFound
 from storage.models import Track, TrackStatus
 
 
-async def all_tracks(session: AsyncSession) -> list[Track]:
-    return list((await session.exec(select(Track).order_by(col(Track.handle)))).all())
+@cache
+def _all_query() -> Any:
+    return select(Track).order_by(col(Track.handle))
+
+
+async def all_tracks(source: ReadSource) -> list[Track]:
+    return list(await reading(source).all(_all_query()))
 
 
 def find_track(tracks: list[Track], word: str) -> Track | None:

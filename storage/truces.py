@@ -17,6 +17,7 @@ from storage.access import PARLEY, Actor, require_lead
 from storage.alerts import queue_expiry_alerts, queue_lapse_alerts
 from storage.audit import commit_change, record_change, snapshot, stage_change
 from storage.checks import choice, clean_text, clean_title, zone_name
+from storage.direct import ReadSource, reading
 from storage.errors import InvalidInput, NotFound
 from storage.models import (
     Deadline,
@@ -106,16 +107,17 @@ def _details_queries() -> tuple[Any, Any]:
     return terms, extensions
 
 
-async def _with_details(session: AsyncSession, views: list[TruceView]) -> list[TruceView]:
+async def _with_details(source: ReadSource, views: list[TruceView]) -> list[TruceView]:
     """Fills in the terms and extensions of all `views` with one query each."""
     by_id = {view.truce.id: view for view in views if view.truce.id is not None}
     if not by_id:
         return views
     terms, extensions = _details_queries()
     params = {"ids": list(by_id)}
-    for term in (await session.exec(terms, params=params)).all():
+    reads = reading(source)
+    for term in await reads.all(terms, params):
         by_id[term.truce_id].terms.append(term)
-    for extension in (await session.exec(extensions, params=params)).all():
+    for extension in await reads.all(extensions, params):
         by_id[extension.truce_id].extensions.append(extension)
     return views
 
@@ -139,7 +141,7 @@ def _views_query(scoped: bool) -> Any:
 
 
 async def truce_views(
-    session: AsyncSession,
+    source: ReadSource,
     *,
     track_ids: Sequence[int] | None,
     statuses: Sequence[str] = SHOWN,
@@ -150,13 +152,14 @@ async def truce_views(
     if track_ids is not None:
         params["track_ids"] = list(track_ids)
     views: dict[int | None, TruceView] = {}
-    rows: Sequence[tuple[Truce, Track | None, Deadline | None]] = (
-        await session.exec(_views_query(track_ids is not None), params=params)
-    ).all()
+    reads = reading(source)
+    rows: Sequence[tuple[Truce, Track | None, Deadline | None]] = await reads.all(
+        _views_query(track_ids is not None), params
+    )
     for truce, track, expiry in rows:
         # Ordered by deadline id: the first expiry is the truce's, as in `expiry_of`.
         views.setdefault(truce.id, TruceView(truce=truce, track=track, expiry=expiry))
-    return await _with_details(session, list(views.values()))
+    return await _with_details(reads, list(views.values()))
 
 
 async def extendable_truce(

@@ -1,0 +1,449 @@
+"""Reads below the ORM, for the answers the desk asks for most.
+
+An ORM statement costs far more than the database's answer to it: at 50 answers in
+flight, SQLAlchemy's session, its execution context, the greenlet hand-off and the ORM's
+row loading were two thirds of `/truce`'s CPU, and four such statements cost more than a
+bare Bolt app's whole answer. Here a statement the ORM would run is compiled once per
+dialect (`Plan`), and each read sends its SQL straight to the driver: SQLite's `sqlite3`
+on the event loop's own thread (in WAL mode a read never waits), or an `asyncpg` pool.
+The rows come back through the same result processors the ORM applies, as the same model
+objects, detached (nothing the answer changes on them is ever written).
+
+`SessionReads` answers the same calls through a session, for the writers, who must read
+what their own transaction holds; the test of this module checks that both give equal
+objects for every statement the answers use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol
+
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Mapper, class_mapper
+from sqlalchemy.orm.base import instance_state
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+#: Statements whose plans are kept.
+MOST_PLANS = 512
+#: The PostgreSQL connections this process's answers read on, at most.
+POSTGRES_READERS = 10
+
+
+class Reads(Protocol):
+    """What an answer reads with: the rows of an ORM `select`, shaped as `session.exec`
+    shapes them (one entity or column per row: the values; several: tuples)."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    async def all(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]: ...
+
+    async def first(self, statement: Any, params: dict[str, Any] | None = None) -> Any: ...
+
+    async def one(self, statement: Any, params: dict[str, Any] | None = None) -> Any: ...
+
+    async def get(self, model: type[Any], ident: Any) -> Any: ...
+
+
+class SessionReads:
+    """`Reads` through a session: what its transaction holds, its objects attached."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    async def all(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        return list((await self.session.exec(statement, params=params or {})).all())
+
+    async def first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        return (await self.session.exec(statement, params=params or {})).first()
+
+    async def one(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        return (await self.session.exec(statement, params=params or {})).one()
+
+    async def get(self, model: type[Any], ident: Any) -> Any:
+        return await self.session.get(model, ident)
+
+
+@dataclass(frozen=True)
+class _Entity:
+    """How a row's columns `start:stop` become one detached model object."""
+
+    mapper: Mapper[Any]
+    keys: tuple[str, ...]
+    start: int
+    stop: int
+    primary: tuple[int, ...]  # positions of the primary key in the row
+
+    def build(self, row: Sequence[Any]) -> Any:
+        values = row[self.start : self.stop]
+        identity = tuple(row[i] for i in self.primary)
+        if all(part is None for part in identity):  # the outer join found none
+            return None
+        instance = self.mapper.class_manager.new_instance()
+        instance.__dict__.update(zip(self.keys, values, strict=True))
+        instance_state(instance).key = (self.mapper.class_, identity, None)
+        return instance
+
+
+@dataclass(frozen=True)
+class _Column:
+    position: int
+
+    def build(self, row: Sequence[Any]) -> Any:
+        return row[self.position]
+
+
+@dataclass
+class Plan:
+    """One statement compiled for one dialect, with what turns its values into the driver's
+    parameters and the driver's rows into the ORM's objects."""
+
+    compiled: SQLCompiler
+    defaults: dict[str, Any]
+    bind_processors: dict[str, Any]
+    expanding: frozenset[str]
+    result_processors: tuple[Callable[[Any], Any] | None, ...]
+    parts: tuple[_Entity | _Column, ...]
+    _expanded: dict[tuple[int, ...], tuple[str, tuple[tuple[str, int | None], ...]]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Dialect) -> Plan:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        # By the name each parameter has in the SQL (an anonymous one's, `level_1`).
+        named = {name: bind for bind, name in compiled.bind_names.items()}
+        defaults = {name: bind.effective_value for name, bind in named.items() if not bind.required}
+        processors = {
+            name: proc
+            for name, proc in compiled._bind_processors.items()  # noqa: SLF001
+            if callable(proc)
+        }
+        expanding = frozenset(name for name, bind in named.items() if bind.expanding)
+        columns = compiled._result_columns  # noqa: SLF001
+        result_processors = tuple(
+            entry.type._cached_result_processor(dialect, None) for entry in columns
+        )
+        return cls(
+            compiled=compiled,
+            defaults=defaults,
+            bind_processors=processors,
+            expanding=expanding,
+            result_processors=result_processors,
+            parts=_parts(statement, columns),
+        )
+
+    def sql_and_values(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        defaults = self.defaults
+        if self.expanding:
+            params = {**defaults, **params} if defaults else params
+        lengths = tuple(len(params[name]) for name in sorted(self.expanding))
+        expanded = self._expanded.get(lengths)
+        if expanded is None:
+            expanded = self._expand(params, lengths)
+        sql, order = expanded
+        values = []
+        processors = self.bind_processors
+        for name, index in order:
+            value = params[name] if name in params else defaults[name]
+            if index is not None:
+                value = value[index]
+            processor = processors.get(name)
+            values.append(
+                processor(value) if processor is not None and value is not None else value
+            )
+        return sql, values
+
+    def _expand(
+        self, params: dict[str, Any], lengths: tuple[int, ...]
+    ) -> tuple[str, tuple[tuple[str, int | None], ...]]:
+        """The SQL with each expanding list rendered for its length, as SQLAlchemy renders
+        it, and where each positional value comes from."""
+        compiled = self.compiled
+        if self.expanding:
+            state = compiled._process_parameters_for_postcompile(  # noqa: SLF001
+                {name: params[name] for name in self.expanding}
+            )
+            sql, names = state.statement, state.positiontup or []
+            source = {
+                item: (name, index)
+                for name, items in state.parameter_expansion.items()
+                for index, item in enumerate(items)
+            }
+        else:
+            sql, names, source = compiled.string, compiled.positiontup or [], {}
+        order = tuple(source.get(name, (name, None)) for name in names)
+        self._expanded[lengths] = (sql, order)
+        return sql, order
+
+    def shape(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        processors = self.result_processors
+        parts = self.parts
+        single = parts[0] if len(parts) == 1 else None
+        shaped = []
+        for raw in rows:
+            row = [
+                value if processor is None or value is None else processor(value)
+                for processor, value in zip(processors, raw, strict=True)
+            ]
+            if single is not None:
+                shaped.append(single.build(row))
+            else:
+                shaped.append(tuple(part.build(row) for part in parts))
+        return shaped
+
+
+def _parts(statement: Any, columns: Sequence[Any]) -> tuple[_Entity | _Column, ...]:
+    """Which of the row's columns make each of the statement's entities (a whole model) and
+    which are values of their own (a column or a labelled expression)."""
+    if not hasattr(statement, "column_descriptions"):  # text().columns(…): values only
+        return tuple(_Column(n) for n in range(len(columns)))
+    parts: list[_Entity | _Column] = []
+    position = 0
+    for description in statement.column_descriptions:
+        expr = description["expr"]
+        entity = description.get("entity")
+        if isinstance(expr, type) and entity is expr:
+            mapper: Mapper[Any] = class_mapper(expr)
+            width = len(mapper.column_attrs)
+            keys = []
+            for entry in columns[position : position + width]:
+                column = next(o for o in entry.objects if hasattr(o, "table"))
+                keys.append(mapper.get_property_by_column(column).key)
+            primary = tuple(
+                position + keys.index(mapper.get_property_by_column(c).key)
+                for c in mapper.primary_key
+            )
+            parts.append(_Entity(mapper, tuple(keys), position, position + width, primary))
+            position += width
+        elif description.get("aliased"):
+            raise TypeError(f"direct reads do not load aliased entities: {description}")
+        else:
+            parts.append(_Column(position))
+            position += 1
+    if position != len(columns):
+        raise TypeError(f"direct reads cannot shape {len(columns)} columns as {parts}")
+    return tuple(parts)
+
+
+class Planner:
+    """The plans of one dialect, one per statement object, the latest `MOST_PLANS` kept. The
+    answers' statements are built once (`functools.cache`); one built per call is compiled
+    per call, as correct as the rest but as slow as the ORM."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._plans: OrderedDict[int, tuple[Any, Plan]] = OrderedDict()
+
+    def plan(self, statement: Any) -> Plan:
+        key = id(statement)
+        found = self._plans.get(key)
+        if found is not None and found[0] is statement:
+            self._plans.move_to_end(key)
+            return found[1]
+        plan = Plan.of(statement, self.dialect)
+        self._plans[key] = (statement, plan)  # the statement kept: its id is not reused
+        if len(self._plans) > MOST_PLANS:
+            self._plans.popitem(last=False)
+        return plan
+
+
+def _failed(sql: str, values: Sequence[Any], error: Exception) -> OperationalError:
+    """A driver's error as SQLAlchemy's, so that the answer says the record is unavailable
+    whichever way it was read."""
+    return OperationalError(sql, list(values), error)
+
+
+class SqliteReads:
+    """`Reads` on one `sqlite3` connection of the event loop's thread, read-only."""
+
+    def __init__(self, url: str, planner: Planner) -> None:
+        parsed = make_url(url)
+        args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
+        kwargs = {**kwargs, "check_same_thread": False}
+        self._connect: Callable[[], sqlite3.Connection] = partial(sqlite3.connect, *args, **kwargs)
+        self._connection: sqlite3.Connection | None = None
+        self.planner = planner
+
+    def _open(self) -> sqlite3.Connection:
+        connection = self._connect()
+        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA query_only=ON")
+        self._connection = connection
+        return connection
+
+    @property
+    def dialect(self) -> str:
+        return self.planner.dialect.name
+
+    async def all(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        plan = self.planner.plan(statement)
+        sql, values = plan.sql_and_values(params or {})
+        connection = self._connection or self._open()
+        try:
+            rows = connection.execute(sql, values).fetchall()
+        except sqlite3.Error as error:
+            raise _failed(sql, values, error) from error
+        return plan.shape(rows)
+
+    async def first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        found = await self.all(statement, params)
+        return found[0] if found else None
+
+    async def one(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        (found,) = await self.all(statement, params)
+        return found
+
+    async def get(self, model: type[Any], ident: Any) -> Any:
+        return await self.first(_by_primary_key(model), {"ident": ident})
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class PostgresReads:
+    """`Reads` on one connection of an `asyncpg` pool, taken at the first read and given
+    back when the answer's `reads()` block ends."""
+
+    def __init__(self, pool: Any, planner: Planner) -> None:
+        self._pool = pool
+        self._connection: Any = None
+        self.planner = planner
+
+    @property
+    def dialect(self) -> str:
+        return self.planner.dialect.name
+
+    async def all(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        import asyncpg
+
+        plan = self.planner.plan(statement)
+        sql, values = plan.sql_and_values(params or {})
+        try:
+            if self._connection is None:
+                self._connection = await self._pool.acquire()
+            rows = await self._connection.fetch(sql, *values)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise _failed(sql, values, error) from error
+        return plan.shape(rows)
+
+    async def first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        found = await self.all(statement, params)
+        return found[0] if found else None
+
+    async def one(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        (found,) = await self.all(statement, params)
+        return found
+
+    async def get(self, model: type[Any], ident: Any) -> Any:
+        return await self.first(_by_primary_key(model), {"ident": ident})
+
+    async def release(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await self._pool.release(connection)
+
+
+_BY_KEY: dict[type[Any], Any] = {}
+
+
+def _by_primary_key(model: type[Any]) -> Any:
+    """`select(model).where(id == :ident)`, built once per model."""
+    query = _BY_KEY.get(model)
+    if query is None:
+        from sqlalchemy import bindparam
+        from sqlmodel import select
+
+        (key,) = sa_inspect(model).primary_key
+        query = _BY_KEY[model] = select(model).where(key == bindparam("ident"))
+    return query
+
+
+async def _postgres_codecs(connection: Any) -> None:
+    """JSON decoded as SQLAlchemy's asyncpg dialect decodes it, so that the same result
+    processors apply."""
+    await connection.set_type_codec(
+        "json",
+        encoder=str.encode,
+        decoder=lambda value: json.loads(value.decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
+    await connection.set_type_codec(
+        "jsonb",
+        encoder=lambda value: b"\x01" + value.encode(),
+        decoder=lambda value: json.loads(value[1:].decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
+
+
+class DirectReader:
+    """A database's direct reads: `async with reader.reads() as reads`."""
+
+    def __init__(self, url: str, dialect: Dialect, connect_args: dict[str, Any]) -> None:
+        self.planner = Planner(dialect)
+        self.is_sqlite = dialect.name == "sqlite"
+        self._sqlite = SqliteReads(url, self.planner) if self.is_sqlite else None
+        self._connect_args = connect_args
+        self._pool: Any = None
+        self._opening = asyncio.Lock()
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[Reads]:
+        if self._sqlite is not None:
+            yield self._sqlite
+            return
+        reads = PostgresReads(await self._postgres_pool(), self.planner)
+        try:
+            yield reads
+        finally:
+            await reads.release()
+
+    async def _postgres_pool(self) -> Any:
+        if self._pool is None:
+            import asyncpg
+
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        **self._connect_args,
+                        min_size=0,
+                        max_size=POSTGRES_READERS,
+                        init=_postgres_codecs,
+                    )
+        return self._pool
+
+    async def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+#: What a read function reads from: a session (a writer's, its transaction included) or an
+#: answer's direct `Reads`.
+ReadSource = AsyncSession | Reads
+
+
+def reading(source: ReadSource) -> Reads:
+    return SessionReads(source) if isinstance(source, AsyncSession) else source

@@ -1,0 +1,280 @@
+"""Reads below the ORM (storage.direct) give what the ORM gives: for every read an answer
+makes, on both databases, the same objects with the same values of the same types."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, func, inspect, literal
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import SQLModel, col, select
+
+from storage import deadlines, events, history, rounds, search, sensitivities, tracks, truces
+from storage.access import Actor
+from storage.db import Database
+from storage.direct import MOST_PLANS, POSTGRES_READERS, Planner, SessionReads
+from storage.lookups import command_context
+from storage.models import Deadline, Event, Sensitivity, Track, Truce, TruceTerm
+from tests.support.record import LEAD, LEAD_WRITES, NOW, WRITES, Seeded
+
+Read = Callable[[Any, Seeded], Awaitable[Any]]
+LATER = NOW + timedelta(days=40)
+
+
+def plain(value: Any) -> Any:
+    """A value as comparable data: a model as its class and columns, every leaf with its
+    type (a str is not an enum, a naive time is not an aware one)."""
+    if isinstance(value, SQLModel):
+        keys = [a.key for a in inspect(type(value)).column_attrs]
+        return (type(value).__name__, {k: plain(getattr(value, k)) for k in keys})
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return (type(value).__name__, {f.name: plain(getattr(value, f.name)) for f in fields})
+    if isinstance(value, Row):  # what a session gives for several columns: a tuple here
+        return ("tuple", [plain(v) for v in value])
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [plain(v) for v in value])
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return ("datetime", value.isoformat(), value.utcoffset())
+    return (type(value).__name__, value)
+
+
+def _query(typed: str) -> search.Query:
+    return search.read_query(typed)
+
+
+#: Every read the answers make (handlers), with the shapes of their arguments.
+READS: dict[str, Read] = {
+    "command_context member": lambda r, ids: command_context(r, Actor("UMEMBER"), "CDESK"),
+    "command_context lead": lambda r, ids: command_context(r, LEAD, ""),
+    "truce_views all": lambda r, ids: truces.truce_views(r, track_ids=None),
+    "truce_views scoped": lambda r, ids: truces.truce_views(r, track_ids=[ids.us_china]),
+    "truce_views none": lambda r, ids: truces.truce_views(r, track_ids=[]),
+    "upcoming": lambda r, ids: deadlines.upcoming_deadlines(
+        r, now=NOW, track_ids=None, include_restricted=True
+    ),
+    "upcoming team scoped": lambda r, ids: deadlines.upcoming_deadlines(
+        r, now=NOW, track_ids=[ids.us_eu], include_restricted=False, limit=2
+    ),
+    "count upcoming": lambda r, ids: deadlines.count_upcoming(
+        r, now=NOW, track_ids=None, include_restricted=False
+    ),
+    "count until": lambda r, ids: deadlines.count_upcoming(
+        r, now=NOW, track_ids=[ids.us_china], include_restricted=True, until=LATER
+    ),
+    "recently passed": lambda r, ids: deadlines.recently_passed(
+        r, now=NOW + timedelta(days=5), track_ids=None, include_restricted=True
+    ),
+    "talks": lambda r, ids: rounds.latest_and_next(r, now=NOW, track_ids=None),
+    "talks scoped": lambda r, ids: rounds.latest_and_next(r, now=LATER, track_ids=[ids.us_eu]),
+    "sensitivities": lambda r, ids: sensitivities.all_sensitivities(r, include_restricted=False),
+    "hot sensitivities": lambda r, ids: sensitivities.all_sensitivities(
+        r, levels=(sensitivities.Level.critical, sensitivities.Level.high)
+    ),
+    "find sensitivity": lambda r, ids: sensitivities.find_sensitivity(
+        r, "taiwan", include_restricted=True
+    ),
+    "timeline": lambda r, ids: events.timeline(
+        r, sensitivity_id=ids.taiwan, include_restricted=True, until=NOW
+    ),
+    "timeline unbounded": lambda r, ids: events.timeline(
+        r, sensitivity_id=ids.taiwan, include_restricted=False, limit=3
+    ),
+    "coming up": lambda r, ids: events.coming_up(
+        r, sensitivity_id=ids.taiwan, include_restricted=True, now=NOW
+    ),
+    "latest by topic": lambda r, ids: events.latest_by_sensitivity(
+        r, sensitivity_ids=[ids.taiwan, ids.taiwan + 1, 99], include_restricted=True, until=NOW
+    ),
+    "latest events": lambda r, ids: events.latest_events(
+        r, track_ids=[ids.us_china], include_restricted=True, until=NOW, limit=5
+    ),
+    "upcoming events": lambda r, ids: events.upcoming_events(
+        r, now=NOW, track_ids=None, include_restricted=False, limit=3
+    ),
+    "history": lambda r, ids: history.changes(r, include_restricted=True, limit=7),
+    "history page 2": lambda r, ids: history.changes(
+        r, include_restricted=False, offset=5, limit=5, track_ids=[ids.us_china]
+    ),
+    "history since": lambda r, ids: history.changes(
+        r,
+        include_restricted=True,
+        since=NOW - timedelta(days=400),
+        until=NOW,
+        without_actors=["parley"],
+        entities=history.EVERYTHING,
+    ),  # fmt: skip
+    "tracks": lambda r, ids: tracks.all_tracks(r),
+    "search words": lambda r, ids: search.search_record(
+        r, typed="tariff", include_restricted=True, until=NOW
+    ),
+    "search phrase": lambda r, ids: search.search_record(
+        r, typed='"rare earths" -nvidia kind:event', include_restricted=False
+    ),
+    "search track": lambda r, ids: search.search_record(
+        r, typed="truce track:us-china", include_restricted=True, until=NOW
+    ),
+    "search chinese": lambda r, ids: search.search_record(r, typed="台湾", include_restricted=True),
+    "search topic": lambda r, ids: search.search_record(
+        r, typed="export controls", include_restricted=True, until=NOW
+    ),
+    "search substring": lambda r, ids: search.search_record(
+        r, typed="rif", include_restricted=True
+    ),
+}
+
+
+#: The reads that find nothing, as they should (an empty scope).
+EMPTY = {"truce_views none"}
+
+
+async def _more_of_the_record(db: Database, seeded: Seeded, lead: Actor) -> None:
+    """Every write service once (a second truce, an extension, a round …) and a restricted
+    deadline, so that the reads meet every kind of row."""
+    for name in LEAD_WRITES:
+        write, _ = WRITES[name]
+        async with db.session() as s:
+            await write(s, lead, seeded)
+    async with db.session() as s:
+        await deadlines.add_deadline(
+            s, actor=lead, now=NOW, title="Closed-door review", due_at=LATER,
+            zone="Asia/Kolkata", kind="legislative_step", visibility="restricted",
+        )  # fmt: skip
+        for visibility in ("team", "restricted"):  # news dated later than it was entered
+            await events.add_event(
+                s, actor=lead, now=NOW, title=f"Taiwan arms sale vote ({visibility})",
+                occurred_at=LATER, zone="Asia/Taipei", visibility=visibility,
+                track_id=seeded.us_china, sensitivity_ids=[seeded.taiwan],
+            )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(READS))
+async def test_a_direct_read_gives_what_the_orm_gives(
+    db: Database, seeded: Seeded, lead: Actor, name: str
+) -> None:
+    await _more_of_the_record(db, seeded, lead)
+    read = READS[name]
+    async with db.session() as session:
+        found = await read(SessionReads(session), seeded)
+    through_the_orm = plain(found)
+    assert found or name in EMPTY, f"{name} found nothing: the comparison would prove little"
+    assert db.direct is not None
+    for _ in range(2):  # planned, then from the plan
+        async with db.reads() as reads:
+            assert not isinstance(reads, SessionReads)
+            assert plain(await read(reads, seeded)) == through_the_orm
+
+
+async def test_the_shapes_a_statement_can_have(db: Database, seeded: Seeded) -> None:
+    ids: Any = bindparam("ids", expanding=True)
+    terms = select(TruceTerm).where(col(TruceTerm.truce_id).in_(ids)).order_by(col(TruceTerm.id))
+    joined = (
+        select(Truce, Track)
+        .outerjoin(Track, col(Track.id) == col(Truce.track_id) + 1000)
+        .where(col(Truce.id) == seeded.truce)
+    )
+    values = select(Deadline.title, literal(7).label("seven"), Deadline.due_at).where(
+        col(Deadline.kind).in_(["truce_expiry", "nothing"])  # a literal list, not a bound one
+    )
+    count = select(func.count()).select_from(Event)
+    async with db.session() as session:
+        orm = SessionReads(session)
+        expected = [
+            plain(await orm.all(terms, {"ids": []})),
+            plain(await orm.all(terms, {"ids": [seeded.truce, seeded.truce]})),
+            plain(await orm.all(joined)),
+            plain(await orm.all(values)),
+            plain(await orm.one(count)),
+            plain(await orm.get(Sensitivity, seeded.taiwan)),
+            plain(await orm.get(Sensitivity, 9999)),
+            plain(await orm.first(terms, {"ids": [9999]})),
+        ]
+    async with db.reads() as reads:
+        got = [
+            plain(await reads.all(terms, {"ids": []})),
+            plain(await reads.all(terms, {"ids": [seeded.truce, seeded.truce]})),
+            plain(await reads.all(joined)),
+            plain(await reads.all(values)),
+            plain(await reads.one(count)),
+            plain(await reads.get(Sensitivity, seeded.taiwan)),
+            plain(await reads.get(Sensitivity, 9999)),
+            plain(await reads.first(terms, {"ids": [9999]})),
+        ]
+    assert got == expected
+    assert got[2][1][0][1][1] == ("NoneType", None)  # the outer join found no track
+    assert len(got[1][1]) == 2 and got[0] == ("list", [])
+
+
+async def test_what_a_direct_read_gives_is_detached_and_never_written(
+    db: Database, seeded: Seeded
+) -> None:
+    async with db.reads() as reads:
+        item = await reads.get(Sensitivity, seeded.taiwan)
+    assert item is not None and inspect(item).detached
+    item.name = "Changed on a read copy"
+    async with db.session() as session:
+        await session.commit()
+        stored = await session.get(Sensitivity, seeded.taiwan)
+    assert stored is not None and stored.name != "Changed on a read copy"
+
+
+async def test_a_failed_direct_read_is_a_database_error(db: Database) -> None:
+    broken = select(literal(1)).where(func.no_such_function(1) == 1)
+    async with db.reads() as reads:
+        with pytest.raises(DBAPIError):
+            await reads.all(broken)
+
+
+def test_a_statement_is_compiled_once_and_the_plans_are_bounded(db: Database) -> None:
+    planner = Planner(db.engine.dialect)
+    query = select(Track).order_by(col(Track.handle))
+    assert planner.plan(query) is planner.plan(query)
+    built_per_call = [select(Track).where(col(Track.id) == n) for n in range(MOST_PLANS + 5)]
+    for statement in built_per_call:
+        planner.plan(statement)
+    assert len(planner._plans) == MOST_PLANS  # noqa: SLF001
+    assert planner.plan(built_per_call[-1]) is planner.plan(built_per_call[-1])
+
+
+async def test_many_answers_at_once_share_the_readers_and_give_them_back(
+    db: Database, seeded: Seeded
+) -> None:
+    async def answer() -> int:
+        async with db.reads() as reads:
+            found = await truces.truce_views(reads, track_ids=None)
+            await asyncio.sleep(0)  # another answer runs meanwhile
+            found += await truces.truce_views(reads, track_ids=[seeded.us_china])
+            return len(found)
+
+    counts = await asyncio.gather(*(answer() for _ in range(POSTGRES_READERS * 3)))
+    assert set(counts) == {2}
+    if not db.is_sqlite:
+        assert db.direct is not None and db.direct._pool is not None  # noqa: SLF001
+        assert db.direct._pool.get_idle_size() == db.direct._pool.get_size()  # noqa: SLF001
+
+
+async def test_a_direct_read_sees_a_write_committed_just_before(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    async with db.reads() as reads:
+        before = await deadlines.count_upcoming(
+            reads, now=NOW, track_ids=None, include_restricted=True
+        )
+    async with db.session() as s:
+        await deadlines.add_deadline(
+            s, actor=lead, now=NOW, title="Vote", due_at=LATER, zone="UTC",
+            kind="legislative_step",
+        )  # fmt: skip
+    async with db.reads() as reads:
+        after = await deadlines.count_upcoming(
+            reads, now=NOW, track_ids=None, include_restricted=True
+        )
+    assert after == before + 1
