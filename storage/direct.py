@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, Protocol
 
 from sqlalchemy import inspect as sa_inspect
@@ -149,6 +149,11 @@ class Plan:
             parts=_parts(statement, columns),
         )
 
+    @cached_property
+    def _processed(self) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        """The columns whose values the ORM would process, with their processors."""
+        return tuple((n, p) for n, p in enumerate(self.result_processors) if p is not None)
+
     def sql_and_values(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
         defaults = self.defaults
         if self.expanding:
@@ -193,15 +198,16 @@ class Plan:
         return sql, order
 
     def shape(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
-        processors = self.result_processors
+        processed = self._processed
         parts = self.parts
         single = parts[0] if len(parts) == 1 else None
         shaped = []
         for raw in rows:
-            row = [
-                value if processor is None or value is None else processor(value)
-                for processor, value in zip(processors, raw, strict=True)
-            ]
+            row = list(raw)
+            for position, processor in processed:
+                value = row[position]
+                if value is not None:
+                    row[position] = processor(value)
             if single is not None:
                 shaped.append(single.build(row))
             else:
