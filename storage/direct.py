@@ -36,6 +36,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 #: Statements whose plans are kept.
 MOST_PLANS = 512
+#: The longest statement asyncpg keeps prepared (its default, 15 KB, is shorter than a
+#: `/watch` of 45 topics).
+MOST_STATEMENT_BYTES = 256 * 1024
 #: The PostgreSQL connections this process's answers read on, at most.
 POSTGRES_READERS = 10
 
@@ -435,6 +438,10 @@ class DirectReader:
                         min_size=0,
                         max_size=POSTGRES_READERS,
                         init=_postgres_codecs,
+                        # Prepared once per connection, however long: asyncpg prepares a
+                        # statement over 15 KB afresh on every call (a /watch of 45 topics
+                        # cost 7 ms of planning, against 2 ms).
+                        max_cacheable_statement_size=MOST_STATEMENT_BYTES,
                     )
         return self._pool
 
