@@ -169,5 +169,5 @@ async def asked(
     """The opening of every slash command's listener: one session for the whole answer and
     the command read into an `Ask` (track, words, `public`, who asks and their role)."""
     runtime = runtime_of(context)
-    async with runtime.db.session() as session, runtime.db.reads() as reads:
+    async with runtime.db.session_when_used() as session, runtime.db.reads() as reads:
         yield session, await read_command(session, runtime, command, reads)

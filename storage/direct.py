@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect, make_url
@@ -468,4 +468,8 @@ ReadSource = AsyncSession | Reads
 
 
 def reading(source: ReadSource) -> Reads:
-    return SessionReads(source) if isinstance(source, AsyncSession) else source
+    """`source` as `Reads`: a session (or a session opened at first use, `LazySession`) is
+    read through; the direct reads are themselves."""
+    if isinstance(source, SessionReads | SqliteReads | PostgresReads):
+        return source
+    return SessionReads(cast(AsyncSession, source))
