@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -42,22 +43,46 @@ RESTRICTED_CHANNEL = "GLOCKED01"
 
 
 class Statements:
-    """Counts the SQL statements the bot's engine sends."""
+    """Counts the SQL statements the bot sends: through the engine (`orm`) and on its direct
+    readers' connection (storage.direct), as SQLite itself traces them."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.orm = 0
+        self.direct = 0
+
+    @property
+    def count(self) -> int:
+        return self.orm + self.direct
+
+    @count.setter
+    def count(self, value: int) -> None:
+        self.orm, self.direct = value, 0
 
     def seen(self, *_: Any) -> None:
-        self.count += 1
+        self.orm += 1
+
+    def seen_direct(self, _: str) -> None:
+        self.direct += 1
+
+
+@contextmanager
+def counted(db: Database) -> Iterator[Statements]:
+    counter = Statements()
+    engine = db.engine.sync_engine
+    assert db.direct is not None and db.direct._sqlite is not None  # noqa: SLF001
+    direct = db.direct._sqlite  # noqa: SLF001
+    connection = direct._connection or direct._open()  # noqa: SLF001
+    event.listen(engine, "before_cursor_execute", counter.seen)
+    connection.set_trace_callback(counter.seen_direct)
+    yield counter
+    connection.set_trace_callback(None)
+    event.remove(engine, "before_cursor_execute", counter.seen)
 
 
 @pytest.fixture
 def statements(bot: RunningBot) -> Iterator[Statements]:
-    counter = Statements()
-    engine = bot.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", counter.seen)
-    yield counter
-    event.remove(engine, "before_cursor_execute", counter.seen)
+    with counted(bot.db) as counter:
+        yield counter
 
 
 def action_ids(body: dict[str, Any]) -> set[str]:

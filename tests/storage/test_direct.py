@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import bindparam, func, inspect, literal
@@ -17,7 +17,7 @@ from sqlmodel import SQLModel, col, select
 
 from storage import deadlines, events, history, rounds, search, sensitivities, tracks, truces
 from storage.access import Actor
-from storage.db import Database
+from storage.db import Database, LazySession
 from storage.direct import MOST_PLANS, POSTGRES_READERS, Planner, SessionReads
 from storage.lookups import command_context
 from storage.models import Deadline, Event, Sensitivity, Track, Truce, TruceTerm
@@ -297,3 +297,24 @@ async def test_a_long_statement_stays_prepared_on_postgres(db: Database, seeded:
             "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", sql
         )
     assert kept == 1
+
+
+async def test_a_session_when_used_is_made_at_its_first_use_and_closed_after(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    async with db.session_when_used() as unused:
+        assert cast(LazySession, unused).opened is None
+    assert cast(LazySession, unused).opened is None  # a read-only command made none
+    async with db.session_when_used() as used:
+        await deadlines.add_deadline(
+            used, actor=lead, now=NOW, title="Written through a lazy session", due_at=LATER,
+            zone="UTC", kind="legislative_step",
+        )  # fmt: skip
+        opened = cast(LazySession, used).opened
+        assert opened is not None
+    assert not opened.in_transaction()  # committed and given back
+    async with db.reads() as reads:
+        titles = [d.title for d in await deadlines.upcoming_deadlines(
+            reads, now=NOW, track_ids=None, include_restricted=True
+        )]  # fmt: skip
+    assert "Written through a lazy session" in titles
