@@ -138,7 +138,9 @@ class Database:
             _, connect_args = self.engine.dialect.create_connect_args(self.engine.url)
             self._changes = ChangeFeed(dict(connect_args), self.version)
             self.version.wake = self._changes.ensure_running
-            self.direct = DirectReader(self.url, self.engine.dialect, dict(connect_args))
+            self.direct = DirectReader(
+                self.url, self.engine.dialect, dict(connect_args), readers=self.pool_size
+            )
         self._sessions = async_sessionmaker(
             self.engine,
             class_=AsyncSession,

@@ -39,7 +39,8 @@ MOST_PLANS = 512
 #: The longest statement asyncpg keeps prepared (its default, 15 KB, is shorter than a
 #: `/watch` of 45 topics).
 MOST_STATEMENT_BYTES = 256 * 1024
-#: The PostgreSQL connections this process's answers read on, at most.
+#: The PostgreSQL connections this process's answers read on, at most (fewer when
+#: `PARLEY_DB_POOL` is set lower).
 POSTGRES_READERS = 20
 
 
@@ -416,8 +417,12 @@ async def _nothing_to_reset(_: Any) -> None:
 class DirectReader:
     """A database's direct reads: `async with reader.reads() as reads`."""
 
-    def __init__(self, url: str, dialect: Dialect, connect_args: dict[str, Any]) -> None:
+    def __init__(
+        self, url: str, dialect: Dialect, connect_args: dict[str, Any], *, readers: int = 0
+    ) -> None:
+        """`readers`: PostgreSQL connections at most (`POSTGRES_READERS` if fewer, or 0)."""
         self.planner = Planner(dialect)
+        self.readers = min(readers or POSTGRES_READERS, POSTGRES_READERS)
         self.is_sqlite = dialect.name == "sqlite"
         self._sqlite = SqliteReads(url, self.planner) if self.is_sqlite else None
         self._connect_args = connect_args
@@ -444,7 +449,7 @@ class DirectReader:
                     self._pool = await asyncpg.create_pool(
                         **self._connect_args,
                         min_size=0,
-                        max_size=POSTGRES_READERS,
+                        max_size=self.readers,
                         init=_postgres_codecs,
                         reset=_nothing_to_reset,
                         # Prepared once per connection, however long: asyncpg prepares a

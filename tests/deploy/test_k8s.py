@@ -11,6 +11,7 @@ import yaml
 from kubernetes_validate.utils import ValidationError, validate
 
 from storage.db import POOL_OVERFLOW
+from storage.direct import POSTGRES_READERS
 from tests.deploy.files import DEPLOY, IMAGE_UID
 
 K8S = DEPLOY / "k8s"
@@ -92,9 +93,11 @@ def test_secrets_come_from_the_secret_and_the_rest_from_the_configmap(
     assert container["envFrom"] == [{"configMapRef": {"name": "parley"}}]
     config = objects["ConfigMap"]["data"]
     assert config["PARLEY_SCHEDULER"] == "on"  # in every replica
-    # Every replica's pool, its burst and its LISTEN connection within max_connections (100).
+    # Every replica's pool, its burst, its readers (as many as the pool, at most
+    # POSTGRES_READERS) and its LISTEN connection within max_connections (100).
     replicas = objects["Deployment"]["spec"]["replicas"]
-    assert replicas * (int(config["PARLEY_DB_POOL"]) + POOL_OVERFLOW + 1) <= 100
+    pool = int(config["PARLEY_DB_POOL"])
+    assert replicas * (pool + POOL_OVERFLOW + min(pool, POSTGRES_READERS) + 1) <= 100
     assert not set(config) & env
     assert set(SECRET_SETTINGS) <= set(objects["Secret"]["stringData"])
 
