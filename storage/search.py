@@ -24,6 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, column, text
@@ -485,16 +486,8 @@ async def search(
         f"SELECT top.*, CAST({snippet} AS VARCHAR) AS snippet FROM "
         f"(SELECT * FROM ({sql}) AS hits {order} LIMIT :limit) AS top {order}"
     )
-    used = {name for name in params if f":{name}" in sql}
-    clause = text(sql).bindparams(
-        *(
-            bindparam("until", type_=UTCDateTime()) if name == "until" else bindparam(name)
-            for name in sorted(used)
-            if name != "track_ids"
-        ),
-        *([bindparam("track_ids", expanding=True)] if "track_ids" in used else []),
-    )
-    statement = clause.columns(*_HIT_COLUMNS)
+    used = tuple(sorted(name for name in params if f":{name}" in sql))
+    statement = _statement(sql, used)
     rows = await reads.all(statement, {k: params[k] for k in used})
     return [
         Hit(
@@ -509,6 +502,21 @@ async def search(
         )
         for kind, item_id, title, at, zone, track_id, rank, snippet in rows
     ]
+
+
+@lru_cache(maxsize=256)
+def _statement(sql: str, used: tuple[str, ...]) -> Any:
+    """The search's SQL as a statement, one per shape of search (its words are bound, not
+    in the SQL): built and compiled once, not on every search."""
+    clause = text(sql).bindparams(
+        *(
+            bindparam("until", type_=UTCDateTime()) if name == "until" else bindparam(name)
+            for name in used
+            if name != "track_ids"
+        ),
+        *([bindparam("track_ids", expanding=True)] if "track_ids" in used else []),
+    )
+    return clause.columns(*_HIT_COLUMNS)
 
 
 #: The columns of a search's rows, in order (`top.*`, then the snippet).
