@@ -34,8 +34,14 @@ from sqlalchemy.orm.base import instance_state
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.changes import NOT_FOR_ASYNCPG
+
 #: Statements whose plans are kept.
 MOST_PLANS = 512
+#: How long an answer waits for a PostgreSQL reader before it says the record is unavailable.
+ACQUIRE_SECONDS = 10.0
+#: How long a reader may take to connect.
+CONNECT_SECONDS = 5.0
 #: The longest statement asyncpg keeps prepared (its default, 15 KB, is shorter than a
 #: `/watch` of 45 topics).
 MOST_STATEMENT_BYTES = 256 * 1024
@@ -131,6 +137,8 @@ class Plan:
     def of(cls, statement: Any, dialect: Dialect) -> Plan:
         compiled = statement.compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
+        if compiled.literal_execute_params:
+            raise TypeError("direct reads do not render literal_execute parameters")
         # By the name each parameter has in the SQL (an anonymous one's, `level_1`).
         named = {name: bind for bind, name in compiled.bind_names.items()}
         defaults = {name: bind.effective_value for name, bind in named.items() if not bind.required}
@@ -293,8 +301,12 @@ class SqliteReads:
 
     def _open(self) -> sqlite3.Connection:
         connection = self._connect()
-        connection.execute("PRAGMA busy_timeout=30000")
-        connection.execute("PRAGMA query_only=ON")
+        try:
+            connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute("PRAGMA query_only=ON")
+        except sqlite3.Error:
+            connection.close()
+            raise
         self._connection = connection
         return connection
 
@@ -305,8 +317,8 @@ class SqliteReads:
     async def all(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
         plan = self.planner.plan(statement)
         sql, values = plan.sql_and_values(params or {})
-        connection = self._connection or self._open()
         try:
+            connection = self._connection or self._open()
             rows = connection.execute(sql, values).fetchall()
         except sqlite3.Error as error:
             raise _failed(sql, values, error) from error
@@ -348,12 +360,26 @@ class PostgresReads:
         plan = self.planner.plan(statement)
         sql, values = plan.sql_and_values(params or {})
         try:
-            if self._connection is None:
-                self._connection = await self._pool.acquire()
-            rows = await self._connection.fetch(sql, *values)
+            try:
+                rows = await (await self._connection_to_read()).fetch(sql, *values)
+            except asyncpg.ConnectionDoesNotExistError:
+                # A connection the server or a proxy closed while it sat in the pool: a
+                # read changes nothing, so it is tried once more on another.
+                await self.release(broken=True)
+                rows = await (await self._connection_to_read()).fetch(sql, *values)
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise _failed(sql, values, error) from error
         return plan.shape(rows)
+
+    async def _connection_to_read(self) -> Any:
+        if self._connection is None:
+            # Past the wait, a TimeoutError (an OSError): "the record is unavailable".
+            connection = await self._pool.acquire(timeout=ACQUIRE_SECONDS)
+            if connection.is_closed():  # closed under the pool: another, once
+                await self._pool.release(connection)
+                connection = await self._pool.acquire(timeout=ACQUIRE_SECONDS)
+            self._connection = connection
+        return self._connection
 
     async def first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
         found = await self.all(statement, params)
@@ -366,9 +392,11 @@ class PostgresReads:
     async def get(self, model: type[Any], ident: Any) -> Any:
         return await self.first(_by_primary_key(model), {"ident": ident})
 
-    async def release(self) -> None:
+    async def release(self, *, broken: bool = False) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
+            if broken:
+                connection.terminate()
             await self._pool.release(connection)
 
 
@@ -425,9 +453,10 @@ class DirectReader:
         self.readers = min(readers or POSTGRES_READERS, POSTGRES_READERS)
         self.is_sqlite = dialect.name == "sqlite"
         self._sqlite = SqliteReads(url, self.planner) if self.is_sqlite else None
-        self._connect_args = connect_args
+        self._connect_args = _asyncpg_args(connect_args)
         self._pool: Any = None
         self._opening = asyncio.Lock()
+        self._closed = False
 
     @asynccontextmanager
     async def reads(self) -> AsyncIterator[Reads]:
@@ -445,6 +474,8 @@ class DirectReader:
             import asyncpg
 
             async with self._opening:
+                if self._closed:  # a late answer after `close()`: no pool nothing closes
+                    raise OperationalError("direct reads", [], ConnectionError("closed"))
                 if self._pool is None:
                     self._pool = await asyncpg.create_pool(
                         **self._connect_args,
@@ -459,12 +490,28 @@ class DirectReader:
                     )
         return self._pool
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = ACQUIRE_SECONDS) -> None:
+        """Closes the readers, waiting for answers in flight up to `timeout`."""
+        self._closed = True
         if self._sqlite is not None:
             self._sqlite.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), timeout)
+            except TimeoutError:
+                pool.terminate()
+
+
+def _asyncpg_args(connect_args: dict[str, Any]) -> dict[str, Any]:
+    """The dialect's connect arguments as asyncpg takes them: SQLAlchemy's own left out, its
+    statement cache size (`?prepared_statement_cache_size=0`, for PgBouncer) kept as
+    asyncpg's, and a connect timeout."""
+    args = {k: v for k, v in connect_args.items() if k not in NOT_FOR_ASYNCPG}
+    if "prepared_statement_cache_size" in connect_args:
+        args["statement_cache_size"] = int(connect_args["prepared_statement_cache_size"])
+    args.setdefault("timeout", CONNECT_SECONDS)
+    return args
 
 
 #: What a read function reads from: a session (a writer's, its transaction included) or an

@@ -7,11 +7,12 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import bindparam, func, inspect, literal
-from sqlalchemy.engine import Row
+from sqlalchemy import bindparam, func, inspect, literal, text
+from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel, col, select
 
@@ -318,3 +319,55 @@ async def test_a_session_when_used_is_made_at_its_first_use_and_closed_after(
             reads, now=NOW, track_ids=None, include_restricted=True
         )]  # fmt: skip
     assert "Written through a lazy session" in titles
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_the_readers_take_the_url_options_sqlalchemy_takes(
+    db: Database, seeded: Seeded
+) -> None:
+    """`?prepared_statement_cache_size=0` (SQLAlchemy's advice behind PgBouncer) is not an
+    asyncpg option: the readers take it as asyncpg's own statement cache size."""
+    url = make_url(db.url).update_query_dict({"prepared_statement_cache_size": "0"})
+    behind_a_proxy = Database(url.render_as_string(hide_password=False))
+    try:
+        async with behind_a_proxy.reads() as reads:
+            assert [t.handle for t in await tracks.all_tracks(reads)]
+    finally:
+        await behind_a_proxy.dispose()
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_a_reader_the_server_closed_fails_no_answer(db: Database, seeded: Seeded) -> None:
+    async with db.reads() as reads:
+        await tracks.all_tracks(reads)
+        pid = reads._connection.get_server_pid()  # type: ignore[attr-defined]  # noqa: SLF001
+    async with db.engine.connect() as other:  # as a failover or a proxy's idle timeout would
+        await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    await asyncio.sleep(0.1)
+    async with db.reads() as reads:
+        assert await tracks.all_tracks(reads)
+
+
+async def test_after_close_a_late_answer_opens_nothing(db: Database) -> None:
+    assert db.direct is not None
+    async with db.reads() as reads:
+        await tracks.all_tracks(reads)
+    await db.direct.close()
+    if db.is_sqlite:
+        return  # SQLite's one connection reopens on the next read and is closed with it
+    with pytest.raises(DBAPIError):
+        async with db.reads() as reads:
+            await tracks.all_tracks(reads)
+    assert db.direct._pool is None  # noqa: SLF001
+
+
+async def test_a_database_file_that_cannot_be_opened_is_a_database_error(
+    tmp_path: Path,
+) -> None:
+    missing = Database(f"sqlite:///{tmp_path / 'no-such-folder' / 'parley.db'}")
+    try:
+        async with missing.reads() as reads:
+            with pytest.raises(DBAPIError):
+                await tracks.all_tracks(reads)
+    finally:
+        await missing.dispose()
