@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -288,7 +289,32 @@ def _failed(sql: str, values: Sequence[Any], error: Exception) -> OperationalErr
     return OperationalError(sql, list(values), error)
 
 
-class SqliteReads:
+class _DriverReads(ABC):
+    """What both drivers' `Reads` make of `all`."""
+
+    planner: Planner
+
+    @property
+    def dialect(self) -> str:
+        return self.planner.dialect.name
+
+    @abstractmethod
+    async def all(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        """The rows of `statement`, shaped (`Plan.shape`)."""
+
+    async def first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        found = await self.all(statement, params)
+        return found[0] if found else None
+
+    async def one(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        (found,) = await self.all(statement, params)
+        return found
+
+    async def get(self, model: type[Any], ident: Any) -> Any:
+        return await self.first(_by_primary_key(model), {"ident": ident})
+
+
+class SqliteReads(_DriverReads):
     """`Reads` on one `sqlite3` connection of the event loop's thread, read-only."""
 
     def __init__(self, url: str, planner: Planner) -> None:
@@ -310,10 +336,6 @@ class SqliteReads:
         self._connection = connection
         return connection
 
-    @property
-    def dialect(self) -> str:
-        return self.planner.dialect.name
-
     async def all(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
         plan = self.planner.plan(statement)
         sql, values = plan.sql_and_values(params or {})
@@ -324,24 +346,13 @@ class SqliteReads:
             raise _failed(sql, values, error) from error
         return plan.shape(rows)
 
-    async def first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
-        found = await self.all(statement, params)
-        return found[0] if found else None
-
-    async def one(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
-        (found,) = await self.all(statement, params)
-        return found
-
-    async def get(self, model: type[Any], ident: Any) -> Any:
-        return await self.first(_by_primary_key(model), {"ident": ident})
-
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
 
 
-class PostgresReads:
+class PostgresReads(_DriverReads):
     """`Reads` on one connection of an `asyncpg` pool, taken at the first read and given
     back when the answer's `reads()` block ends."""
 
@@ -349,10 +360,6 @@ class PostgresReads:
         self._pool = pool
         self._connection: Any = None
         self.planner = planner
-
-    @property
-    def dialect(self) -> str:
-        return self.planner.dialect.name
 
     async def all(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
         import asyncpg
@@ -380,17 +387,6 @@ class PostgresReads:
                 connection = await self._pool.acquire(timeout=ACQUIRE_SECONDS)
             self._connection = connection
         return self._connection
-
-    async def first(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
-        found = await self.all(statement, params)
-        return found[0] if found else None
-
-    async def one(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
-        (found,) = await self.all(statement, params)
-        return found
-
-    async def get(self, model: type[Any], ident: Any) -> Any:
-        return await self.first(_by_primary_key(model), {"ident": ident})
 
     async def release(self, *, broken: bool = False) -> None:
         if self._connection is not None:
@@ -522,6 +518,6 @@ ReadSource = AsyncSession | Reads
 def reading(source: ReadSource) -> Reads:
     """`source` as `Reads`: a session (or a session opened at first use, `LazySession`) is
     read through; the direct reads are themselves."""
-    if isinstance(source, SessionReads | SqliteReads | PostgresReads):
+    if isinstance(source, SessionReads | _DriverReads):
         return source
     return SessionReads(cast(AsyncSession, source))
