@@ -111,7 +111,7 @@ async def handle_deadline(
                 usage_reply(context, "/deadline", ask.text, USAGE, tracks=ask.unnamed_handles)
             )
         else:
-            await ack(await list_deadlines(session, ask, client))
+            await ack(await list_deadlines(ask, client))
 
 
 def _number(words: list[str]) -> int | None:
@@ -123,7 +123,7 @@ def _number(words: list[str]) -> int | None:
     return int(word)
 
 
-async def list_deadlines(session: AsyncSession, ask: Ask, client: AsyncWebClient) -> dict[str, Any]:
+async def list_deadlines(ask: Ask, client: AsyncWebClient) -> dict[str, Any]:
     runtime = ask.runtime
     now = runtime.now()
     # A `public` answer is read by the whole channel: no one reader's zone in it.

@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any, Protocol, cast
 
+from sqlalchemy import bindparam
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapper, class_mapper
 from sqlalchemy.orm.base import instance_state
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.changes import NOT_FOR_ASYNCPG
@@ -403,9 +405,6 @@ def _by_primary_key(model: type[Any]) -> Any:
     """`select(model).where(id == :ident)`, built once per model."""
     query = _BY_KEY.get(model)
     if query is None:
-        from sqlalchemy import bindparam
-        from sqlmodel import select
-
         (key,) = sa_inspect(model).primary_key
         query = _BY_KEY[model] = select(model).where(key == bindparam("ident"))
     return query
@@ -447,8 +446,7 @@ class DirectReader:
         """`readers`: PostgreSQL connections at most (`POSTGRES_READERS` if fewer, or 0)."""
         self.planner = Planner(dialect)
         self.readers = min(readers or POSTGRES_READERS, POSTGRES_READERS)
-        self.is_sqlite = dialect.name == "sqlite"
-        self._sqlite = SqliteReads(url, self.planner) if self.is_sqlite else None
+        self._sqlite = SqliteReads(url, self.planner) if dialect.name == "sqlite" else None
         self._connect_args = _asyncpg_args(connect_args)
         self._pool: Any = None
         self._opening = asyncio.Lock()

@@ -186,20 +186,9 @@ async def test_the_shapes_a_statement_can_have(db: Database, seeded: Seeded) -> 
         col(Deadline.kind).in_(["truce_expiry", "nothing"])  # a literal list, not a bound one
     )
     count = select(func.count()).select_from(Event)
-    async with db.session() as session:
-        orm = SessionReads(session)
-        expected = [
-            plain(await orm.all(terms, {"ids": []})),
-            plain(await orm.all(terms, {"ids": [seeded.truce, seeded.truce]})),
-            plain(await orm.all(joined)),
-            plain(await orm.all(values)),
-            plain(await orm.one(count)),
-            plain(await orm.get(Sensitivity, seeded.taiwan)),
-            plain(await orm.get(Sensitivity, 9999)),
-            plain(await orm.first(terms, {"ids": [9999]})),
-        ]
-    async with db.reads() as reads:
-        got = [
+
+    async def every_shape(reads: Any) -> list[Any]:
+        return [
             plain(await reads.all(terms, {"ids": []})),
             plain(await reads.all(terms, {"ids": [seeded.truce, seeded.truce]})),
             plain(await reads.all(joined)),
@@ -209,6 +198,11 @@ async def test_the_shapes_a_statement_can_have(db: Database, seeded: Seeded) -> 
             plain(await reads.get(Sensitivity, 9999)),
             plain(await reads.first(terms, {"ids": [9999]})),
         ]
+
+    async with db.session() as session:
+        expected = await every_shape(SessionReads(session))
+    async with db.reads() as reads:
+        got = await every_shape(reads)
     assert got == expected
     assert got[2][1][0][1][1] == ("NoneType", None)  # the outer join found no track
     assert len(got[1][1]) == 2 and got[0] == ("list", [])
