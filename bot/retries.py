@@ -17,7 +17,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from bot.runtime import runtime_of
-from storage.handled import first_time, forget_handled
+from storage.handled import claim, forget_handled
 
 log = logging.getLogger("parley.retries")
 NO_RETRY_HEADER = "x-slack-no-retry"  # the answer to a retry already handled carries it
@@ -39,12 +39,12 @@ async def handle_each_event_once(
         return await next()
     runtime = runtime_of(context)
     now = runtime.now()
-    async with runtime.db.session() as session:
-        first = await first_time(session, request_id=event_id, now=now)
-        if runtime.due_to_forget_handled is None or now >= runtime.due_to_forget_handled:
+    first = await claim(runtime.db, request_id=event_id, now=now)
+    if runtime.due_to_forget_handled is None or now >= runtime.due_to_forget_handled:
+        runtime.due_to_forget_handled = now + FORGET_EVERY
+        async with runtime.db.session() as session:
             await forget_handled(session, before=now - KEEP_HANDLED)
-            runtime.due_to_forget_handled = now + FORGET_EVERY
-        await session.commit()
+            await session.commit()
     if first:
         return await next()
     log.info("ignored a Slack retry of an event already handled", extra={"event_id": event_id})

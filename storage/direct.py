@@ -22,6 +22,7 @@ import sqlite3
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -38,6 +39,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.changes import NOT_FOR_ASYNCPG
+from storage.sqlite_reads import WRITE_WAIT_SECONDS
 
 #: Statements whose plans are kept.
 MOST_PLANS = 512
@@ -327,6 +329,10 @@ class SqliteReads(_DriverReads):
         self._connection: sqlite3.Connection | None = None
         self.planner = planner
 
+    def writes(self) -> SqliteWrites:
+        """Writes on a connection of their own, to the same database."""
+        return SqliteWrites(self._connect)
+
     def _open(self) -> sqlite3.Connection:
         connection = self._connect()
         try:
@@ -349,6 +355,59 @@ class SqliteReads(_DriverReads):
         return plan.shape(rows)
 
     def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class SqliteWrites:
+    """Single autocommitted writes on one `sqlite3` connection of a thread of their own: one
+    hand-off each way, where a session's write makes several (its BEGIN, statement and
+    COMMIT each on aiosqlite's thread) and more work for the ORM than the statement itself.
+
+    Each commits as the sessions' do (flushed to the disk); a writer holding the lock is
+    waited for on that thread, as long as any writer waits (`WRITE_WAIT_SECONDS`).
+    """
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._connect = connect
+        self._connection: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-writes")
+
+    async def run(self, sql: str, values: Sequence[Any]) -> int:
+        """The rows the statement changed."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._run, sql, values)
+
+    def _run(self, sql: str, values: Sequence[Any]) -> int:
+        try:
+            connection = self._connection or self._open()
+            return int(connection.execute(sql, values).rowcount)
+        except sqlite3.Error as error:
+            raise _failed(sql, values, error) from error
+
+    def _open(self) -> sqlite3.Connection:
+        connection = self._connect()
+        try:
+            connection.isolation_level = None  # autocommit: each statement commits
+            for pragma in (
+                f"busy_timeout={int(WRITE_WAIT_SECONDS * 1000)}",
+                "foreign_keys=ON",
+            ):
+                connection.execute(f"PRAGMA {pragma}")
+        except sqlite3.Error:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    async def close(self) -> None:
+        """Closes the connection on its thread, once the writes handed to it are done."""
+        if self._connection is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._close_here)
+        self._thread.shutdown(wait=False)
+
+    def _close_here(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -431,14 +490,15 @@ async def _postgres_codecs(connection: Any) -> None:
 
 async def _nothing_to_reset(_: Any) -> None:
     """What a reader's connection needs before it goes back to the pool: nothing. Its
-    statements only read, outside any transaction, so they leave no state, no lock, no
-    LISTEN; asyncpg's own reset is a round trip on every release (`RESET ALL`, `UNLISTEN
-    *`, …), as costly as one of the answer's reads. An open transaction is still rolled
-    back by the pool."""
+    statements only read, or write in a transaction of their own (`write_at_once`), so they
+    leave no state, no lock, no LISTEN; asyncpg's own reset is a round trip on every release
+    (`RESET ALL`, `UNLISTEN *`, …), as costly as one of the answer's reads. An open
+    transaction is still rolled back by the pool."""
 
 
 class DirectReader:
-    """A database's direct reads: `async with reader.reads() as reads`."""
+    """A database's direct reads, `async with reader.reads() as reads`, and its small
+    writes of one statement (`write_at_once`)."""
 
     def __init__(
         self, url: str, dialect: Dialect, connect_args: dict[str, Any], *, readers: int = 0
@@ -447,6 +507,7 @@ class DirectReader:
         self.planner = Planner(dialect)
         self.readers = min(readers or POSTGRES_READERS, POSTGRES_READERS)
         self._sqlite = SqliteReads(url, self.planner) if dialect.name == "sqlite" else None
+        self._sqlite_writes = self._sqlite.writes() if self._sqlite is not None else None
         self._connect_args = _asyncpg_args(connect_args)
         self._pool: Any = None
         self._opening = asyncio.Lock()
@@ -462,6 +523,23 @@ class DirectReader:
             yield reads
         finally:
             await reads.release()
+
+    async def write_at_once(self, statement: Any, params: dict[str, Any]) -> int:
+        """Runs one write statement (a Core `insert` …) in a transaction of its own, below
+        the ORM: the rows it changed. For a small write on every request (an event's claim,
+        `storage.handled`): through a session, it cost as much as the whole App Home."""
+        plan = self.planner.plan(statement)
+        sql, values = plan.sql_and_values(params)
+        if self._sqlite_writes is not None:
+            return await self._sqlite_writes.run(sql, values)
+        import asyncpg
+
+        try:
+            async with (await self._postgres_pool()).acquire(timeout=ACQUIRE_SECONDS) as conn:
+                status = await conn.execute(sql, *values)  # "INSERT 0 1": outside a transaction
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise _failed(sql, values, error) from error
+        return int(status.rsplit(" ", 1)[-1])
 
     async def _postgres_pool(self) -> Any:
         if self._pool is None:
@@ -489,6 +567,8 @@ class DirectReader:
         self._closed = True
         if self._sqlite is not None:
             self._sqlite.close()
+        if self._sqlite_writes is not None:
+            await self._sqlite_writes.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:

@@ -2,6 +2,8 @@
 
 The claim is one `INSERT … ON CONFLICT DO NOTHING`: of two replicas receiving the same
 event, exactly one gets True.
+
+    first = await claim(db, request_id=body["event_id"], now=now)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import bindparam, delete
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import Database
 from storage.models import HandledRequest
 from storage.types import UTCDateTime
 from storage.upsert import dialect_of, insert_in
@@ -30,6 +33,20 @@ def _claim(dialect: str) -> Any:
         )
         .on_conflict_do_nothing(index_elements=["request_id"])
     )
+
+
+async def claim(db: Database, *, request_id: str, now: datetime) -> bool:
+    """Records `request_id` as handled at `now`, committed; False if it already was.
+
+    Below the ORM (`DirectReader.write_at_once`); through a session on an in-memory
+    database, which no second connection can see."""
+    params = {"request_id": request_id, "handled_at": now}
+    if db.direct is not None:
+        return bool(await db.direct.write_at_once(_claim(db.dialect), params))
+    async with db.session() as session:
+        first = await first_time(session, request_id=request_id, now=now)
+        await session.commit()
+    return first
 
 
 async def first_time(session: AsyncSession, *, request_id: str, now: datetime) -> bool:
