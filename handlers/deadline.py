@@ -6,7 +6,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -33,6 +32,7 @@ from bot.runtime import Runtime, runtime_of
 from bot.settings import Settings
 from bot.timeleft import describe_time_left, format_local, time_left
 from handlers import forms
+from handlers.registry import Listeners
 from handlers.request import Ask, answer_key, answer_zone, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
@@ -449,7 +449,7 @@ async def submit_deadline(
     )
 
 
-def register(app: AsyncApp) -> None:
+def register(app: Listeners) -> None:
     app.command("/deadline")(handle_deadline)
     app.action(Action.mark_deadline_met.value)(mark_met_from_button)
     app.action(Action.confirm_deadline_met.value)(confirm_met_from_button)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
@@ -20,6 +19,7 @@ from bot.timeleft import format_local
 from bot.timeparse import TimeParseError, parse_clock
 from handlers import forms
 from handlers import sources as source_commands
+from handlers.registry import Listeners
 from handlers.request import Ask, answer_zone, asked
 from handlers.usage import usage_reply
 from storage import outbox, roles, subscriptions, tracks
@@ -352,5 +352,5 @@ async def search(
     return message(fallback, blocks, response_type=ask.response_type())
 
 
-def register(app: AsyncApp) -> None:
+def register(app: Listeners) -> None:
     app.command("/desk")(handle_desk)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.views import View
@@ -16,6 +15,7 @@ from bot.render.ids import Action, Callback, Field
 from bot.settings import Settings
 from bot.timeleft import format_local
 from handlers import forms
+from handlers.registry import Listeners
 from handlers.submissions import lead_submission, opens_form
 from storage import events, sensitivities
 from templates import render
@@ -77,6 +77,6 @@ async def submit_event(
     )
 
 
-def register(app: AsyncApp) -> None:
+def register(app: Listeners) -> None:
     app.view(Callback.event_form.value)(submit_event)
     app.action(Action.open_event_form.value)(opens_form(_event_form))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
@@ -21,6 +20,7 @@ from bot.render.present import (
     truce_heading,
 )
 from bot.runtime import Runtime, runtime_of
+from handlers.registry import Listeners
 from storage import deadlines, events, sensitivities, tracks, truces
 from storage.lookups import command_context
 from storage.models import Level, Role
@@ -102,5 +102,5 @@ async def handle_home_opened(
     await client.views_publish(user_id=user_id, view=block_json(view))
 
 
-def register(app: AsyncApp) -> None:
+def register(app: Listeners) -> None:
     app.event("app_home_opened")(handle_home_opened)

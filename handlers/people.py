@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.runtime import runtime_of
+from handlers.registry import Listeners
 
 
 async def handle_user_change(event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -18,5 +18,5 @@ async def handle_user_change(event: dict[str, Any], context: AsyncBoltContext) -
         runtime_of(context).note_zone(user["id"], user.get("tz"))
 
 
-def register(app: AsyncApp) -> None:
+def register(app: Listeners) -> None:
     app.event("user_change")(handle_user_change)

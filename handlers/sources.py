@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -25,6 +24,7 @@ from bot.render.intake import check_text, source_line
 from bot.runtime import Runtime, runtime_of
 from handlers import forms
 from handlers.forms import EventPrefill, local_text
+from handlers.registry import Listeners
 from handlers.request import Ask
 from storage import feed_items, sources
 from storage.access import Actor, require_lead
@@ -286,7 +286,7 @@ async def _permalink(client: AsyncWebClient, channel: str, ts: str) -> str:
     return str(reply.get("permalink") or "")
 
 
-def register(app: AsyncApp) -> None:
+def register(app: Listeners) -> None:
     app.action(Action.add_item.value)(add_item_from_button)
     app.action(Action.dismiss_item.value)(dismiss_item_from_button)
     app.action(Action.mute_item.value)(mute_item_from_button)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
@@ -18,6 +17,7 @@ from bot.render.present import round_block
 from bot.settings import Settings
 from bot.timeleft import format_local
 from handlers import forms
+from handlers.registry import Listeners
 from handlers.request import answer_zone, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
@@ -138,7 +138,7 @@ async def submit_round(
     )
 
 
-def register(app: AsyncApp) -> None:
+def register(app: Listeners) -> None:
     app.command("/talks")(handle_talks)
     app.view(Callback.round_form.value)(submit_round)
     app.action(Action.open_round_form.value)(opens_form(_new_round_form))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.views import View
@@ -19,6 +18,7 @@ from bot.render.present import in_reader_zone, separated, truce_blocks, truce_he
 from bot.settings import Settings
 from bot.timeleft import format_local
 from handlers import forms
+from handlers.registry import Listeners
 from handlers.request import Ask, answer_key, answer_zone, asked
 from handlers.submissions import lead_submission, opens_form
 from handlers.usage import usage_reply
@@ -227,7 +227,7 @@ async def submit_truce(
     )
 
 
-def register(app: AsyncApp) -> None:
+def register(app: Listeners) -> None:
     app.command("/truce")(handle_truce)
     app.view(Callback.truce_form.value)(submit_truce)
     app.action(Action.open_truce_form.value)(opens_form(_truce_form))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.blocks import Block
@@ -26,6 +25,7 @@ from bot.render.ids import Action, Callback, Field
 from bot.render.present import event_block, sensitivity_block
 from bot.settings import Settings
 from handlers import forms
+from handlers.registry import Listeners
 from handlers.request import answer_zone, asked
 from handlers.submissions import lead_submission, opens_form
 from storage import events, sensitivities
@@ -164,7 +164,7 @@ async def submit_sensitivity(
     )
 
 
-def register(app: AsyncApp) -> None:
+def register(app: Listeners) -> None:
     app.command("/watch")(handle_watch)
     app.view(Callback.sensitivity_form.value)(submit_sensitivity)
     app.action(Action.open_sensitivity_form.value)(opens_form(_new_sensitivity_form))

@@ -101,3 +101,48 @@ async def test_every_listener_is_reached_by_some_request(app: AsyncApp) -> None:
             if await listener.async_matches(req=r, resp=BoltResponse(status=200))
         ]
         assert hits, listener.ack_function.__name__
+
+
+async def _tries_before_a_match(app: AsyncApp, request: AsyncBoltRequest) -> int:
+    """How many listeners Bolt tries before the one that answers `request`."""
+    for tried, listener in enumerate(app._async_listeners):  # noqa: SLF001
+        if await listener.async_matches(req=request, resp=BoltResponse(status=200)):
+            return tried
+    raise AssertionError("no listener matched")
+
+
+async def test_the_commands_are_tried_first_the_most_asked_first(app: AsyncApp) -> None:
+    """handlers.registry: each slash command is reached after trying only the commands
+    before it, App Home right after them, whatever order the surfaces register in."""
+    requests = _requests()
+    tries = {name: await _tries_before_a_match(app, requests[name]) for name in requests}
+    order = ("/truce", "/deadline", "/watch", "/talks", "/desk", "app_home_opened")
+    assert [tries[name] for name in order] == list(range(len(order)))
+    others = [n for n in requests if n not in order]
+    assert min(tries[n] for n in others) == len(order)
+
+
+async def test_the_order_registers_every_listener_of_every_surface(tmp_path: Path) -> None:
+    """Taken by `ListenerOrder`, then made on the app: the same listeners as registering
+    each surface on the app itself."""
+    from handlers import deadline, desk, events, home, people, sources, talks, truce, watch
+    from handlers.registry import ListenerOrder
+
+    surfaces = (home, desk, truce, deadline, talks, watch, events, sources, people)
+    direct, ordered = AsyncApp(token="xoxb-1", signing_secret="s" * 32), AsyncApp(
+        token="xoxb-1", signing_secret="s" * 32
+    )
+    order = ListenerOrder()
+    for surface in surfaces:
+        surface.register(direct)
+        surface.register(order)
+    order.register_on(ordered)
+
+    def listeners(app: AsyncApp) -> list[str]:
+        return sorted(
+            f"{listener.ack_function.__module__}.{listener.ack_function.__qualname__}"
+            for listener in app._async_listeners  # noqa: SLF001
+        )
+
+    assert listeners(ordered) == listeners(direct)
+    assert len(listeners(ordered)) >= 27
