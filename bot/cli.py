@@ -513,7 +513,11 @@ async def bot_process(settings: Settings) -> AsyncIterator[BotProcess]:
     try:
         clock = SystemClock()
         async with kept_alive(build_client(settings)) as client:
-            app = build_app(settings=settings, client=client, db=db, clock=clock)
+            # Every HTTP request's signature is checked before it reaches Bolt (bot.web, 401
+            # if wrong), and Socket Mode's carry none: Bolt's own check would be a second.
+            app = build_app(
+                settings=settings, client=client, db=db, clock=clock, verify_requests=False
+            )
             metrics = Metrics()
             metrics.instrument(app.client)
             # What is built by now lives as long as the process: frozen out of the

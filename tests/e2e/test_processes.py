@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -242,3 +243,31 @@ async def test_serve_makes_its_web_api_calls_over_one_kept_connection(
     assert len(published) == 4
     assert all(call.peer for call in published)
     assert len({call.peer for call in published}) == 1, [call.peer for call in published]
+
+
+async def test_serve_refuses_what_slack_did_not_sign_and_answers_what_it_did(
+    tmp_path: Path, standin: SlackStandIn
+) -> None:
+    """`parley serve` checks each signature once, before Bolt (bot.web), with Bolt's own
+    check off: what is unsigned, wrongly signed or replayed stays refused."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = environment(tmp_path, standin, SLACK_SIGNING_SECRET=SIGNING_SECRET)
+    process = await start(tmp_path, env, "serve", "--host", "127.0.0.1", "--port", str(port))
+    body = urlencode(command_form(standin, "/truce", MEMBER))
+    refused = {
+        "unsigned": {"content-type": "application/x-www-form-urlencoded"},
+        "wrong secret": sign(body, secret="not-the-signing-secret"),
+        "replayed": sign(body, timestamp=int(time.time()) - 5 * 60 - 30),
+    }
+    async with httpx.AsyncClient(timeout=20) as http:
+        await wait_healthy(http, url, process)
+        statuses = {
+            how: (await http.post(f"{url}/slack/events", content=body, headers=headers)).status_code
+            for how, headers in refused.items()
+        }
+        signed = await http.post(f"{url}/slack/events", content=body, headers=sign(body))
+        await stop(process)
+    assert statuses == dict.fromkeys(refused, 401)
+    assert signed.status_code == 200
+    assert signed.json()["text"] == "No active truce is on record.", signed.text
