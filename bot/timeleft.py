@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.zones import zone_label
@@ -233,11 +234,23 @@ def countdown_left(
     return f"late: {mark_name(offset)} countdown; {real}"
 
 
+#: Instants shown and remembered: each answer shows the same few again (a deadline's due
+#: time in its zone and the reader's), at some 5 µs each, several times an answer.
+SHOWN_INSTANTS = 4096
+
+
 def format_local(instant: datetime, zone: str) -> str:
     """``Tue 12 Aug 2025 00:01 EDT``, ``Tue 12 Aug 2025 12:01 UTC+8 Shanghai``: fixed English
     names, so the host locale can't change it, and a zone named only as `bot.zones.zone_label`
     names it (never an abbreviation with several meanings, such as CST or IST)."""
     _require_aware("instant", instant)
+    return _format_utc(instant.astimezone(UTC), zone)
+
+
+@lru_cache(maxsize=SHOWN_INSTANTS)
+def _format_utc(instant: datetime, zone: str) -> str:
+    """Remembered by the instant in UTC: two datetimes of one zone an hour apart in a DST
+    fold (01:30 EDT, 01:30 EST) are equal to Python, and would share a memo."""
     local = instant.astimezone(ZoneInfo(zone))
     return (
         f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from slack_sdk.models.blocks import Block, ButtonElement
 
 from bot.render.blocks import BUTTON_TEXT, button, clip_words, context_line, divider, section
 from bot.render.ids import Action
-from bot.timeleft import describe_time_left, format_local, slack_date, time_left
+from bot.timeleft import (
+    SHOWN_INSTANTS,
+    describe_time_left,
+    format_local,
+    slack_date,
+    time_left,
+)
 from storage.events import EventView, Headline
 from storage.models import (
     Deadline,
@@ -57,6 +64,11 @@ def in_reader_zone(instant: datetime, reader_zone: str | None) -> SlackMarkup:
     from `users.info`, in an answer only that reader sees; in a post many read (a channel
     post, a `public` answer: `reader_zone` None) it is UTC, named as such.
     """
+    return _in_zone_utc(instant.astimezone(UTC), reader_zone)
+
+
+@lru_cache(maxsize=SHOWN_INSTANTS)  # by the instant in UTC, as `format_local`'s memo
+def _in_zone_utc(instant: datetime, reader_zone: str | None) -> SlackMarkup:
     fallback = format_local(instant, reader_zone or "UTC")
     return SlackMarkup(slack_date(instant, fallback, label=READER_LABEL))
 

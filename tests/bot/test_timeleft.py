@@ -451,3 +451,35 @@ def test_countdown_left(
 ) -> None:
     now = DUE - offset + after_mark
     assert countdown_left(offset, due=DUE, now=now, zone=NY, late=late) == expected
+
+
+def test_remembered_times_read_as_made_afresh_whatever_zone_the_instant_came_in() -> None:
+    """`format_local` remembers what it showed: one instant handed in any zone (equal
+    datetimes, so one memo) must read as made afresh for each zone it is shown in, across
+    DST changes and folds; a naive datetime is refused every time, never remembered."""
+    from bot.render.present import READER_LABEL, in_reader_zone
+    from bot.timeleft import format_local, slack_date
+    from bot.zones import zone_label
+
+    def made_afresh(instant: datetime, zone: str) -> str:
+        local = instant.astimezone(ZoneInfo(zone))
+        return f"{local:%a} {local.day} {local:%b %Y %H:%M} {zone_label(local, zone)}"
+
+    zones = ("America/New_York", "Asia/Shanghai", "Europe/London", "Asia/Kolkata", "UTC")
+    start = datetime(2025, 3, 8, 12, 0, tzinfo=UTC)
+    instants = [start + timedelta(minutes=37 * n) for n in range(400)]  # over 10 days
+    folds = [datetime(2025, 11, 2, 1, 30, fold=f, tzinfo=ZoneInfo(zones[0])) for f in (0, 1)]
+    assert folds[0] == folds[1] and hash(folds[0]) == hash(folds[1])  # one hour apart
+    instants += folds
+    for instant in instants:
+        for handed_in in zones:
+            as_handed = instant.astimezone(ZoneInfo(handed_in))
+            for zone in zones:
+                assert format_local(as_handed, zone) == made_afresh(instant, zone)
+                fallback = made_afresh(instant, zone)
+                assert in_reader_zone(as_handed, zone) == slack_date(
+                    instant, fallback, label=READER_LABEL
+                )
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            format_local(datetime(2025, 8, 12, 0, 1), "UTC")
