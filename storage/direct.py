@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property, partial
 from typing import Any, Protocol, cast
 
@@ -40,6 +41,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.changes import NOT_FOR_ASYNCPG
 from storage.sqlite_reads import WRITE_WAIT_SECONDS
+from storage.types import UTCDateTime
 
 #: Statements whose plans are kept.
 MOST_PLANS = 512
@@ -103,14 +105,23 @@ class _Entity:
     start: int
     stop: int
     primary: tuple[int, ...]  # positions of the primary key in the row
+    _new: Callable[[], Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_new", self.mapper.class_manager.new_instance)
 
     def build(self, row: Sequence[Any]) -> Any:
-        values = row[self.start : self.stop]
-        identity = tuple(row[i] for i in self.primary)
-        if all(part is None for part in identity):  # the outer join found none
-            return None
-        instance = self.mapper.class_manager.new_instance()
-        instance.__dict__.update(zip(self.keys, values, strict=True))
+        primary = self.primary
+        if len(primary) == 1:
+            identity: tuple[Any, ...] = (row[primary[0]],)
+            if identity[0] is None:  # the outer join found none
+                return None
+        else:
+            identity = tuple(row[i] for i in primary)
+            if all(part is None for part in identity):
+                return None
+        instance = self._new()
+        instance.__dict__.update(zip(self.keys, row[self.start : self.stop], strict=True))
         instance_state(instance).key = (self.mapper.class_, identity, None)
         return instance
 
@@ -154,9 +165,7 @@ class Plan:
         }
         expanding = frozenset(name for name, bind in named.items() if bind.expanding)
         columns = compiled._result_columns  # noqa: SLF001
-        result_processors = tuple(
-            entry.type._cached_result_processor(dialect, None) for entry in columns
-        )
+        result_processors = tuple(_result_processor(entry.type, dialect) for entry in columns)
         return cls(
             compiled=compiled,
             defaults=defaults,
@@ -230,6 +239,24 @@ class Plan:
             else:
                 shaped.append(tuple(part.build(row) for part in parts))
         return shaped
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What the ORM makes of a column's non-NULL value, in fewer steps for an instant: the
+    dialect's processor, then `UTCDateTime`'s, in one call, not three. Every other type's
+    as SQLAlchemy's. (tests/storage/test_direct.py compares every read's objects with the
+    ORM's.)"""
+    if isinstance(type_, UTCDateTime):
+        parse: Any = type_.impl_instance._cached_result_processor(dialect, None)  # noqa: SLF001
+        if parse is None:
+            return _as_utc
+        return lambda value: _as_utc(parse(value))
+    return cast(Callable[[Any], Any] | None, type_._cached_result_processor(dialect, None))  # noqa: SLF001
+
+
+def _as_utc(value: datetime) -> datetime:
+    """`UTCDateTime.process_result_value` of a value that is not None."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _parts(statement: Any, columns: Sequence[Any]) -> tuple[_Entity | _Column, ...]:

@@ -365,3 +365,16 @@ async def test_a_database_file_that_cannot_be_opened_is_a_database_error(
                 await tracks.all_tracks(reads)
     finally:
         await missing.dispose()
+
+
+async def test_instants_come_back_in_utc_whatever_the_driver_gives(
+    db: Database, seeded: Seeded
+) -> None:
+    """`UTCDateTime` in one step (storage.direct): aware, in UTC, the instant stored."""
+    query = select(Deadline.due_at, Deadline.zone).order_by(col(Deadline.id))
+    async with db.session() as session:
+        expected = [plain(row) for row in (await session.exec(query)).all()]
+    async with db.reads() as reads:
+        got = await reads.all(query)
+    assert [plain(row) for row in got] == expected
+    assert got and all(due.utcoffset() == timedelta(0) for due, _ in got)
