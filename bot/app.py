@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -73,6 +74,27 @@ class _GivenClientNotice(logging.Filter):
         return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
+class PrepareRequest(AsyncMiddleware):
+    """The runtime for every listener; then a Slack retry of a handled event stops here.
+
+    One middleware, not two, and an object rather than a function: for a function, Bolt
+    inspects its parameters and builds their values on every request."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        req.context["parley"] = self.runtime
+        response: BoltResponse | None = await handle_each_event_once(req.body, req.context, next)
+        return response
+
+
 def build_app(
     *,
     settings: Settings,
@@ -105,15 +127,7 @@ def build_app(
     runtime = Runtime(settings=settings, db=db, clock=clock)
     runtime.check_source = Intake(db=db, clock=clock, settings=settings, worker=worker_name()).check
 
-    async def prepare_request(
-        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]
-    ) -> Any:
-        """The runtime for every listener; then a Slack retry of a handled event stops here.
-        (One middleware, not two: Bolt builds each one's arguments on every request.)"""
-        context["parley"] = runtime
-        return await handle_each_event_once(body, context, next)
-
-    app.use(prepare_request)
+    app.use(PrepareRequest(runtime))
     # Bolt tries each listener's matcher in turn: the commands first, the most asked first
     # (handlers.registry).
     order = ListenerOrder()

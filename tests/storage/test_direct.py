@@ -378,3 +378,41 @@ async def test_instants_come_back_in_utc_whatever_the_driver_gives(
         got = await reads.all(query)
     assert [plain(row) for row in got] == expected
     assert got and all(due.utcoffset() == timedelta(0) for due, _ in got)
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_with_every_reader_busy_an_answer_waits_then_reads_or_says_unavailable(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A free reader is taken at once; with none free, the answer waits for one given back,
+    and past the wait (`ACQUIRE_SECONDS`) fails with a TimeoutError (an OSError: "the record
+    is unavailable", handlers.errors), not a hang."""
+    from storage import direct
+
+    assert db.direct is not None
+    monkeypatch.setattr(direct, "ACQUIRE_SECONDS", 0.3)
+    count = select(func.count()).select_from(Track)
+    held: list[Any] = []
+    release = asyncio.Event()
+
+    async def holding() -> None:
+        async with db.reads() as reads:
+            await reads.one(count)  # takes a reader
+            held.append(reads)
+            await release.wait()
+
+    holders = [asyncio.create_task(holding()) for _ in range(db.direct.readers)]
+    while len(held) < db.direct.readers:
+        await asyncio.sleep(0.01)
+    with pytest.raises(TimeoutError):  # none given back within the wait
+        async with db.reads() as reads:
+            await reads.one(count)
+    async with db.reads() as reads:
+        waiting = asyncio.create_task(reads.one(count))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        release.set()  # the holders give theirs back
+        assert await waiting == 0
+    await asyncio.gather(*holders)
+    pool = db.direct._pool  # noqa: SLF001
+    assert pool is not None and pool.get_idle_size() == pool.get_size()
