@@ -60,7 +60,10 @@ async def handle_talks(
             await ack(usage_reply(context, "/talks", ask.text, USAGE, tracks=ask.unnamed_handles))
             return
         latest, upcoming = await rounds.latest_and_next(
-            ask.reads, now=runtime.now(), track_ids=ask.track_ids
+            ask.reads,
+            now=runtime.now(),
+            track_ids=ask.track_ids,
+            tracks={t.id: t for t in ask.known_tracks if t.id is not None},
         )
         if not latest and not upcoming:
             scope = f" for {ask.named_track.handle}" if ask.named_track else ""

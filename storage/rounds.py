@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
@@ -127,12 +127,17 @@ def _shown_query(scoped: bool) -> Any:
 
 
 async def latest_and_next(
-    source: ReadSource, *, now: datetime, track_ids: Sequence[int] | None
+    source: ReadSource,
+    *,
+    now: datetime,
+    track_ids: Sequence[int] | None,
+    tracks: Mapping[int, Track] | None = None,
 ) -> tuple[list[RoundView], list[RoundView]]:
     """(current or latest rounds, upcoming rounds), for `/talks` and the digest.
 
     Two queries however many rounds the record holds: the rounds that can be shown (the
-    latest started, those possibly in progress, the next three), then their delegations."""
+    latest started, those possibly in progress, the next three), then their delegations;
+    and their tracks, unless `tracks` (by id, as the answer read them already) has them."""
     params: dict[str, Any] = {"now": now, "no_end_since": now - NO_END_BOUND}
     if track_ids is not None:
         params["track_ids"] = list(track_ids)
@@ -141,7 +146,7 @@ async def latest_and_next(
     latest = begun[-1:]
     current = [r for r in begun if status_at(r, now) == RoundStatus.in_progress and r not in latest]
     upcoming = [r for r in rounds if r.starts_at > now]
-    views = await round_views(source, current + latest + upcoming, now=now)
+    views = await round_views(source, current + latest + upcoming, now=now, tracks=tracks)
     return views[: len(current) + len(latest)], views[len(current) + len(latest) :]
 
 
@@ -151,21 +156,37 @@ def _delegations_query() -> Any:
     return select(Delegation).where(col(Delegation.round_id).in_(ids)).order_by(col(Delegation.id))
 
 
+@cache
+def _tracks_query() -> Any:
+    ids: Any = bindparam("ids", expanding=True)
+    return select(Track).where(col(Track.id).in_(ids))
+
+
 async def round_views(
-    source: ReadSource, shown: Sequence[TalksRound], *, now: datetime | None
+    source: ReadSource,
+    shown: Sequence[TalksRound],
+    *,
+    now: datetime | None,
+    tracks: Mapping[int, Track] | None = None,
 ) -> list[RoundView]:
-    """Each round with its delegations (one query for all) and track; its status as the
-    clock reads it at `now`, or as stored when no `now` is given."""
+    """Each round with its delegations (one query for all) and track (one query for those
+    `tracks` does not hold); its status as the clock reads it at `now`, or as stored when no
+    `now` is given."""
     if not shown:
         return []
+    reads = reading(source)
     delegations: dict[int, list[Delegation]] = {}
     params = {"ids": [r.id for r in shown]}
-    for delegation in await reading(source).all(_delegations_query(), params):
+    for delegation in await reads.all(_delegations_query(), params):
         delegations.setdefault(delegation.round_id, []).append(delegation)
+    known = dict(tracks or {})
+    missing = sorted({r.track_id for r in shown if r.track_id} - known.keys())
+    if missing:
+        known.update((t.id, t) for t in await reads.all(_tracks_query(), {"ids": missing}))
     return [
         RoundView(
             round=r,
-            track=await reading(source).get(Track, r.track_id) if r.track_id else None,
+            track=known.get(r.track_id) if r.track_id else None,
             delegations=delegations.get(r.id or 0, []),
             status=status_at(r, now) if now is not None else r.status,
         )

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import select
 
-from storage import rounds
+from storage import rounds, tracks
 from storage.access import Actor
 from storage.db import Database
 from storage.errors import InvalidInput
@@ -234,3 +234,48 @@ async def test_latest_and_next_reads_two_statements_however_many_rounds(
     # the rounds, their delegations, and Stockholm's track (before: one statement for
     # every round, then two for each round shown)
     assert len(statements) == 3, statements
+
+
+async def test_the_tracks_of_the_rounds_shown_are_one_statement_or_none(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    """`/talks` shows up to five rounds: their tracks in one statement, not one each, and in
+    none when the answer has read the tracks already (`tracks=`)."""
+    async with db.session() as s:
+        for n, track in enumerate([seeded.us_china, seeded.us_eu] * 3):
+            await rounds.add_round(
+                s,
+                actor=lead,
+                now=NOW,
+                title=f"Round {n}",
+                starts_at=NOW + timedelta(days=n + 1),
+                zone="UTC",
+                track_id=track,
+            )
+    async with db.session() as s:
+        known = {t.id: t for t in await tracks.all_tracks(s) if t.id is not None}
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    shown = {}
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        for given in (None, known):
+            async with db.session() as s:  # a new session: nothing in its identity map
+                before = len(statements)
+                latest, upcoming = await rounds.latest_and_next(
+                    s, now=NOW, track_ids=None, tracks=given
+                )
+                shown[given is not None] = (
+                    len(statements) - before,
+                    [(v.round.title, v.track.handle if v.track else None) for v in upcoming],
+                )
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert shown[False][1] == shown[True][1]
+    both = {known[seeded.us_china].handle, known[seeded.us_eu].handle}
+    assert {handle for _, handle in shown[True][1]} == both
+    assert shown[False][0] == 3  # rounds, delegations, the tracks of all of them
+    assert shown[True][0] == 2
