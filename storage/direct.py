@@ -110,19 +110,29 @@ class _Entity:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_new", self.mapper.class_manager.new_instance)
 
-    def build(self, row: Sequence[Any]) -> Any:
+    def build(self, row: Sequence[Any], seen: dict[Any, Any] | None = None) -> Any:
+        """The row's object, or None when the outer join found none; with `seen`, the one
+        already built for the same identity in this result (as the ORM's identity map
+        gives: a joined one-to-many repeats its parent on every row)."""
         primary = self.primary
         if len(primary) == 1:
             identity: tuple[Any, ...] = (row[primary[0]],)
-            if identity[0] is None:  # the outer join found none
+            if identity[0] is None:
                 return None
         else:
             identity = tuple(row[i] for i in primary)
             if all(part is None for part in identity):
                 return None
+        key = (self.mapper.class_, identity, None)
+        if seen is not None:
+            found = seen.get(key)
+            if found is not None:
+                return found
         instance = self._new()
         instance.__dict__.update(zip(self.keys, row[self.start : self.stop], strict=True))
-        instance_state(instance).key = (self.mapper.class_, identity, None)
+        instance_state(instance).key = key
+        if seen is not None:
+            seen[key] = instance
         return instance
 
 
@@ -130,7 +140,7 @@ class _Entity:
 class _Column:
     position: int
 
-    def build(self, row: Sequence[Any]) -> Any:
+    def build(self, row: Sequence[Any], seen: dict[Any, Any] | None = None) -> Any:
         return row[self.position]
 
 
@@ -227,6 +237,7 @@ class Plan:
         processed = self._processed
         parts = self.parts
         single = parts[0] if len(parts) == 1 else None
+        seen: dict[Any, Any] = {}  # several entities a row: each identity built once
         shaped = []
         for raw in rows:
             row = list(raw)
@@ -237,7 +248,7 @@ class Plan:
             if single is not None:
                 shaped.append(single.build(row))
             else:
-                shaped.append(tuple(part.build(row) for part in parts))
+                shaped.append(tuple(part.build(row, seen) for part in parts))
         return shaped
 
 

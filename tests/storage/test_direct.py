@@ -416,3 +416,21 @@ async def test_with_every_reader_busy_an_answer_waits_then_reads_or_says_unavail
     await asyncio.gather(*holders)
     pool = db.direct._pool  # noqa: SLF001
     assert pool is not None and pool.get_idle_size() == pool.get_size()
+
+
+async def test_a_parent_repeated_by_a_join_is_one_object_as_the_orm_gives(
+    db: Database, seeded: Seeded
+) -> None:
+    query = (
+        select(Truce, TruceTerm)
+        .join(TruceTerm, col(TruceTerm.truce_id) == col(Truce.id))
+        .order_by(col(TruceTerm.id))
+    )
+    async with db.session() as session:
+        through_the_orm = (await session.exec(query)).all()
+    async with db.reads() as reads:
+        below_it = await reads.all(query)
+    assert len(below_it) == len(through_the_orm) >= 2
+    assert [plain(tuple(r)) for r in below_it] == [plain(tuple(r)) for r in through_the_orm]
+    assert len({id(truce) for truce, _ in below_it}) == 1
+    assert len({id(term) for _, term in below_it}) == len(below_it)

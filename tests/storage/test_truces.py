@@ -416,3 +416,65 @@ async def test_a_truces_expiry_is_not_added_restricted(
             )
     assert no.value.field == "visibility"
     assert await row_counts(db) == before
+
+
+async def test_a_truce_view_holds_each_term_and_extension_once_in_order_in_one_statement(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    """The views' one statement joins terms and extensions, so a truce of four terms and
+    three extensions comes back as twelve rows: each term and extension once, terms by
+    position, extensions by decision, on both ways of reading."""
+    from sqlalchemy import event
+
+    from storage.models import TruceTerm
+
+    terms = [truces.TermInput("United States", f"measure {n}", f"{n}%", "China") for n in range(4)]
+    async with db.session() as s:
+        await truces.set_terms(s, actor=lead, now=NOW, truce_id=seeded.truce, terms=terms)
+        for n in range(3):
+            await truces.extend_truce(
+                s,
+                actor=lead,
+                now=NOW + timedelta(days=n),
+                truce_id=seeded.truce,
+                new_expiry=NOVEMBER + timedelta(days=30 * n),
+            )
+    async with db.session() as s:
+        stored_terms = (
+            await s.exec(
+                select(TruceTerm)
+                .where(col(TruceTerm.truce_id) == seeded.truce)
+                .order_by(col(TruceTerm.position), col(TruceTerm.id))
+            )
+        ).all()
+        stored_extensions = (
+            await s.exec(select(TruceExtension).order_by(col(TruceExtension.decided_at)))
+        ).all()
+    statements: list[str] = []
+
+    def seen(*_: object) -> None:
+        statements.append("one")
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with db.session() as s:
+            (through_a_session,) = [
+                v for v in await truces.truce_views(s, track_ids=None) if v.truce.id == seeded.truce
+            ]
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(statements) == 1
+    async with db.reads() as reads:
+        (below_the_orm,) = [
+            v for v in await truces.truce_views(reads, track_ids=None) if v.truce.id == seeded.truce
+        ]
+    for view in (through_a_session, below_the_orm):
+        assert [(t.id, t.measure) for t in view.terms] == [
+            (t.id, t.measure) for t in stored_terms
+        ]
+        assert [t.measure for t in view.terms] == [f"measure {n}" for n in range(4)]
+        assert [(e.id, e.to_at) for e in view.extensions] == [
+            (e.id, e.to_at) for e in stored_extensions
+        ]
+        assert len(view.extensions) == 3
+        assert view.expiry is not None and view.expiry.due_at == NOVEMBER + timedelta(days=60)
