@@ -403,8 +403,12 @@ class SqliteWrites:
     hand-off each way, where a session's write makes several (its BEGIN, statement and
     COMMIT each on aiosqlite's thread) and more work for the ORM than the statement itself.
 
-    Each commits as the sessions' do (flushed to the disk); a writer holding the lock is
-    waited for on that thread, as long as any writer waits (`WRITE_WAIT_SECONDS`).
+    A writer holding the lock is waited for on that thread, as long as any writer waits
+    (`WRITE_WAIT_SECONDS`). A commit here is not flushed to the disk (`synchronous=NORMAL`,
+    the WAL's own mode of it: the database stays whole, but a power cut, not a crash of the
+    process, may undo the last few): what is written here is bookkeeping that a lost write
+    only repeats (an event's claim: at worst one App Home published twice), and App Home
+    waited on the disk for every claim (at scale, its p99 was 160 ms; 59 ms without).
     """
 
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
@@ -431,6 +435,7 @@ class SqliteWrites:
             for pragma in (
                 f"busy_timeout={int(WRITE_WAIT_SECONDS * 1000)}",
                 "foreign_keys=ON",
+                "synchronous=NORMAL",
             ):
                 connection.execute(f"PRAGMA {pragma}")
         except sqlite3.Error:
@@ -575,7 +580,8 @@ class DirectReader:
     async def write_at_once(self, statement: Any, params: dict[str, Any]) -> int:
         """Runs one write statement (a Core `insert` …) in a transaction of its own, below
         the ORM: the rows it changed. For a small write on every request (an event's claim,
-        `storage.handled`): through a session, it cost as much as the whole App Home."""
+        `storage.handled`): through a session, it cost as much as the whole App Home. On
+        SQLite it is not flushed to the disk at once (`SqliteWrites`): for bookkeeping only."""
         plan = self.planner.plan(statement)
         sql, values = plan.sql_and_values(params)
         if self._sqlite_writes is not None:

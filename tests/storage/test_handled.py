@@ -130,3 +130,18 @@ async def test_a_claim_on_a_database_without_its_table_is_a_database_error(
             )
     finally:
         await db.dispose()
+
+
+async def test_sqlite_claims_commit_without_waiting_on_the_disk(sqlite_db: Database) -> None:
+    """A claim is bookkeeping whose loss repeats an idempotent effect at most: its commit is
+    not flushed at once (WAL's synchronous=NORMAL), while the record's writers keep SQLite's
+    default, flushed, commits."""
+    assert await claim(sqlite_db, request_id="EvFLUSH", now=AS_OF)
+    writes = sqlite_db.direct._sqlite_writes if sqlite_db.direct else None  # noqa: SLF001
+    connection = writes._connection if writes else None  # noqa: SLF001
+    assert connection is not None
+    assert connection.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    async with sqlite_db.session() as session:
+        conn = await session.connection()
+        (level,) = (await conn.exec_driver_sql("PRAGMA synchronous")).one()
+    assert level == 2  # FULL, the default
