@@ -83,6 +83,16 @@ def reader_span(start: datetime, end: datetime | None, reader_zone: str | None) 
 
 
 def left_text(due: datetime, *, now: datetime, zone: str) -> str:
+    """``13 days 19 hours left · 10 business days``: an answer says it twice for each item
+    (its block and the notification's fallback text), so the last few are remembered (by
+    the instants in UTC: equal datetimes of one zone may be an hour apart in a DST fold)."""
+    if due.utcoffset() is None or now.utcoffset() is None:
+        return describe_time_left(time_left(due, now=now, zone=zone))  # refuses the naive
+    return _left_utc(due.astimezone(UTC), now.astimezone(UTC), zone)
+
+
+@lru_cache(maxsize=256)
+def _left_utc(due: datetime, now: datetime, zone: str) -> str:
     return describe_time_left(time_left(due, now=now, zone=zone))
 
 

@@ -483,3 +483,25 @@ def test_remembered_times_read_as_made_afresh_whatever_zone_the_instant_came_in(
     for _ in range(2):
         with pytest.raises(ValueError):
             format_local(datetime(2025, 8, 12, 0, 1), "UTC")
+
+
+def test_the_time_left_remembered_reads_as_counted_afresh() -> None:
+    """`left_text` remembers its last answers: for every due instant handed in any zone, at
+    many `now`s (across a DST fold), it reads as `describe_time_left` counts afresh."""
+    from bot.render.present import left_text
+    from bot.timeleft import describe_time_left, time_left
+
+    zones = ("America/New_York", "Asia/Shanghai", "UTC")
+    due = datetime(2025, 11, 2, 5, 30, tzinfo=UTC)  # 01:30 EDT, the fold's first
+    dues = [due, due + timedelta(hours=1)]  # and 01:30 EST: equal in New York's zone
+    nows = [due - timedelta(minutes=17 * n) for n in range(-20, 200)]
+    for now in nows:
+        for instant in dues:
+            for handed_in in zones:
+                for zone in zones:
+                    as_handed = instant.astimezone(ZoneInfo(handed_in))
+                    expected = describe_time_left(time_left(instant, now=now, zone=zone))
+                    assert left_text(as_handed, now=now, zone=zone) == expected
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            left_text(datetime(2025, 8, 12, 0, 1), now=due, zone="UTC")
