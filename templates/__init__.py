@@ -7,7 +7,7 @@ a mention, a special ping or a disguised link. Markup the bot makes itself (`<!d
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
@@ -42,9 +42,34 @@ ENV = Environment(
 )
 
 
+#: Renders remembered: an answer renders the same lines for every reader (a history page is
+#: sixty renders), and a render is a function of its values alone.
+RENDERS_KEPT = 2048
+
+
 def render(template: str, /, **values: Any) -> str:
-    """Renders `templates/<name>.j2`; the result is mrkdwn, stripped of outer blank lines."""
-    return _render(ENV, template, values).strip()
+    """Renders `templates/<name>.j2`; the result is mrkdwn, stripped of outer blank lines.
+
+    Remembered by the template and its values, each with its type (`SlackMarkup` is not
+    escaped, a `str` is); values that cannot be a key (a dict) are rendered every time."""
+    try:
+        return _remembered(template, _key(values))
+    except TypeError:  # a value that cannot be a key: rendered afresh (and a render's own
+        return _render(ENV, template, values).strip()  # TypeError raised again, uncaught)
+
+
+def _key(values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        (name, list, tuple(value), tuple(type(item) for item in value))
+        if isinstance(value, list | tuple)
+        else (name, type(value), value)
+        for name, value in values.items()
+    )
+
+
+@lru_cache(maxsize=RENDERS_KEPT)
+def _remembered(template: str, key: tuple[Any, ...]) -> str:
+    return _render(ENV, template, {part[0]: part[2] for part in key}).strip()
 
 
 @cache

@@ -48,3 +48,33 @@ def test_values_are_escaped_and_a_missing_one_is_an_error(typed: str | None, sho
 
 def test_plain_text_is_as_typed_on_one_line() -> None:
     assert render_plain("item_button", verb="edit", item="<Taiwan> & co") == "Edit <Taiwan> & co"
+
+
+def _afresh(template: str, **values: object) -> str:
+    return templates._render(ENV, template, values).strip()  # noqa: SLF001
+
+
+def test_a_remembered_render_reads_as_rendered_afresh_whatever_came_before() -> None:
+    """`render` remembers renders by their values with their types: the same text as
+    markup and as typed renders differently however often and in whatever order; a list of
+    markup is not a list of text; a value that cannot be a key is rendered every time."""
+    token = "<!date^1754971260^{date_short_pretty}|Tue 12 Aug 2025 04:01 UTC>"
+    for _ in range(3):
+        for value in (token, SlackMarkup(token)):
+            shown = render("truce_expiry_closed", status=value)
+            assert shown == _afresh("truce_expiry_closed", status=value)
+        as_text = render("truce_expiry_closed", status=token)
+        assert "&lt;!date" in as_text and "<!date" not in as_text
+        assert "<!date" in render("truce_expiry_closed", status=SlackMarkup(token))
+    lines = ["a <b>", "c & d"]
+    for items in (lines, [SlackMarkup(x) for x in lines], tuple(lines)):
+        for _ in range(2):
+            got = render("leads", leads=items, admins=[])
+            assert got == _afresh("leads", leads=items, admins=[])
+    assert render("leads", leads=lines, admins=[]) != render(
+        "leads", leads=[SlackMarkup(x) for x in lines], admins=[]
+    )
+    unhashable = [{"not": "a key"}]
+    assert render("leads", leads=unhashable, admins=[]) == _afresh(
+        "leads", leads=unhashable, admins=[]
+    )
