@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.runtime import runtime_of
 from storage.handled import claim, forget_handled
@@ -42,9 +43,12 @@ async def handle_each_event_once(
     first = await claim(runtime.db, request_id=event_id, now=now)
     if runtime.due_to_forget_handled is None or now >= runtime.due_to_forget_handled:
         runtime.due_to_forget_handled = now + FORGET_EVERY
-        async with runtime.db.session() as session:
-            await forget_handled(session, before=now - KEEP_HANDLED)
-            await session.commit()
+        try:  # housekeeping: its failure must not fail the event it was claimed for
+            async with runtime.db.session() as session:
+                await forget_handled(session, before=now - KEEP_HANDLED)
+                await session.commit()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not drop old handled ids: %s", type(exc).__name__)
     if first:
         return await next()
     log.info("ignored a Slack retry of an event already handled", extra={"event_id": event_id})

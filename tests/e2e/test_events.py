@@ -117,6 +117,40 @@ async def test_handled_ids_older_than_a_day_are_dropped_every_ten_minutes_not_ev
     assert await handled(e2e, "EvRECENT")  # 10 minutes older, still within its day
 
 
+REFUSE_DELETES = {
+    "sqlite": [
+        "CREATE TRIGGER keep_handled BEFORE DELETE ON handled_request "
+        "BEGIN SELECT RAISE(ABORT, 'handled ids are kept'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION keep_handled() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'handled ids are kept'; END $$",
+        "CREATE TRIGGER keep_handled BEFORE DELETE ON handled_request "
+        "FOR EACH ROW EXECUTE FUNCTION keep_handled()",
+    ],
+}
+
+
+async def test_an_event_is_handled_when_dropping_old_ids_fails(e2e: RunningBot) -> None:
+    """Dropping the old ids is housekeeping after the claim: if it fails, the event is still
+    handled (App Home published), claimed once, and the failure is a warning."""
+    from sqlalchemy import text
+
+    async with e2e.db.session() as session:
+        for statement in REFUSE_DELETES[e2e.db.dialect]:
+            await session.exec(text(statement))  # type: ignore[call-overload]
+        await session.commit()
+    await add_handled(e2e, "EvOLDKEPT", KEEP_HANDLED + timedelta(minutes=1))
+    event_id = new_event_id()
+    mark = e2e.standin.mark()
+    response = await e2e.event(slack.app_home_opened(MEMBER, event_id=event_id))
+    assert response.status_code == 200
+    assert (await published(e2e, MEMBER, after=mark))["type"] == "home"
+    assert await handled(e2e, event_id) and await handled(e2e, "EvOLDKEPT")
+    again = await e2e.event(slack.app_home_opened(MEMBER, event_id=event_id), retry=1)
+    assert again.headers.get("x-slack-no-retry") == "1"
+
+
 async def test_slacks_request_url_check_is_answered(e2e: RunningBot) -> None:
     body = json.dumps(
         {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV", "type": "url_verification"}
