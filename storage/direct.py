@@ -500,13 +500,10 @@ class PostgresReads(_DriverReads):
 
 
 async def _acquire(pool: Any) -> Any:
-    """A connection of the pool. With one idle, taken at once: asyncpg's wait for one with a
-    timeout is a task and a timer of its own, and its release another timer, a fifth of a
-    read's cost. With none, waited for: past the wait, a TimeoutError (an OSError), "the
-    record is unavailable". (A free slot with no connection yet connects within the
-    connect timeout.)"""
-    if pool.get_idle_size():
-        return await pool.acquire()
+    """A connection of the pool, waited for in turn; past the wait, a TimeoutError (an
+    OSError): "the record is unavailable". (Taking an idle one at once, ahead of the
+    answers already waiting, left some of those waiting again at the back of the queue: at
+    50 concurrent on 20 readers, `/truce`'s p99 went from 2.5 to 4 times its median.)"""
     return await pool.acquire(timeout=ACQUIRE_SECONDS)
 
 
