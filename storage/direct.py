@@ -12,6 +12,9 @@ objects, detached (nothing the answer changes on them is ever written).
 `SessionReads` answers the same calls through a session, for the writers, who must read
 what their own transaction holds; the test of this module checks that both give equal
 objects for every statement the answers use.
+
+One small write per request goes the same way (`DirectReader.write_at_once`): an Events
+API event's claim, one autocommitted statement, on a thread of its own on SQLite.
 """
 
 from __future__ import annotations
