@@ -28,7 +28,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property, partial
 from typing import Any, Protocol, cast
 
@@ -44,7 +43,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.changes import NOT_FOR_ASYNCPG
 from storage.sqlite_reads import WRITE_WAIT_SECONDS
-from storage.types import UTCDateTime
+from storage.types import UTCDateTime, as_utc
 
 #: Statements whose plans are kept.
 MOST_PLANS = 512
@@ -263,14 +262,9 @@ def _result_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | No
     if isinstance(type_, UTCDateTime):
         parse: Any = type_.impl_instance._cached_result_processor(dialect, None)  # noqa: SLF001
         if parse is None:
-            return _as_utc
-        return lambda value: _as_utc(parse(value))
+            return as_utc
+        return lambda value: as_utc(parse(value))
     return cast(Callable[[Any], Any] | None, type_._cached_result_processor(dialect, None))  # noqa: SLF001
-
-
-def _as_utc(value: datetime) -> datetime:
-    """`UTCDateTime.process_result_value` of a value that is not None."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _parts(statement: Any, columns: Sequence[Any]) -> tuple[_Entity | _Column, ...]:
@@ -503,10 +497,9 @@ class PostgresReads(_DriverReads):
 
 
 async def _acquire(pool: Any) -> Any:
-    """A connection of the pool, waited for in turn; past the wait, a TimeoutError (an
-    OSError): "the record is unavailable". (Taking an idle one at once, ahead of the
-    answers already waiting, left some of those waiting again at the back of the queue: at
-    50 concurrent on 20 readers, `/truce`'s p99 went from 2.5 to 4 times its median.)"""
+    """A connection of the pool, waited for in turn (never taken ahead of answers already
+    waiting: that sent them to the back of the queue, and made the p99 4x the median);
+    past the wait, a TimeoutError (an OSError): "the record is unavailable"."""
     return await pool.acquire(timeout=ACQUIRE_SECONDS)
 
 

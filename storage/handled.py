@@ -36,17 +36,11 @@ def _claim(dialect: str) -> Any:
 
 
 async def claim(db: Database, *, request_id: str, now: datetime) -> bool:
-    """Records `request_id` as handled at `now`, committed; False if it already was.
-
-    Below the ORM (`DirectReader.write_at_once`); through a session on an in-memory
-    database, which no second connection can see."""
+    """Records `request_id` as handled at `now`, committed, below the ORM
+    (`DirectReader.write_at_once`); False if it already was."""
+    assert db.direct is not None  # a database of a file or a server: every one we open
     params = {"request_id": request_id, "handled_at": now}
-    if db.direct is not None:
-        return bool(await db.direct.write_at_once(_claim(db.dialect), params))
-    async with db.session() as session:
-        first = await first_time(session, request_id=request_id, now=now)
-        await session.commit()
-    return first
+    return bool(await db.direct.write_at_once(_claim(db.dialect), params))
 
 
 async def first_time(session: AsyncSession, *, request_id: str, now: datetime) -> bool:

@@ -165,7 +165,7 @@ async def truce_views(
     if track_ids is not None:
         params["track_ids"] = list(track_ids)
     views: dict[int | None, TruceView] = {}
-    details: dict[int | None, set[tuple[str, int | None]]] = {}
+    kept: set[tuple[type, int | None]] = set()  # the terms and extensions already added
     rows: Sequence[
         tuple[Truce, Track | None, Deadline | None, TruceTerm | None, TruceExtension | None]
     ] = await reading(source).all(_views_query(track_ids is not None), params)
@@ -174,15 +174,13 @@ async def truce_views(
         if view is None:
             # Ordered by deadline id: the first expiry is the truce's, as in `expiry_of`.
             view = views[truce.id] = TruceView(truce=truce, track=track, expiry=expiry)
-            details[truce.id] = set()
-        had = details[truce.id]
         # In order: terms by position, extensions by decision, each once however often
         # the joins repeat it.
-        if term is not None and ("term", term.id) not in had:
-            had.add(("term", term.id))
+        if term is not None and (TruceTerm, term.id) not in kept:
+            kept.add((TruceTerm, term.id))
             view.terms.append(term)
-        if extension is not None and ("extension", extension.id) not in had:
-            had.add(("extension", extension.id))
+        if extension is not None and (TruceExtension, extension.id) not in kept:
+            kept.add((TruceExtension, extension.id))
             view.extensions.append(extension)
     return list(views.values())
 
