@@ -5,7 +5,8 @@ flight, SQLAlchemy's session, its execution context, the greenlet hand-off and t
 row loading were two thirds of `/truce`'s CPU, and four such statements cost more than a
 bare Bolt app's whole answer. Here a statement the ORM would run is compiled once per
 dialect (`Plan`), and each read sends its SQL straight to the driver: SQLite's `sqlite3`
-on the event loop's own thread (in WAL mode a read never waits), or an `asyncpg` pool.
+on the event loop's own thread (in WAL mode a read never waits), or a pool of `asyncpg`
+connections of its own (`storage.reader_pool`).
 The rows come back through the same result processors the ORM applies, as the same model
 objects, detached (nothing the answer changes on them is ever written).
 
@@ -42,6 +43,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.changes import NOT_FOR_ASYNCPG
+from storage.reader_pool import ReaderPool
 from storage.sqlite_reads import WRITE_WAIT_SECONDS
 from storage.types import UTCDateTime, as_utc
 
@@ -457,9 +459,10 @@ class PostgresReads(_DriverReads):
     """`Reads` on one connection of an `asyncpg` pool, taken at the first read and given
     back when the answer's `reads()` block ends."""
 
-    def __init__(self, pool: Any, planner: Planner) -> None:
+    def __init__(self, pool: ReaderPool, planner: Planner) -> None:
         self._pool = pool
         self._connection: Any = None
+        self._interrupted = False  # a statement stopped midway: its connection is not reused
         self.planner = planner
 
     async def all(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
@@ -469,37 +472,42 @@ class PostgresReads(_DriverReads):
         sql, values = plan.sql_and_values(params or {})
         try:
             try:
-                rows = await (await self._connection_to_read()).fetch(sql, *values)
+                rows = await self._fetch(await self._connection_to_read(), sql, values)
             except asyncpg.ConnectionDoesNotExistError:
                 # A connection the server or a proxy closed while it sat in the pool: a
                 # read changes nothing, so it is tried once more on another.
                 await self.release(broken=True)
-                rows = await (await self._connection_to_read()).fetch(sql, *values)
+                rows = await self._fetch(await self._connection_to_read(), sql, values)
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise _failed(sql, values, error) from error
         return plan.shape(rows)
 
+    async def _fetch(self, connection: Any, sql: str, values: Sequence[Any]) -> Any:
+        import asyncpg
+
+        try:
+            return await connection.fetch(sql, *values)
+        except asyncpg.PostgresError:
+            raise  # the server's answer, whole: the connection is ready for the next
+        except BaseException:
+            self._interrupted = True  # cancelled, timed out or cut off midway
+            raise
+
     async def _connection_to_read(self) -> Any:
         if self._connection is None:
-            connection = await _acquire(self._pool)
-            if connection.is_closed():  # closed under the pool: another, once
-                await self._pool.release(connection)
-                connection = await _acquire(self._pool)
-            self._connection = connection
+            self._connection = await _acquire(self._pool)
         return self._connection
 
     async def release(self, *, broken: bool = False) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
-            if broken:
-                connection.terminate()
-            await self._pool.release(connection)
+            self._pool.release(connection, broken=broken or self._interrupted)
+            self._interrupted = False
 
 
-async def _acquire(pool: Any) -> Any:
-    """A connection of the pool, waited for in turn (never taken ahead of answers already
-    waiting: that sent them to the back of the queue, and made the p99 4x the median);
-    past the wait, a TimeoutError (an OSError): "the record is unavailable"."""
+async def _acquire(pool: ReaderPool) -> Any:
+    """A connection of the pool, waited for in turn (`storage.reader_pool`); past the wait,
+    a TimeoutError (an OSError): "the record is unavailable"."""
     return await pool.acquire(timeout=ACQUIRE_SECONDS)
 
 
@@ -532,14 +540,6 @@ async def _postgres_codecs(connection: Any) -> None:
         schema="pg_catalog",
         format="binary",
     )
-
-
-async def _nothing_to_reset(_: Any) -> None:
-    """What a reader's connection needs before it goes back to the pool: nothing. Its
-    statements only read, or write in a transaction of their own (`write_at_once`), so they
-    leave no state, no lock, no LISTEN; asyncpg's own reset is a round trip on every release
-    (`RESET ALL`, `UNLISTEN *`, …), as costly as one of the answer's reads. An open
-    transaction is still rolled back by the pool."""
 
 
 class DirectReader:
@@ -584,34 +584,45 @@ class DirectReader:
         try:
             pool = await self._postgres_pool()
             conn = await _acquire(pool)
+            done = False
             try:
                 status = await conn.execute(sql, *values)  # "INSERT 0 1": outside a transaction
+                done = True
+            except asyncpg.PostgresError:
+                done = True  # refused whole: the connection is ready for the next
+                raise
             finally:
-                await pool.release(conn)
+                pool.release(conn, broken=not done)
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise _failed(sql, values, error) from error
         return int(status.rsplit(" ", 1)[-1])
 
     async def _postgres_pool(self) -> Any:
         if self._pool is None:
-            import asyncpg
 
             async with self._opening:
                 if self._closed:  # a late answer after `close()`: no pool nothing closes
                     raise OperationalError("direct reads", [], ConnectionError("closed"))
                 if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        **self._connect_args,
-                        min_size=0,
-                        max_size=self.readers,
-                        init=_postgres_codecs,
-                        reset=_nothing_to_reset,
-                        # Prepared once per connection, however long: asyncpg prepares a
-                        # statement over 15 KB afresh on every call (a /watch of 45 topics
-                        # cost 7 ms of planning, against 2 ms).
-                        max_cacheable_statement_size=MOST_STATEMENT_BYTES,
-                    )
+                    self._pool = ReaderPool(self._connect_reader, self.readers)
         return self._pool
+
+    async def _connect_reader(self) -> Any:
+        import asyncpg
+
+        connection = await asyncpg.connect(
+            **self._connect_args,
+            # Prepared once per connection, however long: asyncpg prepares a statement
+            # over 15 KB afresh on every call (a /watch of 45 topics cost 7 ms of planning,
+            # against 2 ms).
+            max_cacheable_statement_size=MOST_STATEMENT_BYTES,
+        )
+        try:
+            await _postgres_codecs(connection)
+        except BaseException:
+            connection.terminate()
+            raise
+        return connection
 
     async def close(self, timeout: float = ACQUIRE_SECONDS) -> None:
         """Closes the readers, waiting for answers in flight up to `timeout`."""
@@ -622,10 +633,7 @@ class DirectReader:
             await self._sqlite_writes.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            try:
-                await asyncio.wait_for(pool.close(), timeout)
-            except TimeoutError:
-                pool.terminate()
+            await pool.close(timeout)
 
 
 def _asyncpg_args(connect_args: dict[str, Any]) -> dict[str, Any]:
