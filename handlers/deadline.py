@@ -14,7 +14,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.answers import Answer, fresh_until
+from bot.answers import Answer
 from bot.render.blocks import (
     MESSAGE_BLOCKS,
     Later,
@@ -173,7 +173,7 @@ async def _upcoming_answer(
             if hidden:  # a lead would read "none" of what she sees without `public`
                 said = render("nothing_public", count=hidden, noun="upcoming deadline")
         text = {"response_type": "ephemeral", "text": said}
-        return Answer(text, made_at=now, fresh_until=fresh_until(now, []))
+        return Answer(text, made_at=now)
     by_id = {t.id: t for t in ask.known_tracks if t.id is not None}
 
     def listed(items: list[Deadline]) -> list[Block | Later]:
@@ -221,7 +221,7 @@ async def _upcoming_answer(
         response_type=ask.response_type(),
     )
     changes = [d.due_at for d in upcoming] + [d.due_at + deadlines.RECENTLY for d in passed]
-    return Answer(payload, made_at=now, fresh_until=fresh_until(now, changes))
+    return Answer(payload, made_at=now, changes=changes)
 
 
 async def add_from_command(

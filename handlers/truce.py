@@ -11,7 +11,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.answers import Answer, fresh_until
+from bot.answers import Answer
 from bot.render.blocks import context_line, header, message, section
 from bot.render.ids import Action, Callback, Field
 from bot.render.present import in_reader_zone, separated, truce_blocks, truce_heading
@@ -79,7 +79,7 @@ async def list_truces(
     if not views:
         scope = f" for {ask.named_track.handle}" if ask.named_track else ""
         text = {"text": NO_TRUCE.format(scope=scope), "response_type": "ephemeral"}
-        return Answer(text, made_at=now, fresh_until=fresh_until(now, []))
+        return Answer(text, made_at=now)
     groups = [truce_blocks(v, now=now, reader_zone=reader_zone, is_lead=ask.is_lead) for v in views]
     payload = message(
         fallback_for(views, now=now),
@@ -87,7 +87,7 @@ async def list_truces(
         response_type=ask.response_type(),
     )
     dues = [v.expiry.due_at for v in views if v.expiry]
-    return Answer(payload, made_at=now, fresh_until=fresh_until(now, dues))
+    return Answer(payload, made_at=now, changes=dues)
 
 
 def fallback_for(views: list[truces.TruceView], *, now: Any) -> str:

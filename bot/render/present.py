@@ -17,6 +17,7 @@ from bot.timeleft import (
     format_local,
     slack_date,
     time_left,
+    unchanged_until,
 )
 from storage.events import EventView, Headline
 from storage.models import (
@@ -83,17 +84,31 @@ def reader_span(start: datetime, end: datetime | None, reader_zone: str | None) 
 
 
 def left_text(due: datetime, *, now: datetime, zone: str) -> str:
-    """``13 days 19 hours left · 10 business days``: an answer says it twice for each item
-    (its block and the notification's fallback text), so the last few are remembered (by
-    the instants in UTC: equal datetimes of one zone may be an hour apart in a DST fold)."""
+    """``13 days 19 hours left · 10 business days``. Every answer that shows a deadline says
+    it (twice: its block and the notification's fallback text), and it reads the same for a
+    minute at most (`unchanged_until`): each deadline's is remembered with the span of
+    instants it holds for, keyed by the instants in UTC (equal datetimes of one zone may be
+    an hour apart in a DST fold)."""
     if due.utcoffset() is None or now.utcoffset() is None:
         return describe_time_left(time_left(due, now=now, zone=zone))  # refuses the naive
     return _left_utc(due.astimezone(UTC), now.astimezone(UTC), zone)
 
 
-@lru_cache(maxsize=256)
+#: (due, zone) -> (the words, the first and the first-after-last instant they hold for)
+_LEFT: dict[tuple[datetime, str], tuple[str, datetime, datetime]] = {}
+_MOST_LEFT = 2048
+
+
 def _left_utc(due: datetime, now: datetime, zone: str) -> str:
-    return describe_time_left(time_left(due, now=now, zone=zone))
+    key = (due, zone)
+    known = _LEFT.get(key)
+    if known is not None and known[1] <= now < known[2]:
+        return known[0]
+    words = describe_time_left(time_left(due, now=now, zone=zone))
+    if len(_LEFT) >= _MOST_LEFT:
+        _LEFT.clear()  # a record's worth of deadlines is far fewer: never a working set
+    _LEFT[key] = (words, now, unchanged_until(due, now=now))
+    return words
 
 
 def term_line(term: TruceTerm) -> str:

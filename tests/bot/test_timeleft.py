@@ -505,3 +505,36 @@ def test_the_time_left_remembered_reads_as_counted_afresh() -> None:
     for _ in range(2):
         with pytest.raises(ValueError):
             left_text(datetime(2025, 8, 12, 0, 1), now=due, zone="UTC")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_time_left_remembered_holds_only_while_it_reads_the_same(seed: int) -> None:
+    """`left_text` keeps each deadline's words for the span `unchanged_until` gives: a clock
+    walked forward (and sometimes back) by steps of a microsecond to a day, across local
+    midnights of zones at odd offsets and their DST changes, always reads as counted afresh."""
+    import random
+
+    from bot.render.present import left_text
+    from bot.timeleft import describe_time_left, time_left
+
+    rng = random.Random(seed)
+    zones = ("Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe", "Europe/London", "UTC")
+    start = datetime(2025, 3, 28, 23, 58, 30, tzinfo=UTC)  # the week of Europe's spring change
+    dues = [
+        start + timedelta(days=rng.randint(0, 9), seconds=rng.randint(0, 86399),
+                          microseconds=rng.choice([0, 1, 999_999, rng.randint(0, 999_999)]))
+        for _ in range(6)
+    ]  # fmt: skip
+    steps = [
+        timedelta(microseconds=1), timedelta(seconds=1), timedelta(seconds=29),
+        timedelta(seconds=59, microseconds=999_999), timedelta(minutes=1),
+        timedelta(minutes=1, microseconds=1), timedelta(minutes=13), timedelta(hours=1),
+        timedelta(hours=5, minutes=45), timedelta(days=1), -timedelta(minutes=3),
+    ]  # fmt: skip
+    now = start
+    for _ in range(600):
+        now += rng.choice(steps)
+        for due in [*dues, now + timedelta(seconds=rng.randint(-90, 90))]:
+            for zone in zones:
+                expected = describe_time_left(time_left(due, now=now, zone=zone))
+                assert left_text(due, now=now, zone=zone) == expected, (due, now, zone)

@@ -291,6 +291,38 @@ async def test_concurrent_askers_of_one_missing_answer_make_it_once() -> None:
     assert made == 3
 
 
+@pytest.mark.parametrize(
+    "changes_in",
+    [[], [timedelta(seconds=30)], [timedelta(hours=5, seconds=7)], [timedelta(days=-1)],
+     [timedelta(days=3), timedelta(minutes=2, seconds=1)]],
+)  # fmt: skip
+async def test_until_when_an_answer_holds_is_worked_out_only_for_a_cache(
+    changes_in: list[timedelta],
+) -> None:
+    """Uncached (the key None), an answer's freshness is never computed; cached, it is the
+    one `fresh_until` gives for the countdowns it shows."""
+    from bot.answers import fresh_until
+
+    now = AS_OF + timedelta(seconds=17)
+    dues = [now + d for d in changes_in]
+    walked: list[datetime] = []
+
+    def changes() -> Iterator[datetime]:
+        for due in dues:
+            walked.append(due)
+            yield due
+
+    async def make() -> Answer:
+        return Answer({"text": "made"}, made_at=now, changes=changes())
+
+    assert await AnswerCache().answer(None, now=now, make=make) == {"text": "made"}
+    assert walked == []
+    made = await make()
+    assert made.fresh_until == fresh_until(now, dues)
+    assert made.fresh_until == fresh_until(now, dues)  # worked out once, the same after
+    assert walked == dues
+
+
 async def test_when_making_an_answer_fails_the_waiters_make_their_own() -> None:
     cache = AnswerCache()
     calls = 0
