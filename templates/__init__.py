@@ -59,17 +59,25 @@ def render(template: str, /, **values: Any) -> str:
 
 
 def _key(values: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        (name, list, tuple(value), tuple(type(item) for item in value))
-        if isinstance(value, list | tuple)
-        else (name, type(value), value)
+    """The values by name, and the type of each (and of a list's items): `1` and `True`,
+    or a `SlackMarkup` and the `str` of the same text, are equal keys to Python."""
+    types = tuple(map(type, values.values()))
+    if list not in types and tuple not in types:
+        return (tuple(values.items()), types)
+    items = tuple(
+        (name, tuple(value)) if type(value) in (list, tuple) else (name, value)
         for name, value in values.items()
     )
+    kinds = tuple(
+        (kind, tuple(map(type, value))) if kind in (list, tuple) else kind
+        for kind, value in zip(types, values.values(), strict=True)
+    )
+    return (items, kinds)
 
 
 @lru_cache(maxsize=RENDERS_KEPT)
 def _remembered(template: str, key: tuple[Any, ...]) -> str:
-    return _render(ENV, template, {part[0]: part[2] for part in key}).strip()
+    return _render(ENV, template, dict(key[0])).strip()
 
 
 @cache
