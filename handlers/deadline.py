@@ -146,7 +146,7 @@ async def _upcoming_answer(
     """The upcoming deadlines in scope, soonest first, then those passed in the last 7 days
     whose outcome no lead has marked; it writes nothing, so it may be shown again."""
     # No message shows more than MESSAGE_BLOCKS: read no more, and count the rest.
-    upcoming = await deadlines.upcoming_deadlines(
+    upcoming, passed = await deadlines.upcoming_and_recently_passed(
         source,
         now=now,
         track_ids=ask.track_ids,
@@ -158,9 +158,6 @@ async def _upcoming_answer(
         total = await deadlines.count_upcoming(
             source, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
         )
-    passed = await deadlines.recently_passed(
-        source, now=now, track_ids=ask.track_ids, include_restricted=ask.sees_restricted
-    )
     # A truce's expiry passed open is its truce's lapse (`/truce`): no outcome to mark.
     passed = [d for d in passed if d.truce_id is None]
     if not upcoming and not passed:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, union_all, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -123,6 +123,50 @@ async def recently_passed(
     query = _listing("recently_passed", track_ids is not None, include_restricted)
     params = _params(now, track_ids, since=now - RECENTLY, limit=limit)
     return list(await reading(source).all(query, params))
+
+
+@cache
+def _both_listings(scoped: bool, include_restricted: bool) -> Any:
+    """`upcoming` and `recently_passed` as one statement: each listing's ids (its own order
+    and limit: `limit`, `passed_limit`), then their rows, each marked whether it passed.
+    On PostgreSQL a statement is a round trip: `/deadline` made two."""
+    where = _bound_scope(scoped, include_restricted)
+    now = bindparam("now", type_=UTCDateTime())
+    since = bindparam("since", type_=UTCDateTime())
+    due, key = col(Deadline.due_at), col(Deadline.id)
+    upcoming = (
+        select(key).where(*where, due >= now).order_by(due, key).limit(bindparam("limit"))
+    ).subquery()
+    passed = (
+        select(key)
+        .where(*where, due < now, due > since)
+        .order_by(due.desc(), key.desc())
+        .limit(bindparam("passed_limit"))
+    ).subquery()
+    ids = union_all(select(upcoming.c.id), select(passed.c.id))
+    has_passed = (due < now).label("passed")
+    return select(Deadline, has_passed).where(key.in_(ids)).order_by(has_passed, due, key)
+
+
+async def upcoming_and_recently_passed(
+    source: ReadSource,
+    *,
+    now: datetime,
+    track_ids: Sequence[int] | None,
+    include_restricted: bool,
+    limit: int,
+    passed_limit: int = 20,
+) -> tuple[list[Deadline], list[Deadline]]:
+    """`upcoming_deadlines` and `recently_passed` (as each lists them) in one read."""
+    query = _both_listings(track_ids is not None, include_restricted)
+    params = _params(
+        now, track_ids, since=now - RECENTLY, limit=limit, passed_limit=passed_limit
+    )
+    rows = await reading(source).all(query, params)
+    upcoming = [deadline for deadline, passed in rows if not passed]
+    passed = [deadline for deadline, passed in rows if passed]
+    passed.reverse()  # latest first
+    return upcoming, passed
 
 
 async def add_deadline(

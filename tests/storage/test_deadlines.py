@@ -287,3 +287,54 @@ async def test_count_upcoming_counts_past_the_listing_limit(
                 s, now=NOW, track_ids=track_ids, include_restricted=include_restricted
             )
             assert len(listed) == 5 and counted == len(everything) > 5
+
+
+async def test_both_listings_in_one_read_are_the_two_listings(
+    db: Database, seeded: Seeded, lead: Actor
+) -> None:
+    """`/deadline`'s one statement gives what `upcoming_deadlines` and `recently_passed`
+    give, in their orders, at every scope and clock: ties of due time, restricted ones, a
+    limit that cuts either list, deadlines just inside and just past the 7-day window."""
+    due = NOW + timedelta(days=2)
+    async with db.session() as s:
+        for n, (offset, visibility, track) in enumerate(
+            [
+                (timedelta(0), "team", seeded.us_china),  # a tie with the next
+                (timedelta(0), "restricted", None),
+                (timedelta(hours=5), "team", seeded.us_eu),
+                (-timedelta(days=3), "team", None),
+                (timedelta(days=9), "team", seeded.us_china),
+                (timedelta(days=9, seconds=1), "restricted", seeded.us_eu),
+            ]
+        ):
+            await deadlines.add_deadline(
+                s, actor=lead, now=NOW, title=f"Listed {n}", due_at=due + offset,
+                zone="UTC", kind="legislative_step", visibility=visibility, track_id=track,
+                allow_past=True,
+            )  # fmt: skip
+    clocks = [NOW + timedelta(days=d, seconds=s) for d in (-1, 0, 2, 4, 6, 9, 12) for s in (0, 1)]
+    clocks += [due + deadlines.RECENTLY, due + deadlines.RECENTLY - timedelta(microseconds=1)]
+    scopes = [None, [seeded.us_china], [seeded.us_eu], []]
+    checked = 0
+    async with db.reads() as reads:
+        for now in clocks:
+            for track_ids in scopes:
+                for restricted in (True, False):
+                    for limit, passed_limit in ((45, 20), (1, 1), (2, 3)):
+                        both = await deadlines.upcoming_and_recently_passed(
+                            reads, now=now, track_ids=track_ids,
+                            include_restricted=restricted, limit=limit,
+                            passed_limit=passed_limit,
+                        )  # fmt: skip
+                        upcoming = await deadlines.upcoming_deadlines(
+                            reads, now=now, track_ids=track_ids,
+                            include_restricted=restricted, limit=limit,
+                        )  # fmt: skip
+                        passed = await deadlines.recently_passed(
+                            reads, now=now, track_ids=track_ids,
+                            include_restricted=restricted, limit=passed_limit,
+                        )  # fmt: skip
+                        got = ([d.id for d in both[0]], [d.id for d in both[1]])
+                        assert got == ([d.id for d in upcoming], [d.id for d in passed])
+                        checked += bool(got[0]) and bool(got[1])
+    assert checked > 20  # both lists non-empty in many of them: the comparison says much

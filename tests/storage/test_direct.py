@@ -74,6 +74,12 @@ READS: dict[str, Read] = {
     "recently passed": lambda r, ids: deadlines.recently_passed(
         r, now=NOW + timedelta(days=5), track_ids=None, include_restricted=True
     ),
+    "upcoming and passed": lambda r, ids: deadlines.upcoming_and_recently_passed(
+        r, now=NOW + timedelta(days=5), track_ids=None, include_restricted=True, limit=45
+    ),
+    "upcoming and passed team scoped": lambda r, ids: deadlines.upcoming_and_recently_passed(
+        r, now=NOW, track_ids=[ids.us_china], include_restricted=False, limit=2, passed_limit=1
+    ),
     "talks": lambda r, ids: rounds.latest_and_next(r, now=NOW, track_ids=None),
     "talks scoped": lambda r, ids: rounds.latest_and_next(r, now=LATER, track_ids=[ids.us_eu]),
     "sensitivities": lambda r, ids: sensitivities.all_sensitivities(r, include_restricted=False),
