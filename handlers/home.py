@@ -41,11 +41,8 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
             reads, now=now, track_ids=scope, include_restricted=is_lead, limit=5
         )
         current = await truces.truce_views(reads, track_ids=scope)
-        latest = await events.latest_events(
-            reads, track_ids=scope, include_restricted=is_lead, until=now, limit=5, tagged=False
-        )
-        coming = await events.upcoming_events(
-            reads, now=now, track_ids=scope, include_restricted=is_lead, limit=3, tagged=False
+        latest, coming = await events.latest_and_coming(
+            reads, now=now, track_ids=scope, include_restricted=is_lead, limit=5, coming_limit=3
         )
         await events.tag(reads, [*latest, *coming], include_restricted=is_lead)
         hot = await sensitivities.all_sensitivities(

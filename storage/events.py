@@ -182,6 +182,50 @@ async def upcoming_events(
     return await _with_tags(source, events, include_restricted, tagged)
 
 
+@cache
+def _latest_and_coming_query(scoped: bool, include_restricted: bool) -> Any:
+    """`latest_events` (dated by `now`) and `upcoming_events` as one statement: each
+    list's ids by its own order and limit (`limit`, `coming_limit`), then their rows, each
+    marked whether it is still to come. On PostgreSQL a statement is a round trip."""
+    latest = (
+        _latest_query(scoped, include_restricted, False, True)
+        .with_only_columns(col(Event.id))
+        .subquery()
+    )
+    coming = (
+        _upcoming_query(scoped, include_restricted)
+        .with_only_columns(col(Event.id))
+        .limit(bindparam("coming_limit"))
+        .subquery()
+    )
+    ids = union_all(select(latest.c.id), select(coming.c.id))
+    to_come = (col(Event.occurred_at) > bindparam("now", type_=UTCDateTime())).label("coming")
+    return (
+        select(Event, to_come)
+        .where(col(Event.id).in_(ids))
+        .order_by(to_come, col(Event.occurred_at), col(Event.id))
+    )
+
+
+async def latest_and_coming(
+    source: ReadSource,
+    *,
+    now: datetime,
+    track_ids: Sequence[int] | None,
+    include_restricted: bool,
+    limit: int,
+    coming_limit: int,
+) -> tuple[list[EventView], list[EventView]]:
+    """`latest_events(until=now, tagged=False)` and `upcoming_events(tagged=False)`, as each
+    lists them, in one read (App Home shows both)."""
+    query = _latest_and_coming_query(track_ids is not None, include_restricted)
+    params = _scope_params(track_ids, until=now, now=now, limit=limit, coming_limit=coming_limit)
+    rows = await reading(source).all(query, params)
+    latest = [EventView(event=event) for event, to_come in rows if not to_come]
+    latest.reverse()  # newest first
+    return latest, [EventView(event=event) for event, to_come in rows if to_come]
+
+
 async def timeline(
     source: ReadSource,
     *,

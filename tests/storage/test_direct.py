@@ -107,6 +107,12 @@ READS: dict[str, Read] = {
     "upcoming events": lambda r, ids: events.upcoming_events(
         r, now=NOW, track_ids=None, include_restricted=False, limit=3
     ),
+    "latest and coming": lambda r, ids: events.latest_and_coming(
+        r, now=NOW, track_ids=None, include_restricted=True, limit=5, coming_limit=3
+    ),
+    "latest and coming team scoped": lambda r, ids: events.latest_and_coming(
+        r, now=NOW, track_ids=[ids.us_china], include_restricted=False, limit=2, coming_limit=1
+    ),
     "history": lambda r, ids: history.changes(r, include_restricted=True, limit=7),
     "history page 2": lambda r, ids: history.changes(
         r, include_restricted=False, offset=5, limit=5, track_ids=[ids.us_china]

@@ -406,3 +406,46 @@ async def test_each_tag_carries_its_events_time_and_visibility(
     assert await tag_copies(db, added.event.id) == {(NOW - timedelta(hours=5), "restricted")}
     for event in every:
         assert await tag_copies(db, event.id) <= {(event.occurred_at, event.visibility)}
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_latest_and_coming_in_one_read_are_the_two_listings(
+    db: Database, seeded: Seeded, lead: Actor, seed: int
+) -> None:
+    """App Home's one statement gives what `latest_events(until=now)` and `upcoming_events`
+    give, in their orders: random records with ties of time, restricted events, events
+    entered after the clock, seeded ones; every scope and limit."""
+    pick = random.Random(seed)
+    async with db.session() as s:
+        for n in range(30):
+            entered = NOW + timedelta(hours=pick.choice([-300, -1, 0, 30]))
+            await events.add_event(
+                s, actor=lead, now=entered, title=f"Listed {n}",
+                occurred_at=NOW + timedelta(hours=pick.randrange(-60, 60) // 6 * 6),
+                visibility=pick.choice(["team", "restricted"]),
+                track_id=pick.choice([None, seeded.us_china, seeded.us_eu]),
+            )  # fmt: skip
+    nows = [NOW + timedelta(hours=h) for h in (-48, -6, 0, 1, 6, 24, 72)]
+    checked = 0
+    async with db.reads() as reads:
+        for now in nows:
+            for track_ids in (None, [seeded.us_china], [seeded.us_eu], []):
+                for restricted in (True, False):
+                    for limit, coming_limit in ((5, 3), (1, 1), (12, 9)):
+                        latest, coming = await events.latest_and_coming(
+                            reads, now=now, track_ids=track_ids,
+                            include_restricted=restricted, limit=limit,
+                            coming_limit=coming_limit,
+                        )  # fmt: skip
+                        apart = await events.latest_events(
+                            reads, track_ids=track_ids, include_restricted=restricted,
+                            until=now, limit=limit, tagged=False,
+                        )  # fmt: skip
+                        to_come = await events.upcoming_events(
+                            reads, now=now, track_ids=track_ids,
+                            include_restricted=restricted, limit=coming_limit, tagged=False,
+                        )  # fmt: skip
+                        got = ([v.event.id for v in latest], [v.event.id for v in coming])
+                        assert got == ([v.event.id for v in apart], [v.event.id for v in to_come])
+                        checked += bool(got[0]) and bool(got[1])
+    assert checked > 20
