@@ -231,9 +231,10 @@ async def test_latest_and_next_reads_two_statements_however_many_rounds(
     assert [v.round.title for v in upcoming] == ["Round 30", "Round 31", "Round 32"]
     assert [len(v.delegations) for v in [latest[-1], *upcoming]] == [1, 1, 1, 1]
     assert len(latest[0].delegations) == 2  # Stockholm's two
-    # the rounds, their delegations, and Stockholm's track (before: one statement for
-    # every round, then two for each round shown)
-    assert len(statements) == 3, statements
+    # the rounds with their delegations, and Stockholm's track (before: one statement for
+    # every round, then two for each round shown; then one for the rounds, one for their
+    # delegations)
+    assert len(statements) == 2, statements
 
 
 async def test_the_tracks_of_the_rounds_shown_are_one_statement_or_none(
@@ -277,5 +278,5 @@ async def test_the_tracks_of_the_rounds_shown_are_one_statement_or_none(
     assert shown[False][1] == shown[True][1]
     both = {known[seeded.us_china].handle, known[seeded.us_eu].handle}
     assert {handle for _, handle in shown[True][1]} == both
-    assert shown[False][0] == 3  # rounds, delegations, the tracks of all of them
-    assert shown[True][0] == 2
+    assert shown[False][0] == 2  # the rounds with their delegations, the tracks of all
+    assert shown[True][0] == 1
