@@ -62,7 +62,11 @@ async def handle_watch(
             assert item.id is not None
             now = ask.runtime.now()
             coming = await events.coming_up(
-                ask.reads, sensitivity_id=item.id, include_restricted=ask.sees_restricted, now=now
+                ask.reads,
+                sensitivity_id=item.id,
+                include_restricted=ask.sees_restricted,
+                now=now,
+                tagged=False,
             )
             timeline = await events.timeline(
                 ask.reads,
@@ -70,6 +74,11 @@ async def handle_watch(
                 include_restricted=ask.sees_restricted,
                 until=now,
                 limit=45 - (len(coming) + 1 if coming else 0),  # within one message
+                tagged=False,
+            )
+            # Both lists' tags in one statement.
+            await events.tag(
+                ask.reads, [*timeline, *coming], include_restricted=ask.sees_restricted
             )
             zone = await answer_zone(ask, client)
             blocks = [header(f"Watch: {item.name} ({item.level})")]

@@ -233,17 +233,19 @@ async def timeline(
     include_restricted: bool,
     until: datetime | None = None,
     limit: int = 20,
+    tagged: bool = True,
 ) -> list[EventView]:
-    """A topic's latest `limit` events, newest first, with their tags: one range of the
-    tags' recency index (see `latest_by_sensitivity`), not every event of the topic joined
-    and sorted (on PostgreSQL at 10,000 events, most of a `/watch taiwan`)."""
+    """A topic's latest `limit` events, newest first, with their tags (unless `tagged` is
+    False: see `tag`): one range of the tags' recency index (see `latest_by_sensitivity`),
+    not every event of the topic joined and sorted (on PostgreSQL at 10,000 events, most
+    of a `/watch taiwan`)."""
     statement = _latest_per_topic(1, include_restricted, until is not None, limit)
     params: dict[str, Any] = {"topic_0": sensitivity_id}
     if until is not None:
         params["until"] = until
     pairs = await reading(source).all(statement, params)
     newest = sorted((e for _, e in pairs), key=lambda e: (e.occurred_at, e.id), reverse=True)
-    return await _with_tags(source, newest, include_restricted)
+    return await _with_tags(source, newest, include_restricted, tagged)
 
 
 async def coming_up(
@@ -253,13 +255,15 @@ async def coming_up(
     include_restricted: bool,
     now: datetime,
     limit: int = 5,
+    tagged: bool = True,
 ) -> list[EventView]:
     """A topic's next `limit` events dated later than `now` (upcoming, SPEC §3) that the desk
-    knew of by `now`, soonest first, with their tags: read off the same recency index as
-    `timeline`, the other way. Seeded ones are history, as in `upcoming_events`."""
+    knew of by `now`, soonest first, with their tags (unless `tagged` is False): read off
+    the same recency index as `timeline`, the other way. Seeded ones are history, as in
+    `upcoming_events`."""
     params = {"topic": sensitivity_id, "now": now, "limit": limit}
     found = await reading(source).all(_coming_query(include_restricted), params)
-    return await _with_tags(source, list(found), include_restricted)
+    return await _with_tags(source, list(found), include_restricted, tagged)
 
 
 @cache

@@ -298,6 +298,8 @@ async def test_a_topics_events_dated_later_are_coming_up_then_in_its_timeline(
     past, coming = await sections(MEMBER)
     assert LAI in past and "Han Kuang" not in past
     assert coming.index("Han Kuang drills") < coming.index("rescheduled transit")
+    # Both lists carry their tags (read for both in one statement).
+    assert coming.count("Tags: Taiwan") == 2 and "Tags: Taiwan" in past
     assert "restricted schedule" not in coming
     _, lead_coming = await sections(LEAD)
     assert "restricted schedule note" in lead_coming
