@@ -21,7 +21,7 @@ from bot.render.present import (
 )
 from bot.runtime import Runtime, runtime_of
 from handlers.registry import Listeners
-from storage import deadlines, events, sensitivities, tracks, truces
+from storage import deadlines, events, tracks, truces
 from storage.lookups import command_context
 from storage.models import Level, Role
 
@@ -45,15 +45,8 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
             reads, now=now, track_ids=scope, include_restricted=is_lead, limit=5, coming_limit=3
         )
         await events.tag(reads, [*latest, *coming], include_restricted=is_lead)
-        hot = await sensitivities.all_sensitivities(
-            reads, include_restricted=is_lead, levels=HOT_LEVELS
-        )
-        hot_latest = await events.latest_by_sensitivity(
-            reads,
-            sensitivity_ids=[s.id for s in hot if s.id is not None],
-            include_restricted=is_lead,
-            until=now,
-            per_topic=1,
+        hot = await events.topics_with_latest(
+            reads, include_restricted=is_lead, levels=HOT_LEVELS, until=now, per_topic=1
         )
     zone = await runtime.reader_zone(client, user_id)
     blocks: list[Block] = []
@@ -82,9 +75,7 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
         blocks += [header("Coming up"), *(event_block(v, reader_zone=zone) for v in coming)]
     if hot:
         blocks += [divider(), header("Hot sensitivities")]
-        blocks += [
-            sensitivity_block(s, hot_latest.get(s.id or 0, []), is_lead=is_lead) for s in hot
-        ]
+        blocks += [sensitivity_block(s, latest, is_lead=is_lead) for s, latest in hot]
     return View(type="home", blocks=fit(blocks, limit=VIEW_BLOCKS))
 
 

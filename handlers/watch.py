@@ -13,7 +13,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render.blocks import (
-    MESSAGE_BLOCKS,
     Later,
     button,
     buttons,
@@ -89,28 +88,18 @@ async def handle_watch(
                 blocks += [header("Coming up"), *(event_block(v, reader_zone=zone) for v in coming)]
             fallback = f"{item.name}: {len(timeline)} event" + ("" if len(timeline) == 1 else "s")
         else:
-            items = await sensitivities.all_sensitivities(
-                ask.reads, include_restricted=ask.sees_restricted
+            # The topics and the latest two events of each, in one statement.
+            listed = await events.topics_with_latest(
+                ask.reads, include_restricted=ask.sees_restricted, until=ask.runtime.now()
             )
-            if not items:
+            if not listed:
                 await ack(text="No sensitivities are on record.", response_type="ephemeral")
                 return
-            # No message shows more than MESSAGE_BLOCKS: the latest events of no more.
-            latest = await events.latest_by_sensitivity(
-                ask.reads,
-                sensitivity_ids=[i.id for i in items[:MESSAGE_BLOCKS] if i.id is not None],
-                include_restricted=ask.sees_restricted,
-                until=ask.runtime.now(),
-                per_topic=2,
-            )
+            items = [item for item, _ in listed]
             blocks = [header("Sensitivities")]
             blocks += [
-                Later(
-                    partial(
-                        sensitivity_block, item, latest.get(item.id or 0, []), is_lead=ask.is_lead
-                    )
-                )
-                for item in items
+                Later(partial(sensitivity_block, item, latest, is_lead=ask.is_lead))
+                for item, latest in listed
             ]
             fallback = ", ".join(f"{i.name} ({i.level})" for i in items)
         if ask.is_lead and not ask.public:

@@ -23,11 +23,12 @@ from storage.models import (
     Event,
     EventKind,
     EventSensitivity,
+    Level,
     Sensitivity,
     Visibility,
 )
 from storage.scope import bound_scope
-from storage.sensitivities import all_sensitivities, mentions
+from storage.sensitivities import all_sensitivities, mentions, sensitivity_order
 from storage.types import UTCDateTime
 
 
@@ -341,6 +342,59 @@ async def latest_by_sensitivity(
     for topic, *columns in sorted(rows, key=lambda r: (r[3], r[1]), reverse=True):
         found[topic].append(Headline(*columns))  # newest first in each topic
     return found
+
+
+@lru_cache(maxsize=64)
+def _topics_with_latest(
+    include_restricted: bool, levels: tuple[Level, ...], bounded: bool, per_topic: int
+) -> Any:
+    """Every sensitivity (in view, at `levels`) with its latest `per_topic` events' headlines,
+    outer-joined: each of its latest is a subquery of one row (`OFFSET n`) on the tags'
+    recency index (sensitivity_id, occurred_at, event_id), as `_latest_per_topic` reads them,
+    correlated to the sensitivity instead of bound by id, so the topics need no read first."""
+    tag = EventSensitivity
+
+    def nth_latest(n: int) -> Any:
+        query: Any = select(tag.event_id).where(
+            col(tag.sensitivity_id) == col(Sensitivity.id), col(tag.occurred_at).is_not(None)
+        )
+        if not include_restricted:
+            query = query.where(col(tag.visibility) == Visibility.team)
+        if bounded:
+            query = query.where(col(tag.occurred_at) <= bindparam("until"))
+        ordered = query.order_by(col(tag.occurred_at).desc(), col(tag.event_id).desc())
+        return ordered.limit(1).offset(n).correlate(Sensitivity).scalar_subquery()
+
+    latest = [nth_latest(n) for n in range(per_topic)]
+    on = col(Event.id) == latest[0] if per_topic == 1 else col(Event.id).in_(latest)
+    query: Any = select(Sensitivity, *HEADLINE_COLUMNS).outerjoin(Event, on)
+    if not include_restricted:
+        query = query.where(col(Sensitivity.visibility) == Visibility.team)
+    if levels:
+        query = query.where(col(Sensitivity.level).in_([str(level) for level in levels]))
+    return query
+
+
+async def topics_with_latest(
+    source: ReadSource,
+    *,
+    include_restricted: bool,
+    levels: Sequence[Level] = (),
+    until: datetime | None = None,
+    per_topic: int = 2,
+) -> list[tuple[Sensitivity, list[Headline]]]:
+    """`all_sensitivities` (in its order), each with what `latest_by_sensitivity` gives for
+    it, in one read: `/watch` and App Home showed both with two."""
+    statement = _topics_with_latest(include_restricted, tuple(levels), until is not None, per_topic)
+    rows = await reading(source).all(statement, {"until": until} if until is not None else {})
+    latest: dict[int, tuple[Sensitivity, list[Headline]]] = {}
+    for topic, event_id, *columns in rows:
+        shown = latest.setdefault(topic.id or 0, (topic, []))
+        if event_id is not None:
+            shown[1].append(Headline(event_id, *columns))
+    for _, headlines in latest.values():
+        headlines.sort(key=lambda h: (h.occurred_at, h.id), reverse=True)  # newest first
+    return sorted(latest.values(), key=lambda pair: sensitivity_order(pair[0]))
 
 
 async def add_event(

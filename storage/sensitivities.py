@@ -118,7 +118,12 @@ async def all_sensitivities(
     """Every sensitivity (only those at `levels`, when named), by level then name."""
     query = _all_query(include_restricted, tuple(levels))
     items = list(await reading(source).all(query))
-    return sorted(items, key=lambda s: (LEVEL_ORDER.get(Level(s.level), 9), s.name.lower()))
+    return sorted(items, key=sensitivity_order)
+
+
+def sensitivity_order(item: Sensitivity) -> tuple[int, str]:
+    """By level (critical first), then name."""
+    return (LEVEL_ORDER.get(Level(item.level), 9), item.name.lower())
 
 
 async def find_sensitivity(

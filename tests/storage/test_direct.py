@@ -113,6 +113,12 @@ READS: dict[str, Read] = {
     "latest and coming team scoped": lambda r, ids: events.latest_and_coming(
         r, now=NOW, track_ids=[ids.us_china], include_restricted=False, limit=2, coming_limit=1
     ),
+    "topics with latest": lambda r, ids: events.topics_with_latest(
+        r, include_restricted=True, until=NOW, per_topic=2
+    ),
+    "hot topics with latest, team": lambda r, ids: events.topics_with_latest(
+        r, include_restricted=False, levels=(sensitivities.Level.critical,), per_topic=1
+    ),
     "history": lambda r, ids: history.changes(r, include_restricted=True, limit=7),
     "history page 2": lambda r, ids: history.changes(
         r, include_restricted=False, offset=5, limit=5, track_ids=[ids.us_china]

@@ -449,3 +449,51 @@ async def test_latest_and_coming_in_one_read_are_the_two_listings(
                         assert got == ([v.event.id for v in apart], [v.event.id for v in to_come])
                         checked += bool(got[0]) and bool(got[1])
     assert checked > 20
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_topics_with_their_latest_in_one_read_are_the_two_reads(
+    db: Database, seeded: Seeded, lead: Actor, seed: int
+) -> None:
+    """`/watch`'s and App Home's one statement gives what `all_sensitivities` and
+    `latest_by_sensitivity` give: random records (ties of time, restricted events and
+    topics, a topic with no event), each level filter, bound and unbound, 1 to 3 a topic."""
+    from storage.models import Level
+
+    pick = random.Random(seed)
+    async with db.session() as s:
+        for name in ["Quokka policy", "Wombat quotas", "Numbat rules", "Bilby bills"]:
+            await sensitivities.add_sensitivity(
+                s, actor=lead, now=NOW, name=name, keywords=[name.split()[0].lower()],
+                visibility=pick.choice(["team", "team", "restricted"]),
+                level=pick.choice(["critical", "high", "medium", "low"]),
+            )  # fmt: skip
+        for n in range(40):
+            words = " and ".join(pick.sample(["quokka", "wombat", "numbat", "tariff"], 2))
+            await events.add_event(
+                s, actor=lead, now=NOW, title=f"Event {n}: {words}",
+                occurred_at=NOW + timedelta(hours=pick.randrange(-200, 200) // 8 * 8),
+                visibility=pick.choice(["team", "restricted"]),
+            )  # fmt: skip
+    checked = 0
+    async with db.reads() as reads:
+        for until in (None, NOW, NOW + timedelta(hours=pick.randrange(-100, 100))):
+            for restricted in (False, True):
+                for levels in ((), (Level.critical, Level.high), (Level.low,)):
+                    for per_topic in (1, 2, 3):
+                        together = await events.topics_with_latest(
+                            reads, include_restricted=restricted, levels=levels,
+                            until=until, per_topic=per_topic,
+                        )  # fmt: skip
+                        items = await sensitivities.all_sensitivities(
+                            reads, include_restricted=restricted, levels=levels
+                        )
+                        latest = await events.latest_by_sensitivity(
+                            reads, sensitivity_ids=[i.id for i in items if i.id is not None],
+                            include_restricted=restricted, until=until, per_topic=per_topic,
+                        )  # fmt: skip
+                        got = [(t.id, hs) for t, hs in together]  # every headline's column
+                        apart = [(i.id, latest[i.id or 0]) for i in items]
+                        assert got == apart, (until, restricted, levels, per_topic)
+                        checked += sum(len(hs) == per_topic for _, hs in got)
+    assert checked > 30
