@@ -41,6 +41,7 @@ class ReaderPool:
         self._opened = 0  # connections open or being opened
         self._out: set[Any] = set()  # connections lent
         self._closed = False
+        self._opening: set[asyncio.Task[None]] = set()
         self._all_back = asyncio.Event()
         self._all_back.set()
 
@@ -72,8 +73,11 @@ class ReaderPool:
             self._opened -= 1
             self._given_back(connection)
             if self._waiting and not self._closed:
-                # The connection a waiter was promised is gone: open another in its place.
-                asyncio.get_running_loop().create_task(self._open_for_waiter())
+                # The connection a waiter was promised is gone: open another in its place
+                # (the task kept until done: the loop holds only a weak reference to it).
+                opening = asyncio.get_running_loop().create_task(self._open_for_waiter())
+                self._opening.add(opening)
+                opening.add_done_callback(self._opening.discard)
             return
         while self._waiting:
             waiter = self._waiting.popleft()
