@@ -487,6 +487,9 @@ class PostgresReads(_DriverReads):
 
         try:
             return await connection.fetch(sql, *values)
+        except asyncpg.PostgresConnectionError:
+            self._interrupted = True  # the connection itself failed
+            raise
         except asyncpg.PostgresError:
             raise  # the server's answer, whole: the connection is ready for the next
         except BaseException:
@@ -588,6 +591,8 @@ class DirectReader:
             try:
                 status = await conn.execute(sql, *values)  # "INSERT 0 1": outside a transaction
                 done = True
+            except asyncpg.PostgresConnectionError:
+                raise  # the connection itself failed: not lent again
             except asyncpg.PostgresError:
                 done = True  # refused whole: the connection is ready for the next
                 raise

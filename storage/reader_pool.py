@@ -61,23 +61,24 @@ class ReaderPool:
             if not connection.is_closed():
                 self._lent(connection)
                 return connection
-            self._opened -= 1  # closed by the server while it sat idle
+            connection.terminate()  # closed by the server while it sat idle
+            self._opened -= 1
         if self._opened < self._size:
-            return await self._open(timeout)
+            if not self._someone_waits():
+                return await self._open(timeout)
+            self._opened += 1
+            self._replace()  # a free place: opened for the answer waiting longest
         return await self._wait_turn(timeout)
 
     def release(self, connection: Any, *, broken: bool = False) -> None:
         """Gives `connection` back: to the answer waiting longest, or to the idle ones."""
         if broken or self._closed or connection.is_closed() or connection.is_in_transaction():
             connection.terminate()
-            self._opened -= 1
             self._given_back(connection)
-            if self._waiting and not self._closed:
-                # The connection a waiter was promised is gone: open another in its place
-                # (the task kept until done: the loop holds only a weak reference to it).
-                opening = asyncio.get_running_loop().create_task(self._open_for_waiter())
-                self._opening.add(opening)
-                opening.add_done_callback(self._opening.discard)
+            if self._someone_waits() and not self._closed:
+                self._replace()  # its place goes to the one waiting, opened anew
+            else:
+                self._opened -= 1
             return
         while self._waiting:
             waiter = self._waiting.popleft()
@@ -95,6 +96,9 @@ class ReaderPool:
             waiter = self._waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(_closed_error())
+        for opening in list(self._opening):
+            opening.cancel()
+        await asyncio.gather(*self._opening, return_exceptions=True)
         idle, self._idle = self._idle, []
         self._opened -= len(idle)
         await asyncio.gather(*(c.close(timeout=timeout) for c in idle), return_exceptions=True)
@@ -115,12 +119,23 @@ class ReaderPool:
         if not self._out:
             self._all_back.set()
 
+    def _someone_waits(self) -> bool:
+        """Whether an answer is still waiting (those timed out or cancelled dropped)."""
+        while self._waiting and self._waiting[0].done():
+            self._waiting.popleft()
+        return bool(self._waiting)
+
     async def _open(self, timeout: float) -> Any:
+        """A new connection in a free place, for the caller."""
         self._opened += 1
         try:
             connection = await asyncio.wait_for(self._connect(), timeout)
         except BaseException:
-            self._opened -= 1
+            # The place is free again: an answer that queued meanwhile gets it.
+            if self._someone_waits() and not self._closed:
+                self._replace()
+            else:
+                self._opened -= 1
             raise
         if self._closed:
             self._opened -= 1
@@ -128,6 +143,13 @@ class ReaderPool:
             raise _closed_error()
         self._lent(connection)
         return connection
+
+    def _replace(self) -> None:
+        """Opens a connection in a place already counted (`_opened`) for the answers waiting;
+        the task is kept until done (the loop holds only a weak reference to it)."""
+        opening = asyncio.get_running_loop().create_task(self._open_for_waiter())
+        self._opening.add(opening)
+        opening.add_done_callback(self._opening.discard)
 
     async def _wait_turn(self, timeout: float) -> Any:
         loop = asyncio.get_running_loop()
@@ -146,15 +168,27 @@ class ReaderPool:
 
     async def _open_for_waiter(self) -> None:
         try:
-            connection = await self._open(timeout=_OPEN_SECONDS)
-        except Exception as error:  # noqa: BLE001 - handed to the waiter it was for
-            while self._waiting:
-                waiter = self._waiting.popleft()
-                if not waiter.done():
-                    waiter.set_exception(error)
-                    return
+            connection = await asyncio.wait_for(self._connect(), _OPEN_SECONDS)
+        except BaseException as error:
+            if not self._someone_waits() or self._closed or not isinstance(error, Exception):
+                self._opened -= 1
+                if not isinstance(error, Exception):
+                    raise
+                return
+            # The answer waiting longest is told why (as if it had opened it itself); the
+            # place goes on to the next one, if any.
+            self._waiting.popleft().set_exception(error)
+            if self._someone_waits():
+                self._replace()
+            else:
+                self._opened -= 1
             return
-        self.release(connection)
+        if self._closed:
+            self._opened -= 1
+            connection.terminate()
+            return
+        self._lent(connection)
+        self.release(connection)  # to the answer waiting longest (or idle, if none is now)
 
 
 #: How long a connection opened in place of a broken one may take (the waiter's own wait

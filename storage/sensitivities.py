@@ -121,9 +121,10 @@ async def all_sensitivities(
     return sorted(items, key=sensitivity_order)
 
 
-def sensitivity_order(item: Sensitivity) -> tuple[int, str]:
-    """By level (critical first), then name."""
-    return (LEVEL_ORDER.get(Level(item.level), 9), item.name.lower())
+def sensitivity_order(item: Sensitivity) -> tuple[int, str, int]:
+    """By level (critical first), then name, then the order they were added (names are not
+    unique: two of one name and level keep one order whichever way they were read)."""
+    return (LEVEL_ORDER.get(Level(item.level), 9), item.name.lower(), item.id or 0)
 
 
 async def find_sensitivity(

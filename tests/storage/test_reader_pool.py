@@ -117,21 +117,138 @@ async def test_a_reader_left_in_a_transaction_is_not_lent_again(pool: ReaderPool
     pool.release(fresh)
 
 
-async def test_a_reader_the_server_closed_while_idle_is_replaced(
+async def test_a_reader_the_server_closed_while_lent_is_not_kept(
     db: Database, pool: ReaderPool
 ) -> None:
     connection = await pool.acquire(timeout=5)
     pid = await _pid(connection)
-    pool.release(connection)
-    other = await pool.acquire(timeout=5)  # the same one: idle ones are lent first
     killer = await pool.acquire(timeout=5)
     await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
     pool.release(killer)
-    await eventually(other.is_closed)  # the server's close seen
-    pool.release(other)  # closed: not kept
+    await eventually(connection.is_closed)  # the server's close seen
+    pool.release(connection)  # closed: not kept
+    assert (pool.get_size(), pool.get_idle_size()) == (1, 1)
     again = await pool.acquire(timeout=5)
     assert await _pid(again) != pid
     pool.release(again)
+
+
+async def test_a_reader_the_server_closed_while_idle_is_replaced(
+    db: Database, pool: ReaderPool
+) -> None:
+    import asyncpg
+
+    assert db.direct is not None
+    connection = await pool.acquire(timeout=5)
+    pid = await _pid(connection)
+    pool.release(connection)
+    outside = await asyncpg.connect(**db.direct._connect_args)  # noqa: SLF001
+    try:
+        await outside.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await outside.close()
+    await eventually(connection.is_closed)  # idle in the pool when the server closed it
+    again = await pool.acquire(timeout=5)
+    assert again is not connection and await _pid(again) != pid
+    assert pool.get_size() == 1
+    pool.release(again)
+
+
+async def test_a_broken_reader_given_back_keeps_its_place_for_the_one_waiting(
+    pool: ReaderPool,
+) -> None:
+    """Its replacement is opened for the answer waiting; one that asks in the same turn
+    (as a read retried after a closed connection does) waits behind it, and the pool never
+    holds more connections than its size."""
+    held = [await pool.acquire(timeout=5), await pool.acquire(timeout=5)]
+    first = asyncio.create_task(pool.acquire(timeout=5))
+    await asyncio.sleep(0)
+    pool.release(held[0], broken=True)
+    later = asyncio.create_task(pool.acquire(timeout=5))
+    assert pool.get_size() == 2
+    given = await first  # the replacement
+    assert not later.done() and pool.get_size() == 2
+    pool.release(held[1])
+    pool.release(await later)
+    pool.release(given)
+    await eventually(lambda: not pool._opening)  # noqa: SLF001
+    assert (pool.get_size(), pool.get_idle_size()) == (2, 2)
+
+
+async def test_an_answer_asking_as_a_broken_reader_is_given_back_opens_none_of_its_own(
+    pool: ReaderPool,
+) -> None:
+    """As a read retried after a closed connection does: it gives the broken one back and
+    asks again at once, before the replacement (for the answer waiting) has started."""
+    held = [await pool.acquire(timeout=5), await pool.acquire(timeout=5)]
+    first = asyncio.create_task(pool.acquire(timeout=5))
+    await asyncio.sleep(0)
+    asyncio.get_running_loop().call_later(0.1, pool.release, held[1])  # served by this
+    pool.release(held[0], broken=True)
+    again = await pool.acquire(timeout=5)  # in the same turn
+    pool.release(again)
+    pool.release(await first)
+    await eventually(lambda: not pool._opening)  # noqa: SLF001
+    assert (pool.get_size(), pool.get_idle_size()) == (2, 2)  # never a third
+
+
+async def _slow_pool(db: Database, gate: asyncio.Event, failures: list[BaseException]) -> Any:
+    """A pool of one whose connections open when `gate` is set, failing with the errors
+    in `failures` first (the driver's connect, held or refused as a down server would)."""
+    assert db.direct is not None
+    connect = db.direct._connect_reader  # noqa: SLF001
+
+    async def slow() -> Any:
+        await gate.wait()
+        if failures:
+            raise failures.pop(0)
+        return await connect()
+
+    return ReaderPool(slow, size=1)
+
+
+@pytest.mark.parametrize("how", ["refused", "cancelled"])
+async def test_an_answer_waiting_behind_a_connection_that_never_opened_gets_the_place(
+    db: Database, how: str
+) -> None:
+    gate = asyncio.Event()
+    failures: list[BaseException] = [OSError("connection refused")] if how == "refused" else []
+    pool = await _slow_pool(db, gate, failures)
+    try:
+        opener = asyncio.create_task(pool.acquire(timeout=5))  # opens the only place
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(pool.acquire(timeout=5))  # waits behind it
+        await asyncio.sleep(0)
+        if how == "cancelled":
+            opener.cancel()
+        gate.set()
+        with pytest.raises(OSError if how == "refused" else asyncio.CancelledError):
+            await opener
+        connection = await asyncio.wait_for(waiter, 2)  # not left to its own time-out
+        assert await connection.fetchval("SELECT 1") == 1
+        assert pool.get_size() == 1
+        pool.release(connection)
+    finally:
+        await pool.close(timeout=5)
+
+
+async def test_when_no_connection_can_be_opened_each_waiter_is_told_why(db: Database) -> None:
+    gate = asyncio.Event()
+    failures: list[BaseException] = [OSError(f"refused {n}") for n in range(3)]
+    pool = await _slow_pool(db, gate, failures)
+    try:
+        tasks = []
+        for _ in range(3):
+            tasks.append(asyncio.create_task(pool.acquire(timeout=5)))
+            await asyncio.sleep(0)
+        gate.set()
+        outcomes = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 2)
+        assert [str(o) for o in outcomes] == ["refused 0", "refused 1", "refused 2"]
+        assert pool.get_size() == 0
+        connection = await pool.acquire(timeout=5)  # the server back: lent at once
+        pool.release(connection)
+    finally:
+        await pool.close(timeout=5)
 
 
 async def test_an_answer_cancelled_mid_statement_leaves_its_reader_unused(
@@ -190,6 +307,21 @@ async def test_closing_tells_the_answers_waiting_at_once(pool: ReaderPool) -> No
         pool.release(connection)
     await closing
     assert all(c.is_closed() for c in held)
+
+
+async def test_closing_stops_a_connection_being_opened_for_a_waiter(db: Database) -> None:
+    gate = asyncio.Event()
+    pool = await _slow_pool(db, gate, [])
+    gate.set()
+    held = await pool.acquire(timeout=5)
+    gate.clear()
+    waiting = asyncio.create_task(pool.acquire(timeout=5))
+    await asyncio.sleep(0)
+    pool.release(held, broken=True)  # a replacement starts opening, held at the gate
+    await asyncio.wait_for(pool.close(timeout=1), 2)  # not held up by it
+    with pytest.raises(OperationalError):
+        await waiting
+    assert pool.get_size() == 0
 
 
 async def test_closing_terminates_a_reader_not_given_back_in_time(pool: ReaderPool) -> None:
