@@ -11,7 +11,10 @@ the median).
 The readers hold no state between answers: their statements only read, or write in a
 statement of their own, outside any explicit transaction. A connection whose answer was
 interrupted mid-statement (cancelled, timed out, its socket lost) may be anywhere in the
-protocol: it is closed, never handed on; `release(broken=True)` says so.
+protocol: it is closed, never handed on; `release(broken=True)` says so. A connection is
+kept as long as it works: asyncpg's pool also recycled one after 50,000 queries and closed
+those idle for 5 minutes, which readers that keep no state need not; one that a server or
+a proxy closed is replaced when next asked for (and a read that met it is tried once more).
 """
 
 from __future__ import annotations
