@@ -60,21 +60,16 @@ async def handle_watch(
             )
             assert item.id is not None
             now = ask.runtime.now()
-            coming = await events.coming_up(
+            # What happened and what is coming up, in one statement: the timeline read as
+            # long as a message can hold, cut to leave room for what is coming.
+            timeline, coming = await events.topic_timeline_and_coming(
                 ask.reads,
                 sensitivity_id=item.id,
                 include_restricted=ask.sees_restricted,
                 now=now,
-                tagged=False,
+                limit=45,
             )
-            timeline = await events.timeline(
-                ask.reads,
-                sensitivity_id=item.id,
-                include_restricted=ask.sees_restricted,
-                until=now,
-                limit=45 - (len(coming) + 1 if coming else 0),  # within one message
-                tagged=False,
-            )
+            timeline = timeline[: 45 - (len(coming) + 1 if coming else 0)]  # within one message
             # Both lists' tags in one statement.
             await events.tag(
                 ask.reads, [*timeline, *coming], include_restricted=ask.sees_restricted

@@ -284,6 +284,53 @@ def _coming_query(include_restricted: bool) -> Any:
     return query.order_by(col(tag.occurred_at), col(tag.event_id)).limit(bindparam("limit"))
 
 
+@cache
+def _topic_both_query(include_restricted: bool) -> Any:
+    """`timeline(until=now)` and `coming_up` as one statement: each list's ids off the tags'
+    recency index by its own order and limit (`limit`, `coming_limit`), then their events,
+    each marked whether it is still to come."""
+    tag = EventSensitivity
+    past: Any = select(col(tag.event_id).label("id")).where(
+        col(tag.sensitivity_id) == bindparam("topic"),
+        col(tag.occurred_at).is_not(None),
+        col(tag.occurred_at) <= bindparam("now", type_=UTCDateTime()),
+    )
+    if not include_restricted:
+        past = past.where(col(tag.visibility) == Visibility.team)
+    latest = (
+        past.order_by(col(tag.occurred_at).desc(), col(tag.event_id).desc())
+        .limit(bindparam("limit"))
+        .subquery()
+    )
+    coming = _coming_query(include_restricted).with_only_columns(col(tag.event_id).label("id"))
+    coming = coming.limit(bindparam("coming_limit")).subquery()
+    ids = union_all(select(latest.c.id), select(coming.c.id))
+    to_come = (col(Event.occurred_at) > bindparam("now", type_=UTCDateTime())).label("coming")
+    return (
+        select(Event, to_come)
+        .where(col(Event.id).in_(ids))
+        .order_by(to_come, col(Event.occurred_at), col(Event.id))
+    )
+
+
+async def topic_timeline_and_coming(
+    source: ReadSource,
+    *,
+    sensitivity_id: int,
+    include_restricted: bool,
+    now: datetime,
+    limit: int = 20,
+    coming_limit: int = 5,
+) -> tuple[list[EventView], list[EventView]]:
+    """`timeline(until=now, tagged=False)` and `coming_up(tagged=False)`, as each lists
+    them, in one read (`/watch <topic>` shows both)."""
+    params = {"topic": sensitivity_id, "now": now, "limit": limit, "coming_limit": coming_limit}
+    rows = await reading(source).all(_topic_both_query(include_restricted), params)
+    latest = [EventView(event=event) for event, to_come in rows if not to_come]
+    latest.reverse()  # newest first
+    return latest, [EventView(event=event) for event, to_come in rows if to_come]
+
+
 @lru_cache(maxsize=256)
 def _latest_per_topic(
     topics: int, include_restricted: bool, bounded: bool, per_topic: int, *, whole: bool = True

@@ -119,6 +119,9 @@ READS: dict[str, Read] = {
     "hot topics with latest, team": lambda r, ids: events.topics_with_latest(
         r, include_restricted=False, levels=(sensitivities.Level.critical,), per_topic=1
     ),
+    "topic timeline and coming": lambda r, ids: events.topic_timeline_and_coming(
+        r, sensitivity_id=ids.taiwan, include_restricted=True, now=NOW, limit=3
+    ),
     "history": lambda r, ids: history.changes(r, include_restricted=True, limit=7),
     "history page 2": lambda r, ids: history.changes(
         r, include_restricted=False, offset=5, limit=5, track_ids=[ids.us_china]

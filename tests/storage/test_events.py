@@ -497,3 +497,42 @@ async def test_topics_with_their_latest_in_one_read_are_the_two_reads(
                         assert got == apart, (until, restricted, levels, per_topic)
                         checked += sum(len(hs) == per_topic for _, hs in got)
     assert checked > 30
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_a_topics_timeline_and_what_is_coming_in_one_read_are_the_two_reads(
+    db: Database, seeded: Seeded, lead: Actor, seed: int
+) -> None:
+    """`/watch <topic>`'s one statement gives what `timeline(until=now)` and `coming_up`
+    give: random records with ties of time, restricted events, events entered after the
+    clock; every visibility, several clocks and limits."""
+    pick = random.Random(seed)
+    async with db.session() as s:
+        for n in range(30):
+            entered = NOW + timedelta(hours=pick.choice([-300, -1, 0, 30]))
+            await events.add_event(
+                s, actor=lead, now=entered, title=f"Taiwan item {n}",
+                occurred_at=NOW + timedelta(hours=pick.randrange(-60, 60) // 6 * 6),
+                visibility=pick.choice(["team", "restricted"]),
+            )  # fmt: skip
+    checked = 0
+    async with db.reads() as reads:
+        for now in [NOW + timedelta(hours=h) for h in (-48, -6, 0, 1, 6, 24, 72)]:
+            for restricted in (True, False):
+                for limit, coming_limit in ((20, 5), (1, 1), (45, 2)):
+                    past, coming = await events.topic_timeline_and_coming(
+                        reads, sensitivity_id=seeded.taiwan, include_restricted=restricted,
+                        now=now, limit=limit, coming_limit=coming_limit,
+                    )  # fmt: skip
+                    apart = await events.timeline(
+                        reads, sensitivity_id=seeded.taiwan, include_restricted=restricted,
+                        until=now, limit=limit, tagged=False,
+                    )  # fmt: skip
+                    to_come = await events.coming_up(
+                        reads, sensitivity_id=seeded.taiwan, include_restricted=restricted,
+                        now=now, limit=coming_limit, tagged=False,
+                    )  # fmt: skip
+                    got = ([v.event.id for v in past], [v.event.id for v in coming])
+                    assert got == ([v.event.id for v in apart], [v.event.id for v in to_come])
+                    checked += bool(got[0]) and bool(got[1])
+    assert checked > 10
