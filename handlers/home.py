@@ -44,7 +44,6 @@ async def home_view(runtime: Runtime, client: AsyncWebClient, user_id: str) -> V
         latest, coming = await events.latest_and_coming(
             reads, now=now, track_ids=scope, include_restricted=is_lead, limit=5, coming_limit=3
         )
-        await events.tag(reads, [*latest, *coming], include_restricted=is_lead)
         hot = await events.topics_with_latest(
             reads, include_restricted=is_lead, levels=HOT_LEVELS, until=now, per_topic=1
         )

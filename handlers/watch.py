@@ -60,8 +60,8 @@ async def handle_watch(
             )
             assert item.id is not None
             now = ask.runtime.now()
-            # What happened and what is coming up, in one statement: the timeline read as
-            # long as a message can hold, cut to leave room for what is coming.
+            # What happened and what is coming up, with their tags, in one statement: the
+            # timeline read as long as a message can hold, cut to leave room for the rest.
             timeline, coming = await events.topic_timeline_and_coming(
                 ask.reads,
                 sensitivity_id=item.id,
@@ -70,10 +70,6 @@ async def handle_watch(
                 limit=45,
             )
             timeline = timeline[: 45 - (len(coming) + 1 if coming else 0)]  # within one message
-            # Both lists' tags in one statement.
-            await events.tag(
-                ask.reads, [*timeline, *coming], include_restricted=ask.sees_restricted
-            )
             zone = await answer_zone(ask, client)
             blocks = [header(f"Watch: {item.name} ({item.level})")]
             blocks += [event_block(v, reader_zone=zone) for v in timeline] or [

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, union_all
+from sqlalchemy import and_, bindparam, func, union_all
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -68,7 +68,33 @@ def _tags_query(include_restricted: bool) -> Any:
     )
     if not include_restricted:
         query = query.where(col(Sensitivity.visibility) == Visibility.team)
-    return query
+    return query.order_by(col(EventSensitivity.event_id), col(Sensitivity.id))
+
+
+def _tags_joined(query: Any, include_restricted: bool) -> Any:
+    """`query` (of events, ordered) with each event's sensitivities outer-joined, as `tag`
+    reads them (a restricted one's name only for who may see it): one statement, not two."""
+    shown = col(Sensitivity.id) == col(EventSensitivity.sensitivity_id)
+    if not include_restricted:
+        shown = and_(shown, col(Sensitivity.visibility) == Visibility.team)
+    return (
+        query.add_columns(Sensitivity)
+        .outerjoin(EventSensitivity, col(EventSensitivity.event_id) == col(Event.id))
+        .outerjoin(Sensitivity, shown)
+        .order_by(col(Sensitivity.id))
+    )
+
+
+def _tagged_views(rows: Sequence[Any]) -> list[tuple[EventView, Any]]:
+    """Rows of (event, mark, sensitivity or None), each event's together: a view for each
+    event, with its mark."""
+    views: list[tuple[EventView, Any]] = []
+    for event, mark, sensitivity in rows:
+        if not views or views[-1][0].event is not event:
+            views.append((EventView(event=event), mark))
+        if sensitivity is not None:
+            views[-1][0].sensitivities.append(sensitivity)
+    return views
 
 
 async def _with_tags(
@@ -201,11 +227,12 @@ def _latest_and_coming_query(scoped: bool, include_restricted: bool) -> Any:
     )
     ids = union_all(select(latest.c.id), select(coming.c.id))
     to_come = (col(Event.occurred_at) > bindparam("now", type_=UTCDateTime())).label("coming")
-    return (
+    ordered = (
         select(Event, to_come)
         .where(col(Event.id).in_(ids))
         .order_by(to_come, col(Event.occurred_at), col(Event.id))
     )
+    return _tags_joined(ordered, include_restricted)
 
 
 async def latest_and_coming(
@@ -217,14 +244,14 @@ async def latest_and_coming(
     limit: int,
     coming_limit: int,
 ) -> tuple[list[EventView], list[EventView]]:
-    """`latest_events(until=now, tagged=False)` and `upcoming_events(tagged=False)`, as each
-    lists them, in one read (App Home shows both)."""
+    """`latest_events(until=now)` and `upcoming_events`, as each lists them and with their
+    tags, in one read (App Home shows both)."""
     query = _latest_and_coming_query(track_ids is not None, include_restricted)
     params = _scope_params(track_ids, until=now, now=now, limit=limit, coming_limit=coming_limit)
-    rows = await reading(source).all(query, params)
-    latest = [EventView(event=event) for event, to_come in rows if not to_come]
+    views = _tagged_views(await reading(source).all(query, params))
+    latest = [view for view, to_come in views if not to_come]
     latest.reverse()  # newest first
-    return latest, [EventView(event=event) for event, to_come in rows if to_come]
+    return latest, [view for view, to_come in views if to_come]
 
 
 async def timeline(
@@ -306,11 +333,12 @@ def _topic_both_query(include_restricted: bool) -> Any:
     coming = coming.limit(bindparam("coming_limit")).subquery()
     ids = union_all(select(latest.c.id), select(coming.c.id))
     to_come = (col(Event.occurred_at) > bindparam("now", type_=UTCDateTime())).label("coming")
-    return (
+    ordered = (
         select(Event, to_come)
         .where(col(Event.id).in_(ids))
         .order_by(to_come, col(Event.occurred_at), col(Event.id))
     )
+    return _tags_joined(ordered, include_restricted)
 
 
 async def topic_timeline_and_coming(
@@ -322,13 +350,13 @@ async def topic_timeline_and_coming(
     limit: int = 20,
     coming_limit: int = 5,
 ) -> tuple[list[EventView], list[EventView]]:
-    """`timeline(until=now, tagged=False)` and `coming_up(tagged=False)`, as each lists
-    them, in one read (`/watch <topic>` shows both)."""
+    """`timeline(until=now)` and `coming_up`, as each lists them and with their tags, in one
+    read (`/watch <topic>` shows both)."""
     params = {"topic": sensitivity_id, "now": now, "limit": limit, "coming_limit": coming_limit}
-    rows = await reading(source).all(_topic_both_query(include_restricted), params)
-    latest = [EventView(event=event) for event, to_come in rows if not to_come]
+    views = _tagged_views(await reading(source).all(_topic_both_query(include_restricted), params))
+    latest = [view for view, to_come in views if not to_come]
     latest.reverse()  # newest first
-    return latest, [EventView(event=event) for event, to_come in rows if to_come]
+    return latest, [view for view, to_come in views if to_come]
 
 
 @lru_cache(maxsize=256)

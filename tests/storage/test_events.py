@@ -417,10 +417,11 @@ async def test_latest_and_coming_in_one_read_are_the_two_listings(
     entered after the clock, seeded ones; every scope and limit."""
     pick = random.Random(seed)
     async with db.session() as s:
+        await _tag_topics(s, lead)
         for n in range(30):
             entered = NOW + timedelta(hours=pick.choice([-300, -1, 0, 30]))
             await events.add_event(
-                s, actor=lead, now=entered, title=f"Listed {n}",
+                s, actor=lead, now=entered, title=f"Listed {n}: {_mentions(pick)}",
                 occurred_at=NOW + timedelta(hours=pick.randrange(-60, 60) // 6 * 6),
                 visibility=pick.choice(["team", "restricted"]),
                 track_id=pick.choice([None, seeded.us_china, seeded.us_eu]),
@@ -439,14 +440,14 @@ async def test_latest_and_coming_in_one_read_are_the_two_listings(
                         )  # fmt: skip
                         apart = await events.latest_events(
                             reads, track_ids=track_ids, include_restricted=restricted,
-                            until=now, limit=limit, tagged=False,
+                            until=now, limit=limit,
                         )  # fmt: skip
                         to_come = await events.upcoming_events(
                             reads, now=now, track_ids=track_ids,
-                            include_restricted=restricted, limit=coming_limit, tagged=False,
+                            include_restricted=restricted, limit=coming_limit,
                         )  # fmt: skip
-                        got = ([v.event.id for v in latest], [v.event.id for v in coming])
-                        assert got == ([v.event.id for v in apart], [v.event.id for v in to_come])
+                        got = (_tagged(latest), _tagged(coming))
+                        assert got == (_tagged(apart), _tagged(to_come))
                         checked += bool(got[0]) and bool(got[1])
     assert checked > 20
 
@@ -508,10 +509,11 @@ async def test_a_topics_timeline_and_what_is_coming_in_one_read_are_the_two_read
     clock; every visibility, several clocks and limits."""
     pick = random.Random(seed)
     async with db.session() as s:
+        await _tag_topics(s, lead)
         for n in range(30):
             entered = NOW + timedelta(hours=pick.choice([-300, -1, 0, 30]))
             await events.add_event(
-                s, actor=lead, now=entered, title=f"Taiwan item {n}",
+                s, actor=lead, now=entered, title=f"Taiwan item {n}: {_mentions(pick)}",
                 occurred_at=NOW + timedelta(hours=pick.randrange(-60, 60) // 6 * 6),
                 visibility=pick.choice(["team", "restricted"]),
             )  # fmt: skip
@@ -526,13 +528,31 @@ async def test_a_topics_timeline_and_what_is_coming_in_one_read_are_the_two_read
                     )  # fmt: skip
                     apart = await events.timeline(
                         reads, sensitivity_id=seeded.taiwan, include_restricted=restricted,
-                        until=now, limit=limit, tagged=False,
+                        until=now, limit=limit,
                     )  # fmt: skip
                     to_come = await events.coming_up(
                         reads, sensitivity_id=seeded.taiwan, include_restricted=restricted,
-                        now=now, limit=coming_limit, tagged=False,
+                        now=now, limit=coming_limit,
                     )  # fmt: skip
-                    got = ([v.event.id for v in past], [v.event.id for v in coming])
-                    assert got == ([v.event.id for v in apart], [v.event.id for v in to_come])
+                    got = (_tagged(past), _tagged(coming))
+                    assert got == (_tagged(apart), _tagged(to_come))
                     checked += bool(got[0]) and bool(got[1])
     assert checked > 10
+
+
+def _tagged(views: list[events.EventView]) -> list[tuple[int | None, list[int | None]]]:
+    return [(v.event.id, [t.id for t in v.sensitivities]) for v in views]
+
+
+async def _tag_topics(session: Any, lead: Actor) -> None:
+    """Two more topics for the merged reads' records: one restricted (its name shown only to
+    who may see it), one for the team."""
+    for name, visibility in (("Quokka policy", "restricted"), ("Wombat quotas", "team")):
+        await sensitivities.add_sensitivity(
+            session, actor=lead, now=NOW, name=name, keywords=[name.split()[0].lower()],
+            visibility=visibility,
+        )  # fmt: skip
+
+
+def _mentions(pick: random.Random) -> str:
+    return " ".join(pick.sample(["quokka", "wombat", "tariff", "plain"], 2))
