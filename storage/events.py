@@ -209,6 +209,28 @@ async def upcoming_events(
     return await _with_tags(source, events, include_restricted, tagged)
 
 
+def _past_and_coming(latest: Any, coming: Any, include_restricted: bool) -> Any:
+    """The events of two subqueries of ids, what has happened (`latest`) and what is still
+    to come after `now` (`coming`), each row marked which, with their tags: one statement."""
+    ids = union_all(select(latest.c.id), select(coming.c.id))
+    to_come = (col(Event.occurred_at) > bindparam("now", type_=UTCDateTime())).label("coming")
+    ordered = (
+        select(Event, to_come)
+        .where(col(Event.id).in_(ids))
+        .order_by(to_come, col(Event.occurred_at), col(Event.id))
+    )
+    return _tags_joined(ordered, include_restricted)
+
+
+def _newest_and_soonest(rows: Sequence[Any]) -> tuple[list[EventView], list[EventView]]:
+    """`_past_and_coming`'s rows as (what happened, newest first; what is to come, soonest
+    first)."""
+    views = _tagged_views(rows)
+    latest = [view for view, to_come in views if not to_come]
+    latest.reverse()
+    return latest, [view for view, to_come in views if to_come]
+
+
 @cache
 def _latest_and_coming_query(scoped: bool, include_restricted: bool) -> Any:
     """`latest_events` (dated by `now`) and `upcoming_events` as one statement: each
@@ -225,14 +247,7 @@ def _latest_and_coming_query(scoped: bool, include_restricted: bool) -> Any:
         .limit(bindparam("coming_limit"))
         .subquery()
     )
-    ids = union_all(select(latest.c.id), select(coming.c.id))
-    to_come = (col(Event.occurred_at) > bindparam("now", type_=UTCDateTime())).label("coming")
-    ordered = (
-        select(Event, to_come)
-        .where(col(Event.id).in_(ids))
-        .order_by(to_come, col(Event.occurred_at), col(Event.id))
-    )
-    return _tags_joined(ordered, include_restricted)
+    return _past_and_coming(latest, coming, include_restricted)
 
 
 async def latest_and_coming(
@@ -248,10 +263,7 @@ async def latest_and_coming(
     tags, in one read (App Home shows both)."""
     query = _latest_and_coming_query(track_ids is not None, include_restricted)
     params = _scope_params(track_ids, until=now, now=now, limit=limit, coming_limit=coming_limit)
-    views = _tagged_views(await reading(source).all(query, params))
-    latest = [view for view, to_come in views if not to_come]
-    latest.reverse()  # newest first
-    return latest, [view for view, to_come in views if to_come]
+    return _newest_and_soonest(await reading(source).all(query, params))
 
 
 async def timeline(
@@ -331,14 +343,7 @@ def _topic_both_query(include_restricted: bool) -> Any:
     )
     coming = _coming_query(include_restricted).with_only_columns(col(tag.event_id).label("id"))
     coming = coming.limit(bindparam("coming_limit")).subquery()
-    ids = union_all(select(latest.c.id), select(coming.c.id))
-    to_come = (col(Event.occurred_at) > bindparam("now", type_=UTCDateTime())).label("coming")
-    ordered = (
-        select(Event, to_come)
-        .where(col(Event.id).in_(ids))
-        .order_by(to_come, col(Event.occurred_at), col(Event.id))
-    )
-    return _tags_joined(ordered, include_restricted)
+    return _past_and_coming(latest, coming, include_restricted)
 
 
 async def topic_timeline_and_coming(
@@ -353,10 +358,9 @@ async def topic_timeline_and_coming(
     """`timeline(until=now)` and `coming_up`, as each lists them and with their tags, in one
     read (`/watch <topic>` shows both)."""
     params = {"topic": sensitivity_id, "now": now, "limit": limit, "coming_limit": coming_limit}
-    views = _tagged_views(await reading(source).all(_topic_both_query(include_restricted), params))
-    latest = [view for view, to_come in views if not to_come]
-    latest.reverse()  # newest first
-    return latest, [view for view, to_come in views if to_come]
+    return _newest_and_soonest(
+        await reading(source).all(_topic_both_query(include_restricted), params)
+    )
 
 
 @lru_cache(maxsize=256)

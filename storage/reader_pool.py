@@ -78,10 +78,7 @@ class ReaderPool:
         if broken or self._closed or connection.is_closed() or connection.is_in_transaction():
             connection.terminate()
             self._given_back(connection)
-            if self._someone_waits() and not self._closed:
-                self._replace()  # its place goes to the one waiting, opened anew
-            else:
-                self._opened -= 1
+            self._free_place()  # to the one waiting, if any, opened anew
             return
         while self._waiting:
             waiter = self._waiting.popleft()
@@ -134,11 +131,7 @@ class ReaderPool:
         try:
             connection = await asyncio.wait_for(self._connect(), timeout)
         except BaseException:
-            # The place is free again: an answer that queued meanwhile gets it.
-            if self._someone_waits() and not self._closed:
-                self._replace()
-            else:
-                self._opened -= 1
+            self._free_place()  # an answer that queued meanwhile gets it
             raise
         if self._closed:
             self._opened -= 1
@@ -146,6 +139,14 @@ class ReaderPool:
             raise _closed_error()
         self._lent(connection)
         return connection
+
+    def _free_place(self) -> None:
+        """A place counted in `_opened` is free again: a connection is opened in it for the
+        answer waiting longest, if any; else it is given up."""
+        if self._someone_waits() and not self._closed:
+            self._replace()
+        else:
+            self._opened -= 1
 
     def _replace(self) -> None:
         """Opens a connection in a place already counted (`_opened`) for the answers waiting;
@@ -172,20 +173,16 @@ class ReaderPool:
     async def _open_for_waiter(self) -> None:
         try:
             connection = await asyncio.wait_for(self._connect(), _OPEN_SECONDS)
-        except BaseException as error:
-            if not self._someone_waits() or self._closed or not isinstance(error, Exception):
-                self._opened -= 1
-                if not isinstance(error, Exception):
-                    raise
-                return
-            # The answer waiting longest is told why (as if it had opened it itself); the
-            # place goes on to the next one, if any.
-            self._waiting.popleft().set_exception(error)
-            if self._someone_waits():
-                self._replace()
-            else:
-                self._opened -= 1
+        except Exception as error:
+            if self._someone_waits() and not self._closed:
+                # The answer waiting longest is told why, as if it had opened it itself;
+                # the place goes on to the next one.
+                self._waiting.popleft().set_exception(error)
+            self._free_place()
             return
+        except BaseException:  # cancelled (closing)
+            self._opened -= 1
+            raise
         if self._closed:
             self._opened -= 1
             connection.terminate()

@@ -415,21 +415,10 @@ async def test_latest_and_coming_in_one_read_are_the_two_listings(
     """App Home's one statement gives what `latest_events(until=now)` and `upcoming_events`
     give, in their orders: random records with ties of time, restricted events, events
     entered after the clock, seeded ones; every scope and limit."""
-    pick = random.Random(seed)
-    async with db.session() as s:
-        await _tag_topics(s, lead)
-        for n in range(30):
-            entered = NOW + timedelta(hours=pick.choice([-300, -1, 0, 30]))
-            await events.add_event(
-                s, actor=lead, now=entered, title=f"Listed {n}: {_mentions(pick)}",
-                occurred_at=NOW + timedelta(hours=pick.randrange(-60, 60) // 6 * 6),
-                visibility=pick.choice(["team", "restricted"]),
-                track_id=pick.choice([None, seeded.us_china, seeded.us_eu]),
-            )  # fmt: skip
-    nows = [NOW + timedelta(hours=h) for h in (-48, -6, 0, 1, 6, 24, 72)]
+    await _dated_events(db, lead, seed, "Listed", [None, seeded.us_china, seeded.us_eu])
     checked = 0
     async with db.reads() as reads:
-        for now in nows:
+        for now in CLOCKS:
             for track_ids in (None, [seeded.us_china], [seeded.us_eu], []):
                 for restricted in (True, False):
                     for limit, coming_limit in ((5, 3), (1, 1), (12, 9)):
@@ -507,19 +496,10 @@ async def test_a_topics_timeline_and_what_is_coming_in_one_read_are_the_two_read
     """`/watch <topic>`'s one statement gives what `timeline(until=now)` and `coming_up`
     give: random records with ties of time, restricted events, events entered after the
     clock; every visibility, several clocks and limits."""
-    pick = random.Random(seed)
-    async with db.session() as s:
-        await _tag_topics(s, lead)
-        for n in range(30):
-            entered = NOW + timedelta(hours=pick.choice([-300, -1, 0, 30]))
-            await events.add_event(
-                s, actor=lead, now=entered, title=f"Taiwan item {n}: {_mentions(pick)}",
-                occurred_at=NOW + timedelta(hours=pick.randrange(-60, 60) // 6 * 6),
-                visibility=pick.choice(["team", "restricted"]),
-            )  # fmt: skip
+    await _dated_events(db, lead, seed, "Taiwan item")
     checked = 0
     async with db.reads() as reads:
-        for now in [NOW + timedelta(hours=h) for h in (-48, -6, 0, 1, 6, 24, 72)]:
+        for now in CLOCKS:
             for restricted in (True, False):
                 for limit, coming_limit in ((20, 5), (1, 1), (45, 2)):
                     past, coming = await events.topic_timeline_and_coming(
@@ -556,3 +536,25 @@ async def _tag_topics(session: Any, lead: Actor) -> None:
 
 def _mentions(pick: random.Random) -> str:
     return " ".join(pick.sample(["quokka", "wombat", "tariff", "plain"], 2))
+
+
+#: The clocks the merged reads are compared at: before, at and after the events' times.
+CLOCKS = [NOW + timedelta(hours=h) for h in (-48, -6, 0, 1, 6, 24, 72)]
+
+
+async def _dated_events(
+    db: Database, lead: Actor, seed: int, title: str, tracks: list[int | None] | None = None
+) -> None:
+    """30 random events around NOW (ties of time, both visibilities, some entered after
+    the clock, on `tracks` when given), mentioning the topics of `_tag_topics`."""
+    pick = random.Random(seed)
+    async with db.session() as s:
+        await _tag_topics(s, lead)
+        for n in range(30):
+            entered = NOW + timedelta(hours=pick.choice([-300, -1, 0, 30]))
+            await events.add_event(
+                s, actor=lead, now=entered, title=f"{title} {n}: {_mentions(pick)}",
+                occurred_at=NOW + timedelta(hours=pick.randrange(-60, 60) // 6 * 6),
+                visibility=pick.choice(["team", "restricted"]),
+                track_id=pick.choice(tracks) if tracks else None,
+            )  # fmt: skip
